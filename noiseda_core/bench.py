@@ -1,0 +1,256 @@
+"""``noiseda bench``: time the joint training step and restoration; print JSON lines.
+
+The training step timed here is the one ``train.py`` runs (same ``build_parts``,
+same ``JointObjective``, same optimizer, gradient scaler and EMA), fed with random
+tensors so the data pipeline is not what is measured. Times are medians of
+synchronised steps after warm-up; peak memory is PyTorch's allocator peak.
+
+    noiseda bench --preset paper --batch 24 --precision bf16 --compile
+
+One JSON object per line (``cli.md``): ``what`` is ``train``, ``restore``,
+``suggest-batch``, ``compile-fallback`` or ``error`` (a measurement that ran out of
+memory: the others still run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from .config import Config, Mode, ModelConfig, Precision, TrainConfig
+from .device import autocast_dtype, describe_device, precision_name, resolve_device, synchronize
+from .errors import UserError
+from .objective import Phase, StepTerms
+
+PRESETS: dict[str, ModelConfig] = {
+    "paper": ModelConfig(restorer="unet-s", diffusion="paper"),  # 8.56 M + 62.6 M
+    "tiny": ModelConfig(restorer="unet-tiny", diffusion="tiny"),
+}
+
+
+def _peak_reset(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_gib(device: torch.device) -> float | None:
+    if device.type == "cuda":
+        return round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
+    return None
+
+
+def _reserved_gib(device: torch.device) -> float | None:
+    if device.type == "cuda":
+        return round(torch.cuda.max_memory_reserved(device) / 2**30, 3)
+    return None
+
+
+class Step:
+    """One full joint training step at a given batch, as ``train.py`` runs it.
+
+    ``step(batch)`` draws (cached) random inputs (batch, 3, P, P), runs forward
+    under autocast, backward through the scaler, Adam and the EMA update.
+    """
+
+    def __init__(self, cfg: Config, device: torch.device) -> None:
+        from .train import build_parts
+
+        t = cfg.train
+        self.device, self.patch = device, t.patch
+        self.parts = build_parts(cfg, device)
+        self.model: torch.nn.Module = self.parts.objective
+        if t.compile:
+            self.model = torch.compile(self.model)
+        self.amp = autocast_dtype(t.precision, device)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp == torch.float16)
+        self.generator = torch.Generator(device=device).manual_seed(0)
+        self.unpaired = t.mode == Mode.NOISE_DA_UNPAIRED
+        self._inputs: dict[int, tuple[torch.Tensor, ...]] = {}
+
+    def inputs(self, batch: int) -> tuple[torch.Tensor, ...]:
+        if batch not in self._inputs:
+            self._inputs.clear()  # keep one batch size resident at a time
+            fmt = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+            shape = (batch, 3, self.patch, self.patch)
+            self._inputs[batch] = tuple(
+                torch.rand(shape, device=self.device).contiguous(memory_format=fmt)
+                for _ in range(4 if self.unpaired else 3))
+        return self._inputs[batch]
+
+    def __call__(self, batch: int) -> StepTerms:
+        x_s, y_s, x_r, *rest = self.inputs(batch)
+        ref = rest[0] if rest else None
+        autocast = (torch.autocast(self.device.type, dtype=self.amp) if self.amp
+                    else contextlib.nullcontext())
+        with autocast:
+            terms = self.model(x_s, y_s, x_r, ref, lam=0.1, phase=Phase.JOINT,
+                               generator=self.generator)
+        self.parts.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(terms.total).backward()
+        self.scaler.step(self.parts.optimizer)
+        self.scaler.update()
+        self.parts.ema.update(self.parts.objective.restorer)
+        return terms
+
+
+def make_step(cfg: Config, device: torch.device) -> Callable[[int], StepTerms]:
+    """A callable running one training step of ``cfg`` at a given batch (see ``Step``)."""
+    return Step(cfg, device)
+
+
+def time_train_step(cfg: Config, device: torch.device, steps: int, warmup: int) -> dict[str, Any]:
+    """Median seconds per joint step for ``cfg`` (batch, patch, precision, compile)."""
+    batch = cfg.train.batch
+    _peak_reset(device)
+    step = Step(cfg, device)
+    times = []
+    for i in range(warmup + steps):
+        synchronize(device)
+        start = time.perf_counter()
+        terms = step(batch)
+        synchronize(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    loss = float(terms.total.detach())
+    step_s = statistics.median(times)
+    result = {"precision": precision_name(step.amp), "step_s": round(step_s, 5),
+              "images_per_s": round(batch / step_s, 3), "peak_mem_gib": _peak_gib(device),
+              "peak_reserved_gib": _reserved_gib(device), "steps": steps, "warmup": warmup,
+              "loss": loss}
+    del step
+    return result
+
+
+def time_restore(restorer_name: str, device: torch.device, width: int, height: int,
+                 precision: str, repeats: int = 3, tile: int | None = None) -> dict[str, Any]:
+    """Megapixels per second restoring one ``width``×``height`` image (median of repeats)."""
+    from .inference import _autocast_dtype, restore_image
+    from .nets import build_restorer
+
+    model = build_restorer(restorer_name).to(device).eval()  # as ``noiseda restore`` has it
+    image = torch.rand(3, height, width)
+    _peak_reset(device)
+    restore_image(model, image, device=device, precision=precision, tile=tile)  # warm-up
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        restore_image(model, image, device=device, precision=precision, tile=tile)
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    amp = _autocast_dtype(precision, torch.float32, device)
+    return {"precision": precision_name(amp), "tile": tile, "seconds": round(seconds, 5),
+            "mpix_per_s": round(width * height / 1e6 / seconds, 3),
+            "peak_mem_gib": _peak_gib(device)}
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        if "x" in text.lower():
+            w, h = text.lower().split("x")
+            size = int(w), int(h)
+        else:
+            size = int(text), int(text)
+    except ValueError:
+        raise UserError(f"--restore-sizes: {text!r} is not a size (use 1024 or 3840x2160)") from None
+    if min(size) < 16:
+        raise UserError(f"--restore-sizes: {text!r} is too small (at least 16 pixels a side)")
+    return size
+
+
+def _emit(record: dict[str, Any]) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def _oom_record(what: str, base: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return {**base, "what": "error", "during": what, "error": "out of memory",
+            "detail": str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}
+
+
+def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
+              preset: str = "tiny", steps: int | None = None, precision: str = "auto",
+              compile: bool = False, restore_sizes: str = "1024,3840x2160",
+              skip_restore: bool = False, skip_train: bool = False,
+              suggest: bool = False) -> int:
+    """Print one JSON object per measurement; returns the exit status.
+
+    ``compile``: after the eager run, time the same step under ``torch.compile``;
+    when compiling fails a ``compile-fallback`` line says why and the eager
+    figure stands. ``suggest``: also print the batch ``autosize`` would pick.
+    """
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    torch_device = resolve_device(device)
+    info = describe_device(torch_device)
+    on_gpu = torch_device.type == "cuda"
+    batch = batch or (24 if on_gpu else 2)
+    steps = steps or (20 if on_gpu else 3)
+    if batch < 1 or steps < 1 or patch < 16:
+        raise UserError("--batch and --steps must be at least 1 and --patch at least 16")
+    sizes = [] if skip_restore else [_parse_size(s.strip()) for s in restore_sizes.split(",") if s.strip()]
+    base_cfg = Config(model=PRESETS[preset],
+                      train=TrainConfig(batch=batch, patch=patch, precision=Precision(precision),
+                                        device=device, compile=False))
+    common = {"preset": preset, "device": info.name}
+    if suggest:
+        from .autosize import suggest_batch
+
+        advice = suggest_batch(base_cfg, torch_device)
+        _emit({"what": "suggest-batch", **common, "patch": patch, "batch": advice.batch,
+               "measured": advice.measured, "message": advice.message})
+    variants = [] if skip_train else [base_cfg]
+    if compile and not skip_train:
+        variants.append(replace(base_cfg, train=replace(base_cfg.train, compile=True)))
+    warmup = (3 if on_gpu else 1)
+    for cfg in variants:
+        line = {"what": "train", **common, "batch": batch, "patch": patch,
+                "compile": cfg.train.compile}
+        try:
+            # compiling happens in the first steps: give it more warm-up
+            result = time_train_step(cfg, torch_device, steps=steps,
+                                     warmup=warmup + (2 if cfg.train.compile else 0))
+        except torch.OutOfMemoryError as exc:
+            _emit(_oom_record("train", line, exc))
+            continue
+        except Exception as exc:  # noqa: BLE001 - any compiler failure means: stay eager
+            if not cfg.train.compile:
+                raise
+            _emit({"what": "compile-fallback", **common, "batch": batch, "patch": patch,
+                   "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
+                   "message": "torch.compile failed; the eager step above is the figure to use"})
+            continue
+        _emit({**line, **result})
+    restorer = PRESETS[preset].restorer
+    for width, height in sizes:
+        line = {"what": "restore", **common, "restorer": restorer,
+                "size": width if width == height else f"{width}x{height}",
+                "width": width, "height": height}
+        try:
+            tile = None
+            if on_gpu:
+                from .autosize import suggest_tile
+                from .nets import build_restorer
+
+                tile = suggest_tile(build_restorer(restorer).to(torch_device), torch_device,
+                                    precision)
+            result = time_restore(restorer, torch_device, width, height, precision,
+                                  repeats=5 if on_gpu else 1, tile=tile)
+        except torch.OutOfMemoryError as exc:
+            _emit(_oom_record("restore", line, exc))
+            continue
+        _emit({**line, **result})
+    return 0
+
+
+__all__ = ["PRESETS", "Step", "make_step", "run_bench", "time_restore", "time_train_step"]

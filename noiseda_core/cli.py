@@ -1,0 +1,158 @@
+"""The ``noiseda`` command: demo-data, train, restore, export, evaluate, bench.
+
+User errors print one line on stderr and exit with status 2; no traceback. Heavy
+modules (torch) are imported inside the commands, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import UserError
+
+EXIT_USER_ERROR = 2
+
+
+def _cmd_demo_data(args: argparse.Namespace) -> int:
+    from .demo import write_demo_data
+
+    toml = write_demo_data(Path(args.out), seed=args.seed)
+    print(f"demo project written to {Path(args.out).resolve()}")
+    print(f"train on it with: noiseda train {toml}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train_cli import run_training
+
+    return run_training(
+        config=Path(args.config) if args.config else None,
+        overrides=args.set or [],
+        run_dir=Path(args.run_dir) if args.run_dir else None,
+        resume=Path(args.resume) if args.resume else None,
+        jsonl=args.jsonl,
+        control_stdin=args.control_stdin,
+    )
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from .restore_cli import run_restore
+
+    return run_restore(
+        model=Path(args.model), inputs=[Path(p) for p in args.inputs], out=Path(args.out),
+        tile=args.tile, device=args.device, precision=args.precision,
+    )
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .checkpoint import export_run
+
+    path = export_run(Path(args.run_dir), Path(args.out), weights=args.weights, fmt=args.format)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_folders, format_report
+
+    report = evaluate_folders(Path(args.model), Path(args.input), Path(args.target),
+                              device=args.device, tile=args.tile, y_channel=args.y_channel)
+    print(format_report(report))
+    if args.json:
+        print(json.dumps(report.summary()))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+
+    return run_bench(device=args.device, batch=args.batch, patch=args.patch, preset=args.preset,
+                     steps=args.steps, precision=args.precision, compile=args.compile,
+                     restore_sizes=args.restore_sizes, skip_restore=args.skip_restore)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="noiseda",
+        description="Noise-DA Studio: adapt a restoration network to your real images.",
+    )
+    parser.add_argument("--version", action="version", version=f"noiseda {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo-data", help="write a ready demo project (no network needed)")
+    p.add_argument("out", help="folder to create")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_demo_data)
+
+    p = sub.add_parser("train", help="train (or --resume) a run")
+    p.add_argument("config", nargs="?", help="CONFIG.toml (not needed with --resume)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set train.steps=500 (repeatable)")
+    p.add_argument("--run-dir", help="run folder (default: runs/<config>-<date-time>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run")
+    p.add_argument("--jsonl", action="store_true",
+                   help="print only event JSON lines on stdout (for programs; logs go to stderr)")
+    p.add_argument("--control-stdin", action="store_true",
+                   help="read pause / resume / stop lines on stdin")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("restore", help="restore image files and/or folders")
+    p.add_argument("--model", required=True, help="a .safetensors restorer (from export/train)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
+    p.add_argument("--out", required=True, help="output folder (PNG, names kept)")
+    p.add_argument("--tile", type=int, default=None, help="tile size (default: automatic)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    p.set_defaults(func=_cmd_restore)
+
+    p = sub.add_parser("export", help="write a run's restorer alone")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--format", default="safetensors", choices=["safetensors", "onnx"])
+    p.add_argument("--weights", default="ema", choices=["ema", "raw"])
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("evaluate", help="PSNR/SSIM of a model over pairs matched by file stem")
+    p.add_argument("--model", required=True)
+    p.add_argument("--input", required=True, metavar="DIR")
+    p.add_argument("--target", required=True, metavar="DIR")
+    p.add_argument("--json", action="store_true", help="print one JSON object last")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--tile", type=int, default=None)
+    p.add_argument("--y-channel", action="store_true", help="metrics on the Y channel (deraining)")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("bench", help="time training steps and restoration (JSON lines)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--patch", type=int, default=128)
+    p.add_argument("--preset", default="tiny", choices=["paper", "tiny"])
+    p.add_argument("--steps", type=int, default=None, help="timed steps (after warm-up)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    p.add_argument("--compile", action="store_true", help="also try torch.compile")
+    p.add_argument("--restore-sizes", default="1024,3840x2160",
+                   help="comma-separated sizes for the restoration timing")
+    p.add_argument("--skip-restore", action="store_true")
+    p.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"noiseda {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"noiseda {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

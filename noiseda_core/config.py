@@ -1,0 +1,326 @@
+"""Typed, frozen configuration: data / model / train, TOML in and out.
+
+The same object drives the CLI, the GUI and ``torchrun``; the resolved config is
+saved as ``config.toml`` in every run folder, so any run can be repeated as is.
+
+    cfg = load_config("demo.toml", overrides=["train.steps=500"])
+    save_config(cfg, run_dir / "config.toml")
+
+Relative paths in a TOML file are resolved against the file's own folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import sys
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from .errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+class Mode(str, enum.Enum):
+    """What the training step optimises."""
+
+    BASELINE = "baseline"  # L_res only; no denoiser is built
+    NOISE_DA = "noise-da"  # the paper's full step (CS and RS switchable)
+    NOISE_DA_UNPAIRED = "noise-da-unpaired"  # ỹ from unrelated clean references
+
+
+class Precision(str, enum.Enum):
+    """Arithmetic of the training step (master weights always stay fp32)."""
+
+    AUTO = "auto"  # bf16 on GPUs that support it, fp32 elsewhere
+    FP32 = "fp32"
+    BF16 = "bf16"
+    FP16 = "fp16"  # with a gradient scaler
+
+
+class Task(str, enum.Enum):
+    """Task preset: sets sensible learning rates and the metric channel."""
+
+    DENOISE = "denoise"
+    DERAIN = "derain"
+    DEBLUR = "deblur"
+
+
+TASK_LR: dict[Task, float] = {Task.DENOISE: 1e-4, Task.DERAIN: 5e-5, Task.DEBLUR: 5e-5}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the images come from (paths may be empty when unused)."""
+
+    synthetic: str = ""  # paired folder (input/ + target/) or a clean folder
+    degradation: str = ""  # "" = paired folder; "awgn:0-75" or "camera" = on the fly
+    real: str = ""  # unlabeled real images, subfolders included
+    val: str = ""  # optional real pairs with ground truth (input/ + target/)
+    reference: str = ""  # optional unrelated clean images (unpaired mode)
+    cache_mb: int = 2048  # decoded images kept in memory up to this size
+    workers: int = 0  # DataLoader worker processes (0 = in the training process)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which networks to build."""
+
+    restorer: str = "unet-s"  # see noiseda_core.nets.RESTORERS
+    diffusion: str = "paper"  # see noiseda_core.diffusion.DENOISER_SIZES
+    init_restorer: str = ""  # optional .safetensors to start the restorer from (warm start)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation: steps, sizes, the Noise-DA switches, bookkeeping."""
+
+    mode: Mode = Mode.NOISE_DA
+    task: Task = Task.DENOISE
+    channel_shuffle: bool = True
+    residual_swap: bool = True
+    steps: int = 20000
+    batch: int = 8
+    patch: int = 128
+    lr: float = 1e-4
+    denoiser_lr: float = 0.0  # 0 = same as lr
+    lambda_weight: float = 0.2  # w in λ(p) = w·(2/(1+e^{-5p}) − 1)
+    lambda_ramp: float = 1.0  # ramp length: a fraction of steps if ≤ 1, else steps
+    margin: float = 0.1  # triplet margin m
+    ema_decay: float = 0.9999
+    warmup_restorer_steps: int = 0  # baseline-only steps before the joint phase
+    denoiser_pretrain_steps: int = 0  # denoiser-only steps (restorer frozen) first
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    precision: Precision = Precision.AUTO
+    compile: bool = False  # torch.compile the networks (falls back cleanly)
+    log_every: int = 10
+    val_every: int = 500
+    preview_every: int = 500
+    checkpoint_every: int = 1000
+    preview_count: int = 3  # fixed real images shown in previews
+    val_max_side: int = 512  # validation images are centre-cropped to at most this side
+
+    def ramp_steps(self) -> int:
+        """λ ramp length in optimizer steps (≥ 1)."""
+        if self.lambda_ramp <= 1.0:
+            return max(1, round(self.lambda_ramp * self.steps))
+        return int(self.lambda_ramp)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole run configuration."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+PATH_KEYS = {"synthetic", "real", "val", "reference", "init_restorer"}
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _field_type(section_cls: type, name: str) -> Any:
+    hints = typing.get_type_hints(section_cls)
+    return hints[name]
+
+
+def _coerce(section: str, key: str, typ: Any, value: Any) -> Any:
+    """Turn a TOML value or a ``--set`` string into the field's type, or say why not."""
+    where = f"{section}.{key}"
+    if isinstance(typ, type) and issubclass(typ, enum.Enum):
+        allowed = ", ".join(m.value for m in typ)
+        try:
+            return typ(str(value).strip().lower())
+        except ValueError:
+            raise UserError(f"config key {where}: {value!r} is not one of: {allowed}") from None
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"true", "1", "yes", "on"}:
+            return True
+        if text in {"false", "0", "no", "off"}:
+            return False
+        raise UserError(f"config key {where}: {value!r} is not a boolean (use true or false)")
+    if typ is int:
+        if isinstance(value, bool):
+            raise UserError(f"config key {where}: expected a whole number, got {value!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise UserError(f"config key {where}: expected a whole number, got {value!r}") from None
+        if number != int(number):
+            raise UserError(f"config key {where}: expected a whole number, got {value!r}")
+        return int(number)
+    if typ is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise UserError(f"config key {where}: expected a number, got {value!r}") from None
+    if typ is str:
+        return str(value)
+    raise TypeError(f"unsupported config type {typ!r} for {where}")  # a bug, not user input
+
+
+def _check_ranges(cfg: Config) -> None:
+    t = cfg.train
+    positive = {"train.steps": t.steps, "train.batch": t.batch, "train.patch": t.patch}
+    for key, value in positive.items():
+        if value < 1:
+            raise UserError(f"config key {key}: must be at least 1, got {value}")
+    if t.patch < 16:
+        raise UserError(f"config key train.patch: must be at least 16, got {t.patch}")
+    if t.lr <= 0:
+        raise UserError(f"config key train.lr: must be positive, got {t.lr}")
+    if not 0.0 <= t.ema_decay < 1.0:
+        raise UserError(f"config key train.ema_decay: must be in [0, 1), got {t.ema_decay}")
+    for key in ("log_every", "val_every", "preview_every", "checkpoint_every"):
+        if getattr(t, key) < 1:
+            raise UserError(f"config key train.{key}: must be at least 1")
+    if cfg.data.degradation:
+        from .degrade import parse_degradation  # local: keeps config import light
+
+        try:
+            parse_degradation(cfg.data.degradation)
+        except UserError as exc:
+            raise UserError(f"config key data.degradation: {exc}") from None
+
+
+# --------------------------------------------------------------------------- building
+
+
+def config_from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> Config:
+    """Build a ``Config`` from nested dicts (as TOML gives), validating every key.
+
+    Relative paths are made absolute against ``base_dir`` when it is given.
+    """
+    sections: dict[str, Any] = {}
+    for section, value in raw.items():
+        if section not in SECTIONS:
+            allowed = ", ".join(SECTIONS)
+            raise UserError(f"config: unknown section [{section}] (allowed: {allowed})")
+        if not isinstance(value, dict):
+            raise UserError(f"config: [{section}] must be a table of keys")
+        cls = SECTIONS[section]
+        names = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, item in value.items():
+            if key not in names:
+                allowed = ", ".join(sorted(names))
+                raise UserError(f"config: unknown key {section}.{key} (allowed: {allowed})")
+            item = _coerce(section, key, _field_type(cls, key), item)
+            if key in PATH_KEYS and item and base_dir is not None:
+                path = Path(item).expanduser()
+                item = str(path if path.is_absolute() else (base_dir / path).resolve())
+            values[key] = item
+        sections[section] = cls(**values)
+    cfg = Config(**sections)
+    _check_ranges(cfg)
+    return cfg
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply ``section.key=value`` strings (the CLI's ``--set``)."""
+    for text in overrides:
+        if "=" not in text:
+            raise UserError(f"--set {text!r}: expected KEY=VALUE, e.g. train.steps=500")
+        dotted, value = text.split("=", 1)
+        parts = dotted.strip().split(".")
+        if len(parts) != 2 or parts[0] not in SECTIONS:
+            raise UserError(
+                f"--set {text!r}: the key must be section.name with section one of "
+                + ", ".join(SECTIONS)
+            )
+        section, key = parts
+        cls = SECTIONS[section]
+        names = {f.name for f in fields(cls)}
+        if key not in names:
+            allowed = ", ".join(sorted(names))
+            raise UserError(f"--set: unknown key {section}.{key} (allowed: {allowed})")
+        item = _coerce(section, key, _field_type(cls, key), value)
+        if key in PATH_KEYS and item:
+            item = str(Path(item).expanduser().resolve())
+        cfg = replace(cfg, **{section: replace(getattr(cfg, section), **{key: item})})
+    _check_ranges(cfg)
+    return cfg
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read a TOML config file, then apply ``overrides`` (``section.key=value``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path} (create one with 'noiseda demo-data')")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"config file {path} is not valid TOML: {exc}") from None
+    cfg = config_from_dict(raw, base_dir=path.resolve().parent)
+    return apply_overrides(cfg, overrides or [])
+
+
+def config_to_dict(cfg: Config) -> dict[str, dict[str, Any]]:
+    """Plain nested dict (enums as their strings), ready for TOML or JSON."""
+    out: dict[str, dict[str, Any]] = {}
+    for section in SECTIONS:
+        part = getattr(cfg, section)
+        out[section] = {
+            f.name: (v.value if isinstance(v := getattr(part, f.name), enum.Enum) else v)
+            for f in fields(part)
+        }
+    return out
+
+
+def config_to_toml(cfg: Config) -> str:
+    return tomli_w.dumps(config_to_dict(cfg))
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    """Write the config as TOML (atomically: a kill never leaves half a file)."""
+    from .atomic import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), config_to_toml(cfg).encode("utf-8"))
+
+
+def describe_keys() -> list[str]:
+    """Every ``section.key`` with its type and default, for ``--help`` and the GUI."""
+    lines = []
+    for section, cls in SECTIONS.items():
+        for f in fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else None
+            if isinstance(default, enum.Enum):
+                default = default.value
+            lines.append(f"{section}.{f.name} = {default!r}")
+    return lines
+
+
+__all__ = [
+    "Config",
+    "DataConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "Mode",
+    "Precision",
+    "Task",
+    "TASK_LR",
+    "load_config",
+    "save_config",
+    "apply_overrides",
+    "config_from_dict",
+    "config_to_dict",
+    "config_to_toml",
+    "describe_keys",
+]
+

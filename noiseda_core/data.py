@@ -1,0 +1,389 @@
+"""Training and validation data: crops of the synthetic, real and reference streams.
+
+Every batch ``k`` is drawn from its own generator seeded by ``(seed, rank, k)``, so
+the stream is the same with or without worker processes, ranks draw different
+crops and noise, and resuming only needs the index of the next batch.
+
+Per sample (as in the paper): one random crop shared by a synthetic pair and
+independent crops for the real and reference images; images smaller than the
+patch are resized up (bicubic); one of 8 flips/rotations per stream; with a
+degradation set, the synthetic input is made from the clean crop on the fly.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .config import DataConfig
+from .degrade import Degradation, parse_degradation
+from .errors import UserError
+from .folders import PairedFolder, Sample, load_pairs  # load_pairs lives with the folders
+from .imageio import (
+    ImageCache,
+    ImageReadError,
+    array_to_tensor,
+    check_image,
+    read_image_array,
+    scan_images,
+    to_float,
+)
+
+
+@dataclass
+class Batch:
+    """One training batch; every tensor ``(B, 3, P, P)`` float32 in [0, 1] on the CPU.
+
+    ``x_s`` may leave [0, 1] slightly (AWGN is not clipped). ``x_r`` has B = 0 when
+    no real folder is used; ``ref`` is ``None`` unless references were asked for.
+    ``skipped`` lists files found unreadable while drawing this batch.
+    """
+
+    x_s: torch.Tensor
+    y_s: torch.Tensor
+    x_r: torch.Tensor
+    ref: torch.Tensor | None = None
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass
+class PreviewInputs:
+    """Fixed crops shown in previews: ``synthetic`` (input, target) and ``real``, each ``(3, S, S)``."""
+
+    synthetic: tuple[torch.Tensor, torch.Tensor]
+    real: list[torch.Tensor]
+
+
+# --------------------------------------------------------------------------- array helpers
+
+
+def fit_up(a: np.ndarray, size: int) -> np.ndarray:
+    """Resize (bicubic) so that the shorter side is at least ``size``; larger images unchanged."""
+    h, w = a.shape[:2]
+    if min(h, w) >= size:
+        return a
+    scale = size / min(h, w)
+    new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
+    out = cv2.resize(a, (new_w, new_h), interpolation=cv2.INTER_CUBIC)
+    return out if out.ndim == 3 else out[..., None]
+
+
+def augment(a: np.ndarray, k: int) -> np.ndarray:
+    """One of the 8 flips/rotations of the square: rot90 by ``k % 4``, then a flip if ``k ≥ 4``."""
+    a = np.rot90(a, k % 4)
+    return a[:, ::-1] if k >= 4 else a
+
+
+def center_crop(a: np.ndarray, size: int) -> np.ndarray:
+    a = fit_up(a, size)
+    top, left = (a.shape[0] - size) // 2, (a.shape[1] - size) // 2
+    return a[top : top + size, left : left + size]
+
+
+def _stack(crops: list[np.ndarray]) -> torch.Tensor:
+    arr = np.stack(crops).transpose(0, 3, 1, 2)
+    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+class _Sampler:
+    """Draws batch ``k`` from a generator seeded by ``(seed, rank, k)`` (picklable)."""
+
+    def __init__(
+        self,
+        pairs: list[tuple[Path, Path]],
+        clean: list[Path],
+        degradation: Degradation | None,
+        real: list[Path],
+        ref: list[Path] | None,
+        patch: int,
+        seed: int,
+        rank: int,
+        cache_bytes: int,
+        folders: dict[str, str],
+    ) -> None:
+        self.pairs, self.clean, self.degradation = pairs, clean, degradation
+        self.real, self.ref, self.patch = real, ref, patch
+        self.seed, self.rank, self.folders = seed, rank, folders
+        self.cache = ImageCache(cache_bytes)
+        self.bad: dict[Path, str] = {}
+        self.new_bad: list[str] = []
+
+    def _mark_bad(self, path: Path, reason: str) -> None:
+        if path not in self.bad:
+            self.bad[path] = reason
+            self.new_bad.append(reason)
+
+    def _pick(self, rng: np.random.Generator, items: list, stream: str, load) -> tuple:
+        """Draw items until one loads; bad ones are remembered and redrawn deterministically."""
+        while True:
+            item = items[int(rng.integers(len(items)))]
+            key = item[0] if isinstance(item, tuple) else item
+            if key not in self.bad:
+                try:
+                    return load(item)
+                except ImageReadError as exc:
+                    self._mark_bad(key, str(exc))
+            if all((i[0] if isinstance(i, tuple) else i) in self.bad for i in items):
+                raise UserError(
+                    f"no usable images left in {self.folders[stream]}: every file failed to "
+                    "decode (see the skipped files)"
+                )
+
+    def _load_pair(self, pair: tuple[Path, Path]) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self.cache.load(pair[0]), self.cache.load(pair[1])
+        if x.shape != y.shape:
+            raise ImageReadError(
+                f"pair {pair[0]} / {pair[1]}: input is {x.shape[1]}x{x.shape[0]} but target is "
+                f"{y.shape[1]}x{y.shape[0]} (a pair must have the same size)"
+            )
+        return x, y
+
+    def _crop(self, rng: np.random.Generator, *arrays: np.ndarray) -> list[np.ndarray]:
+        """One random crop and one of 8 flips/rotations, shared by ``arrays``."""
+        p = self.patch
+        arrays = tuple(fit_up(a, p) for a in arrays)
+        h, w = arrays[0].shape[:2]
+        top, left, k = (
+            int(rng.integers(h - p + 1)),
+            int(rng.integers(w - p + 1)),
+            int(rng.integers(8)),
+        )
+        return [to_float(augment(a[top : top + p, left : left + p], k)) for a in arrays]
+
+    def draw(self, index: int, batch: int) -> Batch:
+        rng = np.random.default_rng([self.seed, self.rank, index])
+        xs, ys, xr, refs = [], [], [], []
+        for _ in range(batch):
+            if self.degradation is None:
+                x, y = self._crop(rng, *self._pick(rng, self.pairs, "synthetic", self._load_pair))
+            else:
+                (y,) = self._crop(rng, self._pick(rng, self.clean, "synthetic", self.cache.load))
+                x = self.degradation.apply(y, rng)
+            xs.append(x)
+            ys.append(y)
+            if self.real:
+                xr.append(self._crop(rng, self._pick(rng, self.real, "real", self.cache.load))[0])
+            if self.ref is not None:
+                refs.append(
+                    self._crop(rng, self._pick(rng, self.ref, "reference", self.cache.load))[0]
+                )
+        p = self.patch
+        skipped, self.new_bad = tuple(self.new_bad), []
+        return Batch(
+            x_s=_stack(xs),
+            y_s=_stack(ys),
+            x_r=_stack(xr) if xr else torch.empty(0, 3, p, p),
+            ref=_stack(refs) if self.ref is not None else None,
+            skipped=skipped,
+        )
+
+
+class _BatchStream(torch.utils.data.IterableDataset):
+    """Worker ``w`` of ``n`` draws batches ``start + w``, ``start + w + n``, ... (in order)."""
+
+    def __init__(self, sampler: _Sampler, batch: int, start: int) -> None:
+        self.sampler, self.batch, self.start = sampler, batch, start
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = torch.utils.data.get_worker_info()
+        wid, n = (info.id, info.num_workers) if info is not None else (0, 1)
+        for index in itertools.count(self.start + wid, n):
+            yield self.sampler.draw(index, self.batch)
+
+
+def _init_worker(worker_id: int) -> None:
+    info = torch.utils.data.get_worker_info()
+    sampler = info.dataset.sampler
+    torch.manual_seed(hash((sampler.seed, sampler.rank, worker_id)) & 0x7FFFFFFF)
+    torch.set_num_threads(1)
+    # No cv2.setNumThreads here: in a forked child of a process whose OpenCV thread
+    # pool is running it deadlocks (OpenCV's own calls are fine after fork).
+
+
+# --------------------------------------------------------------------------- the datasets
+
+
+def _usable(paths: list[Path], skipped: list[str]) -> list[Path]:
+    good = []
+    for path in paths:
+        reason = check_image(path, verify=False)
+        if reason is None:
+            good.append(path)
+        else:
+            skipped.append(reason)
+    return good
+
+
+class TrainData:
+    """The three training streams behind one infinite, seeded ``batches()`` iterator.
+
+    ``need_real=False`` allows an empty ``cfg.real`` (then ``Batch.x_r`` has B = 0).
+    """
+
+    def __init__(
+        self,
+        cfg: DataConfig,
+        patch: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        need_reference: bool = False,
+        need_real: bool = True,
+    ) -> None:
+        self.cfg, self.patch, self.seed = cfg, patch, seed
+        self.rank, self.world_size = rank, world_size
+        self.skipped: list[str] = []
+        self._next = 0
+        if not cfg.synthetic:
+            raise UserError("data.synthetic is not set: choose a paired folder or a clean folder")
+        degradation = parse_degradation(cfg.degradation) if cfg.degradation else None
+        pairs: list[tuple[Path, Path]] = []
+        clean: list[Path] = []
+        if degradation is None:
+            paired = PairedFolder.scan(Path(cfg.synthetic))
+            unmatched = paired.unmatched_inputs + paired.unmatched_targets
+            self.skipped += [
+                f"{p}: no file with the same name on the other side" for p in unmatched
+            ]
+            self.skipped += [f"{p}: not an image file" for p in paired.skipped]
+            flat = _usable(sorted({p for pair in paired.pairs for p in pair}), self.skipped)
+            ok = set(flat)
+            pairs = [pair for pair in paired.pairs if pair[0] in ok and pair[1] in ok]
+            self._require(pairs, cfg.synthetic)
+        else:
+            clean = self._images(cfg.synthetic)
+        real: list[Path] = []
+        if cfg.real:
+            real = self._images(cfg.real)
+        elif need_real:
+            raise UserError("data.real is not set: choose a folder of real degraded images")
+        ref: list[Path] | None = None
+        if need_reference:
+            if not cfg.reference:
+                raise UserError("data.reference is not set: the unpaired mode needs clean images")
+            ref = self._images(cfg.reference)
+        workers = max(0, cfg.workers)
+        self._sampler = _Sampler(
+            pairs, clean, degradation, real, ref, patch, seed, rank,
+            cache_bytes=cfg.cache_mb * 2**20 // max(1, workers),
+            folders={"synthetic": cfg.synthetic, "real": cfg.real, "reference": cfg.reference},
+        )  # fmt: skip
+
+    def _images(self, folder: str) -> list[Path]:
+        scan = scan_images(Path(folder))
+        self.skipped += [f"{p}: not an image file" for p in scan.skipped]
+        good = _usable(scan.images, self.skipped)
+        self._require(good, folder)
+        return good
+
+    @staticmethod
+    def _require(items: list, folder: str) -> None:
+        if not items:
+            raise UserError(f"no usable images in {folder} (PNG, JPEG, TIFF, BMP or WebP)")
+
+    @property
+    def degradation(self) -> Degradation | None:
+        return self._sampler.degradation
+
+    def counts(self) -> dict[str, int]:
+        """How many files each stream draws from."""
+        s = self._sampler
+        return {
+            "synthetic": len(s.pairs) or len(s.clean),
+            "real": len(s.real),
+            "reference": len(s.ref or []),
+        }
+
+    def batches(self, batch: int) -> Iterator[Batch]:
+        """Infinite stream of batches, continuing from ``state_dict()['next_batch']``."""
+        if self.cfg.workers <= 0:
+            while True:
+                out = self._sampler.draw(self._next, batch)
+                self._next += 1
+                self.skipped += out.skipped
+                yield out
+        loader = torch.utils.data.DataLoader(
+            _BatchStream(self._sampler, batch, self._next),
+            batch_size=None,
+            num_workers=self.cfg.workers,
+            worker_init_fn=_init_worker,
+        )
+        for out in loader:
+            self._next += 1
+            self.skipped += [s for s in out.skipped if s not in self.skipped]
+            yield out
+
+    def state_dict(self) -> dict[str, int]:
+        """Sampler position (plain ints): batch ``k`` is fully determined by seed, rank and k."""
+        return {"next_batch": self._next, "seed": self.seed, "rank": self.rank}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self._next = int(state["next_batch"])
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _first_readable(items: list, load):
+    for item in items:
+        try:
+            return load(item)
+        except ImageReadError:
+            continue
+    return None
+
+
+def preview_inputs(cfg: DataConfig, count: int, size: int, seed: int) -> PreviewInputs:
+    """Fixed centre crops for previews: one synthetic pair and up to ``count`` real images."""
+    if not cfg.synthetic:
+        raise UserError("data.synthetic is not set: choose a paired folder or a clean folder")
+    if cfg.degradation:
+        degradation = parse_degradation(cfg.degradation)
+        clean = _first_readable(
+            scan_images(Path(cfg.synthetic)).images,
+            lambda p: to_float(center_crop(read_image_array(p), size)),
+        )
+        if clean is None:
+            raise UserError(f"no readable image in {cfg.synthetic}")
+        noisy = np.clip(degradation.apply(clean, np.random.default_rng(seed)), 0.0, 1.0)
+        pair = (noisy, clean)
+    else:
+
+        def load(p: tuple[Path, Path]) -> tuple[np.ndarray, np.ndarray]:
+            x, y = read_image_array(p[0]), read_image_array(p[1])
+            if x.shape != y.shape:
+                raise ImageReadError(f"pair {p[0]} / {p[1]} differs in size")
+            return to_float(center_crop(x, size)), to_float(center_crop(y, size))
+
+        pair = _first_readable(PairedFolder.scan(Path(cfg.synthetic)).pairs, load)
+        if pair is None:
+            raise UserError(f"no readable pair in {cfg.synthetic}")
+    real: list[torch.Tensor] = []
+    if cfg.real and count > 0:
+        images = scan_images(Path(cfg.real)).images
+        picks = sorted({round(i) for i in np.linspace(0, len(images) - 1, count)}) if images else []
+        used: set[Path] = set()
+        for i in picks:  # evenly spread; an unreadable pick is replaced by the next readable one
+
+            def load(p: Path) -> np.ndarray:
+                if p in used:
+                    raise ImageReadError(f"{p} already shown")
+                used.add(p)
+                return to_float(center_crop(read_image_array(p), size))
+
+            arr = _first_readable(images[i:] + images[:i], load)
+            if arr is not None:
+                real.append(array_to_tensor(arr))
+    return PreviewInputs(synthetic=(array_to_tensor(pair[0]), array_to_tensor(pair[1])), real=real)
+
+
+__all__ = ["Batch", "PreviewInputs", "Sample", "TrainData", "load_pairs", "preview_inputs"]

@@ -1,0 +1,135 @@
+"""A ready demo project from the photographs shipped inside scikit-image (no network).
+
+Layout (see cli.md)::
+
+    OUT/synthetic/input/, OUT/synthetic/target/   white Gaussian noise, σ ~ U[0, 50]/255
+    OUT/real/                                     simulated camera noise, unlabeled
+    OUT/real_val/input/, OUT/real_val/target/     held-out camera-noise pairs
+    OUT/demo.toml                                 a small config that trains on CPU
+
+The three sets use different photographs; each is cut into 256×256 tiles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tomli_w
+from PIL import Image
+
+from .atomic import atomic_write_bytes
+from .degrade import CameraNoise
+from .errors import UserError
+from .imageio import to_float, write_image
+
+TILE = 256
+
+# (file inside skimage/data, scale before tiling, tile rows, tile columns)
+_SYNTHETIC = [
+    ("astronaut.png", 1.0, 2, 2),
+    ("coffee.png", 1.0, 2, 2),
+    ("ihc.png", 1.0, 2, 2),
+    ("hubble_deep_field.jpg", 0.5, 2, 2),
+    ("camera.png", 1.0, 2, 2),
+    ("brick.png", 1.0, 2, 2),
+]
+_REAL = [
+    ("motorcycle_left.png", 1.0, 2, 3),
+    ("rocket.jpg", 1.0, 2, 2),
+    ("gravel.png", 1.0, 1, 2),
+]
+_REAL_VAL = [
+    ("chelsea.png", 1.0, 1, 2),
+    ("retina.jpg", 0.45, 1, 2),
+    ("grass.png", 1.0, 1, 2),
+]
+
+DEMO_CONFIG = {
+    "data": {"synthetic": "synthetic", "degradation": "", "real": "real", "val": "real_val",
+             "cache_mb": 256},
+    "model": {"restorer": "unet-t", "diffusion": "small"},
+    "train": {"mode": "noise-da", "steps": 2000, "batch": 8, "patch": 64, "val_every": 200,
+              "preview_every": 100, "checkpoint_every": 500, "log_every": 10},
+}  # fmt: skip
+
+
+def skimage_data_dir() -> Path:
+    """The folder of sample images inside the installed scikit-image wheel."""
+    try:
+        import skimage.data
+    except ImportError:  # pragma: no cover - scikit-image is a dependency
+        raise UserError("demo data needs scikit-image (pip install scikit-image)") from None
+    return Path(skimage.data.__file__).parent
+
+
+def _photo(name: str, scale: float) -> np.ndarray:
+    """Read one bundled image straight from disk as ``(H, W, 3)`` float32 in [0, 1]."""
+    path = skimage_data_dir() / name
+    try:
+        with Image.open(path) as img:
+            rgb = np.asarray(img.convert("RGB"))
+    except OSError as exc:
+        raise UserError(
+            f"demo image {path} from scikit-image is missing or unreadable: {exc}"
+        ) from None
+    if scale != 1.0:
+        h, w = rgb.shape[:2]
+        rgb = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return to_float(rgb)
+
+
+def _tiles(img: np.ndarray, rows: int, cols: int) -> list[np.ndarray]:
+    """``rows × cols`` tiles of TILE×TILE, evenly spread (overlapping if the image is small)."""
+    h, w = img.shape[:2]
+    if min(h, w) < TILE:
+        s = TILE / min(h, w)
+        img = cv2.resize(
+            img, (max(TILE, round(w * s)), max(TILE, round(h * s))), interpolation=cv2.INTER_CUBIC
+        )
+        h, w = img.shape[:2]
+    tops = np.linspace(0, h - TILE, rows).round().astype(int) if rows > 1 else [(h - TILE) // 2]
+    lefts = np.linspace(0, w - TILE, cols).round().astype(int) if cols > 1 else [(w - TILE) // 2]
+    return [np.clip(img[t : t + TILE, x : x + TILE], 0.0, 1.0) for t in tops for x in lefts]
+
+
+def _collect(spec: list[tuple[str, float, int, int]]) -> list[tuple[str, np.ndarray]]:
+    out = []
+    for name, scale, rows, cols in spec:
+        stem = name.rsplit(".", 1)[0]
+        for i, tile in enumerate(_tiles(_photo(name, scale), rows, cols)):
+            out.append((f"{stem}_{i:02d}", tile))
+    return out
+
+
+def _save(a: np.ndarray, path: Path) -> None:
+    import torch
+
+    write_image(torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))), path)
+
+
+def write_demo_data(out: Path, seed: int = 0) -> Path:
+    """Write the demo layout under ``out`` (deterministic under ``seed``); returns ``demo.toml``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; choose a folder for the demo data")
+    rng = np.random.default_rng(seed)
+    camera = CameraNoise()
+    for name, clean in _collect(_SYNTHETIC):
+        sigma = rng.uniform(0.0, 50.0) / 255.0
+        noisy = clean + rng.standard_normal(clean.shape).astype(np.float32) * np.float32(sigma)
+        _save(np.clip(noisy, 0.0, 1.0), out / "synthetic" / "input" / f"{name}.png")
+        _save(clean, out / "synthetic" / "target" / f"{name}.png")
+    for name, clean in _collect(_REAL):
+        _save(camera.apply(clean, rng), out / "real" / f"{name}.png")
+    for name, clean in _collect(_REAL_VAL):
+        _save(camera.apply(clean, rng), out / "real_val" / "input" / f"{name}.png")
+        _save(clean, out / "real_val" / "target" / f"{name}.png")
+    toml_path = out / "demo.toml"
+    header = "# Noise-DA demo: written by 'noiseda demo-data'; paths are relative to this file.\n"
+    atomic_write_bytes(toml_path, (header + tomli_w.dumps(DEMO_CONFIG)).encode("utf-8"))
+    return toml_path
+
+
+__all__ = ["DEMO_CONFIG", "skimage_data_dir", "write_demo_data"]

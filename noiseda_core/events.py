@@ -1,0 +1,140 @@
+"""Small, picklable events that the training loop yields.
+
+The CLI prints them, writes them to ``events.jsonl``, the GUI draws them and the
+tests iterate them: one JSON object per line with ``"type"`` and ``"step"``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class: every event knows its step and its JSON ``type`` name."""
+
+    type_name: ClassVar[str] = "event"
+    step: int
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        return {"type": self.type_name, **data}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), allow_nan=True)
+
+
+@dataclass(frozen=True)
+class Started(Event):
+    """The run began (or resumed): sizes the GUI needs to lay out its views."""
+
+    type_name: ClassVar[str] = "started"
+    total_steps: int = 0
+    run_dir: str = ""
+    device: str = ""
+    precision: str = ""
+    mode: str = ""
+    world_size: int = 1
+    global_batch: int = 0
+    lr: float = 0.0
+    restorer_params: int = 0
+    denoiser_params: int = 0
+    resumed: bool = False
+    skipped_files: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """Losses and speed, every ``train.log_every`` steps. ``loss_dif`` is None in baseline."""
+
+    type_name: ClassVar[str] = "progress"
+    total_steps: int = 0
+    loss_res: float = 0.0
+    loss_dif: float | None = None
+    loss_mse: float | None = None
+    loss_triplet: float | None = None
+    loss_total: float = 0.0
+    lam: float = 0.0
+    lr: float = 0.0
+    grad_norm: float = 0.0
+    images_per_s: float = 0.0
+    elapsed_s: float = 0.0
+    eta_s: float = 0.0
+    phase: str = "joint"  # warmup-restorer | pretrain-denoiser | joint
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["lambda"] = data.pop("lam")  # cli.md names it "lambda"
+        return data
+
+
+@dataclass(frozen=True)
+class Validation(Event):
+    """Metrics of the current EMA restorer on the validation pairs."""
+
+    type_name: ClassVar[str] = "validation"
+    psnr: float = 0.0
+    ssim: float = 0.0
+    psnr_input: float = 0.0  # the degraded input against the target, for reference
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class Preview(Event):
+    """Preview images written into the run folder (paths relative to it)."""
+
+    type_name: ClassVar[str] = "preview"
+    synthetic: str = ""  # input | restored | target strip
+    real: list[str] = field(default_factory=list)  # input | restored strips
+
+
+@dataclass(frozen=True)
+class Checkpoint(Event):
+    """A resume state was written (atomically)."""
+
+    type_name: ClassVar[str] = "checkpoint"
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    """The run ended normally or was stopped; ``model`` is the exported restorer if any."""
+
+    type_name: ClassVar[str] = "finished"
+    model: str = ""
+    stopped: bool = False
+    elapsed_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Failed(Event):
+    """The run could not go on; ``message`` is for a person, ``traceback`` for a bug report."""
+
+    type_name: ClassVar[str] = "failed"
+    message: str = ""
+    traceback: str = ""
+    checkpoint: str = ""  # the last good checkpoint, if any
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type_name: cls
+    for cls in (Started, Progress, Validation, Preview, Checkpoint, Finished, Failed)
+}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Inverse of ``Event.to_dict`` (unknown keys are ignored, for forward compatibility)."""
+    data = dict(data)
+    cls = EVENT_TYPES.get(str(data.pop("type", "")))
+    if cls is None:
+        raise ValueError(f"unknown event type in {data!r}")
+    if cls is Progress and "lambda" in data:
+        data["lam"] = data.pop("lambda")
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def event_from_json(line: str) -> Event:
+    return event_from_dict(json.loads(line))

@@ -1,0 +1,129 @@
+"""Export and load a restorer as a safetensors file (never pickle).
+
+The file holds the inner net's ``state_dict`` under its own keys (for spandrel
+architectures these are exactly the keys ``spandrel.ModelLoader`` recognises,
+so the file also opens in other spandrel-based tools) and string metadata:
+
+- ``format``: ``noiseda-restorer/1``
+- ``arch``: registry name (``unet-s``, ``nafnet``, ...)
+- ``arch_args``: JSON of the constructor args (enough to rebuild)
+- ``pad_multiple``: size multiple the net needs
+- ``task``: ``denoise`` / ``derain`` / ``deblur`` (default ``denoise``)
+- ``value_range``: ``0-1`` (inputs and outputs are RGB in [0, 1])
+- ``version``: the Noise-DA Studio version that wrote it
+- ``config``: the training config TOML, when passed in ``extra_metadata``
+plus any other ``extra_metadata`` entries.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .atomic import atomic_write
+from .errors import UserError
+from .nets import RESTORERS, Restorer, build_restorer
+
+FORMAT = "noiseda-restorer/1"
+
+
+def _tensors(restorer: Restorer) -> dict[str, torch.Tensor]:
+    """Contiguous CPU copies of the inner net's state (no shared storage)."""
+    return {
+        k: v.detach().to("cpu").contiguous().clone() for k, v in restorer.net.state_dict().items()
+    }
+
+
+def export_restorer(
+    restorer: Restorer, path: Path, *, extra_metadata: dict[str, str] | None = None
+) -> None:
+    """Write ``restorer`` to ``path`` (safetensors, atomic) with the metadata above."""
+    from safetensors.torch import save_file
+
+    metadata = {
+        "format": FORMAT,
+        "arch": restorer.arch,
+        "arch_args": json.dumps(restorer.arch_args, sort_keys=True),
+        "pad_multiple": str(restorer.pad_multiple),
+        "task": "denoise",
+        "value_range": "0-1",
+        "version": __version__,
+    }
+    for key, value in (extra_metadata or {}).items():
+        if not isinstance(value, str):
+            raise TypeError(f"metadata value for {key!r} must be a string, got {type(value)}")
+        if key in ("format", "arch", "arch_args", "pad_multiple"):
+            raise ValueError(f"metadata key {key!r} is reserved")
+        metadata[key] = value
+    tensors = _tensors(restorer)
+    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The string metadata of a safetensors file; UserError if it is not one."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: model file not found; pass the path of a .safetensors model")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except Exception as exc:  # safetensors raises several types for broken files
+        raise UserError(
+            f"{path}: not a readable safetensors model ({exc}); "
+            "export one with `noiseda export RUN_DIR --out FILE`"
+        ) from exc
+
+
+def load_restorer(path: Path, device: torch.device | str = "cpu") -> Restorer:
+    """Rebuild the restorer from the file's metadata and load its weights strictly.
+
+    Returns the restorer in eval mode on ``device``. Raises UserError (naming
+    the file and what to do) for missing, non-safetensors, truncated or
+    foreign files, and for weights that do not fit the recorded architecture.
+    """
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    meta = read_metadata(path)
+    redo = "export it again with `noiseda export RUN_DIR --out FILE`"
+    arch = meta.get("arch")
+    if not arch or "arch_args" not in meta:
+        raise UserError(
+            f"{path}: has no Noise-DA Studio metadata (arch, arch_args); "
+            f"it was not exported by this program; {redo}"
+        )
+    if arch not in RESTORERS:
+        raise UserError(
+            f"{path}: unknown architecture {arch!r} (known: {', '.join(sorted(RESTORERS))}); "
+            "update Noise-DA Studio or re-export the model"
+        )
+    try:
+        args = json.loads(meta["arch_args"])
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: corrupt arch_args metadata ({exc}); {redo}") from exc
+    if not isinstance(args, dict):
+        raise UserError(f"{path}: corrupt arch_args metadata (not a JSON object); {redo}")
+    try:
+        restorer = build_restorer(arch, **args)
+    except UserError as exc:  # e.g. Restormer without its optional extra
+        raise UserError(f"{path}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{path}: corrupt arch_args metadata ({exc}); {redo}") from exc
+    try:
+        state = load_file(str(path), device="cpu")
+    except Exception as exc:  # truncated data and similar
+        raise UserError(f"{path}: the weights cannot be read ({exc}); {redo}") from exc
+    try:
+        restorer.net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        raise UserError(
+            f"{path}: weights do not match architecture {arch!r} ({detail}); {redo}"
+        ) from exc
+    return restorer.to(device).eval()

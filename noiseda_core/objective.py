@@ -1,0 +1,88 @@
+"""The training objective: restorer + (optional) Noise-DA loss as one module.
+
+Wrapping both networks in one ``nn.Module`` whose ``forward`` returns the loss terms
+lets DistributedDataParallel, ``torch.compile`` and the benchmark treat the whole
+step as one thing, and keeps the DDP unwrapping in one place (``unwrap``).
+
+    objective = JointObjective(restorer, noise_da)      # noise_da is None in baseline
+    terms = objective(x_s, y_s, x_r, ref=None, lam=0.1, phase=Phase.JOINT)
+    terms.total.backward()
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .diffusion.loss import NoiseDALoss, charbonnier
+
+
+class Phase(str, enum.Enum):
+    """Which part of the objective a step optimises."""
+
+    WARMUP_RESTORER = "warmup-restorer"  # L_res only (a synthetic-only warm start)
+    PRETRAIN_DENOISER = "pretrain-denoiser"  # L_dif for D only; G's outputs detached
+    JOINT = "joint"  # the paper's step: L_res + λ·L_dif
+
+
+@dataclass
+class StepTerms:
+    """Scalar loss tensors of one step; ``dif``/``mse``/``triplet`` are None in baseline."""
+
+    total: torch.Tensor
+    res: torch.Tensor
+    dif: torch.Tensor | None = None
+    mse: torch.Tensor | None = None
+    triplet: torch.Tensor | None = None
+
+
+class JointObjective(nn.Module):
+    """Restorer G and, unless baseline, the diffusion loss module holding D."""
+
+    def __init__(self, restorer: nn.Module, noise_da: NoiseDALoss | None) -> None:
+        super().__init__()
+        self.restorer = restorer
+        self.noise_da = noise_da
+
+    def forward(
+        self,
+        x_s: torch.Tensor,
+        y_s: torch.Tensor,
+        x_r: torch.Tensor,
+        ref: torch.Tensor | None = None,
+        lam: float = 0.0,
+        phase: Phase = Phase.JOINT,
+        generator: torch.Generator | None = None,
+    ) -> StepTerms:
+        """All tensors (B, 3, P, P) in [0, 1]; returns the step's loss terms."""
+        if phase == Phase.PRETRAIN_DENOISER:
+            # D learns on G's current outputs; G is held still (no gradient reaches it).
+            with torch.no_grad():
+                out_s, out_r = self.restorer(x_s), self.restorer(x_r)
+        else:
+            out_s = self.restorer(x_s)
+        res = charbonnier(out_s.float(), y_s.float())
+        if self.noise_da is None or phase == Phase.WARMUP_RESTORER:
+            return StepTerms(total=res, res=res)
+        if phase == Phase.JOINT:
+            out_r = self.restorer(x_r)
+        terms = self.noise_da(y_s, x_s, out_s, x_r, out_r, ref=ref, generator=generator)
+        if phase == Phase.PRETRAIN_DENOISER:
+            total = terms.dif
+        else:
+            total = res + lam * terms.dif
+        return StepTerms(total=total, res=res, dif=terms.dif, mse=terms.mse, triplet=terms.triplet)
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The plain module under DDP and/or ``torch.compile`` wrappers."""
+    while True:
+        if hasattr(module, "module") and isinstance(module.module, nn.Module):  # DDP
+            module = module.module
+        elif hasattr(module, "_orig_mod"):  # torch.compile
+            module = module._orig_mod  # type: ignore[assignment]
+        else:
+            return module

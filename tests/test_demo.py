@@ -1,0 +1,57 @@
+"""The demo project written from scikit-image's bundled photographs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from noiseda_core.config import load_config
+from noiseda_core.demo import write_demo_data
+from noiseda_core.imageio import read_image_array, scan_images
+
+
+def _stem_source(p: Path) -> str:
+    return p.stem.rsplit("_", 1)[0]  # "astronaut_03" → "astronaut"
+
+
+def test_demo_layout_config_and_determinism(tmp_path: Path) -> None:
+    toml = write_demo_data(tmp_path / "a", seed=0)
+    root = tmp_path / "a"
+    assert toml == root / "demo.toml"
+    syn_in = scan_images(root / "synthetic" / "input").images
+    syn_tg = scan_images(root / "synthetic" / "target").images
+    real = scan_images(root / "real").images
+    val_in = scan_images(root / "real_val" / "input").images
+    assert len(syn_in) == len(syn_tg) >= 20 and len(real) >= 10 and len(val_in) >= 5
+    assert [p.name for p in syn_in] == [p.name for p in syn_tg]
+    assert all(p.suffix == ".png" for p in syn_in + real + val_in)
+
+    sources = [{_stem_source(p) for p in files} for files in (syn_in, real, val_in)]
+    assert not (sources[0] & sources[1]) and not (sources[0] & sources[2])
+    assert not (sources[1] & sources[2])  # three disjoint sets of photographs
+
+    x, y = read_image_array(syn_in[0]), read_image_array(syn_tg[0])
+    assert x.shape == y.shape and x.shape[0] >= 200 and x.shape[2] == 3
+    diffs = [
+        float(np.abs(read_image_array(i).astype(int) - read_image_array(t).astype(int)).mean())
+        for i, t in zip(val_in, scan_images(root / "real_val" / "target").images)
+    ]
+    assert min(diffs) > 0.5  # the held-out inputs are noisy
+
+    text = toml.read_text()
+    assert "/" + str(tmp_path).strip("/") not in text  # relative paths only
+    cfg = load_config(toml)
+    assert Path(cfg.data.synthetic) == (root / "synthetic").resolve()
+    assert Path(cfg.data.real) == (root / "real").resolve()
+    assert Path(cfg.data.val) == (root / "real_val").resolve()
+    assert cfg.data.degradation == ""
+    assert (cfg.model.restorer, cfg.model.diffusion) == ("unet-t", "small")
+    t = cfg.train
+    assert (t.steps, t.batch, t.patch, t.val_every, t.preview_every, t.checkpoint_every) == (
+        2000, 8, 64, 200, 100, 500,
+    )  # fmt: skip
+
+    write_demo_data(tmp_path / "b", seed=0)
+    for rel in ("synthetic/input/" + syn_in[3].name, "real/" + real[2].name, "demo.toml"):
+        assert (root / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
