@@ -1,0 +1,68 @@
+"""``noiseda-app`` / ``python -m app``: start the QApplication (and the qasync loop)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="noiseda-app", description="Noise-DA Studio")
+    parser.add_argument("--tour", metavar="OUT_DIR", type=Path,
+                        help="drive the whole flow on demo data, save screenshots into OUT_DIR, exit")
+    parser.add_argument("--tour-size", default="1280x800", help="window size for the tour's screenshots")
+    parser.add_argument("--tour-timeout", type=float, default=600.0, help="seconds before the tour gives up")
+    args, _qt_args = parser.parse_known_args(argv)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtWidgets import QApplication
+
+    from . import APP_NAME, ORG_NAME
+    from .theme import apply_theme, follow_system, icon
+
+    QApplication.setApplicationName(APP_NAME)
+    QApplication.setOrganizationName(ORG_NAME)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_theme(app)
+    follow_system(app)
+    app.setWindowIcon(icon("app"))
+    if args.tour is not None:
+        from .tour import run_tour
+
+        width, _, height = args.tour_size.partition("x")
+        return run_tour(app, args.tour, timeout_s=args.tour_timeout, size=(int(width), int(height)))
+
+    from .main_window import MainWindow
+
+    from .tasks import wait_all
+
+    window = MainWindow()
+    window.show()
+    code = _exec(app)
+    wait_all(10_000)  # no worker thread outlives the objects it reports to
+    return code
+
+
+def _exec(app) -> int:  # noqa: ANN001
+    """Run Qt's loop under qasync so asyncio code works in the GUI; plain Qt otherwise."""
+    try:
+        import asyncio
+
+        import qasync
+    except ImportError:
+        return app.exec()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    done = asyncio.Event()
+    app.aboutToQuit.connect(done.set)
+    with loop:
+        loop.run_until_complete(done.wait())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

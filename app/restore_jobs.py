@@ -1,0 +1,327 @@
+"""Restoration work for the restore view, run off the GUI thread.
+
+``Task`` wraps a plain function in a ``QRunnable`` whose signals arrive on the
+GUI thread: ``done(result)``, ``failed(message)`` and ``progress(i, n, name)``.
+The functions below (load a model, restore one image, restore a batch) import
+torch and ``noiseda_core`` only when they run, so opening the window stays fast.
+A ``UserError`` becomes its own message; anything else becomes one line naming
+the exception, and its traceback goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtGui import QImage
+
+from noiseda_core.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------- QImage <-> arrays
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """A QImage as an (H, W, 3) uint8 RGB array (alpha dropped)."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    h, w, stride = rgb.height(), rgb.width(), rgb.bytesPerLine()
+    buffer = np.frombuffer(rgb.constBits(), dtype=np.uint8, count=h * stride)
+    return buffer.reshape(h, stride)[:, : w * 3].reshape(h, w, 3).copy()
+
+
+def array_to_qimage(array: np.ndarray) -> QImage:
+    """An (H, W, 3) uint8 RGB array as a QImage that owns its pixels."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    h, w = array.shape[:2]
+    return QImage(array.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def tensor_to_array(img: torch.Tensor) -> np.ndarray:
+    """(3, H, W) in [0, 1] → (H, W, 3) uint8."""
+    return img.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def array_to_tensor(array: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 → (3, H, W) float32 in [0, 1]."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float().div(255)
+
+
+# --------------------------------------------------------------------------- tasks
+class TaskSignals(QObject):
+    done = Signal(object)
+    failed = Signal(str)
+    progress = Signal(int, int, str)
+
+
+class Task(QRunnable):
+    """Run ``fn(*args, progress=..., **kwargs)`` on a pool thread; report through signals.
+
+    ``fn`` receives ``progress`` (a callable ``(i, n, name)``) only when
+    ``wants_progress`` is True.
+    """
+
+    def __init__(
+        self, fn: Callable[..., Any], *args: Any, wants_progress: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.signals = TaskSignals()
+        self._fn, self._args, self._kwargs = fn, args, kwargs
+        if wants_progress:
+            self._kwargs["progress"] = lambda i, n, name: self.signals.progress.emit(i, n, name)
+
+    def run(self) -> None:
+        try:
+            result = self._fn(*self._args, **self._kwargs)
+        except UserError as exc:
+            self.signals.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a worker must never take the window down
+            log.exception("restore task failed")
+            self.signals.failed.emit(f"Unexpected error: {type(exc).__name__}: {exc}")
+        else:
+            self.signals.done.emit(result)
+
+
+# -------------------------------------------------------------------------- models
+@dataclass
+class LoadedModel:
+    """A restorer ready to run, with what the view shows about it."""
+
+    path: Path
+    model: Any  # noiseda_core Restorer (torch is imported lazily)
+    device: Any
+    arch: str
+    params: int
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """Caption name: the file stem, or the run folder for a run's model.safetensors."""
+        if self.path.stem == "model" and self.path.parent.name:
+            return self.path.parent.name
+        return self.path.stem
+
+    def summary(self) -> str:
+        """One line: file · arch · parameters · extra facts from the metadata."""
+        shown = self.path.name if self.name == self.path.stem else f"{self.name}/{self.path.name}"
+        parts = [shown, self.arch, f"{format_params(self.params)} parameters"]
+        mode = training_mode(self.metadata)
+        if mode:
+            parts.append(mode)
+        if self.metadata.get("weights"):
+            parts.append(f"{self.metadata['weights'].upper()} weights")
+        if self.metadata.get("step"):
+            parts.append(f"step {self.metadata['step']}")
+        return " · ".join(parts)
+
+
+def training_mode(metadata: dict[str, str]) -> str:
+    """``train.mode`` from the training config stored in the metadata ('' when absent)."""
+    text = metadata.get("training_config", "")
+    if not text:
+        return ""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        mode = tomllib.loads(text).get("train", {}).get("mode", "")
+    except (tomllib.TOMLDecodeError, AttributeError):
+        return ""
+    return str(mode)
+
+
+def format_params(count: int) -> str:
+    if count >= 1_000_000:
+        return f"{count / 1e6:.2f} M"
+    if count >= 1_000:
+        return f"{count / 1e3:.1f} k"
+    return str(count)
+
+
+def pick_device() -> Any:
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_model(path: Path) -> LoadedModel:
+    """Load a restorer from a .safetensors file (UserError for a wrong or damaged one)."""
+    from noiseda_core.export import load_restorer, read_metadata
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such model file; choose a .safetensors model.")
+    device = pick_device()
+    model = load_restorer(path, device)
+    model.eval()
+    metadata = dict(read_metadata(path))
+    params = sum(p.numel() for p in model.parameters())
+    arch = str(getattr(model, "arch", metadata.get("arch", "unknown")))
+    return LoadedModel(path, model, device, arch, params, metadata)
+
+
+# ------------------------------------------------------------------ single image
+@dataclass
+class Source:
+    """Where an image comes from: a file, or pixels (pasted / dropped image data)."""
+
+    name: str
+    path: Path | None = None
+    pixels: np.ndarray | None = None  # (H, W, 3) uint8
+
+
+@dataclass
+class Restored:
+    """The input and one output per model, as (H, W, 3) uint8 arrays."""
+
+    source: Source
+    input: np.ndarray
+    outputs: list[np.ndarray]
+    seconds: float
+    tiled: bool
+    names: list[str] = field(default_factory=list)  # the model behind each output
+
+
+class Pairing(Enum):
+    """What the compare view puts side by side when two models restored the image."""
+
+    INPUT_A = "Input ↔ model A"
+    INPUT_B = "Input ↔ model B"
+    A_B = "Model A ↔ model B"
+
+
+def pick_pair(result: Restored, pairing: Pairing) -> tuple[np.ndarray, np.ndarray | None, str, str]:
+    """(before, after, before label, after label) to show for ``result``.
+
+    With one model the pairing is always input ↔ restored; with none, after is None.
+    """
+    outs, names = result.outputs, result.names
+    if not outs:
+        return result.input, None, "Input", ""
+    if len(outs) == 1:
+        return result.input, outs[0], "Input", f"Restored · {names[0]}"
+    a, b = f"A: {names[0]}", f"B: {names[1]}"
+    if pairing is Pairing.INPUT_B:
+        return result.input, outs[1], "Input", b
+    if pairing is Pairing.A_B:
+        return outs[0], outs[1], a, b
+    return result.input, outs[0], "Input", a
+
+
+def read_source(source: Source) -> np.ndarray:
+    """The image as (H, W, 3) uint8 (ImageReadError, a UserError, if unreadable)."""
+    if source.pixels is not None:
+        return source.pixels
+    from noiseda_core.imageio import read_image
+
+    assert source.path is not None
+    return tensor_to_array(read_image(source.path))
+
+
+def read_only(source: Source) -> Restored:
+    """Just read ``source`` (no model loaded yet): a Restored with no outputs."""
+    return Restored(source, read_source(source), [], 0.0, False)
+
+
+def restore_source(source: Source, models: list[LoadedModel]) -> Restored:
+    """Read ``source`` and restore it with each model in turn.
+
+    ``restore_image`` picks tiles by itself for large images (and smaller ones when
+    memory runs out), so the view never has to choose a tile size.
+    """
+    import torch
+
+    from noiseda_core.inference import AUTO_TILE_PIXELS, restore_image
+
+    if source.pixels is not None:
+        img = array_to_tensor(source.pixels)
+    else:
+        from noiseda_core.imageio import read_image
+
+        assert source.path is not None
+        img = read_image(source.path)
+    start = time.perf_counter()
+    outputs = []
+    with torch.no_grad():
+        for loaded in models:
+            out = restore_image(loaded.model, img, device=loaded.device)
+            outputs.append(tensor_to_array(out))
+    seconds = time.perf_counter() - start
+    names = [m.name for m in models]
+    tiled = img.shape[1] * img.shape[2] > AUTO_TILE_PIXELS
+    return Restored(source, tensor_to_array(img), outputs, seconds, tiled, names)
+
+
+# ------------------------------------------------------------------------- batch
+def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Files stay; folders become their images. Returns (images, skipped non-images)."""
+    from noiseda_core.imageio import IMAGE_SUFFIXES, scan_images
+
+    images: list[Path] = []
+    skipped: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            scan = scan_images(path)
+            images.extend(scan.images)
+            skipped.extend(scan.skipped)
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            images.append(path)
+        else:
+            skipped.append(path)
+    return images, skipped
+
+
+def check_output_folder(inputs: list[Path], out_dir: Path) -> None:
+    """Refuse an output folder where results could land on an input."""
+    out = Path(out_dir).resolve()
+    for path in inputs:
+        if Path(path).resolve().parent == out:
+            raise UserError(
+                f"{out_dir}: this folder holds input images; choose another output folder "
+                "so that no input is overwritten."
+            )
+
+
+def restore_batch(
+    inputs: list[Path],
+    out_dir: Path,
+    loaded: LoadedModel,
+    stop: threading.Event,
+    *,
+    progress: Callable[[int, int, str], None],
+) -> Any:
+    """Restore ``inputs`` into ``out_dir``; returns the core's RestoreReport."""
+    from noiseda_core.inference import restore_paths
+
+    check_output_folder(inputs, out_dir)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return restore_paths(
+        loaded.model,
+        list(inputs),
+        Path(out_dir),
+        device=loaded.device,
+        on_progress=lambda i, n, path: progress(i, n, Path(path).name),
+        should_stop=stop.is_set,
+    )
+
+
+def save_array(array: np.ndarray, path: Path, protect: list[Path]) -> Path:
+    """Write an (H, W, 3) uint8 image (PNG by suffix), never over a path in ``protect``."""
+    from noiseda_core.imageio import write_image
+
+    return write_image(array_to_tensor(array), Path(path), protect=protect)

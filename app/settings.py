@@ -1,0 +1,65 @@
+"""Persistent settings (QSettings, INI format) and the user's data folder.
+
+Tests point both somewhere temporary with ``use_locations(tmp_path)`` so they never
+touch the real user profile.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QSettings, QStandardPaths
+
+from . import APP_NAME, ORG_NAME
+
+_data_dir_override: Path | None = None
+_org_name = ORG_NAME
+
+
+def use_locations(root: Path, org: str = "NoiseDA-test") -> None:
+    """Keep settings and app data under ``root`` (tests, the tour)."""
+    global _data_dir_override, _org_name
+    root = Path(root)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(root / "settings"))
+    _data_dir_override = root / "data"
+    _org_name = org
+
+
+def settings() -> QSettings:
+    """The application's settings store (INI on every platform, easy to inspect)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, _org_name, APP_NAME)
+
+
+def data_dir() -> Path:
+    """Where demo data and runs live by default (created on demand)."""
+    if _data_dir_override is not None:
+        path = _data_dir_override
+    elif env := os.environ.get("NOISEDA_DATA_DIR"):
+        path = Path(env)
+    else:
+        if not QCoreApplication.applicationName():
+            QCoreApplication.setApplicationName(APP_NAME)
+            QCoreApplication.setOrganizationName(ORG_NAME)
+        location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+        path = Path(location) if location else Path.home() / ".noiseda-studio"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def get(key: str, default: Any = None) -> Any:
+    return settings().value(key, default)
+
+
+def get_bool(key: str, default: bool = False) -> bool:
+    value = settings().value(key, default)
+    if isinstance(value, str):
+        return value.lower() in {"true", "1", "yes"}
+    return bool(value)
+
+
+def put(key: str, value: Any) -> None:
+    store = settings()
+    store.setValue(key, value)
+    store.sync()

@@ -1,0 +1,182 @@
+"""``noiseda-app --tour OUT_DIR``: the whole flow with no person, screenshots as proof.
+
+Demo data in a temporary folder → a short real training through the worker process →
+the restore view on a demo image → the swipe comparison → an export. Saves setup.png,
+training.png, restore.png and compare.png into OUT_DIR; exits 0, or non-zero with one
+message on any failure (including the global timeout).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+from . import settings
+from .tasks import wait_all
+
+TINY = {  # widget name on TrainingOptions → value
+    "restorer": "unet-tiny", "denoiser": "tiny", "device": "cpu", "precision": "fp32",
+    "steps": 40, "batch": 2, "patch": 32, "log_every": 2, "preview_every": 10, "val_every": 20,
+    "checkpoint_every": 20, "workers": 0,
+}
+
+
+class TourError(RuntimeError):
+    pass
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Run the event loop until ``predicate()`` holds (polled every 50 ms)."""
+    end = time.monotonic() + timeout_s
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.timeout.connect(lambda: loop.quit() if predicate() or time.monotonic() > end else None)
+    timer.start(50)
+    if not predicate():
+        loop.exec()
+    timer.stop()
+    if not predicate():
+        raise TourError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def snap(widget: QWidget, path: Path) -> None:
+    QApplication.processEvents()
+    if not widget.grab().save(str(path)):
+        raise TourError(f"could not save the screenshot {path}")
+    print(f"tour: saved {path}", flush=True)
+
+
+def apply_tiny(options: object) -> None:
+    from .views.training_options import _set_combo
+
+    for name, value in TINY.items():
+        widget = getattr(options, name)
+        if hasattr(widget, "findData"):
+            _set_combo(widget, str(value))
+        else:
+            widget.setValue(value)
+    options.sizes_touched = True
+
+
+def tour_steps(window: object, out: Path, work: Path) -> None:
+    """The tour itself, linear; raises ``TourError`` on the first thing that goes wrong."""
+    setup, training = window.setup_view, window.training_view
+    window.tabs.setCurrentWidget(setup)
+    wait_until(lambda: setup.device_label.info is not None, 120, "the device query")
+    print("tour: building demo data", flush=True)
+    setup.load_demo(work / "demo")
+    wait_until(lambda: not setup.checks_busy() and setup.pickers["synthetic"].path() != "", 180,
+               "the demo data and its folder checks")
+    apply_tiny(setup.options)
+    problems = setup.problems()
+    if problems:
+        raise TourError("setup refused the demo data: " + " ".join(problems))
+    snap(window, out / "setup.png")
+
+    print("tour: training (tiny preset, real worker)", flush=True)
+    outcome: list[object] = []
+    window.training_done.connect(outcome.append)
+    window.training_failed.connect(outcome.append)
+    setup.start_button.click()
+    if window.run_dir is None:
+        raise TourError("training did not start: " + setup.status.text())
+    wait_until(lambda: bool(outcome), 420, "the training run to finish")
+    result = outcome[0]
+    if hasattr(result, "traceback"):
+        raise TourError(f"training failed: {result.message}\n{result.traceback}\n{result.log_tail}")
+    if training.plot.point_count() == 0 or not training.previews.history:
+        raise TourError("training finished but the curves or previews stayed empty")
+    window.tabs.setCurrentWidget(training)
+    training.plot.flush()
+    snap(window, out / "training.png")
+
+    restore = window.restore_view
+    if not hasattr(restore, "open_images"):
+        raise TourError("the restore view is not available")
+    window.tabs.setCurrentWidget(restore)
+    wait_until(lambda: restore.model() is not None, 120, "the trained model to load in the restore view")
+    images = sorted((work / "demo" / "real_val" / "input").glob("*.png"))
+    if not images:
+        raise TourError("the demo data has no real_val/input images")
+    restored: list[str] = []
+    restore.restored.connect(restored.append)
+    restore.open_images([images[0]])
+    wait_until(lambda: bool(restored) and not restore.is_busy(), 120, "the demo image to be restored")
+    restore.set_swipe_mode(False)
+    snap(window, out / "restore.png")
+    restore.set_swipe_mode(True)
+    restore.set_divider(0.5)
+    snap(window, out / "compare.png")
+
+    print("tour: exporting", flush=True)
+    from .export_dialog import ExportDialog
+
+    dialog = ExportDialog(window, window.run_dir)
+    target = work / "exported.safetensors"
+    dialog.set_output(target)
+    exported: list[str] = []
+    dialog.exported.connect(exported.append)
+    dialog.failed.connect(lambda message: exported.append("FAILED: " + message))
+    if not dialog.export():
+        raise TourError("the export dialog refused to export")
+    wait_until(lambda: bool(exported), 120, "the export")
+    if exported[0].startswith("FAILED") or not target.is_file():
+        raise TourError(f"export failed: {exported[0]}")
+    dialog.close()
+    print(f"tour: exported {target}", flush=True)
+
+
+def run_tour(app: QApplication, out_dir: Path, timeout_s: float = 600.0,
+             size: tuple[int, int] = (1280, 800)) -> int:
+    """Drive the flow; 0 on success, 1 with a message on stderr otherwise."""
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    work_holder = tempfile.TemporaryDirectory(prefix="noiseda-tour-")
+    work = Path(work_holder.name)
+    settings.use_locations(work, org="NoiseDA-tour")
+    from .main_window import MainWindow
+
+    window = MainWindow(confirm_close=False)
+    window.resize(*size)
+    window.show()
+    status = {"code": 1}
+
+    def watchdog() -> None:
+        print(f"tour: FAILED: global timeout of {timeout_s:.0f} s reached", file=sys.stderr, flush=True)
+        window.job.kill()
+        window.job.wait(5000)
+        QApplication.exit(1)
+        raise SystemExit(1)
+
+    guard = QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(watchdog)
+    guard.start(int(timeout_s * 1000))
+
+    def go() -> None:
+        try:
+            tour_steps(window, out, work)
+            status["code"] = 0
+            print(f"tour: done, screenshots in {out}", flush=True)
+        except TourError as exc:
+            print(f"tour: FAILED: {exc}", file=sys.stderr, flush=True)
+        finally:
+            guard.stop()
+            if window.job.active:
+                window.job.kill()
+                window.job.wait(5000)
+            window.close()
+            QApplication.exit(status["code"])
+
+    QTimer.singleShot(0, go)
+    code = app.exec()
+    wait_all(10_000)
+    window.deleteLater()
+    work_holder.cleanup()
+    return code or status["code"]

@@ -1,0 +1,370 @@
+"""Setup: where the images are, how to train, on what device. Emits a ready ``Config``.
+
+Folders are checked off the GUI thread as soon as they are chosen; the device is
+queried off the GUI thread too (torch). Save/Load write the same TOML the CLI reads.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from noiseda_core.config import Config, Mode, config_from_dict, config_to_toml, load_config, save_config
+from noiseda_core.errors import UserError
+
+from .. import settings
+from ..tasks import run_in_thread
+from ..theme import icon, status_colour
+from ..widgets.device_info import DeviceInfoLabel, DeviceSummary, default_sizes
+from ..widgets.folder_check import FolderCheck
+from ..widgets.path_picker import PathPicker, PickKind
+from .training_options import TrainingOptions
+
+PAIRED, CLEAN = "paired", "clean"
+FOLDERS = {  # key → (label, role when paired, optional?, hint)
+    "synthetic": ("Synthetic pairs", "SYNTHETIC_PAIRED", False, "a folder with input/ and target/ inside"),
+    "real": ("Real images", "REAL", False, "your own degraded photos, no ground truth needed"),
+    "val": ("Validation pairs", "VALIDATION", True, "optional: real input/ + target/ with ground truth"),
+    "reference": ("Clean references", "REFERENCE", True, "optional: unrelated clean images (unpaired mode)"),
+}
+
+
+def build_demo(target: Path) -> Path:
+    """Write (or reuse) the demo set under ``target``; returns its ``demo.toml`` (worker thread)."""
+    toml = target / "demo.toml"
+    if toml.is_file():
+        return toml
+    from noiseda_core.demo import write_demo_data
+
+    return Path(write_demo_data(target))
+
+
+class SetupView(QWidget):
+    start_requested = Signal(object)  # Config
+    demo_ready = Signal(str)  # demo.toml
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.demo_busy = False
+        # ---- data
+        self.source = QComboBox()
+        self.source.addItem("Paired folder (input/ + target/)", PAIRED)
+        self.source.addItem("Clean images + synthetic degradation", CLEAN)
+        self.degradation = QComboBox()
+        self.degradation.addItem("Gaussian noise (AWGN)", "awgn")
+        self.degradation.addItem("Camera noise simulator", "camera")
+        self.sigma_lo = QSpinBox()
+        self.sigma_hi = QSpinBox()
+        for box, value in ((self.sigma_lo, 0), (self.sigma_hi, 50)):
+            box.setRange(0, 255)
+            box.setValue(value)
+        self.sigma_row = QWidget()
+        row = QHBoxLayout(self.sigma_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.degradation, 1)
+        self.sigma_label = QLabel("σ")
+        row.addWidget(self.sigma_label)
+        row.addWidget(self.sigma_lo)
+        row.addWidget(QLabel("–"))
+        row.addWidget(self.sigma_hi)
+
+        data_box = QGroupBox("Data")
+        form = QFormLayout(data_box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form.addRow("Synthetic source", self.source)
+        self.degradation_label = QLabel("Degradation")
+        form.addRow(self.degradation_label, self.sigma_row)
+        self.pickers: dict[str, PathPicker] = {}
+        self.checks: dict[str, FolderCheck] = {}
+        self.labels: dict[str, QLabel] = {}
+        for key, (label, role, optional, hint) in FOLDERS.items():
+            picker = PathPicker(hint, settings_key=f"last_folder/{key}")
+            check = FolderCheck(role)
+            cell = QWidget()
+            lay = QVBoxLayout(cell)
+            lay.setContentsMargins(0, 0, 0, 4)
+            lay.setSpacing(2)
+            lay.addWidget(picker)
+            lay.addWidget(check)
+            self.labels[key] = QLabel(label + (" (optional)" if optional else ""))
+            form.addRow(self.labels[key], cell)
+            picker.path_changed.connect(lambda path, k=key: self._folder_changed(k, path))
+            self.pickers[key], self.checks[key] = picker, check
+        self.runs = PathPicker("where run folders go", settings_key="last_folder/runs")
+        form.addRow("Save runs in", self.runs)
+
+        # ---- training
+        self.options = TrainingOptions()
+        train_box = QGroupBox("Training")
+        tlay = QVBoxLayout(train_box)
+        self.device_label = DeviceInfoLabel()
+        tlay.addWidget(self.device_label)
+        tlay.addWidget(self.options)
+        tlay.addStretch(1)
+
+        # ---- demo banner
+        self.banner = QFrame()
+        self.banner.setObjectName("banner")
+        blay = QHBoxLayout(self.banner)
+        text = QLabel("<b>New here?</b> Build a small demo project (synthetic pairs, real noisy photos "
+                      "and validation pairs) and fill in this page.")
+        text.setWordWrap(True)
+        self.demo_button = QPushButton(icon("demo"), "Try with demo data")
+        self.demo_button.clicked.connect(lambda: self.load_demo())
+        blay.addWidget(text, 1)
+        blay.addWidget(self.demo_button)
+
+        # ---- bottom bar
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.load_button = QPushButton(icon("open"), "Load config…")
+        self.save_button = QPushButton(icon("save"), "Save config…")
+        self.start_button = QPushButton(icon("play"), "Start training")
+        self.start_button.setObjectName("primary")
+        self.load_button.clicked.connect(self._load_dialog)
+        self.save_button.clicked.connect(self._save_dialog)
+        self.start_button.clicked.connect(self.request_start)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.load_button)
+        bottom.addWidget(self.save_button)
+        bottom.addWidget(self.start_button)
+
+        body = QWidget()
+        grid = QGridLayout(body)
+        grid.addWidget(self.banner, 0, 0, 1, 2)
+        grid.addWidget(data_box, 1, 0)
+        grid.addWidget(train_box, 1, 1)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 2)
+        grid.setRowStretch(2, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(bottom)
+
+        self.source.currentIndexChanged.connect(self._source_changed)
+        self.degradation.currentIndexChanged.connect(self._source_changed)
+        self.options.mode_changed.connect(self._mode_changed)
+        self.device_label.ready.connect(self._device_ready)
+        self._source_changed()
+        self._mode_changed()
+
+    # ------------------------------------------------------------------ device
+    def start_device_query(self) -> None:
+        self.device_label.start_query()
+
+    def _device_ready(self, info: DeviceSummary) -> None:
+        self.options.apply_device(info, default_sizes(info))
+
+    def gpu_count(self) -> int:
+        info = self.device_label.info
+        return info.count if info is not None and info.kind == "cuda" else 0
+
+    # ------------------------------------------------------------------ folders
+    def _folder_changed(self, key: str, path: str) -> None:
+        if path:
+            self.checks[key].check(path)
+        else:
+            self.checks[key].clear()
+
+    def _source_changed(self, *_: object) -> None:
+        clean = self.source.currentData() == CLEAN
+        for w in (self.degradation_label, self.sigma_row):
+            w.setVisible(clean)
+        awgn = self.degradation.currentData() == "awgn"
+        for w in (self.sigma_lo, self.sigma_hi, self.sigma_label):
+            w.setVisible(awgn)
+        self.labels["synthetic"].setText("Clean images" if clean else "Synthetic pairs")
+        self.pickers["synthetic"].edit.setPlaceholderText(
+            "a folder of clean images" if clean else "a folder with input/ and target/ inside")
+        role = "CLEAN" if clean else "SYNTHETIC_PAIRED"
+        if role != self.checks["synthetic"].role_name:
+            self.checks["synthetic"].set_role(role)
+            self._folder_changed("synthetic", self.pickers["synthetic"].path())
+
+    def _mode_changed(self, *_: object) -> None:
+        unpaired = self.options.current_mode() == Mode.NOISE_DA_UNPAIRED
+        self.labels["reference"].setText("Clean references" + ("" if unpaired else " (optional)"))
+
+    def checks_busy(self) -> bool:
+        return any(c.busy for c in self.checks.values()) or self.demo_busy
+
+    # ------------------------------------------------------------------ config
+    def degradation_spec(self) -> str:
+        if self.source.currentData() != CLEAN:
+            return ""
+        if self.degradation.currentData() == "camera":
+            return "camera"
+        lo, hi = sorted((self.sigma_lo.value(), self.sigma_hi.value()))
+        return f"awgn:{lo}-{hi}"
+
+    def current_config(self) -> Config:
+        """The form as a validated ``Config`` (UserError with one message otherwise)."""
+        model, train = self.options.values()
+        data = {key: picker.path() for key, picker in self.pickers.items()}
+        data["degradation"] = self.degradation_spec()
+        data["workers"] = self.options.workers.value()
+        return config_from_dict({"data": data, "model": model, "train": train})
+
+    def set_config(self, cfg: Config) -> None:
+        d = cfg.data
+        spec = d.degradation
+        self.source.setCurrentIndex(self.source.findData(CLEAN if spec else PAIRED))
+        if spec.startswith("camera"):
+            self.degradation.setCurrentIndex(self.degradation.findData("camera"))
+        elif spec.startswith("awgn:"):
+            self.degradation.setCurrentIndex(self.degradation.findData("awgn"))
+            lo, _, hi = spec.split(":", 1)[1].partition("-")
+            self.sigma_lo.setValue(int(float(lo or 0)))
+            self.sigma_hi.setValue(int(float(hi or lo or 0)))
+        self.options.set_config(cfg)
+        self.options.workers.setValue(d.workers)
+        for key in FOLDERS:
+            self.pickers[key].set_path(getattr(d, key))
+
+    def problems(self) -> list[str]:
+        """What stops a start, one clear sentence each (empty when ready)."""
+        out: list[str] = []
+        mode = self.options.current_mode()
+        needed = ["synthetic"] + (["real"] if mode != Mode.BASELINE else [])
+        if mode == Mode.NOISE_DA_UNPAIRED:
+            needed.append("reference")
+        for key in FOLDERS:
+            label = self.labels[key].text().replace(" (optional)", "")
+            path, check = self.pickers[key].path(), self.checks[key]
+            if not path:
+                if key in needed:
+                    out.append(f"Choose the {label.lower()} folder.")
+                continue
+            if check.busy:
+                out.append(f"{label}: still checking {path}…")
+            elif check.result is not None and not check.result.ok:
+                out.append(f"{label}: {check.result.message}")
+        try:
+            self.current_config()
+        except UserError as exc:
+            out.append(str(exc))
+        return out
+
+    def request_start(self) -> None:
+        problems = self.problems()
+        if problems:
+            self.show_status("Cannot start yet: " + " ".join(problems), ok=False)
+            return
+        cfg = self.current_config()
+        self.save_state()
+        self.show_status("Starting…", ok=None)
+        self.start_requested.emit(cfg)
+
+    def show_status(self, text: str, ok: bool | None = None) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet(f"color: {status_colour(ok)}")
+        self.message.emit(text)
+
+    def runs_root(self) -> Path:
+        text = self.runs.path()
+        return Path(text) if text else settings.data_dir() / "runs"
+
+    # ------------------------------------------------------------------ persistence
+    def save_state(self) -> None:
+        try:
+            settings.put("setup/config", config_to_toml(self.current_config()))
+        except UserError:
+            pass  # an unfinished form is not worth remembering
+        settings.put("setup/runs", self.runs.path())
+
+    def restore_state(self) -> bool:
+        """Fill the form from the last session; False when there is none."""
+        self.runs.set_path(str(settings.get("setup/runs", "") or ""), emit=False)
+        text = settings.get("setup/config", "")
+        if not text:
+            return False
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        try:
+            self.set_config(config_from_dict(tomllib.loads(str(text))))
+        except (UserError, tomllib.TOMLDecodeError):
+            return False
+        return True
+
+    def _load_dialog(self) -> None:
+        start = str(settings.get("last_folder/config", "") or Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Load configuration", start, "TOML (*.toml)")
+        if path:
+            self.load_file(Path(path))
+
+    def load_file(self, path: Path) -> bool:
+        try:
+            cfg = load_config(path)
+        except UserError as exc:
+            self.show_status(str(exc), ok=False)
+            return False
+        settings.put("last_folder/config", str(path.parent))
+        self.set_config(cfg)
+        self.show_status(f"Loaded {path}", ok=True)
+        return True
+
+    def _save_dialog(self) -> None:
+        start = str(settings.get("last_folder/config", "") or Path.home())
+        path, _ = QFileDialog.getSaveFileName(self, "Save configuration", str(Path(start) / "noiseda.toml"),
+                                              "TOML (*.toml)")
+        if path:
+            self.save_file(Path(path))
+
+    def save_file(self, path: Path) -> bool:
+        try:
+            save_config(self.current_config(), path)
+        except (UserError, OSError) as exc:
+            self.show_status(f"Could not save {path}: {exc}", ok=False)
+            return False
+        settings.put("last_folder/config", str(path.parent))
+        self.show_status(f"Saved {path} (train it from a terminal with: noiseda train {path})", ok=True)
+        return True
+
+    # ------------------------------------------------------------------ demo
+    def load_demo(self, target: Path | None = None) -> None:
+        """Build the demo set off the GUI thread, then fill the form from its config."""
+        target = Path(target) if target else settings.data_dir() / "demo"
+        self.demo_busy = True
+        self.demo_button.setEnabled(False)
+        self.show_status(f"Building demo data in {target}…", ok=None)
+        run_in_thread(lambda: build_demo(target), self._demo_done, self._demo_failed)
+
+    def _demo_done(self, toml: Path) -> None:
+        self.demo_busy = False
+        self.demo_button.setEnabled(True)
+        if self.load_file(Path(toml)):
+            self.banner.hide()
+            settings.put("setup/demo_offered", True)
+            self.show_status(f"Demo data ready in {Path(toml).parent}. Press Start training.", ok=True)
+            self.demo_ready.emit(str(toml))
+
+    def _demo_failed(self, exc: BaseException, tb: str) -> None:
+        self.demo_busy = False
+        self.demo_button.setEnabled(True)
+        self.show_status(f"Could not build the demo data: {exc}", ok=False)

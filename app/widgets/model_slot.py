@@ -1,0 +1,105 @@
+"""One model slot of the restore view: a button, a one-line summary, and loading off-thread.
+
+``ModelSlot.open(path)`` loads with ``noiseda_core.export.load_restorer`` on a
+worker; a wrong or damaged file leaves the previous model in place and reports
+one message through ``failed``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QThreadPool, Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from app import restore_jobs as jobs
+from app.restore_jobs import LoadedModel, Task
+
+MODEL_FILTER = "Restorer models (*.safetensors);;All files (*)"
+
+
+class ModelSlot(QWidget):
+    """Signals: loaded(LoadedModel), failed(str), cleared()."""
+
+    loaded = Signal(object)
+    failed = Signal(str)
+    cleared = Signal()
+
+    def __init__(
+        self,
+        title: str,
+        button_text: str,
+        empty_text: str,
+        pool: QThreadPool,
+        *,
+        removable: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._pool = pool
+        self._empty_text = empty_text
+        self._model: LoadedModel | None = None
+        self._tasks: set[Task] = set()
+        self.title = QLabel(title)
+        self.title.setMinimumWidth(60)
+        self.button = QPushButton(button_text)
+        self.button.clicked.connect(self._choose)
+        self.info = QLabel(empty_text)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info.setMinimumWidth(40)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Forget this model")
+        self.remove_button.clicked.connect(self.clear)
+        self.remove_button.hide()
+        self._removable = removable
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.button)
+        layout.addWidget(self.info, 1)
+        layout.addWidget(self.remove_button)
+
+    def model(self) -> LoadedModel | None:
+        return self._model
+
+    def is_loading(self) -> bool:
+        return bool(self._tasks)
+
+    def open(self, path: Path) -> None:
+        """Load ``path`` off the GUI thread; emits loaded or failed."""
+        path = Path(path)
+        self.info.setText(f"Loading {path.name}…")
+        task = Task(jobs.load_model, path)
+        self._tasks.add(task)
+        task.signals.done.connect(lambda m: self._done(task, m))
+        task.signals.failed.connect(lambda msg: self._failed(task, msg))
+        self._pool.start(task)
+
+    def clear(self) -> None:
+        self._model = None
+        self._show()
+        self.cleared.emit()
+
+    def _done(self, task: Task, model: LoadedModel) -> None:
+        self._tasks.discard(task)
+        self._model = model
+        self._show()
+        self.loaded.emit(model)
+
+    def _failed(self, task: Task, message: str) -> None:
+        self._tasks.discard(task)
+        self._show()
+        if self._model is not None:
+            message += f"\n(Still using {self._model.path.name}.)"
+        self.failed.emit(message)
+
+    def _show(self) -> None:
+        model = self._model
+        self.info.setText(model.summary() if model else self._empty_text)
+        self.info.setToolTip(f"{model.path}\nrunning on {model.device}" if model else "")
+        self.remove_button.setVisible(self._removable and model is not None)
+
+    def _choose(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a restorer model", "", MODEL_FILTER)
+        if path:
+            self.open(Path(path))

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Every GPU measurement of issue 4 in one call; run from the repository root:
+#
+#   bash benchmarks/gpu_all.sh                 # on the GPU machine (carry .whl/ if it lacks packages)
+#   DRY_RUN=1 bash benchmarks/gpu_all.sh       # any machine: CPU, tiny sizes, checks the script
+#
+# Writes at most 6 files under "$OUT" (default ./gpu_results), all flat:
+#   env.txt          nvidia-smi, Python/torch versions, git revision
+#   bench.jsonl      every JSON line of every measurement, plus one "section" line per
+#                    command (its exact command line, exit status, seconds)
+#   log.txt          everything the commands wrote on stderr
+#   precision.json   the bf16-vs-fp32 training comparison (both loss curves)
+#   torchrun.txt     the 2-GPU DistributedDataParallel smoke run (only with > 1 GPU)
+#   summary.md       the figures beside the release's, and the issue's goals checked
+#
+# Installs nothing from the network. Python packages must exist on the machine or lie as
+# wheels in .whl/ (benchmarks/fetch_gpu_wheels.sh fetches them); they go to /tmp/site.
+# Every section has a time limit and the whole script stops starting sections after
+# BUDGET_S seconds (default 450), so it ends in under 8 minutes on an H100/H200.
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-./gpu_results}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+PY=${PYTHON:-python3}
+BUDGET_S=${BUDGET_S:-450}
+START=$SECONDS
+export PYTHONUNBUFFERED=1
+JSONL="$OUT/bench.jsonl"
+LOG="$OUT/log.txt"
+: >"$JSONL"
+: >"$LOG"
+
+if compgen -G ".whl/*.whl" >/dev/null; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl >>"$LOG" 2>&1 || echo "wheel install failed (see log.txt)" >&2
+  export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
+else
+  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+fi
+
+if [ "${DRY_RUN:-0}" = 1 ]; then  # the same sections at toy sizes on the CPU
+  DEVICE=${DEVICE:-cpu}; PRESET=tiny; PATCH=32; STEPS=1; B_MAIN=2; B_SMALL=1; B_BIG=3
+  SIZES=64,96x64; SIZE_1K=64; PREC_ARGS="--steps 3 --batch 1 --patch 32 --restorer unet-tiny --diffusion tiny"
+  COMPILE=${DRY_COMPILE:-0}   # torch.compile on a CPU takes minutes: off unless asked
+  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+else
+  DEVICE=${DEVICE:-cuda}; PRESET=paper; PATCH=128; STEPS=20; B_MAIN=24; B_SMALL=3; B_BIG=64
+  SIZES=1024,3840x2160; SIZE_1K=1024
+  PREC_ARGS="--steps ${PREC_STEPS:-200} --batch 8 --patch 128 --restorer unet-s --diffusion paper --workers 4"
+  COMPILE=${COMPILE:-1}
+fi
+BENCH=("$PY" -m noiseda_core bench --device "$DEVICE" --preset "$PRESET" --patch "$PATCH" --steps "$STEPS")
+
+# section NAME LIMIT_S COMMAND...: run with a time limit (capped by what is left of the
+# budget), JSON lines to bench.jsonl, stderr to log.txt, then a "section" line.
+section() {
+  local name=$1 limit=$2; shift 2
+  local left=$((BUDGET_S - (SECONDS - START)))
+  if [ "$left" -lt 20 ]; then
+    echo "{\"what\": \"section\", \"name\": \"$name\", \"skipped\": \"time budget spent\"}" >>"$JSONL"
+    return
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  local began=$SECONDS
+  echo "=== $name: $* (limit ${limit}s)" | tee -a "$LOG" >&2
+  timeout --kill-after=10 "$limit" "$@" >>"$JSONL" 2>>"$LOG"
+  local rc=$?
+  "$PY" - "$name" "$rc" "$((SECONDS - began))" "$*" >>"$JSONL" <<'PYEOF'
+import json, sys
+name, rc, seconds, command = sys.argv[1:5]
+print(json.dumps({"what": "section", "name": name, "rc": int(rc), "seconds": int(seconds),
+                  "timed_out": rc in ("124", "137"), "command": command}))
+PYEOF
+}
+
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "git: $(git rev-parse --verify -q HEAD 2>/dev/null || echo no-commit), $(git status --porcelain 2>/dev/null | wc -l) changed file(s)"
+  nvidia-smi 2>&1 || echo "nvidia-smi: not available"
+  "$PY" -c "import sys, torch; print('python', sys.version.split()[0]); print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available(), 'gpus', torch.cuda.device_count()); print('cudnn', torch.backends.cudnn.version())" 2>&1
+  "$PY" -c "import spandrel, tomli_w, skimage; print('spandrel', spandrel.__version__, 'skimage', skimage.__version__)" 2>&1
+} >"$OUT/env.txt"
+GPUS=$("$PY" -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
+
+# 1. the goal: paper preset, batch 24, bf16 (+ restoration at 1024² and 4K in bf16, the
+#    batch the autosizer would pick)
+section train_bf16_b${B_MAIN} 120 "${BENCH[@]}" --batch "$B_MAIN" --precision bf16 --restore-sizes "$SIZES"
+section suggest_batch 60 "$PY" -c "from noiseda_core.bench import run_bench; run_bench(device='$DEVICE', preset='$PRESET', patch=$PATCH, precision='bf16', skip_train=True, skip_restore=True, suggest=True)"
+# 2. fp32 beside it (the release ran fp32), and the release's other batches
+section train_fp32_b${B_MAIN} 90 "${BENCH[@]}" --batch "$B_MAIN" --precision fp32 --skip-restore
+section train_bf16_b${B_SMALL} 60 "${BENCH[@]}" --batch "$B_SMALL" --precision bf16 --skip-restore
+section train_bf16_b${B_BIG} 90 "${BENCH[@]}" --batch "$B_BIG" --precision bf16 --skip-restore
+section restore_fp32 60 "$PY" -c "from noiseda_core.bench import run_bench; run_bench(device='$DEVICE', preset='$PRESET', precision='fp32', skip_train=True, restore_sizes='$SIZE_1K')"
+# 3. bf16 against fp32 over a short training run on the demo data (same seed)
+rm -rf /tmp/noiseda_precision
+section precision_check 170 "$PY" benchmarks/precision_check.py --device "$DEVICE" --out /tmp/noiseda_precision $PREC_ARGS
+cp /tmp/noiseda_precision/precision.json "$OUT/precision.json" 2>/dev/null
+# 4. DistributedDataParallel on 2 GPUs (only where there are two)
+if [ "${GPUS:-0}" -gt 1 ]; then
+  DEMO=/tmp/noiseda_precision/demo/demo.toml
+  [ -f "$DEMO" ] || "$PY" -m noiseda_core demo-data /tmp/noiseda_demo >/dev/null 2>>"$LOG"
+  [ -f "$DEMO" ] || DEMO=/tmp/noiseda_demo/demo.toml
+  section torchrun_2gpu 90 bash -c "$PY -m torch.distributed.run --standalone --nproc_per_node 2 -m noiseda_core train $DEMO --run-dir /tmp/noiseda_ddp --jsonl --set train.steps=30 --set train.batch=8 --set train.val_every=30 --set train.preview_every=30 > $OUT/torchrun.txt"
+fi
+# 5. torch.compile last: the slowest to start, and the one most likely to fail
+if [ "$COMPILE" = 1 ]; then
+  section train_bf16_b${B_MAIN}_compile 200 "${BENCH[@]}" --batch "$B_MAIN" --precision bf16 --skip-restore --compile
+fi
+
+"$PY" benchmarks/summarize_gpu.py "$JSONL" "$OUT/env.txt" >"$OUT/summary.md" 2>>"$LOG"
+echo "done in $((SECONDS - START)) s; results in $OUT" >&2
+cat "$OUT/summary.md"

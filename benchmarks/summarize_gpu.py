@@ -1,0 +1,115 @@
+"""Turn ``gpu_all.sh``'s ``bench.jsonl`` into a Markdown summary beside the release's figures.
+
+    python benchmarks/summarize_gpu.py gpu_results/bench.jsonl gpu_results/env.txt > summary.md
+
+The goals (issue 4, paper preset): batch 24 at ≥ 4× the release's images/s with at
+most half its peak memory; restoration ≥ 4× the release's megapixels/s at 1024² and
+the same rate on 4K frames. The release was measured on an H200: on another card the
+goal check is printed but says which card it ran on.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+RELEASE_TRAIN = {3: (23.8, None), 24: (96.3, 33.0), 64: (106.2, 85.9)}  # images/s, GiB
+RELEASE_RESTORE_MPIX = 79.0  # 1024×1024, U-Net
+GOAL_FACTOR = 4.0
+GOAL_TRAIN_B24 = 400.0  # the issue rounds 4 × 96.3 up to 400 on an H200
+
+
+def _fmt(value: object, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def summarize(lines: list[dict], env: str = "") -> str:
+    sections = {x["name"]: x for x in lines if x.get("what") == "section" and "name" in x}
+    command_of: dict[int, str] = {}
+    current: list[dict] = []
+    for record in lines:  # a section line follows the lines its command printed
+        if record.get("what") == "section":
+            for r in current:
+                command_of[id(r)] = record.get("command", "")
+            current = []
+        else:
+            current.append(record)
+    out = ["# GPU measurements (benchmarks/gpu_all.sh)", ""]
+    device = next((x.get("device") for x in lines if x.get("device")), "unknown device")
+    out.append(f"Device: **{device}**. Release figures: NVIDIA H200, fp32, its defaults.")
+    out += ["", ("| what | preset | batch | precision | compile | ours | release | peak GiB "
+            "(release) | command |"), "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in lines:
+        if r.get("what") == "train":
+            rel = RELEASE_TRAIN.get(r["batch"]) if r.get("preset") == "paper" else None
+            out.append(
+                f"| train {r['patch']}² | {r['preset']} | {r['batch']} | {r['precision']} | "
+                f"{r.get('compile', False)} | {_fmt(r['images_per_s'])} img/s | "
+                f"{_fmt(rel[0]) + ' img/s' if rel else '—'} | {_fmt(r.get('peak_mem_gib'))} "
+                f"({_fmt(rel[1]) if rel else '—'}) | `{command_of.get(id(r), '')}` |")
+        elif r.get("what") == "restore":
+            rel = RELEASE_RESTORE_MPIX if r.get("width") == r.get("height") == 1024 else None
+            out.append(
+                f"| restore {r['width']}×{r['height']} (tile {r.get('tile')}) | {r['preset']} | 1 | "
+                f"{r['precision']} | False | {_fmt(r['mpix_per_s'])} Mpix/s | "
+                f"{_fmt(rel) + ' Mpix/s' if rel else '—'} | {_fmt(r.get('peak_mem_gib'))} | "
+                f"`{command_of.get(id(r), '')}` |")
+        elif r.get("what") in ("compile-fallback", "error", "suggest-batch"):
+            out.append(f"| {r['what']} | {r.get('preset', '')} | {r.get('batch', '')} | | | "
+                       f"{r.get('message') or r.get('error')} | | | `{command_of.get(id(r), '')}` |")
+    out += ["", "## Goals (issue 4)", ""]
+    main = [r for r in lines if r.get("what") == "train" and r.get("preset") == "paper"
+            and r.get("batch") == 24 and r.get("precision") == "bf16"]
+    if main:
+        best = max(main, key=lambda r: r["images_per_s"])
+        ok_speed = best["images_per_s"] >= GOAL_TRAIN_B24
+        peak = best.get("peak_mem_gib")
+        ok_mem = peak is not None and peak <= RELEASE_TRAIN[24][1] / 2
+        out.append(f"- batch 24 bf16: {best['images_per_s']:.1f} img/s (goal ≥ "
+                   f"{GOAL_TRAIN_B24:.0f}): {'MET' if ok_speed else 'NOT met'}; "
+                   f"peak {_fmt(peak, 2)} GiB (goal ≤ {RELEASE_TRAIN[24][1] / 2:.1f}): "
+                   f"{'MET' if ok_mem else 'NOT met'} (compile={best.get('compile')})")
+    else:
+        out.append("- batch 24 bf16 paper: not measured")
+    restores = [r for r in lines if r.get("what") == "restore" and r.get("preset") == "paper"
+                and r.get("precision") != "fp32"]
+    for r in restores:
+        goal = GOAL_FACTOR * RELEASE_RESTORE_MPIX
+        out.append(f"- restore {r['width']}×{r['height']} {r['precision']}: {r['mpix_per_s']:.1f} "
+                   f"Mpix/s (goal ≥ {goal:.0f}): {'MET' if r['mpix_per_s'] >= goal else 'NOT met'}")
+    prec = next((r for r in lines if r.get("what") == "precision-summary"), None)
+    if prec:
+        out.append(f"- bf16 vs fp32 ({prec['steps']} steps, batch {prec['batch']}): final real PSNR "
+                   f"diff {_fmt(prec.get('psnr_diff_db'), 3)} dB (bound 0.1: "
+                   f"{'MET' if prec.get('psnr_ok') else 'NOT met'}); loss curves: median relative "
+                   f"diff {_fmt(prec.get('median_rel_diff'), 4)}, smoothed max "
+                   f"{_fmt(prec.get('max_rel_diff_smoothed'), 4)}")
+    failed = [s for s in sections.values() if s.get("rc") not in (0, None) or s.get("skipped")]
+    if failed:
+        out += ["", "## Sections that did not finish cleanly", ""]
+        out += [f"- {s['name']}: rc {s.get('rc')}, {s.get('skipped', '')}"
+                f"{' timed out' if s.get('timed_out') else ''} (see log.txt)" for s in failed]
+    if env:
+        out += ["", "## Environment", "", "```", env.strip(), "```"]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    lines = []
+    for text in Path(argv[0]).read_text().splitlines():
+        try:
+            lines.append(json.loads(text))
+        except json.JSONDecodeError:
+            continue  # a stray print is not a measurement
+    env = Path(argv[1]).read_text() if len(argv) > 1 and Path(argv[1]).is_file() else ""
+    print(summarize(lines, env), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
