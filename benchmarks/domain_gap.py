@@ -47,12 +47,12 @@ STUDIES: dict[str, dict[str, list[str]]] = {
     "fast": {
         "baseline": ["train.mode=baseline"],
         "noise-da": ["train.mode=noise-da"],
-        "warm-start": ["train.mode=noise-da", "train.warmup_restorer_steps=0.3"],
-        "warm+pretrain-D": ["train.mode=noise-da", "train.warmup_restorer_steps=0.3",
-                            "train.denoiser_pretrain_steps=0.2"],
+        "pretrain-D": ["train.mode=noise-da", "train.denoiser_pretrain_steps=0.3"],
         "lambda-1.0": ["train.mode=noise-da", "train.lambda_weight=1.0"],
         "ramp-short": ["train.mode=noise-da", "train.lambda_ramp=0.1"],
-        "denoiser-lr-x4": ["train.mode=noise-da", "train.denoiser_lr=4e-4"],
+        "denoiser-lr-x4": ["train.mode=noise-da", "train.denoiser_lr=1.6e-3"],
+        "pretrain-D+lambda-1.0": ["train.mode=noise-da", "train.denoiser_pretrain_steps=0.3",
+                                  "train.lambda_weight=1.0", "train.lambda_ramp=0.1"],
     },
 }
 

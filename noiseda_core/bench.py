@@ -223,7 +223,7 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
         except torch.OutOfMemoryError as exc:
             _emit(_oom_record("train", line, exc))
             continue
-        except Exception as exc:  # noqa: BLE001 - any compiler failure means: stay eager
+        except Exception as exc:
             if not cfg.train.compile:
                 raise
             _emit({"what": "compile-fallback", **common, "batch": batch, "patch": patch,

@@ -73,7 +73,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     return run_bench(device=args.device, batch=args.batch, patch=args.patch, preset=args.preset,
                      steps=args.steps, precision=args.precision, compile=args.compile,
-                     restore_sizes=args.restore_sizes, skip_restore=args.skip_restore)
+                     restore_sizes=args.restore_sizes, skip_restore=args.skip_restore,
+                     skip_train=args.skip_train, suggest=args.suggest_batch)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restore-sizes", default="1024,3840x2160",
                    help="comma-separated sizes for the restoration timing")
     p.add_argument("--skip-restore", action="store_true")
+    p.add_argument("--skip-train", action="store_true")
+    p.add_argument("--suggest-batch", action="store_true",
+                   help="also print the batch size that fits the GPU's free memory")
     p.set_defaults(func=_cmd_bench)
     return parser
 

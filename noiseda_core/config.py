@@ -88,7 +88,8 @@ class TrainConfig:
     channel_shuffle: bool = True
     residual_swap: bool = True
     steps: int = 20000
-    batch: int = 8
+    batch: int = 8  # per process (the global batch is batch × processes)
+    auto_batch: bool = False  # on a GPU: the largest batch that fits its free memory
     patch: int = 128
     lr: float = 1e-4
     denoiser_lr: float = 0.0  # 0 = same as lr

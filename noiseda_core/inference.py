@@ -129,6 +129,19 @@ def _run(
     return acc / wsum.clamp_min(1e-12)
 
 
+_GPU_TILES: dict[tuple[int, str, str, int], int] = {}
+
+
+def _gpu_tile(model: nn.Module, device: torch.device, precision: object, tile_batch: int) -> int:
+    """Tile side that fits free GPU memory, measured once per model/device/precision."""
+    from .autosize import suggest_tile
+
+    key = (id(model), str(device), str(precision), tile_batch)
+    if key not in _GPU_TILES:
+        _GPU_TILES[key] = suggest_tile(model, device, precision or "auto", tile_batch)
+    return _GPU_TILES[key]
+
+
 @torch.no_grad()
 def restore_image(
     model: nn.Module,
@@ -165,6 +178,10 @@ def restore_image(
     h, w = img.shape[-2:]
     x = pad_to_multiple(img[None].to(dev, full), mult)
     hp, wp = x.shape[-2:]
+    if tile is None and dev.type == "cuda":
+        tile = _gpu_tile(model, dev, precision, tile_batch)  # from free GPU memory
+        if hp <= tile and wp <= tile:
+            tile = None
     if tile is None and hp * wp > AUTO_TILE_PIXELS:
         tile = AUTO_TILE
     floor = max(mult, -(-min_tile // mult) * mult)

@@ -46,6 +46,16 @@ class JointObjective(nn.Module):
         super().__init__()
         self.restorer = restorer
         self.noise_da = noise_da
+        # One forward over both domains is the same maths (and faster) unless the restorer
+        # normalises over the batch (BatchNorm, e.g. DnCNN): then the domains stay apart.
+        self.joint_forward = not _has_batch_statistics(restorer)
+
+    def _restore_both(self, x_s: torch.Tensor,
+                      x_r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.joint_forward and x_s.shape == x_r.shape:
+            out_s, out_r = self.restorer(torch.cat([x_s, x_r])).chunk(2)
+            return out_s, out_r
+        return self.restorer(x_s), self.restorer(x_r)
 
     def forward(
         self,
@@ -58,23 +68,26 @@ class JointObjective(nn.Module):
         generator: torch.Generator | None = None,
     ) -> StepTerms:
         """All tensors (B, 3, P, P) in [0, 1]; returns the step's loss terms."""
+        if self.noise_da is None or phase == Phase.WARMUP_RESTORER:
+            res = charbonnier(self.restorer(x_s).float(), y_s.float())
+            return StepTerms(total=res, res=res)
         if phase == Phase.PRETRAIN_DENOISER:
             # D learns on G's current outputs; G is held still (no gradient reaches it).
             with torch.no_grad():
-                out_s, out_r = self.restorer(x_s), self.restorer(x_r)
+                out_s, out_r = self._restore_both(x_s, x_r)
         else:
-            out_s = self.restorer(x_s)
+            out_s, out_r = self._restore_both(x_s, x_r)
         res = charbonnier(out_s.float(), y_s.float())
-        if self.noise_da is None or phase == Phase.WARMUP_RESTORER:
-            return StepTerms(total=res, res=res)
-        if phase == Phase.JOINT:
-            out_r = self.restorer(x_r)
         terms = self.noise_da(y_s, x_s, out_s, x_r, out_r, ref=ref, generator=generator)
         if phase == Phase.PRETRAIN_DENOISER:
             total = terms.dif
         else:
             total = res + lam * terms.dif
         return StepTerms(total=total, res=res, dif=terms.dif, mse=terms.mse, triplet=terms.triplet)
+
+
+def _has_batch_statistics(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
 def unwrap(module: nn.Module) -> nn.Module:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 import traceback
 from collections.abc import Iterator
@@ -169,8 +170,15 @@ def train(cfg: Config | None, run_dir: Path, *, resume: bool = False,
 
 def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
            ctx: DistContext) -> Iterator[Event]:
+    device = device_for_rank(ctx, resolve_device(cfg.train.device))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed patch size: let cuDNN pick its kernels
+    if cfg.train.auto_batch and state is None:
+        from .autosize import with_suggested_batch
+
+        cfg, advice = with_suggested_batch(cfg, device)
+        print(advice.message, file=sys.stderr)
     t = cfg.train
-    device = device_for_rank(ctx, resolve_device(t.device))
     amp_dtype = autocast_dtype(t.precision, device)
     folder = None
     if ctx.is_main:
@@ -204,8 +212,9 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
             model, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=phased,
         )
+    eager = model
     if t.compile:
-        model = torch.compile(model)
+        model = torch.compile(model)  # compiled lazily: a failure shows at the first step
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     params = [p for g in parts.optimizer.param_groups for p in g["params"]]
     autocast = (
@@ -259,10 +268,18 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
                 break
             phase, lam = phase_at(step, cfg), lambda_for(step, cfg)
             batch = next(batches)
-            with autocast():
-                terms = model(_to_device(batch.x_s, device), _to_device(batch.y_s, device),
-                              _to_device(batch.x_r, device), _to_device(batch.ref, device),
-                              lam=lam, phase=phase, generator=generator)
+            inputs = [_to_device(x, device) for x in (batch.x_s, batch.y_s, batch.x_r, batch.ref)]
+            try:
+                with autocast():
+                    terms = model(*inputs, lam=lam, phase=phase, generator=generator)
+            except Exception as exc:  # torch.compile fails in many ways; eager always works
+                if model is eager or isinstance(exc, torch.OutOfMemoryError):
+                    raise
+                print(f"torch.compile failed ({exc.__class__.__name__}: {exc}); "
+                      "continuing without it", file=sys.stderr)
+                model = eager
+                with autocast():
+                    terms = model(*inputs, lam=lam, phase=phase, generator=generator)
             logging_step = ((step + 1) % t.log_every == 0 or step + 1 == t.steps
                             or (step + 1) % t.checkpoint_every == 0)  # never checkpoint a NaN
             if logging_step and not math.isfinite(float(terms.total.detach())):
@@ -314,7 +331,8 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
     except torch.OutOfMemoryError:
         message = (f"the device ran out of memory at step {step + 1} (batch {t.batch}, patch "
                    f"{t.patch}, restorer {cfg.model.restorer}, denoiser {cfg.model.diffusion}); "
-                   "lower train.batch or train.patch, or pick a smaller model.diffusion")
+                   "lower train.batch or train.patch, set train.auto_batch=true, or pick a smaller "
+                   "model.diffusion")
         yield emit(Failed(step=step, message=message, traceback=traceback.format_exc()))
         raise UserError(message) from None
 
