@@ -40,6 +40,9 @@ VARIANTS: dict[str, list[str]] = {
     "noise-da-no-cs": ["train.mode=noise-da", "train.channel_shuffle=false"],
     "noise-da-no-rs": ["train.mode=noise-da", "train.residual_swap=false"],
 }
+# Not a method: supervised training on pairs with the *real* degradation (which a user
+# never has). It bounds what any adaptation could reach from the same start.
+ORACLE = "oracle-real-pairs"
 
 # Options studied for making the adaptation appear sooner (each on top of noise-da).
 STUDIES: dict[str, dict[str, list[str]]] = {
@@ -51,6 +54,7 @@ STUDIES: dict[str, dict[str, list[str]]] = {
         "lambda-1.0": ["train.mode=noise-da", "train.lambda_weight=1.0"],
         "ramp-short": ["train.mode=noise-da", "train.lambda_ramp=0.1"],
         "denoiser-lr-x4": ["train.mode=noise-da", "train.denoiser_lr=1.6e-3"],
+        "denoiser-small": ["train.mode=noise-da", "model.diffusion=small"],
         "pretrain-D+lambda-1.0": ["train.mode=noise-da", "train.denoiser_pretrain_steps=0.3",
                                   "train.lambda_weight=1.0", "train.lambda_ramp=0.1"],
     },
@@ -124,6 +128,13 @@ def dataset_overrides(root: Path) -> list[str]:
     else:  # demo: pre-made pairs
         synthetic = [f"data.synthetic={root / 'synthetic'}", "data.degradation="]
     return synthetic + [f"data.real={root / 'real'}", f"data.val={root / 'real_val'}"]
+
+
+def oracle_overrides(root: Path, gap: str) -> list[str]:
+    clean = root / "synthetic" / "clean"
+    if not clean.is_dir():
+        clean = root / "synthetic" / "target"
+    return ["train.mode=baseline", f"data.synthetic={clean}", f"data.degradation={gap}"]
 
 
 def resolve_fractions(overrides: list[str], steps: int) -> list[str]:
@@ -215,6 +226,8 @@ def main() -> int:
     parser.add_argument("--val-every", type=int, default=0, help="default: steps/10")
     parser.add_argument("--warm-start-steps", type=int, default=0,
                         help="first train a baseline this long per seed; all variants start from it")
+    parser.add_argument("--oracle", action="store_true",
+                        help="also train on pairs with the real degradation (an upper bound)")
     parser.add_argument("--gap", default="camera", help="the real domain's degradation (kodak)")
     parser.add_argument("--set", action="append", default=[], help="extra overrides for all runs")
     parser.add_argument("--out", default="", help="results folder")
@@ -226,6 +239,8 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     study = STUDIES[args.study]
     names = [v for v in args.variants.split(",") if v] or list(study)
+    if args.oracle:
+        names.append(ORACLE)
     val_every = args.val_every or max(args.steps // 10, 1)
     results: dict[str, dict[str, dict]] = {}
     for seed in [int(s) for s in args.seeds.split(",")]:
@@ -248,7 +263,8 @@ def main() -> int:
                          + [f"train.steps={args.steps}", f"train.seed={seed}",
                             f"train.val_every={val_every}", f"train.preview_every={args.steps}",
                             f"train.checkpoint_every={args.steps}", "train.log_every=50"]
-                         + resolve_fractions(study[name], args.steps) + args.set)
+                         + (oracle_overrides(root, args.gap) if name == ORACLE
+                            else resolve_fractions(study[name], args.steps)) + args.set)
             cfg = apply_overrides(Config(), overrides)
             result = run_one(cfg, out / "runs" / f"{name}-seed{seed}")
             result["overrides"] = overrides
