@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.restore_jobs import Task
+from app.tasks import Task
 from app.widgets.banner import Banner
 
 ExportFn = Callable[..., Path]

@@ -95,25 +95,47 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         demo = QAction(icon("demo"), "Try with &demo data", self)
         demo.triggered.connect(lambda: self.setup_view.load_demo())
-        load = QAction(icon("open"), "&Load configuration…", self)
-        load.setShortcut(QKeySequence.StandardKey.Open)
+        self.load_action = load = QAction(icon("open"), "&Load configuration…", self)
         load.triggered.connect(self.setup_view._load_dialog)
+        self.open_images_action = QAction(icon("open"), "&Open images to restore…", self)
+        self.open_images_action.triggered.connect(lambda: self._in_restore("open_button"))
+        self.open_model_action = QAction(icon("restore"), "Open &model…", self)
+        self.open_model_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.open_model_action.triggered.connect(lambda: self._in_restore("slot_a"))
         save = QAction(icon("save"), "&Save configuration…", self)
         save.setShortcut(QKeySequence.StandardKey.Save)
         save.triggered.connect(self.setup_view._save_dialog)
         self.export_action = QAction(icon("export"), "&Export…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
         self.export_action.triggered.connect(self.open_export)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        for action in (demo, load, save, self.export_action):
+        for action in (demo, load, save, self.open_images_action, self.open_model_action, self.export_action):
             file_menu.addAction(action)
+        self.tabs.currentChanged.connect(self._route_open_shortcut)
+        self._route_open_shortcut()
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+
+    def _route_open_shortcut(self, *_: object) -> None:
+        """Ctrl+O opens images on the Restore page and loads a configuration elsewhere."""
+        in_restore = self.tabs.currentWidget() is self.restore_view
+        open_key = QKeySequence(QKeySequence.StandardKey.Open)
+        self.load_action.setShortcut(QKeySequence() if in_restore else open_key)
+        self.open_images_action.setShortcut(open_key if in_restore else QKeySequence())
+
+    def _in_restore(self, control: str) -> None:
+        """Show the Restore page and press its open-images button or model slot's button."""
+        widget = getattr(self.restore_view, control, None)
+        if widget is None:
+            return
+        self.tabs.setCurrentWidget(self.restore_view)
+        getattr(widget, "button", widget).click()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)

@@ -1,16 +1,11 @@
-"""Restoration work for the restore view, run off the GUI thread.
+"""Restoration work for the restore view, run off the GUI thread by ``app.tasks.Task``.
 
-``Task`` wraps a plain function in a ``QRunnable`` whose signals arrive on the
-GUI thread: ``done(result)``, ``failed(message)`` and ``progress(i, n, name)``.
 The functions below (load a model, restore one image, restore a batch) import
 torch and ``noiseda_core`` only when they run, so opening the window stays fast.
-A ``UserError`` becomes its own message; anything else becomes one line naming
-the exception, and its traceback goes to the log.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -20,15 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, Signal
 from PySide6.QtGui import QImage
 
 from noiseda_core.errors import UserError
 
 if TYPE_CHECKING:
     import torch
-
-log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------- QImage <-> arrays
@@ -57,42 +49,6 @@ def array_to_tensor(array: np.ndarray) -> torch.Tensor:
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float().div(255)
-
-
-# --------------------------------------------------------------------------- tasks
-class TaskSignals(QObject):
-    done = Signal(object)
-    failed = Signal(str)
-    progress = Signal(int, int, str)
-
-
-class Task(QRunnable):
-    """Run ``fn(*args, progress=..., **kwargs)`` on a pool thread; report through signals.
-
-    ``fn`` receives ``progress`` (a callable ``(i, n, name)``) only when
-    ``wants_progress`` is True.
-    """
-
-    def __init__(
-        self, fn: Callable[..., Any], *args: Any, wants_progress: bool = False, **kwargs: Any
-    ) -> None:
-        super().__init__()
-        self.setAutoDelete(False)
-        self.signals = TaskSignals()
-        self._fn, self._args, self._kwargs = fn, args, kwargs
-        if wants_progress:
-            self._kwargs["progress"] = lambda i, n, name: self.signals.progress.emit(i, n, name)
-
-    def run(self) -> None:
-        try:
-            result = self._fn(*self._args, **self._kwargs)
-        except UserError as exc:
-            self.signals.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a worker must never take the window down
-            log.exception("restore task failed")
-            self.signals.failed.emit(f"Unexpected error: {type(exc).__name__}: {exc}")
-        else:
-            self.signals.done.emit(result)
 
 
 # -------------------------------------------------------------------------- models

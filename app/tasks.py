@@ -1,41 +1,73 @@
-"""Run a plain function on Qt's thread pool and get its result back on the GUI thread.
+"""Run a plain function off the GUI thread and get its outcome back on the GUI thread.
 
     run_in_thread(lambda: inspect_folder(path, role), on_done=show, on_error=complain)
 
-Callbacks run on the GUI thread (queued signal). Results of superseded calls are
-the caller's business (compare a token); nothing here blocks the event loop.
+or, for a pool of one's own (one job at a time, in order) and progress reports:
+
+    task = Task(fn, *args, wants_progress=True)
+    task.signals.done.connect(...); task.signals.failed.connect(...)
+    pool.start(task)
+
+Signals arrive on the GUI thread (queued): ``done(result)``, ``failed(message)`` and
+``progress(i, n, name)``. A ``UserError`` becomes its own message; anything else becomes
+one line naming the exception, and its traceback goes to the log. Results of superseded
+calls are the caller's business (compare a token); nothing here blocks the event loop.
 """
 
 from __future__ import annotations
 
-import traceback
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from noiseda_core.errors import UserError
 
-class _Relay(QObject):
+log = logging.getLogger(__name__)
+
+
+def error_message(exc: BaseException) -> str:
+    """What the user reads about a failed task: the UserError's own text, else the exception."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    return f"Unexpected error: {type(exc).__name__}: {exc}"
+
+
+class TaskSignals(QObject):
     done = Signal(object)
-    error = Signal(object, str)  # exception, formatted traceback
+    failed = Signal(str)
+    progress = Signal(int, int, str)
 
 
-class _Task(QRunnable):
-    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+class Task(QRunnable):
+    """Run ``fn(*args, **kwargs)`` on a pool thread; report through ``self.signals``.
+
+    ``fn`` also receives ``progress`` (a callable ``(i, n, name)``) when ``wants_progress``.
+    Create it on the GUI thread, so that its signals are delivered there.
+    """
+
+    def __init__(
+        self, fn: Callable[..., Any], *args: Any, wants_progress: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__()
-        self.fn = fn
-        self.relay = relay
-        self.setAutoDelete(False)
+        self.setAutoDelete(False)  # Python owns it: keep a reference until it reports
+        self.signals = TaskSignals()
+        self._fn, self._args, self._kwargs = fn, args, kwargs
+        if wants_progress:
+            self._kwargs["progress"] = lambda i, n, name: self.signals.progress.emit(i, n, name)
 
     def run(self) -> None:  # worker thread
         try:
-            result = self.fn()
-        except Exception as exc:  # reported to the GUI, never swallowed
-            outcome: tuple = (self.relay.error, exc, traceback.format_exc())
+            result = self._fn(*self._args, **self._kwargs)
+        except Exception as exc:  # noqa: BLE001 - a worker must never take the window down
+            if not isinstance(exc, UserError):
+                log.exception("background task failed")
+            outcome: tuple = (self.signals.failed, error_message(exc))
         else:
-            outcome = (self.relay.done, result)
+            outcome = (self.signals.done, result)
         try:
-            outcome[0].emit(*outcome[1:])
+            outcome[0].emit(outcome[1])
         except RuntimeError:  # the application is shutting down: nobody is listening
             pass
 
@@ -45,17 +77,16 @@ def wait_all(timeout_ms: int = 10_000) -> bool:
     return QThreadPool.globalInstance().waitForDone(timeout_ms)
 
 
-_alive: set[_Task] = set()
+_alive: set[Task] = set()
 
 
 def run_in_thread(
     fn: Callable[[], Any],
     on_done: Callable[[Any], None] | None = None,
-    on_error: Callable[[BaseException, str], None] | None = None,
+    on_error: Callable[[str], None] | None = None,
 ) -> None:
-    """Call ``fn()`` on the global thread pool; route its outcome to the callbacks."""
-    relay = _Relay()  # created on the GUI thread, so its signals are delivered there
-    task = _Task(fn, relay)
+    """Call ``fn()`` on the global thread pool; route its result or error message to the callbacks."""
+    task = Task(fn)
     _alive.add(task)
 
     def finish_ok(result: Any) -> None:
@@ -63,13 +94,13 @@ def run_in_thread(
         if on_done is not None:
             on_done(result)
 
-    def finish_err(exc: BaseException, tb: str) -> None:
+    def finish_err(message: str) -> None:
         _alive.discard(task)
         if on_error is not None:
-            on_error(exc, tb)
+            on_error(message)
 
-    relay.done.connect(finish_ok)
-    relay.error.connect(finish_err)
+    task.signals.done.connect(finish_ok)
+    task.signals.failed.connect(finish_err)
     QThreadPool.globalInstance().start(task)
 
 

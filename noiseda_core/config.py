@@ -112,8 +112,9 @@ class TrainConfig:
 
     def ramp_steps(self) -> int:
         """λ ramp length in optimizer steps (≥ 1)."""
-        if self.lambda_ramp <= 1.0:
-            return max(1, round(self.lambda_ramp * self.steps))
+        if self.lambda_ramp <= 1.0:  # a fraction of the joint phase (after warm-up phases)
+            joint = self.steps - self.warmup_restorer_steps - self.denoiser_pretrain_steps
+            return max(1, round(self.lambda_ramp * max(joint, 1)))
         return int(self.lambda_ramp)
 
 
@@ -184,6 +185,8 @@ def _check_ranges(cfg: Config) -> None:
             raise UserError(f"config key {key}: must be at least 1, got {value}")
     if t.patch < 16:
         raise UserError(f"config key train.patch: must be at least 16, got {t.patch}")
+    if t.seed < 0:
+        raise UserError(f"config key train.seed: must be 0 or more, got {t.seed}")
     if t.lr <= 0:
         raise UserError(f"config key train.lr: must be positive, got {t.lr}")
     if not 0.0 <= t.ema_decay < 1.0:

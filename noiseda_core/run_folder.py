@@ -55,6 +55,18 @@ class RunFolder:
         with open(self.events_path, "a", encoding="utf-8") as handle:
             handle.write(event.to_json() + "\n")
 
+    def truncate_events(self, after_step: int) -> None:
+        """Drop events past ``after_step`` (a killed run logged steps a resume will redo)."""
+        if not self.events_path.is_file():
+            return
+        import json
+
+        kept = [line for line in self.events_path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= after_step]
+        from .atomic import atomic_write_bytes
+
+        atomic_write_bytes(self.events_path, ("\n".join(kept) + "\n" if kept else "").encode())
+
     def preview_name(self, step: int, what: str) -> str:
         """Relative path of a preview image, e.g. ``previews/step_000500_real_0.png``."""
         return f"previews/step_{step:06d}_{what}.png"

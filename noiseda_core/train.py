@@ -13,7 +13,6 @@ synthetic-only warm start of G, then a denoiser-only pre-training.
 from __future__ import annotations
 
 import contextlib
-import math
 import sys
 import time
 import traceback
@@ -191,7 +190,8 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
 
     torch.manual_seed(t.seed * 7919 + ctx.rank)
     data = TrainData(cfg.data, t.patch, t.seed, rank=ctx.rank, world_size=ctx.world_size,
-                     need_reference=t.mode == Mode.NOISE_DA_UNPAIRED)
+                     need_reference=t.mode == Mode.NOISE_DA_UNPAIRED,
+                     need_real=t.mode != Mode.BASELINE)
     parts = build_parts(cfg, device)
     restorer = parts.objective.restorer
     generator = torch.Generator(device=device).manual_seed(t.seed * 1_000_003 + ctx.rank)
@@ -200,9 +200,12 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
         parts.objective.load_state_dict(state["objective"])
         parts.optimizer.load_state_dict(state["optimizer"])
         parts.ema.load_state_dict(state["ema"])
-        data.load_state_dict(state["data"][ctx.rank] if ctx.rank < len(state["data"]) else state["data"][0])
-        _set_rng_state(state["rng"], generator, device)
+        data.load_state_dict(_for_rank(state["data"], ctx))
+        _set_rng_state(_for_rank(state["rng"], ctx), generator, device)
         start = int(state["step"])
+        if ctx.is_main:
+            assert folder is not None
+            folder.truncate_events(after_step=start)  # events of steps that will run again
     monitor = RunMonitor(cfg, device) if ctx.is_main else None
 
     model: nn.Module = parts.objective
@@ -216,13 +219,16 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
     if t.compile:
         model = torch.compile(model)  # compiled lazily: a failure shows at the first step
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    if state is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
     params = [p for g in parts.optimizer.param_groups for p in g["params"]]
     autocast = (
         (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
     )
 
     def checkpoint(step: int) -> Event | None:
-        gathered = _gather_data_states(data, ctx)
+        data_states = _gather(data.state_dict(), ctx)
+        rng_states = _gather(_rng_state(generator, device), ctx)
         if not ctx.is_main:
             return None
         path = save_resume_state(run_dir, {
@@ -232,8 +238,9 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
             "optimizer": parts.optimizer.state_dict(),
             "ema": parts.ema.state_dict(),
             "restorer": restorer.state_dict(),
-            "data": gathered,
-            "rng": _rng_state(generator, device),
+            "data": data_states,
+            "rng": rng_states,
+            "scaler": scaler.state_dict() if scaler.is_enabled() else {},
         })
         return emit(Checkpoint(step=step, path=str(path)))
 
@@ -258,13 +265,25 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
     began = time.perf_counter()
     window_start, window_steps = time.perf_counter(), 0
     step = start
+    finite = torch.ones((), dtype=torch.bool, device=device)  # all losses so far finite (no sync)
     model.train()
+
+    def failed_on_nan(at: int) -> Failed | None:
+        if not _any_rank(not bool(finite), ctx=ctx, device=device)[0]:
+            return None
+        return Failed(step=at, message=(
+            f"the loss became NaN or infinite by step {at}; lower train.lr or use "
+            "train.precision=fp32. The last good checkpoint is kept."),
+            checkpoint=str(run_dir / "checkpoints" / "last.pt"))
+
     try:
         while step < t.steps:
-            while control.paused and not control.stop_requested:
+            stop, paused = _agree(control, ctx, device)
+            while paused and not stop:  # every rank waits together
                 control.wait_while_paused()
                 window_start, window_steps = time.perf_counter(), 0
-            if _any_rank(control.stop_requested, ctx, device):
+                stop, paused = _agree(control, ctx, device)
+            if stop:
                 break
             phase, lam = phase_at(step, cfg), lambda_for(step, cfg)
             batch = next(batches)
@@ -280,13 +299,11 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
                 model = eager
                 with autocast():
                     terms = model(*inputs, lam=lam, phase=phase, generator=generator)
+            finite &= torch.isfinite(terms.total.detach())
             logging_step = ((step + 1) % t.log_every == 0 or step + 1 == t.steps
                             or (step + 1) % t.checkpoint_every == 0)  # never checkpoint a NaN
-            if logging_step and not math.isfinite(float(terms.total.detach())):
-                yield emit(Failed(step=step + 1, message=(
-                    f"the loss became {float(terms.total.detach())} at step {step + 1}; lower train.lr "
-                    "or use train.precision=fp32. The last good checkpoint is kept."),
-                    checkpoint=str(run_dir / "checkpoints" / "last.pt")))
+            if logging_step and (failure := failed_on_nan(step + 1)) is not None:
+                yield emit(failure)
                 return
             parts.optimizer.zero_grad(set_to_none=True)
             scaler.scale(terms.total).backward()
@@ -328,6 +345,8 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
                 event = checkpoint(step)
                 if event is not None:
                     yield event
+            if logging_step:  # monitoring and checkpoints do not count against images/s
+                window_start = time.perf_counter()
     except torch.OutOfMemoryError:
         message = (f"the device ran out of memory at step {step + 1} (batch {t.batch}, patch "
                    f"{t.patch}, restorer {cfg.model.restorer}, denoiser {cfg.model.diffusion}); "
@@ -337,6 +356,9 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
         raise UserError(message) from None
 
     stopped = step < t.steps
+    if (failure := failed_on_nan(step)) is not None:  # a stop must not save NaN weights
+        yield emit(failure)
+        return
     event = checkpoint(step)
     if event is not None:
         yield event
@@ -345,20 +367,32 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
                         elapsed_s=time.perf_counter() - began))
 
 
-def _any_rank(flag: bool, ctx: DistContext, device: torch.device) -> bool:
-    """True on every rank when any rank asked to stop (so all ranks leave together)."""
+def _any_rank(*flags: bool, ctx: DistContext, device: torch.device) -> tuple[bool, ...]:
+    """Each flag OR-ed over all ranks (so every rank takes the same branch)."""
     if not ctx.enabled:
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0], device=device)
+        return flags
+    value = torch.tensor([1.0 if f else 0.0 for f in flags], device=device)
     torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
-    return bool(value.item() > 0)
+    return tuple(bool(v > 0) for v in value.tolist())
 
 
-def _gather_data_states(data: TrainData, ctx: DistContext) -> list:
-    """Every rank's data-sampler state, on rank 0 (so a distributed resume is exact too)."""
-    own = data.state_dict()
+def _agree(control: RunControl, ctx: DistContext, device: torch.device) -> tuple[bool, bool]:
+    """(stop, paused) as requested on any rank (only rank 0 reads the GUI's stdin)."""
+    stop, paused = _any_rank(control.stop_requested, control.paused, ctx=ctx, device=device)
+    return stop, paused
+
+
+def _gather(own: object, ctx: DistContext) -> list:
+    """Every rank's ``own`` (sampler or RNG state), so a distributed resume is exact too."""
     if not ctx.enabled:
         return [own]
     gathered: list = [None] * ctx.world_size
     torch.distributed.all_gather_object(gathered, own)
     return gathered
+
+
+def _for_rank(saved: list | dict, ctx: DistContext) -> dict:
+    """This rank's saved state (a run resumed on fewer or more ranks reuses rank 0's)."""
+    if isinstance(saved, dict):
+        return saved
+    return saved[ctx.rank] if ctx.rank < len(saved) else saved[0]

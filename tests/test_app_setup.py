@@ -65,6 +65,21 @@ def test_bad_folders_give_messages_and_block_start(qtbot, view, tmp_path):
     view.request_start()
     text = view.status.text()
     assert text.startswith("Cannot start yet") and "Synthetic pairs" in text and "Real images" in text
+    assert text.count("\n• ") >= 2  # one line per problem
+
+
+def test_ctrl_o_follows_the_page(qtbot, tmp_path):
+    isolate_settings(tmp_path)
+    from PySide6.QtGui import QKeySequence
+
+    from app.main_window import MainWindow
+
+    window = MainWindow(confirm_close=False)
+    qtbot.addWidget(window)
+    ctrl_o = QKeySequence(QKeySequence.StandardKey.Open)
+    assert window.load_action.shortcut() == ctrl_o and window.open_images_action.shortcut().isEmpty()
+    window.tabs.setCurrentWidget(window.restore_view)
+    assert window.open_images_action.shortcut() == ctrl_o and window.load_action.shortcut().isEmpty()
 
 
 def test_missing_folder_and_required_fields(qtbot, view, tmp_path):
@@ -132,6 +147,16 @@ def test_demo_data_fills_the_setup(qtbot, view, tmp_path):
     assert view.pickers["synthetic"].path().endswith("synthetic")
     qtbot.waitUntil(lambda: not view.checks_busy(), timeout=15000)
     assert view.problems() == []
+    assert view.options.steps.value() == 2000  # the device is not known yet: the demo's own config
+    from app.widgets.device_info import DeviceSummary
+
+    cpu = DeviceSummary("cpu", "CPU (2 threads)")
+    view.device_label.info = cpu
+    view._device_ready(cpu)  # the device query answers later: a CPU gets a run of minutes
+    model, train = view.options.values()
+    assert model["restorer"] == "unet-tiny" and model["diffusion"] == "tiny"
+    assert train["steps"] <= 1000 and train["batch"] <= 4
+    assert "No GPU" in view.status.text() and view.problems() == []
 
 
 def test_settings_persist_between_windows(qtbot, tmp_path):

@@ -123,6 +123,10 @@ def test_real_worker_trains_stops_with_checkpoint_and_resumes(qtbot, tmp_path, p
         job.stop()
     assert done.args[0].stopped, list(job.log)
     assert (run_dir / "checkpoints" / "last.pt").is_file()
+    view = window.training_view
+    # the real worker also exports model.safetensors on stop; the run can still continue
+    assert view.continue_button.isVisibleTo(window) and view.restore_button.isEnabled()
+    assert "ETA" not in view.stats.text()
     stopped_at = done.args[0].step
     resumed: list[object] = []
     job.started.connect(resumed.append)

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from app import restore_jobs as jobs
-from app.restore_jobs import LoadedModel, Pairing, Restored, Source, Task
+from app.restore_jobs import LoadedModel, Pairing, Restored, Source
+from app.tasks import Task
 from app.views import restore_prompts as prompts
 from app.widgets.banner import Banner
 from app.widgets.batch_bar import BatchBar
@@ -83,7 +84,7 @@ class RestoreView(QWidget):
         self.slot_b.cleared.connect(self._model_removed)
 
         self.open_button = self._button(
-            "Open images…", "Open image files", lambda: self.open_images(prompts.ask_images(self))
+            "Open images…", "Open image files (Ctrl+O)", lambda: self.open_images(prompts.ask_images(self))
         )
         self.folder_button = self._button(
             "Open folder…",

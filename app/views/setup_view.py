@@ -34,8 +34,8 @@ from ..tasks import run_in_thread
 from ..theme import icon, status_colour
 from ..widgets.device_info import DeviceInfoLabel, DeviceSummary, default_sizes
 from ..widgets.folder_check import FolderCheck
-from ..widgets.path_picker import PathPicker, PickKind
-from .training_options import TrainingOptions
+from ..widgets.path_picker import PathPicker
+from .training_options import TrainingOptions, _set_combo
 
 PAIRED, CLEAN = "paired", "clean"
 FOLDERS = {  # key → (label, role when paired, optional?, hint)
@@ -44,6 +44,12 @@ FOLDERS = {  # key → (label, role when paired, optional?, hint)
     "val": ("Validation pairs", "VALIDATION", True, "optional: real input/ + target/ with ground truth"),
     "reference": ("Clean references", "REFERENCE", True, "optional: unrelated clean images (unpaired mode)"),
 }
+
+
+# The demo's own config (noiseda demo-data) is sized for a GPU: about 1.5 h on a CPU. Without a GPU
+# the app shortens it to a run of a few minutes (measured ~3 steps/s on one busy CPU thread).
+CPU_DEMO = {"restorer": "unet-tiny", "denoiser": "tiny", "batch": 4, "patch": 64, "steps": 600,
+            "log_every": 5, "val_every": 100, "preview_every": 50, "checkpoint_every": 200}
 
 
 def build_demo(target: Path) -> Path:
@@ -64,6 +70,8 @@ class SetupView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.demo_busy = False
+        self._demo_fit_pending = False  # the demo was loaded before the device was known
+        self._demo_dir: Path | None = None
         # ---- data
         self.source = QComboBox()
         self.source.addItem("Paired folder (input/ + target/)", PAIRED)
@@ -178,6 +186,26 @@ class SetupView(QWidget):
 
     def _device_ready(self, info: DeviceSummary) -> None:
         self.options.apply_device(info, default_sizes(info))
+        if self._demo_fit_pending:
+            self._demo_fit_pending = False
+            if self.fit_demo_to_device() and self._demo_dir is not None:
+                self._demo_status(self._demo_dir, cpu=True)
+
+    def fit_demo_to_device(self) -> bool:
+        """Shorten the just-loaded demo run on a CPU (True when it did)."""
+        info = self.device_label.info
+        self._demo_fit_pending = info is None
+        if info is None or info.kind != "cpu":
+            return False
+        for name, value in CPU_DEMO.items():  # widget name on TrainingOptions → value
+            widget = getattr(self.options, name)
+            _set_combo(widget, value) if isinstance(widget, QComboBox) else widget.setValue(value)
+        return True
+
+    def _demo_status(self, folder: Path, *, cpu: bool) -> None:
+        note = (f" No GPU: shortened to a {CPU_DEMO['steps']}-step run with the tiny networks "
+                "(a few minutes on a CPU)." if cpu else "")
+        self.show_status(f"Demo data ready in {folder}.{note} Press Start training.", ok=True)
 
     def gpu_count(self) -> int:
         info = self.device_label.info
@@ -272,7 +300,7 @@ class SetupView(QWidget):
     def request_start(self) -> None:
         problems = self.problems()
         if problems:
-            self.show_status("Cannot start yet: " + " ".join(problems), ok=False)
+            self.show_status("Cannot start yet:\n" + "\n".join(f"• {p}" for p in problems), ok=False)
             return
         cfg = self.current_config()
         self.save_state()
@@ -282,7 +310,7 @@ class SetupView(QWidget):
     def show_status(self, text: str, ok: bool | None = None) -> None:
         self.status.setText(text)
         self.status.setStyleSheet(f"color: {status_colour(ok)}")
-        self.message.emit(text)
+        self.message.emit(" ".join(text.split()))  # the status bar holds one line
 
     def runs_root(self) -> Path:
         text = self.runs.path()
@@ -361,10 +389,11 @@ class SetupView(QWidget):
         if self.load_file(Path(toml)):
             self.banner.hide()
             settings.put("setup/demo_offered", True)
-            self.show_status(f"Demo data ready in {Path(toml).parent}. Press Start training.", ok=True)
+            self._demo_dir = Path(toml).parent
+            self._demo_status(self._demo_dir, cpu=self.fit_demo_to_device())
             self.demo_ready.emit(str(toml))
 
-    def _demo_failed(self, exc: BaseException, tb: str) -> None:
+    def _demo_failed(self, message: str) -> None:
         self.demo_busy = False
         self.demo_button.setEnabled(True)
-        self.show_status(f"Could not build the demo data: {exc}", ok=False)
+        self.show_status(f"Could not build the demo data: {message}", ok=False)

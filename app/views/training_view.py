@@ -95,7 +95,9 @@ class TrainingView(QWidget):
         self.job: TrainingJob | None = None
         self.run_dir: Path | None = None
         self.total_steps = 0
+        self.stopped = False  # the last run ended on Stop (it can continue from its checkpoint)
         self._latest: object | None = None
+        self._speed = ""  # "img/s   elapsed" of the last progress shown
         self._ui_timer = QTimer(self)
         self._ui_timer.setSingleShot(True)
         self._ui_timer.setInterval(100)
@@ -201,7 +203,10 @@ class TrainingView(QWidget):
             self.plot.clear()
             self.previews.clear()
             self.log.clear()
+            self._speed = ""
+            self.stats.setText("—")
         self.error_panel.hide()
+        self.stopped = False
         self.run_label.setText(f"Run folder: {self.run_dir}")
         self.title.setText("Starting the training worker…")
         self._update_buttons()
@@ -230,19 +235,25 @@ class TrainingView(QWidget):
         if total:
             self.progress.setRange(0, total)
         self.progress.setValue(step)
-        self.stats.setText(
-            f"{getattr(event, 'images_per_s', 0.0):.1f} img/s   elapsed "
-            f"{fmt_duration(getattr(event, 'elapsed_s', 0.0))}   ETA {fmt_duration(getattr(event, 'eta_s', 0.0))}")
+        self._speed = (f"{getattr(event, 'images_per_s', 0.0):.1f} img/s   elapsed "
+                       f"{fmt_duration(getattr(event, 'elapsed_s', 0.0))}")
+        self.stats.setText(f"{self._speed}   ETA {fmt_duration(getattr(event, 'eta_s', 0.0))}")
 
     def on_finished(self, event: object) -> None:
+        self._ui_timer.stop()
         self._show_latest()
         self.plot.flush()
         self.previews.flush()
-        if getattr(event, "stopped", False):
+        self.stopped = bool(getattr(event, "stopped", False))
+        self.progress.setValue(min(int(getattr(event, "step", 0)), self.progress.maximum()))
+        if self.stopped:
             self.title.setText(f"Stopped at step {getattr(event, 'step', 0)}; a checkpoint was kept.")
         else:
             self.title.setText(f"Finished {getattr(event, 'step', 0)} steps.")
             self.progress.setValue(self.progress.maximum())
+        if self._speed:  # no ETA once the run has ended
+            self.stats.setText(self._speed)
+        self._update_buttons()
 
     def on_failed(self, failure: Failure) -> None:
         self._show_latest()
@@ -273,8 +284,8 @@ class TrainingView(QWidget):
             self.title.setText("Paused.")
         self.stop_button.setEnabled(live or state == JobState.STARTING)
         has_ckpt = self.run_dir is not None and (self.run_dir / "checkpoints" / "last.pt").is_file()
-        self.continue_button.setVisible(state in {JobState.FINISHED, JobState.FAILED} and has_ckpt
-                                        and not self._model_exists())
+        resumable = state == JobState.FAILED or (state == JobState.FINISHED and self.stopped)
+        self.continue_button.setVisible(resumable and has_ckpt)
         done = state == JobState.FINISHED and self._model_exists()
         self.restore_button.setEnabled(done)
         self.export_button.setEnabled(state in {JobState.FINISHED, JobState.FAILED} and has_ckpt or done)

@@ -13,7 +13,8 @@ from PySide6.QtCore import QThreadPool, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from app import restore_jobs as jobs
-from app.restore_jobs import LoadedModel, Task
+from app.restore_jobs import LoadedModel
+from app.tasks import Task
 from noiseda_core.errors import UserError
 
 

@@ -68,7 +68,8 @@ def query_devices() -> DeviceSummary:
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return DeviceSummary("mps", "Apple MPS", 0.0, 1, **extra)
-    return DeviceSummary("cpu", f"CPU ({torch.get_num_threads()} threads)", 0.0, 1, **extra)
+    threads = torch.get_num_threads()
+    return DeviceSummary("cpu", f"CPU ({threads} thread{'s' if threads != 1 else ''})", 0.0, 1, **extra)
 
 
 def default_sizes(info: DeviceSummary) -> Sizes:

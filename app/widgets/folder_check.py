@@ -117,7 +117,7 @@ class FolderCheck(QWidget):
         self._set_problems([])
         run_in_thread(lambda: check_folder(path, self.role_name),
                       lambda result: self._done(token, result),
-                      lambda exc, tb: self._done(token, CheckResult(path, False, f"Could not check: {exc}", 0, [], [])))
+                      lambda message: self._done(token, CheckResult(path, False, f"Could not check: {message}", 0, [], [])))
 
     # ------------------------------------------------------------------ internals
     def _done(self, token: int, result: CheckResult) -> None:

@@ -13,7 +13,8 @@ from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from app import restore_jobs as jobs
-from app.restore_jobs import LoadedModel, Task
+from app.restore_jobs import LoadedModel
+from app.tasks import Task
 
 MODEL_FILTER = "Restorer models (*.safetensors);;All files (*)"
 
