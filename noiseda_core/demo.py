@@ -127,7 +127,12 @@ def write_demo_data(out: Path, seed: int = 0) -> Path:
         _save(camera.apply(clean, rng), out / "real_val" / "input" / f"{name}.png")
         _save(clean, out / "real_val" / "target" / f"{name}.png")
     toml_path = out / "demo.toml"
-    header = "# Noise-DA demo: written by 'noiseda demo-data'; paths are relative to this file.\n"
+    header = (
+        "# Noise-DA demo: written by 'noiseda demo-data'; paths are relative to this file.\n"
+        "# Sized for a GPU (a few minutes). On a CPU, for a run of a few minutes:\n"
+        "#   noiseda train demo.toml --set model.restorer=unet-tiny --set model.diffusion=tiny"
+        " --set train.steps=600 --set train.batch=4\n"
+    )
     atomic_write_bytes(toml_path, (header + tomli_w.dumps(DEMO_CONFIG)).encode("utf-8"))
     return toml_path
 
