@@ -55,6 +55,9 @@ STUDIES: dict[str, dict[str, list[str]]] = {
         "ramp-short": ["train.mode=noise-da", "train.lambda_ramp=0.1"],
         "denoiser-lr-x4": ["train.mode=noise-da", "train.denoiser_lr=1.6e-3"],
         "denoiser-small": ["train.mode=noise-da", "model.diffusion=small"],
+        # The triplet hinge hits zero within ~200 steps at m = 0.1 (D separates the
+        # negatives by more than m), after which residual swapping sends no gradient.
+        "margin-1.0": ["train.mode=noise-da", "train.margin=1.0"],
         "pretrain-D+lambda-1.0": ["train.mode=noise-da", "train.denoiser_pretrain_steps=0.3",
                                   "train.lambda_weight=1.0", "train.lambda_ramp=0.1"],
     },
@@ -206,7 +209,7 @@ def plot_curves(results: dict[str, dict[str, dict]], path: Path) -> None:
     for k in range(5):
         y = y0 + (y1 - y0) * k / 4
         draw.text((5, sy(y) - 6), f"{y:.2f}", fill="black")
-    draw.text((width // 2 - 80, height - 30), f"step ({x0}–{x1}); y: real PSNR dB", fill="black")
+    draw.text((width // 2 - 80, height - 30), f"step ({x0} to {x1}); y: real PSNR (dB)", fill="black")
     colours = ["black", "red", "blue", "green", "orange", "purple", "brown", "magenta"]
     for index, (variant, (xs, ys)) in enumerate(series.items()):
         colour = colours[index % len(colours)]
@@ -232,7 +235,13 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], help="extra overrides for all runs")
     parser.add_argument("--out", default="", help="results folder")
     parser.add_argument("--cache", default=str(REPO / "runs" / "datasets"))
+    parser.add_argument("--replot", metavar="DIR", help="redraw DIR's table and curves, no training")
     args = parser.parse_args()
+    if args.replot:
+        results = json.loads((Path(args.replot) / "results.json").read_text())
+        print(summarise(results))
+        plot_curves(results, Path(args.replot) / "curves.png")
+        return 0
 
     root = prepare_dataset(args.dataset, Path(args.cache), args.gap)
     out = Path(args.out or REPO / "runs" / f"domain_gap-{args.dataset}-{args.study}-{args.preset}")
