@@ -69,7 +69,7 @@ PRESETS: dict[str, list[str]] = {
             "train.lr=4e-4", "train.device=cpu", "train.precision=fp32", "train.val_max_side=192"],
     # One H100/H200, the paper's networks.
     "gpu": ["model.restorer=unet-s", "model.diffusion=paper", "train.batch=24", "train.patch=128",
-            "train.lr=1e-4", "train.val_max_side=512"],
+            "train.lr=1e-4", "train.val_max_side=512", "data.workers=6"],
 }
 
 

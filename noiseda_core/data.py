@@ -51,6 +51,11 @@ class Batch:
     ref: torch.Tensor | None = None
     skipped: tuple[str, ...] = ()
 
+    def pin_memory(self) -> Batch:
+        """Page-locked copies, so the copy to a GPU can overlap compute (DataLoader calls this)."""
+        pin = lambda t: None if t is None else t.pin_memory()  # noqa: E731
+        return Batch(pin(self.x_s), pin(self.y_s), pin(self.x_r), pin(self.ref), self.skipped)
+
 
 @dataclass
 class PreviewInputs:
@@ -303,8 +308,12 @@ class TrainData:
             "reference": len(s.ref or []),
         }
 
-    def batches(self, batch: int) -> Iterator[Batch]:
-        """Infinite stream of batches, continuing from ``state_dict()['next_batch']``."""
+    def batches(self, batch: int, pin_memory: bool = False) -> Iterator[Batch]:
+        """Infinite stream of batches, continuing from ``state_dict()['next_batch']``.
+
+        With ``data.workers > 0`` batches are drawn ahead in worker processes and, with
+        ``pin_memory`` (training on a GPU), handed over in page-locked memory.
+        """
         if self.cfg.workers <= 0:
             while True:
                 out = self._sampler.draw(self._next, batch)
@@ -316,6 +325,8 @@ class TrainData:
             batch_size=None,
             num_workers=self.cfg.workers,
             worker_init_fn=_init_worker,
+            pin_memory=pin_memory,
+            prefetch_factor=4,
         )
         for out in loader:
             self._next += 1

@@ -261,7 +261,7 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
         if parts.objective.noise_da is not None else 0,
         resumed=state is not None, skipped_files=list(data.skipped)))
 
-    batches = data.batches(t.batch)
+    batches = data.batches(t.batch, pin_memory=device.type == "cuda")
     began = time.perf_counter()
     window_start, window_steps = time.perf_counter(), 0
     step = start

@@ -194,6 +194,8 @@ class TrainingOptions(QWidget):
             _set_combo(self.denoiser, sizes.denoiser)
             self.patch.setValue(sizes.patch)
             self.batch.setValue(sizes.batch)
+            if info.kind == "cuda" and self.workers.value() == 0:
+                self.workers.setValue(4)  # keep a GPU fed: crops and noise drawn ahead
 
     def values(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(model, train)`` tables for ``config_from_dict``."""
