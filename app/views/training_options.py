@@ -194,6 +194,7 @@ class TrainingOptions(QWidget):
             _set_combo(self.denoiser, sizes.denoiser)
             self.patch.setValue(sizes.patch)
             self.batch.setValue(sizes.batch)
+            self.steps.setValue(sizes.steps)
             if info.kind == "cuda" and self.workers.value() == 0:
                 self.workers.setValue(4)  # keep a GPU fed: crops and noise drawn ahead
 

@@ -41,6 +41,7 @@ class Sizes:
     denoiser: str
     patch: int
     batch: int
+    steps: int = 20000  # a CPU gets fewer, so a first run ends the same afternoon
 
 
 def query_devices() -> DeviceSummary:
@@ -80,8 +81,8 @@ def default_sizes(info: DeviceSummary) -> Sizes:
             return Sizes("unet-t", "small", 128, 8)
         return Sizes("unet-s", "paper", 128, batch)
     if info.kind == "mps":
-        return Sizes("unet-t", "small", 96, 8)
-    return Sizes("unet-t", "small", 64, 4)
+        return Sizes("unet-t", "small", 96, 8, steps=5000)
+    return Sizes("unet-t", "small", 64, 4, steps=1000)
 
 
 def describe(info: DeviceSummary) -> tuple[str, bool]:
