@@ -56,11 +56,18 @@ class NoiseSchedule:
         lo, hi = self.t_range
         t = torch.randint(lo, hi + 1, (batch,), generator=generator, device=device)
         u = torch.rand(batch, generator=generator, device=device)
-        # float32 on the device (MPS has no float64); clamp guards rounding.
-        gammas = self.gammas.to(device=device, dtype=torch.float32)
+        gammas = self._gammas_on(torch.device(device))
         g_prev, g_t = gammas[t - 1], gammas[t]
         gamma = torch.minimum(torch.maximum(g_prev + u * (g_t - g_prev), g_t), g_prev)
         return t, gamma
+
+    def _gammas_on(self, device: torch.device) -> torch.Tensor:
+        """γ table as float32 on ``device`` (MPS has no float64), copied once per device
+        rather than on every training step."""
+        cache = self.__dict__.setdefault("_device_gammas", {})
+        if str(device) not in cache:
+            cache[str(device)] = self.gammas.to(device=device, dtype=torch.float32)
+        return cache[str(device)]
 
     def sample_gamma(
         self,
