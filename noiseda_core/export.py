@@ -37,12 +37,8 @@ def _tensors(restorer: Restorer) -> dict[str, torch.Tensor]:
     }
 
 
-def export_restorer(
-    restorer: Restorer, path: Path, *, extra_metadata: dict[str, str] | None = None
-) -> None:
-    """Write ``restorer`` to ``path`` (safetensors, atomic) with the metadata above."""
-    from safetensors.torch import save_file
-
+def export_metadata(restorer: Restorer, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The string metadata written with ``restorer``: the keys above plus ``extra``."""
     metadata = {
         "format": FORMAT,
         "arch": restorer.arch,
@@ -52,12 +48,22 @@ def export_restorer(
         "value_range": "0-1",
         "version": __version__,
     }
-    for key, value in (extra_metadata or {}).items():
+    for key, value in (extra or {}).items():
         if not isinstance(value, str):
             raise TypeError(f"metadata value for {key!r} must be a string, got {type(value)}")
         if key in ("format", "arch", "arch_args", "pad_multiple"):
             raise ValueError(f"metadata key {key!r} is reserved")
         metadata[key] = value
+    return metadata
+
+
+def export_restorer(
+    restorer: Restorer, path: Path, *, extra_metadata: dict[str, str] | None = None
+) -> None:
+    """Write ``restorer`` to ``path`` (safetensors, atomic) with the metadata above."""
+    from safetensors.torch import save_file
+
+    metadata = export_metadata(restorer, extra_metadata)
     tensors = _tensors(restorer)
     atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
