@@ -42,6 +42,7 @@ class Started(Event):
     restorer_params: int = 0
     denoiser_params: int = 0
     resumed: bool = False
+    init_restorer: str = ""  # what the restorer started from ("" = from scratch)
     skipped_files: list[str] = field(default_factory=list)
 
 
@@ -79,6 +80,31 @@ class Validation(Event):
     ssim: float = 0.0
     psnr_input: float = 0.0  # the degraded input against the target, for reference
     count: int = 0
+    psnr_start: float | None = None  # the starting (warm-start) restorer, for reference
+    ssim_start: float | None = None
+
+
+@dataclass(frozen=True)
+class Diagnostics(Event):
+    """What the diffusion loss is doing, every ``train.log_every`` steps (noise-da modes).
+
+    ``hinge_active``: fraction of batches since the last event whose triplet hinge
+    was above zero (RS sends gradient only then); ``mse_pos`` / ``mse_neg``: the
+    denoiser's noise MSE with the restored conditions and with the residual-swapped
+    negatives; ``grad_res`` / ``grad_dif``: norm of the gradient reaching the
+    restorer's weights from the pixel loss and from λ·L_dif; ``noise_real_input`` /
+    ``noise_real_restored``: a blind estimate of the noise σ (8-bit levels) in the
+    real images before and after restoration (no ground truth needed).
+    """
+
+    type_name: ClassVar[str] = "diagnostics"
+    hinge_active: float | None = None
+    mse_pos: float | None = None
+    mse_neg: float | None = None
+    grad_res: float | None = None
+    grad_dif: float | None = None
+    noise_real_input: float | None = None
+    noise_real_restored: float | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +146,7 @@ class Failed(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name: cls
-    for cls in (Started, Progress, Validation, Preview, Checkpoint, Finished, Failed)
+    for cls in (Started, Progress, Validation, Diagnostics, Preview, Checkpoint, Finished, Failed)
 }
 
 
