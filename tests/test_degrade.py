@@ -11,6 +11,7 @@ from noiseda_core.degrade import (
     add_raw_noise,
     linear_to_srgb,
     parse_degradation,
+    phone_noise,
     srgb_to_linear,
 )
 from noiseda_core.errors import UserError
@@ -39,6 +40,8 @@ def _neighbour_corr(noise: np.ndarray) -> float:
         ("awgn", AWGN(0, 75)),
         ("camera", CameraNoise()),
         ("camera:2-3.5", CameraNoise(2, 3.5)),
+        ("phone", phone_noise()),
+        ("phone:1-2", phone_noise(1, 2)),
     ],
 )
 def test_parse_and_spec_roundtrip(spec: str, expected) -> None:
@@ -48,7 +51,8 @@ def test_parse_and_spec_roundtrip(spec: str, expected) -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["", "gauss:0-10", "awgn:abc", "awgn:50-10", "awgn:0-300", "camera:0-2", "camera:x"]
+    "spec", ["", "gauss:0-10", "awgn:abc", "awgn:50-10", "awgn:0-300", "camera:0-2", "camera:x",
+             "phone:0-1", "phone:5-2"]
 )
 def test_bad_specs_raise_user_error(spec: str) -> None:
     with pytest.raises(UserError, match="degradation"):
@@ -143,3 +147,27 @@ def test_default_camera_noise_is_strong_but_not_destructive() -> None:
         out = CameraNoise().apply(clean, np.random.default_rng(seed))
         psnrs.append(10 * np.log10(1.0 / float(((out - clean) ** 2).mean())))
     assert 20.0 < float(np.median(psnrs)) < 32.0
+
+
+def test_phone_noise_is_strong_correlated_beyond_a_pixel_and_without_jpeg() -> None:
+    clean = _photo(96)
+    psnrs, lag1, lag3, cam_lag3 = [], [], [], []
+    for seed in range(8):
+        noisy = phone_noise().apply(clean, np.random.default_rng(seed))
+        psnrs.append(10 * np.log10(1.0 / float(((noisy - clean) ** 2).mean())))
+        noise = noisy - clean
+        lag1.append(_neighbour_corr(noise))
+        lag3.append(float(np.corrcoef(noise[:, :-3].ravel(), noise[:, 3:].ravel())[0, 1]))
+        cam = CameraNoise(jpeg=None).apply(clean, np.random.default_rng(seed)) - clean
+        cam_lag3.append(float(np.corrcoef(cam[:, :-3].ravel(), cam[:, 3:].ravel())[0, 1]))
+    assert 19.0 < float(np.median(psnrs)) < 27.0  # a smartphone in low light
+    assert min(lag1) > 0.6  # a white-noise denoiser sees only a fraction of it
+    assert float(np.mean(lag3)) > float(np.mean(cam_lag3)) + 0.1  # wider than demosaicking
+    assert phone_noise().jpeg is None
+
+
+def test_phone_noise_without_signal_noise_returns_the_input() -> None:
+    clean = _photo()
+    quiet = CameraNoise(jpeg=None, blur=1.2, shot_range=(1e-12, 1e-12), lo=1e-6, hi=1e-6)
+    out = quiet.apply(clean, np.random.default_rng(0))
+    assert np.abs(out - clean).max() < 2e-3
