@@ -87,10 +87,10 @@ def measure_step_peaks(cfg: Config, device: torch.device,
     Adam's state (allocated by a first, unmeasured step) are in every point, so
     they land in the fitted base. Everything is freed before returning.
     """
-    from .bench import make_step
+    from .probe import ProbeStep
 
     before = torch.cuda.memory_allocated(device)  # held by others in this process: not ours
-    step = make_step(cfg, device)
+    step = ProbeStep(cfg, device)
     try:
         step(min(batches))  # Adam's state is allocated here, outside the measurement
         points = []

@@ -1,8 +1,8 @@
 """``noiseda bench``: time the joint training step and restoration; print JSON lines.
 
-The training step timed here is the one ``train.py`` runs (same ``build_parts``,
-same ``JointObjective``, same optimizer, gradient scaler and EMA), fed with random
-tensors so the data pipeline is not what is measured. Times are medians of
+The training step timed here is the one ``train.py`` runs (``step.TrainStep`` over
+``parts.build_parts``: same networks, optimizer, gradient scaler and EMA), fed with
+random tensors so the data pipeline is not what is measured (``probe.ProbeStep``). Times are medians of
 synchronised steps after warm-up; peak memory is PyTorch's allocator peak.
 
     noiseda bench --preset paper --batch 24 --precision bf16 --compile
@@ -14,7 +14,6 @@ memory: the others still run).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import statistics
 import time
@@ -27,7 +26,8 @@ import torch
 from .config import Config, Mode, ModelConfig, Precision, TrainConfig
 from .device import autocast_dtype, describe_device, precision_name, resolve_device, synchronize
 from .errors import UserError
-from .objective import Phase, StepTerms
+from .objective import StepTerms
+from .probe import ProbeStep
 
 PRESETS: dict[str, ModelConfig] = {
     "paper": ModelConfig(restorer="unet-s", diffusion="paper"),  # 8.56 M + 62.6 M
@@ -53,64 +53,16 @@ def _reserved_gib(device: torch.device) -> float | None:
     return None
 
 
-class Step:
-    """One full joint training step at a given batch, as ``train.py`` runs it.
-
-    ``step(batch)`` draws (cached) random inputs (batch, 3, P, P), runs forward
-    under autocast, backward through the scaler, Adam and the EMA update.
-    """
-
-    def __init__(self, cfg: Config, device: torch.device) -> None:
-        from .train import build_parts
-
-        t = cfg.train
-        self.device, self.patch = device, t.patch
-        self.parts = build_parts(cfg, device)
-        self.model: torch.nn.Module = self.parts.objective
-        if t.compile:
-            self.model = torch.compile(self.model)
-        self.amp = autocast_dtype(t.precision, device)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp == torch.float16)
-        self.generator = torch.Generator(device=device).manual_seed(0)
-        self.unpaired = t.mode == Mode.NOISE_DA_UNPAIRED
-        self._inputs: dict[int, tuple[torch.Tensor, ...]] = {}
-
-    def inputs(self, batch: int) -> tuple[torch.Tensor, ...]:
-        if batch not in self._inputs:
-            self._inputs.clear()  # keep one batch size resident at a time
-            fmt = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
-            shape = (batch, 3, self.patch, self.patch)
-            self._inputs[batch] = tuple(
-                torch.rand(shape, device=self.device).contiguous(memory_format=fmt)
-                for _ in range(4 if self.unpaired else 3))
-        return self._inputs[batch]
-
-    def __call__(self, batch: int) -> StepTerms:
-        x_s, y_s, x_r, *rest = self.inputs(batch)
-        ref = rest[0] if rest else None
-        autocast = (torch.autocast(self.device.type, dtype=self.amp) if self.amp
-                    else contextlib.nullcontext())
-        with autocast:
-            terms = self.model(x_s, y_s, x_r, ref, lam=0.1, phase=Phase.JOINT,
-                               generator=self.generator)
-        self.parts.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(terms.total).backward()
-        self.scaler.step(self.parts.optimizer)
-        self.scaler.update()
-        self.parts.ema.update(self.parts.objective.restorer)
-        return terms
-
-
 def make_step(cfg: Config, device: torch.device) -> Callable[[int], StepTerms]:
-    """A callable running one training step of ``cfg`` at a given batch (see ``Step``)."""
-    return Step(cfg, device)
+    """A callable running one training step of ``cfg`` at a given batch (``ProbeStep``)."""
+    return ProbeStep(cfg, device)
 
 
 def time_train_step(cfg: Config, device: torch.device, steps: int, warmup: int) -> dict[str, Any]:
     """Median seconds per joint step for ``cfg`` (batch, patch, precision, compile)."""
     batch = cfg.train.batch
     _peak_reset(device)
-    step = Step(cfg, device)
+    step = ProbeStep(cfg, device)
     times = []
     for i in range(warmup + steps):
         synchronize(device)
@@ -124,7 +76,7 @@ def time_train_step(cfg: Config, device: torch.device, steps: int, warmup: int) 
     result = {"precision": precision_name(step.amp), "step_s": round(step_s, 5),
               "images_per_s": round(batch / step_s, 3), "peak_mem_gib": _peak_gib(device),
               "peak_reserved_gib": _reserved_gib(device), "steps": steps, "warmup": warmup,
-              "loss": loss}
+              "loss": loss, "compile_error": step.step.compile_error}
     del step
     return result
 
@@ -223,11 +175,10 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
         except torch.OutOfMemoryError as exc:
             _emit(_oom_record("train", line, exc))
             continue
-        except Exception as exc:
-            if not cfg.train.compile:
-                raise
+        error = result.pop("compile_error")
+        if error is not None:  # the step fell back to eager: that figure is above already
             _emit({"what": "compile-fallback", **common, "batch": batch, "patch": patch,
-                   "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
+                   "error": error,
                    "message": "torch.compile failed; the eager step above is the figure to use"})
             continue
         _emit({**line, **result})
@@ -253,4 +204,4 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
     return 0
 
 
-__all__ = ["PRESETS", "Step", "make_step", "run_bench", "time_restore", "time_train_step"]
+__all__ = ["PRESETS", "make_step", "run_bench", "time_restore", "time_train_step"]

@@ -67,3 +67,28 @@ def all_reduce_mean(value: torch.Tensor, ctx: DistContext) -> torch.Tensor:
 def shutdown(ctx: DistContext) -> None:
     if ctx.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def any_rank(*flags: bool, ctx: DistContext, device: torch.device) -> tuple[bool, ...]:
+    """Each flag OR-ed over all ranks (so every rank takes the same branch)."""
+    if not ctx.enabled:
+        return flags
+    value = torch.tensor([1.0 if f else 0.0 for f in flags], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return tuple(bool(v > 0) for v in value.tolist())
+
+
+def gather(own: object, ctx: DistContext) -> list:
+    """Every rank's ``own`` (sampler or RNG state), so a distributed resume is exact too."""
+    if not ctx.enabled:
+        return [own]
+    gathered: list = [None] * ctx.world_size
+    dist.all_gather_object(gathered, own)
+    return gathered
+
+
+def for_rank(saved: list | dict, ctx: DistContext) -> dict:
+    """This rank's saved state (a run resumed on fewer or more ranks reuses rank 0's)."""
+    if isinstance(saved, dict):
+        return saved
+    return saved[ctx.rank] if ctx.rank < len(saved) else saved[0]

@@ -46,7 +46,7 @@ def test_a_run_yields_every_event_and_fills_the_run_folder(project: Path, tmp_pa
 
 def test_baseline_never_builds_the_denoiser(project: Path, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import noiseda_core.train as train_module
+    import noiseda_core.parts as train_module
 
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("baseline built a denoiser")

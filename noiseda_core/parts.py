@@ -1,0 +1,95 @@
+"""What a run trains: the joint objective, one Adam over G and D, the EMA of G.
+
+    parts = build_parts(cfg, device)      # Parts(objective, optimizer, ema, eval_restorer)
+
+Shared by ``train`` and by the random-input step that ``bench`` times and the batch
+policy measures (``probe.py``), so all three build the very same networks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import Config, Mode
+from .diffusion import build_denoiser
+from .diffusion.loss import NoiseDALoss
+from .diffusion.schedule import NoiseSchedule
+from .ema import EMA
+from .errors import UserError
+from .nets import build_restorer
+from .objective import JointObjective
+
+
+@dataclass
+class Parts:
+    """Everything a run trains or tracks."""
+
+    objective: JointObjective
+    optimizer: torch.optim.Optimizer
+    ema: EMA
+    eval_restorer: nn.Module  # holds the EMA weights for validation, previews, export
+
+
+def build_parts(cfg: Config, device: torch.device) -> Parts:
+    """Networks, optimizer and EMA for ``cfg`` on ``device`` (no denoiser in baseline)."""
+    t = cfg.train
+    restorer = build_restorer(cfg.model.restorer)
+    if cfg.model.init_restorer:
+        _load_initial_weights(restorer, Path(cfg.model.init_restorer), cfg.model.restorer)
+    noise_da = None
+    if t.mode != Mode.BASELINE:
+        noise_da = NoiseDALoss(
+            build_denoiser(cfg.model.diffusion, t.patch),
+            mode=t.mode,
+            channel_shuffle=t.channel_shuffle,
+            residual_swap=t.residual_swap,
+            margin=t.margin,
+            schedule=NoiseSchedule(),
+        )
+    objective = JointObjective(restorer, noise_da).to(device)
+    if channels_last(device):
+        objective = objective.to(memory_format=torch.channels_last)
+    groups = [{"params": list(restorer.parameters()), "lr": t.lr}]
+    if noise_da is not None:
+        groups.append({"params": list(noise_da.parameters()), "lr": t.denoiser_lr or t.lr})
+    optimizer = make_adam(groups, t.lr, device)
+    eval_restorer = build_restorer(cfg.model.restorer).to(device).eval()
+    return Parts(objective, optimizer, EMA(restorer, t.ema_decay), eval_restorer)
+
+
+def channels_last(device: torch.device) -> bool:
+    """Whether activations and weights are kept channels-last (NHWC) on ``device``."""
+    return device.type == "cuda"
+
+
+def make_adam(groups: list[dict], lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam with one fused kernel on CUDA, the multi-tensor (foreach) path elsewhere.
+
+    Where the fused kernel is refused (an old card, a PyTorch built without it) the
+    foreach Adam is used instead: the same maths, a few more kernel launches.
+    """
+    if device.type == "cuda":
+        try:
+            return torch.optim.Adam(groups, lr=lr, fused=True)
+        except (RuntimeError, ValueError) as exc:
+            import sys
+
+            print(f"fused Adam is not available here ({exc}); using the foreach Adam",
+                  file=sys.stderr)
+    return torch.optim.Adam(groups, lr=lr, foreach=True)
+
+
+def _load_initial_weights(restorer: nn.Module, path: Path, arch: str) -> None:
+    """Warm start: copy an exported restorer's weights (same architecture and sizes)."""
+    from .export import load_restorer
+
+    source = load_restorer(path)
+    if source.arch != arch or source.arch_args != getattr(restorer, "arch_args", None):
+        raise UserError(f"model.init_restorer {path} is a {source.arch} {source.arch_args}, but "
+                        f"model.restorer is {arch} {getattr(restorer, 'arch_args', {})}; "
+                        "choose a matching file or change model.restorer")
+    restorer.load_state_dict(source.state_dict())

@@ -1,0 +1,50 @@
+"""The training step on random inputs at any batch: what ``bench`` times and what the
+batch policy measures.
+
+    probe = ProbeStep(cfg, device)
+    terms = probe(24)        # one full step (forward, backward, Adam, EMA) at batch 24
+
+It is ``step.TrainStep`` over ``parts.build_parts(cfg)``, the very step ``train``
+runs; only the data differ (uniform noise, so the data pipeline is not measured).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .config import Config, Mode
+from .device import autocast_dtype
+from .objective import Phase, StepTerms
+from .parts import build_parts
+from .step import TrainStep, to_device
+
+
+class ProbeStep:
+    """``probe(batch)``: one joint training step of ``cfg`` on (batch, 3, P, P) noise."""
+
+    def __init__(self, cfg: Config, device: torch.device) -> None:
+        t = cfg.train
+        self.device, self.patch = device, t.patch
+        self.step = TrainStep(build_parts(cfg, device), device, autocast_dtype(t.precision, device),
+                              compile=t.compile)
+        self.generator = torch.Generator(device=device).manual_seed(0)
+        self.unpaired = t.mode == Mode.NOISE_DA_UNPAIRED
+        self._inputs: dict[int, tuple[torch.Tensor | None, ...]] = {}
+
+    @property
+    def amp(self) -> torch.dtype | None:
+        return self.step.amp
+
+    def inputs(self, batch: int) -> tuple[torch.Tensor | None, ...]:
+        """(x_s, y_s, x_r, ref) on the device, cached for one batch size at a time."""
+        if batch not in self._inputs:
+            self._inputs.clear()
+            shape = (batch, 3, self.patch, self.patch)
+            tensors = [torch.rand(shape, device=self.device) for _ in range(3)]
+            tensors.append(torch.rand(shape, device=self.device) if self.unpaired else None)
+            self._inputs[batch] = to_device(tensors, self.device)
+        return self._inputs[batch]
+
+    def __call__(self, batch: int) -> StepTerms:
+        return self.step(self.inputs(batch), lam=0.1, phase=Phase.JOINT,
+                         generator=self.generator).terms

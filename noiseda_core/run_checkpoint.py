@@ -1,0 +1,69 @@
+"""Saving a run's resume state (every rank's sampler and RNG) and exporting its model.
+
+    event = save_checkpoint(run, step)      # Checkpoint on rank 0, None on the others
+    path = export_model(run, step)          # RUN_DIR/model.safetensors (EMA weights)
+
+``restore_rng`` puts back what ``rng_state`` took, so a resumed run draws the same
+noise, crops and diffusion timesteps as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from .checkpoint import save_resume_state
+from .config import config_to_dict, config_to_toml
+from .distributed import gather
+from .events import Checkpoint
+from .export import export_restorer
+
+if TYPE_CHECKING:
+    from .run_state import Run
+
+
+def rng_state(generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state(), "noise": generator.get_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def restore_rng(state: dict[str, torch.Tensor], generator: torch.Generator,
+                device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["noise"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def save_checkpoint(run: Run, step: int) -> Checkpoint | None:
+    """Write ``RUN_DIR/checkpoints/last.pt`` (a collective: every rank must call it)."""
+    data_states = gather(run.data.state_dict(), run.ctx)
+    rng_states = gather(rng_state(run.generator, run.device), run.ctx)
+    if not run.ctx.is_main:
+        return None
+    parts, scaler = run.parts, run.step.scaler
+    path = save_resume_state(run.run_dir, {
+        "step": step,
+        "config": config_to_dict(run.cfg),
+        "objective": parts.objective.state_dict(),
+        "optimizer": parts.optimizer.state_dict(),
+        "ema": parts.ema.state_dict(),
+        "restorer": parts.objective.restorer.state_dict(),
+        "data": data_states,
+        "rng": rng_states,
+        "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+    })
+    return Checkpoint(step=step, path=str(path))
+
+
+def export_model(run: Run, step: int) -> str:
+    """The EMA restorer as ``RUN_DIR/model.safetensors`` with the run's metadata (rank 0)."""
+    assert run.folder is not None
+    run.parts.ema.copy_to(run.parts.eval_restorer)
+    export_restorer(run.parts.eval_restorer, run.folder.model_path, extra_metadata={
+        "task": run.cfg.train.task.value, "weights": "ema", "step": str(step),
+        "training_config": config_to_toml(run.cfg)})
+    return str(run.folder.model_path)

@@ -1,0 +1,109 @@
+"""Setting a run up: device, run folder, data, networks, the step, and resuming.
+
+    run = setup_run(cfg, run_dir, state, ctx)   # state: a loaded resume state or None
+    run.emit(event)                             # rank 0 also appends it to events.jsonl
+
+Everything the loop in ``train.py`` needs is on ``Run``; nothing here trains.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import Config, Mode
+from .data import TrainData
+from .device import autocast_dtype, precision_name, resolve_device
+from .distributed import DistContext, any_rank, device_for_rank, for_rank
+from .events import Event, Started
+from .monitor import RunMonitor
+from .parts import Parts, build_parts
+from .run_checkpoint import restore_rng
+from .run_folder import RunFolder
+from .step import TrainStep
+
+
+@dataclass
+class Run:
+    """A run being trained on this rank."""
+
+    cfg: Config
+    run_dir: Path
+    ctx: DistContext
+    device: torch.device
+    folder: RunFolder | None  # rank 0 only
+    monitor: RunMonitor | None  # rank 0 only
+    data: TrainData
+    parts: Parts
+    step: TrainStep
+    generator: torch.Generator  # the diffusion loss's noise and timesteps
+    start: int  # the first step this process runs
+    resumed: bool
+
+    def emit(self, event: Event) -> Event:
+        if self.folder is not None:
+            self.folder.append_event(event)
+        return event
+
+    def started(self) -> Started:
+        t, parts = self.cfg.train, self.parts
+        noise_da = parts.objective.noise_da
+        return Started(
+            step=self.start, total_steps=t.steps, run_dir=str(self.run_dir),
+            device=str(self.device), precision=precision_name(self.step.amp), mode=t.mode.value,
+            world_size=self.ctx.world_size, global_batch=t.batch * self.ctx.world_size, lr=t.lr,
+            restorer_params=sum(p.numel() for p in parts.objective.restorer.parameters()),
+            denoiser_params=sum(p.numel() for p in noise_da.parameters()) if noise_da else 0,
+            resumed=self.resumed, skipped_files=list(self.data.skipped))
+
+
+def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) -> Run:
+    """Build (or rebuild from ``state``) everything a run trains, on this rank's device."""
+    device = device_for_rank(ctx, resolve_device(cfg.train.device))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed patch size: let cuDNN pick its kernels
+    if cfg.train.auto_batch and state is None:
+        from .autosize import with_suggested_batch
+
+        cfg, advice = with_suggested_batch(cfg, device)
+        print(advice.message, file=sys.stderr)
+    t = cfg.train
+    folder = None
+    if ctx.is_main:
+        folder = RunFolder.existing(run_dir) if state else RunFolder.create(run_dir, cfg)
+
+    torch.manual_seed(t.seed * 7919 + ctx.rank)
+    data = TrainData(cfg.data, t.patch, t.seed, rank=ctx.rank, world_size=ctx.world_size,
+                     need_reference=t.mode == Mode.NOISE_DA_UNPAIRED,
+                     need_real=t.mode != Mode.BASELINE)
+    parts = build_parts(cfg, device)
+    generator = torch.Generator(device=device).manual_seed(t.seed * 1_000_003 + ctx.rank)
+    start = 0
+    if state is not None:
+        parts.objective.load_state_dict(state["objective"])
+        parts.optimizer.load_state_dict(state["optimizer"])
+        parts.ema.load_state_dict(state["ema"])
+        data.load_state_dict(for_rank(state["data"], ctx))
+        restore_rng(for_rank(state["rng"], ctx), generator, device)
+        start = int(state["step"])
+        if folder is not None:
+            folder.truncate_events(after_step=start)  # events of steps that will run again
+    monitor = RunMonitor(cfg, device) if ctx.is_main else None
+
+    model: nn.Module = parts.objective
+    if ctx.enabled:
+        phased = t.warmup_restorer_steps + t.denoiser_pretrain_steps > 0
+        model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=phased)
+    step = TrainStep(parts, device, autocast_dtype(t.precision, device), model=model,
+                     compile=t.compile,
+                     any_rank=lambda flag: any_rank(flag, ctx=ctx, device=device)[0])
+    if state is not None and state.get("scaler"):
+        step.scaler.load_state_dict(state["scaler"])
+    return Run(cfg, Path(run_dir), ctx, device, folder, monitor, data, parts, step, generator,
+               start, state is not None)

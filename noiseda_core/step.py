@@ -1,0 +1,117 @@
+"""One training step, the only one: ``train``, ``bench`` and the batch probe all run it.
+
+    step = TrainStep(parts, device, amp=torch.bfloat16, compile=True)
+    result = step(inputs, lam=0.1, phase=Phase.JOINT, generator=g, logging_step=True)
+    result.terms.total, result.grad_norm, result.nonfinite
+
+Forward under autocast; the loss's finiteness is accumulated on the device without a
+sync and checked (over all ranks) only on logging steps, before anything is updated;
+backward through the gradient scaler (active for fp16 only); on logging steps the
+gradient norm; Adam; the EMA of the restorer. A compiled model that fails is dropped
+for the eager one at its first call, once, with a line on stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .objective import Phase, StepTerms
+from .parts import Parts, channels_last
+
+
+@dataclass
+class StepResult:
+    """What one step gives the loop: the loss terms and, on logging steps, figures."""
+
+    terms: StepTerms
+    grad_norm: float | None = None  # logging steps: ‖∇‖ over G and D (unscaled)
+    nonfinite: bool = False  # a loss went NaN/inf on some rank: nothing was updated
+    diagnostics: dict[str, float] = field(default_factory=dict)  # more logging-step figures
+
+
+def to_device(tensors: Sequence[torch.Tensor | None],
+              device: torch.device) -> tuple[torch.Tensor | None, ...]:
+    """Batch tensors (B, 3, P, P) moved to ``device`` (channels-last where the nets are)."""
+    fmt = torch.channels_last if channels_last(device) else torch.contiguous_format
+    return tuple(None if t is None else t.to(device, non_blocking=True).contiguous(memory_format=fmt)
+                 for t in tensors)
+
+
+def grad_norm(parameters: Sequence[nn.Parameter]) -> float:
+    """Euclidean norm of all gradients together (0 when none has one)."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return 0.0
+    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
+
+
+class TrainStep:
+    """The joint step over ``parts``; ``model`` is the objective, maybe wrapped in DDP."""
+
+    def __init__(self, parts: Parts, device: torch.device, amp: torch.dtype | None, *,
+                 model: nn.Module | None = None, compile: bool = False,
+                 any_rank: Callable[[bool], bool] | None = None) -> None:
+        self.parts, self.device, self.amp = parts, device, amp
+        self.eager: nn.Module = model if model is not None else parts.objective
+        # compiled lazily by PyTorch: a failure shows at the first call (see ``forward``)
+        self.model: nn.Module = torch.compile(self.eager) if compile else self.eager
+        self.compile_error: str | None = None
+        self.scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+        self.params = [p for g in parts.optimizer.param_groups for p in g["params"]]
+        self.finite = torch.ones((), dtype=torch.bool, device=device)  # every loss so far
+        self.any_rank = any_rank or (lambda flag: flag)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp)
+
+    def forward(self, inputs: Sequence[torch.Tensor | None], lam: float, phase: Phase,
+                generator: torch.Generator | None) -> StepTerms:
+        """The loss terms; a failing compiled model is replaced by the eager one for good."""
+        x_s, y_s, x_r, ref = inputs
+        try:
+            with self.autocast():
+                return self.model(x_s, y_s, x_r, ref, lam=lam, phase=phase, generator=generator)
+        except Exception as exc:  # torch.compile fails in many ways; eager always works
+            if self.model is self.eager or isinstance(exc, torch.OutOfMemoryError):
+                raise
+            self.compile_error = f"{exc.__class__.__name__}: {exc}".splitlines()[0][:300]
+            print(f"torch.compile failed ({self.compile_error}); continuing without it",
+                  file=sys.stderr)
+            self.model = self.eager
+        with self.autocast():
+            return self.model(x_s, y_s, x_r, ref, lam=lam, phase=phase, generator=generator)
+
+    def went_nonfinite(self) -> bool:
+        """Whether any loss on any rank was NaN/inf so far (a sync: call it rarely)."""
+        return self.any_rank(not bool(self.finite))
+
+    def __call__(self, inputs: Sequence[torch.Tensor | None], *, lam: float, phase: Phase,
+                 generator: torch.Generator | None, logging_step: bool = False) -> StepResult:
+        """One update from ``inputs`` = (x_s, y_s, x_r, ref), each (B, 3, P, P) in [0, 1].
+
+        On a logging step a non-finite loss returns ``nonfinite=True`` before the
+        update, so a checkpoint (always on a logging step) never holds NaN weights.
+        """
+        opt = self.parts.optimizer
+        terms = self.forward(inputs, lam, phase, generator)
+        self.finite &= torch.isfinite(terms.total.detach())
+        if logging_step and self.went_nonfinite():
+            return StepResult(terms, nonfinite=True)
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(terms.total).backward()
+        norm = None
+        if logging_step:
+            self.scaler.unscale_(opt)
+            norm = grad_norm(self.params)
+        self.scaler.step(opt)
+        self.scaler.update()
+        self.parts.ema.update(self.parts.objective.restorer)
+        return StepResult(terms, grad_norm=norm)
