@@ -35,6 +35,8 @@ from ..theme import icon, status_colour
 from ..widgets.device_info import DeviceInfoLabel, DeviceSummary, default_sizes
 from ..widgets.folder_check import FolderCheck
 from ..widgets.path_picker import PathPicker
+from .config_merge import merge
+from .option_tips import human_message
 from .training_options import TrainingOptions, _set_combo
 
 PAIRED, CLEAN = "paired", "clean"
@@ -70,6 +72,8 @@ class SetupView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.demo_busy = False
+        self._base: Config | None = None  # the loaded config: keys without a widget survive Start
+        self._at_load: dict | None = None  # the form's values right after loading it
         self._demo_fit_pending = False  # the demo was loaded before the device was known
         self._demo_dir: Path | None = None
         # ---- data
@@ -249,13 +253,17 @@ class SetupView(QWidget):
         lo, hi = sorted((self.sigma_lo.value(), self.sigma_hi.value()))
         return f"awgn:{lo}-{hi}"
 
-    def current_config(self) -> Config:
-        """The form as a validated ``Config`` (UserError with one message otherwise)."""
+    def form_values(self) -> dict[str, dict]:
+        """What the widgets show, as ``{"data": …, "model": …, "train": …}`` tables."""
         model, train = self.options.values()
         data = {key: picker.path() for key, picker in self.pickers.items()}
         data["degradation"] = self.degradation_spec()
         data["workers"] = self.options.workers.value()
-        return config_from_dict({"data": data, "model": model, "train": train})
+        return {"data": data, "model": model, "train": train}
+
+    def current_config(self) -> Config:
+        """The loaded config with the form's edits, validated (UserError with one message otherwise)."""
+        return config_from_dict(merge(self._base, self.form_values(), self._at_load))
 
     def set_config(self, cfg: Config) -> None:
         d = cfg.data
@@ -272,6 +280,7 @@ class SetupView(QWidget):
         self.options.workers.setValue(d.workers)
         for key in FOLDERS:
             self.pickers[key].set_path(getattr(d, key))
+        self._base, self._at_load = cfg, self.form_values()
 
     def problems(self) -> list[str]:
         """What stops a start, one clear sentence each (empty when ready)."""
@@ -294,7 +303,7 @@ class SetupView(QWidget):
         try:
             self.current_config()
         except UserError as exc:
-            out.append(str(exc))
+            out.append(human_message(str(exc)))
         return out
 
     def request_start(self) -> None:

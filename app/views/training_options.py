@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from noiseda_core.config import TASK_LR, Config, Mode, Precision, Task
 
 from ..widgets.device_info import FALLBACK_DENOISERS, FALLBACK_RESTORERS, DeviceSummary, Sizes
+from .option_tips import TIPS
 
 MODE_LABELS = {
     Mode.BASELINE: "Baseline (synthetic pairs only)",
@@ -90,7 +91,6 @@ class TrainingOptions(QWidget):
         self.lr = _dspin(1e-7, 1.0, t.lr, 7, 1e-5)
         self.lambda_weight = _dspin(0.0, 10.0, t.lambda_weight, 3, 0.05)
         self.lambda_ramp = _dspin(0.0, 1e7, t.lambda_ramp, 3, 0.1)
-        self.lambda_ramp.setToolTip("λ ramp length: a fraction of the steps if ≤ 1, else a number of steps")
         self.ema_decay = _dspin(0.0, 0.99999, t.ema_decay, 5, 0.0001)
         self.cs = QCheckBox("Channel shuffle (CS)")
         self.cs.setChecked(t.channel_shuffle)
@@ -106,6 +106,10 @@ class TrainingOptions(QWidget):
         self.log_every = _spin(1, 100_000, t.log_every)
         self.denoiser = QComboBox()
         self.warmup = _spin(0, 10_000_000, t.warmup_restorer_steps, 100)
+        self.pretrain = _spin(0, 10_000_000, t.denoiser_pretrain_steps, 100, " steps")
+        self.denoiser_lr = _dspin(0.0, 1.0, t.denoiser_lr, 7, 1e-5)
+        self.denoiser_lr.setSpecialValueText("same as restorer")
+        self.margin = _dspin(0.0, 10.0, t.margin, 3, 0.01)
         self.workers = _spin(0, 64, 0)
         self.device = QComboBox()
         for d in ("auto", "cpu", "cuda", "mps"):
@@ -125,6 +129,9 @@ class TrainingOptions(QWidget):
         adv.addRow("EMA decay", self.ema_decay)
         adv.addRow("Denoiser size", self.denoiser)
         adv.addRow("Warm-up steps", self.warmup)
+        adv.addRow("Denoiser pre-training", self.pretrain)
+        adv.addRow("Denoiser learning rate", self.denoiser_lr)
+        adv.addRow("Margin", self.margin)
         adv.addRow("Precision", self.precision)
         adv.addRow("Device", self.device)
         adv.addRow("Seed", self.seed)
@@ -150,6 +157,14 @@ class TrainingOptions(QWidget):
         self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.toggle.toggled.connect(self._toggle_advanced)
+
+        for name, tip in TIPS.items():
+            widget = getattr(self, name, None)
+            if widget is not None:
+                widget.setToolTip(tip)
+                label = basic.labelForField(widget) or adv.labelForField(widget) or adv2.labelForField(widget)
+                if label is not None:
+                    label.setToolTip(tip)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -211,6 +226,8 @@ class TrainingOptions(QWidget):
             "log_every": self.log_every.value(), "val_every": self.val_every.value(),
             "preview_every": self.preview_every.value(), "checkpoint_every": self.checkpoint_every.value(),
             "warmup_restorer_steps": self.warmup.value(), "device": self.device.currentData(),
+            "denoiser_pretrain_steps": self.pretrain.value(), "denoiser_lr": self.denoiser_lr.value(),
+            "margin": self.margin.value(),
         }
         return model, train
 
@@ -230,7 +247,9 @@ class TrainingOptions(QWidget):
                            (self.seed, t.seed), (self.log_every, t.log_every),
                            (self.val_every, t.val_every), (self.preview_every, t.preview_every),
                            (self.checkpoint_every, t.checkpoint_every),
-                           (self.warmup, t.warmup_restorer_steps), (self.workers, cfg.data.workers)):
+                           (self.warmup, t.warmup_restorer_steps), (self.workers, cfg.data.workers),
+                           (self.pretrain, t.denoiser_pretrain_steps), (self.denoiser_lr, t.denoiser_lr),
+                           (self.margin, t.margin)):
             box.setValue(value)
         self.cs.setChecked(t.channel_shuffle)
         self.rs.setChecked(t.residual_swap)
@@ -252,6 +271,7 @@ class TrainingOptions(QWidget):
 
     def _mode_changed(self, *_: object) -> None:
         noise_da = self.current_mode() != Mode.BASELINE
-        for w in (self.denoiser, self.lambda_weight, self.lambda_ramp, self.cs, self.rs):
+        for w in (self.denoiser, self.lambda_weight, self.lambda_ramp, self.cs, self.rs, self.pretrain,
+                  self.denoiser_lr, self.margin):
             w.setEnabled(noise_da)
         self.mode_changed.emit(self.current_mode().value)
