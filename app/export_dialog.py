@@ -153,6 +153,9 @@ class ExportDialog(QDialog):
             self, "Export the restorer to", str(self.output()), "Safetensors model (*.safetensors)"
         )
         if path:
+            from .file_dialogs import Purpose, remember
+
+            remember(Purpose.MODELS, Path(path))
             self.set_output(Path(path))
 
     def _problem(self) -> str | None:

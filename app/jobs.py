@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signa
 
 from noiseda_core.events import (
     Checkpoint,
+    Diagnostics,
     Event,
     Failed,
     Finished,
@@ -89,6 +90,7 @@ class TrainingJob(QObject):
     started = Signal(object)  # Started
     progress = Signal(object)  # Progress
     validation = Signal(object)  # Validation
+    diagnostics = Signal(object)  # Diagnostics
     preview = Signal(object)  # Preview
     checkpoint = Signal(object)  # Checkpoint
     finished = Signal(object)  # Finished
@@ -231,6 +233,8 @@ class TrainingJob(QObject):
             self.progress.emit(event)
         elif isinstance(event, Validation):
             self.validation.emit(event)
+        elif isinstance(event, Diagnostics):
+            self.diagnostics.emit(event)
         elif isinstance(event, Preview):
             self.preview.emit(event)
         elif isinstance(event, Checkpoint):

@@ -10,19 +10,24 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from noiseda_core.config import Config, save_config
 
 from . import APP_NAME, settings
 from .jobs import Failure, JobState, TrainingJob
+from .menus import Menus
+from .run_index import RunSummary
 from .tasks import run_in_thread
 from .theme import icon
+from .views.runs_view import RunsView
 from .views.setup_view import SetupView
 from .views.training_view import TrainingView
+from .widgets.resume_offer import ResumeOffer
 
 STOP_TIMEOUT_S = 20.0
+STATUS_MS = 10_000  # status-bar messages fade instead of lingering on other pages
 
 
 def _make_restore_view(parent: QWidget) -> QWidget:
@@ -41,6 +46,7 @@ class MainWindow(QMainWindow):
 
     training_done = Signal(object)  # Finished
     training_failed = Signal(object)  # Failure
+    resume_offered = Signal(object)  # the interrupted run's folder
 
     def __init__(self, *, worker: list[str] | None = None, extra_env: dict[str, str] | None = None,
                  confirm_close: bool = True) -> None:
@@ -55,17 +61,41 @@ class MainWindow(QMainWindow):
         self.setup_view = SetupView(self)
         self.training_view = TrainingView(self)
         self.restore_view = _make_restore_view(self)
+        self.runs_view = RunsView(self)
         self.training_view.attach(self.job)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.setup_view, icon("setup"), "Setup")
         self.tabs.addTab(self.training_view, icon("training"), "Training")
+        self.tabs.addTab(self.runs_view, icon("open"), "Runs")
         self.tabs.addTab(self.restore_view, icon("restore"), "Restore")
-        self.setCentralWidget(self.tabs)
-        self._build_menu()
+        self.resume_offer = ResumeOffer(self)
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.resume_offer)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self.menus = Menus(self)
+        m = self.menus
+        self.load_action, self.open_images_action = m.load_action, m.open_images_action
+        self.open_model_action, self.export_action = m.open_model_action, m.export_action
+        self.tabs.currentChanged.connect(self._page_changed)
+        self._offer_checked = False
 
         self.setup_view.start_requested.connect(self.start_training)
         self.setup_view.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.setup_view.runs_folder_changed.connect(lambda _path: self.runs_view.refresh())
+        self.runs_view.folder_change_requested.connect(lambda path: self.setup_view.runs.set_path(path))
+        self.runs_view.open_requested.connect(self.open_run)
+        self.runs_view.continue_requested.connect(self.continue_run)
+        self.runs_view.export_requested.connect(lambda path: self.open_export(path))
+        self.runs_view.restore_requested.connect(lambda path: self.open_model_in_restore(path))
+        self.runs_view.refreshed.connect(self._maybe_offer_resume)
+        self.resume_offer.continue_requested.connect(self.continue_run)
+        self.resume_offer.show_requested.connect(self._show_offered_run)
+        self.resume_offer.declined.connect(lambda path: settings.put("runs/declined", str(path)))
         self.training_view.pause_requested.connect(self.job.pause)
         self.training_view.resume_requested.connect(self.job.resume)
         self.training_view.stop_requested.connect(lambda: self.job.stop(kill_after_s=STOP_TIMEOUT_S * 3))
@@ -91,43 +121,18 @@ class MainWindow(QMainWindow):
             width, height = min(width, int(screen.width() * 0.9)), min(height, int(screen.height() * 0.9))
         self.resize(width, height)
 
-    def _build_menu(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        demo = QAction(icon("demo"), "Try with &demo data", self)
-        demo.triggered.connect(lambda: self.setup_view.load_demo())
-        self.load_action = load = QAction(icon("open"), "&Load configuration…", self)
-        load.triggered.connect(self.setup_view._load_dialog)
-        self.open_images_action = QAction(icon("open"), "&Open images to restore…", self)
-        self.open_images_action.triggered.connect(lambda: self._in_restore("open_button"))
-        self.open_model_action = QAction(icon("restore"), "Open &model…", self)
-        self.open_model_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
-        self.open_model_action.triggered.connect(lambda: self._in_restore("slot_a"))
-        save = QAction(icon("save"), "&Save configuration…", self)
-        save.setShortcut(QKeySequence.StandardKey.Save)
-        save.triggered.connect(self.setup_view._save_dialog)
-        self.export_action = QAction(icon("export"), "&Export…", self)
-        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
-        self.export_action.triggered.connect(self.open_export)
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        for action in (demo, load, save, self.open_images_action, self.open_model_action, self.export_action):
-            file_menu.addAction(action)
-        self.tabs.currentChanged.connect(self._route_open_shortcut)
-        self._route_open_shortcut()
-        file_menu.addSeparator()
-        file_menu.addAction(quit_action)
-        help_menu = self.menuBar().addMenu("&Help")
-        about = QAction("&About", self)
-        about.triggered.connect(self._about)
-        help_menu.addAction(about)
+    def _page_changed(self, *_: object) -> None:
+        """Training messages belong to Setup and Training: the Restore page starts clean."""
+        if self.tabs.currentWidget() is self.restore_view:
+            self.statusBar().clearMessage()
+        elif self.tabs.currentWidget() is self.runs_view:
+            self.runs_view.refresh()
 
-    def _route_open_shortcut(self, *_: object) -> None:
-        """Ctrl+O opens images on the Restore page and loads a configuration elsewhere."""
-        in_restore = self.tabs.currentWidget() is self.restore_view
-        open_key = QKeySequence(QKeySequence.StandardKey.Open)
-        self.load_action.setShortcut(QKeySequence() if in_restore else open_key)
-        self.open_images_action.setShortcut(open_key if in_restore else QKeySequence())
+    def theme_changed(self) -> None:
+        """View → Appearance switched: widgets that paint their own colours follow."""
+        restyle = getattr(self.training_view._plot, "restyle", None)
+        if restyle is not None:
+            restyle()
 
     def _in_restore(self, control: str) -> None:
         """Show the Restore page and press its open-images button or model slot's button."""
@@ -142,6 +147,7 @@ class MainWindow(QMainWindow):
         if not self._shown_once:
             self._shown_once = True
             QTimer.singleShot(150, self.setup_view.start_device_query)  # torch, in a child, after the first paint
+            QTimer.singleShot(200, self.runs_view.refresh)  # then: offer to continue an interrupted run
             run_in_thread(lambda: importlib.import_module("app.widgets.loss_plot"))  # warm pyqtgraph
 
     # ------------------------------------------------------------------ training
@@ -181,15 +187,71 @@ class MainWindow(QMainWindow):
         nproc = self.setup_view.gpu_count() if self.setup_view.options.all_gpus.isChecked() else 1
         self.training_view.begin(self.run_dir, fresh=False)
         self.job.start(None, self.run_dir, resume=True, nproc=max(1, nproc))
+        self.tabs.setCurrentWidget(self.training_view)
+        self.setup_view.show_status(f"Continuing {self.run_dir}", ok=True)
+
+    # ------------------------------------------------------------------ runs
+    def _run_summary(self, path: Path) -> RunSummary:
+        from .run_index import summarize
+
+        return self.runs_view.summary(Path(path)) or summarize(Path(path))
+
+    def open_run(self, path: Path) -> bool:
+        """Show a past run's curves and previews on the Training page (not while training another)."""
+        path = Path(path)
+        if self.job.active:
+            if path != self.run_dir:
+                self.statusBar().showMessage("A run is training: stop it before opening another.", STATUS_MS)
+                return False
+            self.tabs.setCurrentWidget(self.training_view)
+            return True
+        self.run_dir = path
+        self.training_view.show_run(self._run_summary(path))
+        self.tabs.setCurrentWidget(self.training_view)
+        return True
+
+    def continue_run(self, path: Path) -> None:
+        """Open a run and continue it from its checkpoint."""
+        if self.open_run(path) and not self.job.active:
+            self.continue_training()
+
+    def _show_offered_run(self, path: Path) -> None:
+        self.tabs.setCurrentWidget(self.runs_view)
+        self.runs_view.select(Path(path))
+        self.open_run(path)
+
+    def _maybe_offer_resume(self) -> None:
+        """Once per start: the newest interrupted run with a checkpoint, unless declined before."""
+        if self._offer_checked:
+            return
+        self._offer_checked = True
+        if self.job.active:
+            return
+        declined = str(settings.get("runs/declined", "") or "")
+        for run in self.runs_view.runs:
+            if run.state == "interrupted" and run.can_resume and str(run.path) != declined:
+                self.resume_offer.offer(run)
+                self.resume_offered.emit(run.path)
+                return
 
     def _job_state(self, state: str) -> None:
         self.setup_view.start_button.setEnabled(JobState(state) not in
                                                 {JobState.STARTING, JobState.RUNNING, JobState.PAUSED,
                                                  JobState.STOPPING})
+        active = self.job.run_dir if self.job.active else None
+        if active != self.runs_view.active_run:
+            self.runs_view.active_run = active
+            self.runs_view.refresh()
+            if active is not None and self.resume_offer.run == active:
+                self.resume_offer.hide()
 
     def _job_finished(self, event: object) -> None:
         stopped = bool(getattr(event, "stopped", False))
-        self.statusBar().showMessage("Training stopped; checkpoint kept." if stopped else "Training finished.")
+        self.statusBar().showMessage("Training stopped; checkpoint kept." if stopped else "Training finished.",
+                                     STATUS_MS)
+        step = int(getattr(event, "step", 0))
+        self.setup_view.show_status(
+            f"Last run {'stopped' if stopped else 'finished'} at step {step:,}: {self.run_dir}", ok=True)
         if self._closing:
             self.close()
             return
@@ -198,22 +260,25 @@ class MainWindow(QMainWindow):
         self.training_done.emit(event)
 
     def _job_failed(self, failure: Failure) -> None:
-        self.statusBar().showMessage("Training failed: " + failure.message.splitlines()[0])
+        self.statusBar().showMessage("Training failed: " + failure.message.splitlines()[0], STATUS_MS)
+        self.setup_view.show_status(f"Last run failed: {self.run_dir}", ok=False)
         if self._closing:
             self.close()
             return
         self.tabs.setCurrentWidget(self.training_view)
         self.training_failed.emit(failure)
 
-    def open_model_in_restore(self) -> None:
-        model = self.run_dir / "model.safetensors" if self.run_dir else None
+    def open_model_in_restore(self, run_dir: Path | None = None) -> None:
+        run_dir = Path(run_dir) if run_dir else self.run_dir
+        model = run_dir / "model.safetensors" if run_dir else None
         if model is None or not model.is_file() or not hasattr(self.restore_view, "open_model"):
             return
         self.restore_view.open_model(model)
         self.tabs.setCurrentWidget(self.restore_view)
 
-    def open_export(self) -> QWidget | None:
-        if self.run_dir is None:
+    def open_export(self, run_dir: Path | None = None) -> QWidget | None:
+        run_dir = Path(run_dir) if run_dir else self.run_dir
+        if run_dir is None:
             QMessageBox.information(self, "Export", "Train a model first: export needs a run folder.")
             return None
         try:
@@ -221,7 +286,7 @@ class MainWindow(QMainWindow):
         except ImportError as exc:
             QMessageBox.warning(self, "Export", f"Export is not available ({exc}).")
             return None
-        dialog = ExportDialog(self, self.run_dir)
+        dialog = ExportDialog(self, run_dir)
         dialog.open()
         return dialog
 

@@ -48,6 +48,34 @@ def data_dir() -> Path:
     return path
 
 
+def default_runs_dir(home: Path | None = None) -> Path:
+    """Where runs go unless the user chose a folder: visible, without spaces (``~/NoiseDA/runs``).
+
+    Tests (``use_locations``) and ``NOISEDA_DATA_DIR`` keep it under their data folder.
+    """
+    if home is None and (_data_dir_override is not None or os.environ.get("NOISEDA_DATA_DIR")):
+        return data_dir() / "runs"
+    return (home or Path.home()) / "NoiseDA" / "runs"
+
+
+def legacy_runs_dirs() -> list[Path]:
+    """Where older versions put runs (a hidden per-user app folder); listed when it exists."""
+    if _data_dir_override is not None:
+        return []
+    if not QCoreApplication.applicationName():
+        QCoreApplication.setApplicationName(APP_NAME)
+        QCoreApplication.setOrganizationName(ORG_NAME)
+    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    old = Path(location) / "runs" if location else None
+    return [old] if old is not None and old.is_dir() else []
+
+
+def runs_dir() -> Path:
+    """The runs folder: the user's choice, else ``default_runs_dir()``."""
+    text = str(get("setup/runs", "") or "")
+    return Path(text) if text else default_runs_dir()
+
+
 def get(key: str, default: Any = None) -> Any:
     return settings().value(key, default)
 

@@ -64,10 +64,23 @@ def light_palette() -> QPalette:
     return p
 
 
+THEMES = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
+
+
+def theme_choice() -> str:
+    """The user's choice in View → Appearance: system, light or dark."""
+    from . import settings
+
+    value = str(settings.get("view/theme", "system") or "system")
+    return value if value in THEMES else "system"
+
+
 def apply_theme(app: QApplication, dark: bool | None = None) -> None:
-    """Style, palette and style sheet for the current (or the given) scheme."""
+    """Style, palette and style sheet for the given scheme, else the user's choice, else the system's."""
     app.setStyle("Fusion")
-    dark = system_is_dark() if dark is None else dark
+    if dark is None:
+        choice = theme_choice()
+        dark = system_is_dark() if choice == "system" else choice == "dark"
     app.setPalette(dark_palette() if dark else light_palette())
     qss = RESOURCES / "style.qss"
     app.setStyleSheet(qss.read_text(encoding="utf-8") if qss.is_file() else "")
@@ -79,7 +92,7 @@ def follow_system(app: QApplication) -> None:
     hints = QGuiApplication.styleHints()
     signal = getattr(hints, "colorSchemeChanged", None)
     if signal is not None:
-        signal.connect(lambda *_: apply_theme(app))
+        signal.connect(lambda *_: apply_theme(app) if theme_choice() == "system" else None)
 
 
 def is_dark() -> bool:

@@ -1,36 +1,35 @@
-"""File dialogs of the restore view; each returns what was picked (empty when cancelled)."""
+"""File dialogs of the restore view; each returns what was picked (empty when cancelled).
+
+Images, outputs and models each reopen in the folder last used for them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QWidget
+
+from app.file_dialogs import Purpose, open_files, open_folder, save_file, start_dir
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.webp);;All files (*)"
 
 
 def ask_images(parent: QWidget) -> list[Path]:
-    paths, _ = QFileDialog.getOpenFileNames(parent, "Open images", "", IMAGE_FILTER)
-    return [Path(p) for p in paths]
+    return open_files(parent, Purpose.IMAGES, "Open images", IMAGE_FILTER)
 
 
 def ask_folder(parent: QWidget) -> list[Path]:
-    path = QFileDialog.getExistingDirectory(parent, "Open a folder of images")
-    return [Path(path)] if path else []
+    path = open_folder(parent, Purpose.IMAGES, "Open a folder of images")
+    return [path] if path else []
 
 
 def ask_save_path(parent: QWidget, source_path: Path | None, name: str) -> Path | None:
-    """Where to save a restored image; suggests NAME_restored.png next to the input."""
-    folder = source_path.parent if source_path is not None else Path.home()
-    default = folder / f"{Path(name).stem}_restored.png"
-    path, _ = QFileDialog.getSaveFileName(
-        parent, "Save the restored image", str(default), IMAGE_FILTER
-    )
-    return Path(path) if path else None
+    """Where to save a restored image; suggests NAME_restored.png in the last output folder."""
+    last = start_dir(Purpose.OUTPUT)
+    folder = last if last != Path.home() or source_path is None else source_path.parent
+    return save_file(parent, Purpose.OUTPUT, "Save the restored image", f"{Path(name).stem}_restored.png",
+                     IMAGE_FILTER, folder)
 
 
 def ask_output_folder(parent: QWidget) -> Path | None:
-    path = QFileDialog.getExistingDirectory(
-        parent, "Choose an output folder (not the input folder)"
-    )
-    return Path(path) if path else None
+    return open_folder(parent, Purpose.OUTPUT, "Choose an output folder (not the input folder)")

@@ -100,7 +100,7 @@ class RestoreView(QWidget):
         self.pairing.setCurrentIndex(list(Pairing).index(Pairing.A_B))
         self.pairing.currentIndexChanged.connect(lambda _i: self._show_result())
         self.save_button = self._button(
-            "Save result…", "Save model A's restoration of the image shown", self._choose_save
+            "Save result…", "Save model A's restoration of the image shown", self.choose_save
         )
         self.batch_button = self._button(
             "Restore all…",
@@ -333,6 +333,12 @@ class RestoreView(QWidget):
         """Swipe divider at ``fraction`` of the view width (0.5 = middle)."""
         self.compare.set_divider(fraction)
 
+    def step_image(self, delta: int) -> None:
+        """Show the next (+1) or previous (-1) image of the list."""
+        count = self.image_list.count()
+        if count:
+            self.image_list.setCurrentRow((self.image_list.currentRow() + delta) % count)
+
     # -------------------------------------------------------------- save/batch
     def save_result(self, path: Path) -> Path | None:
         """Write model A's restoration of the shown image to ``path`` (never over its input)."""
@@ -370,7 +376,7 @@ class RestoreView(QWidget):
         self.batch_finished.emit(report)
 
     # ----------------------------------------------------------------- dialogs
-    def _choose_save(self) -> None:
+    def choose_save(self) -> None:
         if self._result is not None:
             source = self._result.source
             path = prompts.ask_save_path(self, source.path, source.name)

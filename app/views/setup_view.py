@@ -12,7 +12,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QFrame,
     QGridLayout,
@@ -30,6 +29,7 @@ from noiseda_core.config import Config, Mode, config_from_dict, config_to_toml, 
 from noiseda_core.errors import UserError
 
 from .. import settings
+from ..file_dialogs import Purpose, open_file, save_file
 from ..tasks import run_in_thread
 from ..theme import icon, status_colour
 from ..widgets.device_info import DeviceInfoLabel, DeviceSummary, default_sizes
@@ -68,6 +68,7 @@ class SetupView(QWidget):
     start_requested = Signal(object)  # Config
     demo_ready = Signal(str)  # demo.toml
     message = Signal(str)
+    runs_folder_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -121,6 +122,8 @@ class SetupView(QWidget):
             picker.path_changed.connect(lambda path, k=key: self._folder_changed(k, path))
             self.pickers[key], self.checks[key] = picker, check
         self.runs = PathPicker("where run folders go", settings_key="last_folder/runs")
+        self.runs.edit.setPlaceholderText(str(settings.default_runs_dir()))
+        self.runs.path_changed.connect(self._runs_changed)
         form.addRow("Save runs in", self.runs)
 
         # ---- training
@@ -323,7 +326,11 @@ class SetupView(QWidget):
 
     def runs_root(self) -> Path:
         text = self.runs.path()
-        return Path(text) if text else settings.data_dir() / "runs"
+        return Path(text) if text else settings.default_runs_dir()
+
+    def _runs_changed(self, text: str) -> None:
+        settings.put("setup/runs", text)
+        self.runs_folder_changed.emit(str(self.runs_root()))
 
     # ------------------------------------------------------------------ persistence
     def save_state(self) -> None:
@@ -350,10 +357,9 @@ class SetupView(QWidget):
         return True
 
     def _load_dialog(self) -> None:
-        start = str(settings.get("last_folder/config", "") or Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Load configuration", start, "TOML (*.toml)")
-        if path:
-            self.load_file(Path(path))
+        path = open_file(self, Purpose.CONFIGS, "Load configuration", "TOML (*.toml)")
+        if path is not None:
+            self.load_file(path)
 
     def load_file(self, path: Path) -> bool:
         try:
@@ -367,11 +373,9 @@ class SetupView(QWidget):
         return True
 
     def _save_dialog(self) -> None:
-        start = str(settings.get("last_folder/config", "") or Path.home())
-        path, _ = QFileDialog.getSaveFileName(self, "Save configuration", str(Path(start) / "noiseda.toml"),
-                                              "TOML (*.toml)")
-        if path:
-            self.save_file(Path(path))
+        path = save_file(self, Purpose.CONFIGS, "Save configuration", "noiseda.toml", "TOML (*.toml)")
+        if path is not None:
+            self.save_file(path)
 
     def save_file(self, path: Path) -> bool:
         try:

@@ -5,13 +5,13 @@ The view draws what a ``TrainingJob`` emits; it owns no process and no maths.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -24,7 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from ..jobs import Failure, JobState, TrainingJob
-from ..theme import icon, status_colour
+from ..run_index import RunSummary
+from ..run_replay import read_run_events
+from ..theme import icon
+from ..widgets.error_panel import ErrorPanel
 from ..widgets.preview_strip import PreviewStrip
 
 if TYPE_CHECKING:
@@ -36,48 +39,6 @@ def fmt_duration(seconds: float) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-class ErrorPanel(QFrame):
-    """Inline report of a dead worker: message, traceback, last log lines, resume."""
-
-    resume_requested = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("errorPanel")
-        self.title = QLabel(self)
-        self.title.setWordWrap(True)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details = QPlainTextEdit(self)
-        self.details.setObjectName("log")
-        self.details.setReadOnly(True)
-        self.details.setMaximumHeight(160)
-        self.resume_button = QPushButton(icon("resume"), "Resume from last checkpoint", self)
-        self.resume_button.clicked.connect(self.resume_requested)
-        self.dismiss = QToolButton(self)
-        self.dismiss.setText("Dismiss")
-        self.dismiss.clicked.connect(self.hide)
-        top = QHBoxLayout()
-        top.addWidget(self.title, 1)
-        top.addWidget(self.resume_button)
-        top.addWidget(self.dismiss)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.details)
-        self.hide()
-
-    def show_failure(self, failure: Failure) -> None:
-        self.title.setText(f"<b>Training stopped with an error.</b> {failure.message}".replace("\n", "<br>"))
-        self.title.setStyleSheet(f"color: {status_colour(False)}")
-        parts = []
-        if failure.traceback:
-            parts += ["Traceback:", failure.traceback.rstrip(), ""]
-        parts += ["Last log lines:", failure.log_tail or "(none)"]
-        self.details.setPlainText("\n".join(parts))
-        self.resume_button.setVisible(bool(failure.checkpoint))
-        self.resume_button.setToolTip(failure.checkpoint)
-        self.show()
 
 
 class TrainingView(QWidget):
@@ -96,8 +57,16 @@ class TrainingView(QWidget):
         self.run_dir: Path | None = None
         self.total_steps = 0
         self.stopped = False  # the last run ended on Stop (it can continue from its checkpoint)
+        self.replayed: RunSummary | None = None  # a past run shown from its events.jsonl
         self._latest: object | None = None
-        self._speed = ""  # "img/s   elapsed" of the last progress shown
+        self._ips: float | None = None  # images/s of the last progress shown
+        self._elapsed = 0.0  # the worker's elapsed seconds at ``_event_clock``
+        self._eta: float | None = None
+        self._event_clock = time.monotonic()
+        self._run_title = ""  # "Training on cpu": shown again after Resume
+        self._tick = QTimer(self)  # elapsed and ETA move every second, not only on events
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._render_stats)
         self._ui_timer = QTimer(self)
         self._ui_timer.setSingleShot(True)
         self._ui_timer.setInterval(100)
@@ -112,6 +81,7 @@ class TrainingView(QWidget):
         self.progress.setFormat("%v / %m steps")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setTextVisible(False)  # no "0 / 1 steps" before a run says its length
         self.stats = QLabel("—", self)
         self.pause_button = QPushButton(icon("pause"), "Pause", self)
         self.stop_button = QPushButton(icon("stop"), "Stop", self)
@@ -188,6 +158,7 @@ class TrainingView(QWidget):
         job.started.connect(self.on_started)
         job.progress.connect(self.on_progress)
         job.validation.connect(lambda event: self.plot.add_validation(event))
+        job.diagnostics.connect(lambda event: self.plot.add_diagnostics(event))
         job.preview.connect(self.previews.add_preview)
         job.finished.connect(self.on_finished)
         job.failed.connect(self.on_failed)
@@ -203,21 +174,56 @@ class TrainingView(QWidget):
             self.plot.clear()
             self.previews.clear()
             self.log.clear()
-            self._speed = ""
+            self._ips, self._eta, self._elapsed = None, None, 0.0
             self.stats.setText("—")
+            self.progress.setTextVisible(False)
         self.error_panel.hide()
         self.stopped = False
+        self.replayed = None
         self.run_label.setText(f"Run folder: {self.run_dir}")
         self.title.setText("Starting the training worker…")
         self._update_buttons()
+
+    def show_run(self, run: RunSummary) -> int:
+        """Draw a past run's curves and previews from its event log; returns the events read."""
+        self.begin(run.path, fresh=True)
+        events = read_run_events(run.path)
+        for event in events:
+            kind = type(event).__name__
+            if kind == "Progress":
+                self.plot.add_progress(event)
+                self._latest = event
+            elif kind == "Validation":
+                self.plot.add_validation(event)
+            elif kind == "Diagnostics":
+                self.plot.add_diagnostics(event)
+            elif kind == "Preview":
+                self.previews.add_preview(event)
+            elif kind == "Started":
+                self.total_steps = int(getattr(event, "total_steps", 0))
+        self._show_latest()
+        self.plot.flush()
+        self.previews.flush()
+        total = f" of {run.total_steps:,}" if run.total_steps else ""
+        self.progress.setRange(0, max(1, run.total_steps or run.step))
+        self.progress.setValue(run.step)
+        self.progress.setTextVisible(True)
+        self.title.setText(f"Run {run.name}: {run.state} at step {run.step:,}{total}.")
+        self.replayed = run
+        self._update_buttons()
+        return len(events)
 
     def on_started(self, event: object) -> None:
         self.total_steps = int(getattr(event, "total_steps", 0))
         self.progress.setRange(0, max(1, self.total_steps))
         self.progress.setValue(int(getattr(event, "step", 0)))
+        self.progress.setTextVisible(self.total_steps > 0)
         resumed = " (resumed)" if getattr(event, "resumed", False) else ""
-        self.title.setText(f"Training on {getattr(event, 'device', '?')}{resumed}")
+        self._run_title = f"Training on {getattr(event, 'device', '?')}{resumed}"
+        self.title.setText(self._run_title)
         self.stats.setText(f"mode {getattr(event, 'mode', '')}, {getattr(event, 'precision', '')}")
+        self._ips, self._eta, self._elapsed = None, None, 0.0
+        self._event_clock = time.monotonic()
 
     def on_progress(self, event: object) -> None:
         """Curves take every point; the bar and the numbers update at most every 100 ms."""
@@ -235,9 +241,28 @@ class TrainingView(QWidget):
         if total:
             self.progress.setRange(0, total)
         self.progress.setValue(step)
-        self._speed = (f"{getattr(event, 'images_per_s', 0.0):.1f} img/s   elapsed "
-                       f"{fmt_duration(getattr(event, 'elapsed_s', 0.0))}")
-        self.stats.setText(f"{self._speed}   ETA {fmt_duration(getattr(event, 'eta_s', 0.0))}")
+        self.progress.setTextVisible(True)
+        self._ips = float(getattr(event, "images_per_s", 0.0))
+        self._elapsed = float(getattr(event, "elapsed_s", 0.0))
+        self._eta = float(getattr(event, "eta_s", 0.0))
+        self._event_clock = time.monotonic()
+        self._render_stats()
+
+    def _live(self) -> bool:
+        return self.job is not None and self.job.state == JobState.RUNNING
+
+    def _render_stats(self) -> None:
+        """img/s, elapsed and ETA; the clock runs between events, and ETA only while running."""
+        if self._ips is None:
+            return
+        since = time.monotonic() - self._event_clock if self._live() else 0.0
+        text = f"{self._ips:.1f} img/s   elapsed {fmt_duration(self._elapsed + since)}"
+        state = self.job.state if self.job is not None else JobState.IDLE
+        if state == JobState.RUNNING and self._eta is not None:
+            text += f"   ETA {fmt_duration(max(0.0, self._eta - since))}"
+        elif state == JobState.PAUSED:
+            text += "   paused"
+        self.stats.setText(text)
 
     def on_finished(self, event: object) -> None:
         self._ui_timer.stop()
@@ -251,8 +276,7 @@ class TrainingView(QWidget):
         else:
             self.title.setText(f"Finished {getattr(event, 'step', 0)} steps.")
             self.progress.setValue(self.progress.maximum())
-        if self._speed:  # no ETA once the run has ended
-            self.stats.setText(self._speed)
+        self._render_stats()  # no ETA once the run has ended
         self._update_buttons()
 
     def on_failed(self, failure: Failure) -> None:
@@ -260,6 +284,7 @@ class TrainingView(QWidget):
         self.plot.flush()
         self.previews.flush()
         self.title.setText("Training failed.")
+        self._render_stats()
         self.error_panel.show_failure(failure)
 
     # ------------------------------------------------------------------ buttons
@@ -281,14 +306,40 @@ class TrainingView(QWidget):
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.setIcon(icon("play" if paused else "pause"))
         if paused:
-            self.title.setText("Paused.")
+            self._freeze_clock()
+            self.title.setText("Paused: press Resume to go on.")
+        elif state == JobState.RUNNING and self._run_title:
+            self.title.setText(self._run_title)
+        if state == JobState.RUNNING:
+            if not self._tick.isActive():
+                self._event_clock = time.monotonic()  # paused time does not count
+            self._tick.start()
+        else:
+            self._tick.stop()
+        self._render_stats()
         self.stop_button.setEnabled(live or state == JobState.STARTING)
         has_ckpt = self.run_dir is not None and (self.run_dir / "checkpoints" / "last.pt").is_file()
         resumable = state == JobState.FAILED or (state == JobState.FINISHED and self.stopped)
+        if self.replayed is not None and state not in {JobState.STARTING, JobState.RUNNING,
+                                                       JobState.PAUSED, JobState.STOPPING}:
+            self.continue_button.setVisible(self.replayed.can_resume)
+            self.restore_button.setEnabled(self._model_exists())
+            self.export_button.setEnabled(has_ckpt or self._model_exists())
+            return
         self.continue_button.setVisible(resumable and has_ckpt)
         done = state == JobState.FINISHED and self._model_exists()
         self.restore_button.setEnabled(done)
         self.export_button.setEnabled(state in {JobState.FINISHED, JobState.FAILED} and has_ckpt or done)
+
+    def _freeze_clock(self) -> None:
+        """Paused: elapsed stops where it is (the clock restarts on the next event or Resume)."""
+        if not self._tick.isActive():
+            return
+        now = time.monotonic()
+        self._elapsed += now - self._event_clock
+        if self._eta is not None:
+            self._eta = max(0.0, self._eta - (now - self._event_clock))
+        self._event_clock = now
 
     def _model_exists(self) -> bool:
         return self.run_dir is not None and (self.run_dir / "model.safetensors").is_file()

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThreadPool, Signal
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from app import restore_jobs as jobs
+from app.file_dialogs import Purpose, open_file
 from app.restore_jobs import LoadedModel
 from app.tasks import Task
 
@@ -101,6 +102,6 @@ class ModelSlot(QWidget):
         self.remove_button.setVisible(self._removable and model is not None)
 
     def _choose(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a restorer model", "", MODEL_FILTER)
-        if path:
-            self.open(Path(path))
+        path = open_file(self, Purpose.MODELS, "Open a restorer model", MODEL_FILTER)
+        if path is not None:
+            self.open(path)

@@ -1,0 +1,180 @@
+"""Runs: every run in the runs folder with its state; open, continue, export, restore.
+
+The list is read off the GUI thread (``app.run_index``); the buttons emit the chosen
+run folder and the main window does the work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import settings
+from ..run_index import RunSummary, find_runs
+from ..tasks import run_in_thread
+from ..theme import icon
+
+COLUMNS = ["Run", "State", "Steps", "Best val. PSNR", "Started"]
+STATE_WORDS = {"running": "running", "finished": "finished", "stopped": "stopped",
+               "failed": "failed", "interrupted": "interrupted (app closed or crashed)"}
+
+
+class RunsView(QWidget):
+    """Signals carry a run folder (Path); ``refreshed`` fires after each listing."""
+
+    open_requested = Signal(object)
+    continue_requested = Signal(object)
+    export_requested = Signal(object)
+    restore_requested = Signal(object)
+    folder_change_requested = Signal(str)
+    refreshed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runs: list[RunSummary] = []
+        self.active_run: Path | None = None  # the run this app is training now
+        self._pending = False
+        self._again = False  # a refresh was asked for while one was running
+        self.folder_label = QLabel(self)
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.change_button = QPushButton(icon("folder"), "Change folder…", self)
+        self.change_button.setToolTip("Choose where new runs are saved and which folder is listed")
+        self.change_button.clicked.connect(self._choose_folder)
+        self.refresh_button = QPushButton("Refresh", self)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.table = QTreeWidget(self)
+        self.table.setHeaderLabels(COLUMNS)
+        self.table.setRootIsDecorated(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemDoubleClicked.connect(lambda *_: self._emit(self.open_requested))
+        self.empty = QLabel("No runs yet. Start one on the Setup page.", self)
+        self.empty.setObjectName("hint")
+        self.open_button = QPushButton(icon("training"), "Show curves and previews", self)
+        self.continue_button = QPushButton(icon("resume"), "Continue training", self)
+        self.export_button = QPushButton(icon("export"), "Export…", self)
+        self.restore_button = QPushButton(icon("restore"), "Open in Restore", self)
+        for button, signal in ((self.open_button, self.open_requested),
+                               (self.continue_button, self.continue_requested),
+                               (self.export_button, self.export_requested),
+                               (self.restore_button, self.restore_requested)):
+            button.clicked.connect(lambda _=False, s=signal: self._emit(s))
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Runs folder:", self))
+        top.addWidget(self.folder_label, 1)
+        top.addWidget(self.change_button)
+        top.addWidget(self.refresh_button)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.open_button, self.continue_button, self.export_button, self.restore_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ listing
+    def roots(self) -> list[Path]:
+        return [settings.runs_dir(), *settings.legacy_runs_dirs()]
+
+    def refresh(self) -> None:
+        """List the runs again (off the GUI thread); ``refreshed`` follows."""
+        roots = self.roots()
+        extra = [str(p) for p in roots[1:]]
+        self.folder_label.setText(str(roots[0]) + (f"   (also listed: {', '.join(extra)})" if extra else ""))
+        if self._pending:
+            self._again = True
+            return
+        self._pending = True
+        run_in_thread(lambda: find_runs(roots), self._show, self._failed)
+
+    def _failed(self, message: str) -> None:
+        self._pending = False
+        if self._again:
+            self._again = False
+            self.refresh()
+            return
+        self.empty.setText(f"Could not list the runs: {message}")
+        self.empty.show()
+        self.refreshed.emit()
+
+    def _show(self, runs: list[RunSummary]) -> None:
+        self._pending = False
+        if self._again:  # the folder or the runs changed meanwhile: this listing is stale
+            self._again = False
+            self.refresh()
+            return
+        selected = self.selected()
+        self.runs = runs
+        self.table.clear()
+        for run in runs:
+            state = "running" if self.active_run is not None and run.path == self.active_run else run.state
+            steps = f"{run.step:,} / {run.total_steps:,}" if run.total_steps else f"{run.step:,}"
+            psnr = f"{run.best_psnr:.2f} dB" if run.best_psnr is not None else "—"
+            date = run.date.strftime("%Y-%m-%d %H:%M") if run.date else ""
+            item = QTreeWidgetItem([run.name, STATE_WORDS.get(state, state), steps, psnr, date])
+            item.setData(0, Qt.ItemDataRole.UserRole, str(run.path))
+            item.setToolTip(0, str(run.path))
+            if run.message:
+                item.setToolTip(1, run.message)
+            self.table.addTopLevelItem(item)
+            if selected is not None and run.path == selected:
+                item.setSelected(True)
+        for col in range(len(COLUMNS)):
+            self.table.resizeColumnToContents(col)
+        self.empty.setVisible(not runs)
+        self._update_buttons()
+        self.refreshed.emit()
+
+    def state_of(self, path: Path) -> str:
+        for row in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(row)
+            if Path(item.data(0, Qt.ItemDataRole.UserRole)) == Path(path):
+                return item.text(1)
+        return ""
+
+    # ------------------------------------------------------------------ selection
+    def select(self, path: Path) -> None:
+        for row in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(row)
+            item.setSelected(Path(item.data(0, Qt.ItemDataRole.UserRole)) == Path(path))
+
+    def selected(self) -> Path | None:
+        items = self.table.selectedItems()
+        return Path(items[0].data(0, Qt.ItemDataRole.UserRole)) if items else None
+
+    def summary(self, path: Path | None) -> RunSummary | None:
+        return next((r for r in self.runs if path is not None and r.path == path), None)
+
+    def _emit(self, signal: Signal) -> None:
+        path = self.selected()
+        if path is not None:
+            signal.emit(path)
+
+    def _update_buttons(self) -> None:
+        run = self.summary(self.selected())
+        active = run is not None and self.active_run is not None and run.path == self.active_run
+        self.open_button.setEnabled(run is not None)
+        self.continue_button.setEnabled(run is not None and run.can_resume and self.active_run is None)
+        self.export_button.setEnabled(run is not None and (run.checkpoint or run.model))
+        self.restore_button.setEnabled(run is not None and run.model and not active)
+
+    def _choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose the runs folder", str(settings.runs_dir()))
+        if path:
+            self.folder_change_requested.emit(path)

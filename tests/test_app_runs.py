@@ -1,0 +1,98 @@
+"""Runs you can come back to: the runs panel, replaying a run, the offer to continue after a kill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app_helpers import FAKE_WORKER, isolate_settings, tiny_config, tiny_project
+from fake_trainer import write_png
+from noiseda_core.config import save_config
+from noiseda_core.events import Checkpoint, Preview, Progress, Started, Validation
+
+
+def interrupted_run(runs: Path, project: dict) -> Path:
+    """What a killed app leaves: a log that starts and never ends, a checkpoint at step 20."""
+    run = runs / "20260101-120000-noise-da"
+    run.mkdir(parents=True)
+    save_config(tiny_config(project), run / "config.toml")
+    events = [Started(step=0, total_steps=40, run_dir=str(run), device="cpu", mode="noise-da")]
+    events += [Progress(step=s, total_steps=40, loss_res=0.1 / s, loss_dif=0.3, lam=0.01 * s) for s in range(1, 21)]
+    write_png(run / "previews" / "step_000010_synthetic.png", 96, 32, 40)
+    events += [Preview(step=10, synthetic="previews/step_000010_synthetic.png", real=[]),
+               Validation(step=20, psnr=22.5, ssim=0.6, psnr_input=18.0, count=2),
+               Checkpoint(step=20, path=str(run / "checkpoints" / "last.pt"))]
+    (run / "events.jsonl").write_text("".join(e.to_json() + "\n" for e in events) + '{"type": "progr')
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "last.pt").write_text("20")  # the fake worker resumes from this step
+    return run
+
+
+def test_after_a_kill_the_app_offers_the_run_and_continues_it(qtbot, tmp_path):
+    isolate_settings(tmp_path)
+    from app import settings
+    from app.main_window import MainWindow
+
+    runs = tmp_path / "runs"
+    settings.put("setup/runs", str(runs))
+    run = interrupted_run(runs, tiny_project(tmp_path / "data"))
+    window = MainWindow(worker=FAKE_WORKER, extra_env={"FAKE_STEPS": "40", "FAKE_DELAY": "0.002"},
+                        confirm_close=False)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.resume_offered, timeout=15000) as offered:
+        window.show()
+    assert offered.args[0] == run and window.resume_offer.isVisible()
+    assert "step 20" in window.resume_offer.label.text()
+    panel = window.runs_view
+    assert panel.folder_label.text().startswith(str(runs))
+    row = panel.table.topLevelItem(0)
+    assert [row.text(i) for i in range(4)] == [run.name, "interrupted (app closed or crashed)", "20 / 40",
+                                               "22.50 dB"]
+    assert row.text(4).startswith("20")  # a date
+
+    window.resume_offer.show_button.click()  # curves and previews of the past run
+    view = window.training_view
+    assert window.tabs.currentWidget() is view
+    assert view.plot.point_count() >= 20 and view.plot.psnr == [22.5]
+    assert [h[0] for h in view.previews.history] == [10]
+    assert "interrupted" in view.title.text() and view.continue_button.isVisibleTo(window)
+    with qtbot.waitSignal(window.training_done, timeout=30000):
+        view.continue_button.click()
+    assert view.progress.value() == 40
+
+
+def test_runs_panel_buttons_and_folder(qtbot, tmp_path):
+    isolate_settings(tmp_path)
+    from app import settings
+    from app.main_window import MainWindow
+
+    runs = tmp_path / "runs"
+    settings.put("setup/runs", str(runs))
+    run = interrupted_run(runs, tiny_project(tmp_path / "data"))
+    settings.put("runs/declined", str(run))  # "Not now" last time: no offer again
+    window = MainWindow(worker=FAKE_WORKER, extra_env={"FAKE_STEPS": "30", "FAKE_DELAY": "0.002"},
+                        confirm_close=False)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.runs_view.refreshed, timeout=15000):
+        window.show()
+    assert not window.resume_offer.isVisible()
+    panel = window.runs_view
+    panel.select(run)
+    assert panel.continue_button.isEnabled() and panel.export_button.isEnabled()
+    assert not panel.restore_button.isEnabled()  # no model.safetensors yet
+    with qtbot.waitSignal(window.training_done, timeout=30000):
+        panel.continue_button.click()
+    assert window.training_view.progress.value() == 30
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    with qtbot.waitSignal(panel.refreshed, timeout=15000):
+        panel.folder_change_requested.emit(str(other))
+    assert window.setup_view.runs_root() == other and panel.table.topLevelItemCount() == 0
+    assert settings.runs_dir() == other
+
+
+def test_default_runs_folder_is_visible_and_has_no_spaces(tmp_path):
+    from app import settings
+
+    path = settings.default_runs_dir(home=Path("/home/someone"))
+    assert path == Path("/home/someone/NoiseDA/runs")
+    assert " " not in str(path) and not any(part.startswith(".") for part in path.parts)
