@@ -43,10 +43,7 @@ def _core_state(path: Path):  # noqa: ANN202 - the core's RunState, or None with
     try:
         from noiseda_core.run_folder import run_state  # type: ignore[attr-defined]
     except ImportError:
-        try:
-            from noiseda_core.run_state import run_state  # type: ignore[no-redef]
-        except ImportError:
-            return None
+        return None
     return run_state(path)
 
 
