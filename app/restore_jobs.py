@@ -196,12 +196,12 @@ def read_only(source: Source) -> Restored:
 def restore_source(source: Source, models: list[LoadedModel]) -> Restored:
     """Read ``source`` and restore it with each model in turn.
 
-    ``restore_image`` picks tiles by itself for large images (and smaller ones when
-    memory runs out), so the view never has to choose a tile size.
+    ``policy.restore`` picks tiles for large images (and smaller ones when memory
+    runs out), so the view never has to choose a tile size.
     """
     import torch
 
-    from noiseda_core.inference import AUTO_TILE_PIXELS, restore_image
+    from noiseda_core import policy
 
     if source.pixels is not None:
         img = array_to_tensor(source.pixels)
@@ -214,11 +214,11 @@ def restore_source(source: Source, models: list[LoadedModel]) -> Restored:
     outputs = []
     with torch.no_grad():
         for loaded in models:
-            out = restore_image(loaded.model, img, device=loaded.device)
+            out = policy.restore(loaded.model, img, device=loaded.device)
             outputs.append(tensor_to_array(out))
     seconds = time.perf_counter() - start
     names = [m.name for m in models]
-    tiled = img.shape[1] * img.shape[2] > AUTO_TILE_PIXELS
+    tiled = img.shape[1] * img.shape[2] > policy.AUTO_TILE_PIXELS
     return Restored(source, tensor_to_array(img), outputs, seconds, tiled, names)
 
 
@@ -262,7 +262,7 @@ def restore_batch(
     progress: Callable[[int, int, str], None],
 ) -> Any:
     """Restore ``inputs`` into ``out_dir``; returns the core's RestoreReport."""
-    from noiseda_core.inference import restore_paths
+    from noiseda_core.restore_files import restore_paths
 
     check_output_folder(inputs, out_dir)
     Path(out_dir).mkdir(parents=True, exist_ok=True)

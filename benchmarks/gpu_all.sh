@@ -84,7 +84,7 @@ PYEOF
 GPUS=$("$PY" -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
 
 # 1. the goal: paper preset, batch 24, bf16 (+ restoration at 1024² and 4K in bf16, the
-#    batch the autosizer would pick)
+#    batch policy.suggest_batch would pick)
 section train_bf16_b${B_MAIN} 120 "${BENCH[@]}" --batch "$B_MAIN" --precision bf16 --restore-sizes "$SIZES"
 section suggest_batch 60 "$PY" -c "from noiseda_core.bench import run_bench; run_bench(device='$DEVICE', preset='$PRESET', patch=$PATCH, precision='bf16', skip_train=True, skip_restore=True, suggest=True)"
 # 2. fp32 beside it (the release ran fp32), and the release's other batches

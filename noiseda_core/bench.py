@@ -139,7 +139,7 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
 
     ``compile``: after the eager run, time the same step under ``torch.compile``;
     when compiling fails a ``compile-fallback`` line says why and the eager
-    figure stands. ``suggest``: also print the batch ``autosize`` would pick.
+    figure stands. ``suggest``: also print the batch ``policy.suggest_batch`` picks.
     """
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
@@ -156,7 +156,7 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
                                         device=device, compile=False))
     common = {"preset": preset, "device": info.name}
     if suggest:
-        from .autosize import suggest_batch
+        from .policy import suggest_batch
 
         advice = suggest_batch(base_cfg, torch_device)
         _emit({"what": "suggest-batch", **common, "patch": patch, "batch": advice.batch,
@@ -188,13 +188,11 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
                 "size": width if width == height else f"{width}x{height}",
                 "width": width, "height": height}
         try:
-            tile = None
-            if on_gpu:
-                from .autosize import suggest_tile
-                from .nets import build_restorer
+            from .nets import build_restorer
+            from .policy import tile_for
 
-                tile = suggest_tile(build_restorer(restorer).to(torch_device), torch_device,
-                                    precision)
+            tile = tile_for(build_restorer(restorer).to(torch_device), (height, width),
+                            torch_device, precision)
             result = time_restore(restorer, torch_device, width, height, precision,
                                   repeats=5 if on_gpu else 1, tile=tile)
         except torch.OutOfMemoryError as exc:

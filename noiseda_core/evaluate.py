@@ -55,8 +55,8 @@ def evaluate_folders(model: Path, input_dir: Path, target_dir: Path, *, device: 
     from .device import resolve_device
     from .export import load_restorer
     from .imageio import read_image, scan_images
-    from .inference import restore_image
     from .metrics import psnr, ssim
+    from .policy import restore
 
     torch_device = resolve_device(device)
     restorer = load_restorer(model, torch_device)
@@ -75,7 +75,7 @@ def evaluate_folders(model: Path, input_dir: Path, target_dir: Path, *, device: 
             report.failed.append(f"{source}: size {tuple(degraded.shape[1:])} differs from "
                                  f"{target} {tuple(clean.shape[1:])}")
             continue
-        restored = restore_image(restorer, degraded, tile=tile, device=torch_device).cpu()
+        restored = restore(restorer, degraded, tile=tile, device=torch_device).cpu()
         report.scores.append(PairScore(
             name=source.stem,
             psnr=psnr(restored, clean, y_channel=y_channel),

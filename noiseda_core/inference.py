@@ -11,9 +11,9 @@ Neighbouring ramps are complementary (sin² + cos² = 1), so weights sum to one
 and a conv net whose receptive radius is below ``overlap // 4`` gives the
 untiled result exactly, with no seams. Tiles are run ``tile_batch`` at a time.
 
-Out of memory: a forward that raises ``torch.OutOfMemoryError`` is retried with
-one tile per batch and half the tile size, down to a floor, after which
-``OutOfMemoryAdvice`` says what to lower.
+This module decides nothing: ``restore_image`` uses the tile it is given (None:
+the whole image). Choosing a tile from free memory and halving it when memory
+runs out is ``policy.py``'s job (``policy.restore``).
 """
 
 from __future__ import annotations
@@ -21,21 +21,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator
 
 import torch
 from torch import nn
 
 from .config import Precision
-from .errors import OutOfMemoryAdvice, UserError
 from .nets.base import pad_to_multiple
-
-AUTO_TILE_PIXELS = 2048 * 2048  # tile=None: whole image up to this many pixels...
-AUTO_TILE = 1024  # ...else tiles of this side
-MIN_TILE = 64  # OOM retries never go below this (or the net's pad multiple)
-
 
 def _model_info(model: nn.Module) -> tuple[torch.device, torch.dtype]:
     for p in model.parameters():
@@ -55,12 +47,6 @@ def _autocast_dtype(
         return {Precision.FP32: None, Precision.BF16: torch.bfloat16,
                 Precision.FP16: torch.float16}[precision]
     return dtype if dtype in (torch.float16, torch.bfloat16) else None
-
-
-def _is_oom(exc: BaseException) -> bool:
-    if isinstance(exc, torch.OutOfMemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
 
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -129,19 +115,6 @@ def _run(
     return acc / wsum.clamp_min(1e-12)
 
 
-_GPU_TILES: dict[tuple[int, str, str, int], int] = {}
-
-
-def _gpu_tile(model: nn.Module, device: torch.device, precision: object, tile_batch: int) -> int:
-    """Tile side that fits free GPU memory, measured once per model/device/precision."""
-    from .autosize import suggest_tile
-
-    key = (id(model), str(device), str(precision), tile_batch)
-    if key not in _GPU_TILES:
-        _GPU_TILES[key] = suggest_tile(model, device, precision or "auto", tile_batch)
-    return _GPU_TILES[key]
-
-
 @torch.no_grad()
 def restore_image(
     model: nn.Module,
@@ -153,17 +126,16 @@ def restore_image(
     dtype: torch.dtype = torch.float32,
     precision: Precision | str | None = None,
     tile_batch: int = 4,
-    min_tile: int = MIN_TILE,
 ) -> torch.Tensor:
     """Restore one image ``(3, H, W)`` in [0, 1] → ``(3, H, W)`` float32 in [0, 1].
 
-    ``tile``: tile side (rounded to the net's ``pad_multiple``); None = whole
-    image up to ``AUTO_TILE_PIXELS``, else ``AUTO_TILE`` tiles. ``device``:
-    where to compute (default: the model's device; the model is moved there).
-    ``dtype``: float32/float64 arithmetic (the model is copied if its
-    parameters differ), or float16/bfloat16 for autocast; ``precision``
-    (``auto``/``fp32``/``bf16``/``fp16``) overrides ``dtype``'s autocast choice.
-    The result is on ``img``'s device. The model's train/eval mode is kept.
+    ``tile``: tile side (rounded down to the net's ``pad_multiple``); None = the
+    whole image in one forward. ``device``: where to compute (default: the model's
+    device; the model is moved there). ``dtype``: float32/float64 arithmetic (the
+    model is copied if its parameters differ), or float16/bfloat16 for autocast;
+    ``precision`` (``auto``/``fp32``/``bf16``/``fp16``) overrides ``dtype``'s
+    autocast choice. The result is on ``img``'s device; the model's mode is kept.
+    Running out of memory raises (``policy.restore`` backs off).
     """
     if img.ndim != 3 or img.shape[0] != 3:
         raise ValueError(f"expected an image (3, H, W), got shape {tuple(img.shape)}")
@@ -177,126 +149,12 @@ def restore_image(
     mult = int(getattr(model, "pad_multiple", 8))
     h, w = img.shape[-2:]
     x = pad_to_multiple(img[None].to(dev, full), mult)
-    hp, wp = x.shape[-2:]
-    if tile is None and dev.type == "cuda":
-        tile = _gpu_tile(model, dev, precision, tile_batch)  # from free GPU memory
-        if hp <= tile and wp <= tile:
-            tile = None
-    if tile is None and hp * wp > AUTO_TILE_PIXELS:
-        tile = AUTO_TILE
-    floor = max(mult, -(-min_tile // mult) * mult)
+    t = None if tile is None else max(mult, int(tile) // mult * mult)
+    ov = 0 if t is None else min(max(0, overlap), t // 2)
     was_training = model.training
     model.eval()
     try:
-        while True:
-            t = None if tile is None else max(mult, int(tile) // mult * mult)
-            ov = 0 if t is None else min(max(0, overlap), t // 2)
-            try:
-                out = _run(model, x, t, ov, amp, tile_batch)
-                break
-            except (torch.OutOfMemoryError, RuntimeError) as exc:
-                if not _is_oom(exc):
-                    raise
-                if dev.type == "cuda":
-                    torch.cuda.empty_cache()
-                current = t if t is not None else max(hp, wp)
-                tile_batch = 1
-                tile = current // 2 // mult * mult
-                if tile < floor:
-                    raise OutOfMemoryAdvice(
-                        f"out of memory on {dev} restoring a {w}×{h} image even with "
-                        f"{floor}-pixel tiles; use a smaller model, lower precision "
-                        "(--precision bf16 or fp16 on a GPU), free memory held by other "
-                        "programs, or restore on another device (--device cpu)"
-                    ) from None
+        out = _run(model, x, t, ov, amp, tile_batch)
     finally:
         model.train(was_training)
     return out[0, :, :h, :w].clamp(0.0, 1.0).to(img.device, torch.float32)
-
-
-@dataclass
-class RestoreReport:
-    """Outcome of ``restore_paths``: files written, failures with reasons, non-images skipped."""
-
-    written: list[Path] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    stopped: bool = False
-
-
-def _collect(inputs: list[Path], report: RestoreReport) -> list[tuple[Path, Path]]:
-    """(image path, output path relative to out_dir) for files and folders given."""
-    from .imageio import IMAGE_SUFFIXES, scan_images
-
-    jobs: list[tuple[Path, Path]] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            try:
-                scan = scan_images(item)
-            except UserError as exc:
-                report.failed.append((item, str(exc)))
-                continue
-            report.skipped.extend(scan.skipped)
-            jobs.extend((p, p.relative_to(item)) for p in scan.images)
-        elif item.is_file():
-            if item.suffix.lower() in IMAGE_SUFFIXES:
-                jobs.append((item, Path(item.name)))
-            else:
-                report.skipped.append(item)
-        else:
-            report.failed.append((item, f"{item}: no such file or folder"))
-    return jobs
-
-
-def _unique_png(rel: Path, used: set[str]) -> Path:
-    """``rel`` with a .png suffix; ``name_2.png`` etc. when an earlier input took it."""
-    out = rel.with_suffix(".png")
-    n = 2
-    while out.as_posix().lower() in used:
-        out = rel.with_name(f"{rel.stem}_{n}.png")
-        n += 1
-    used.add(out.as_posix().lower())
-    return out
-
-
-def restore_paths(
-    model: nn.Module,
-    inputs: list[Path],
-    out_dir: Path,
-    *,
-    tile: int | None = None,
-    device: torch.device | str | None = None,
-    precision: Precision | str | None = None,
-    on_progress: Callable[[int, int, Path], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> RestoreReport:
-    """Restore image files and folders (recursively) into ``out_dir`` as PNG.
-
-    Names are kept (``photo.jpg`` → ``photo.png``; a folder's subfolders are kept
-    below ``out_dir``). Unreadable images are collected in ``.failed`` with the
-    reason, non-image files in ``.skipped``; the rest are still written. Input
-    files are never overwritten. ``on_progress(done, total, path)`` after each
-    file; ``should_stop()`` is checked before each file.
-    """
-    from .imageio import read_image, write_image
-
-    report = RestoreReport()
-    jobs = _collect(list(inputs), report)
-    out_dir = Path(out_dir)
-    protect = [p for p, _ in jobs]
-    used: set[str] = set()
-    targets = [(src, out_dir / _unique_png(rel, used)) for src, rel in jobs]
-    for done, (src, dst) in enumerate(targets, start=1):
-        if should_stop is not None and should_stop():
-            report.stopped = True
-            break
-        try:
-            img = read_image(src)
-            restored = restore_image(model, img, tile=tile, device=device, precision=precision)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            report.written.append(write_image(restored, dst, protect=protect))
-        except (UserError, OSError) as exc:
-            report.failed.append((src, str(exc)))
-        if on_progress is not None:
-            on_progress(done, len(targets), src)
-    return report

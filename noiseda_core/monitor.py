@@ -15,7 +15,7 @@ from .config import Config, Task
 from .data import load_pairs, preview_inputs
 from .events import Preview, Validation
 from .imageio import write_image
-from .inference import restore_image
+from . import policy
 from .metrics import psnr, ssim
 from .run_folder import RunFolder
 
@@ -33,7 +33,7 @@ class RunMonitor:
         self.previews = preview_inputs(cfg.data, cfg.train.preview_count, size, cfg.train.seed)
 
     def _restore(self, model: nn.Module, image: torch.Tensor) -> torch.Tensor:
-        return restore_image(model, image, device=self.device).cpu()
+        return policy.restore(model, image, device=self.device).cpu()
 
     @torch.no_grad()
     def validate(self, model: nn.Module, step: int) -> Validation | None:

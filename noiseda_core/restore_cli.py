@@ -15,7 +15,7 @@ def run_restore(model: Path, inputs: list[Path], out: Path, tile: int | None,
 
     from .device import resolve_device
     from .export import load_restorer
-    from .inference import restore_paths
+    from .restore_files import restore_paths
 
     torch_device = resolve_device(device)
     restorer = load_restorer(model, torch_device)

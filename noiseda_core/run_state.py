@@ -67,7 +67,7 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed patch size: let cuDNN pick its kernels
     if cfg.train.auto_batch and state is None:
-        from .autosize import with_suggested_batch
+        from .policy import with_suggested_batch
 
         cfg, advice = with_suggested_batch(cfg, device)
         print(advice.message, file=sys.stderr)

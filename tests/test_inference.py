@@ -1,4 +1,4 @@
-"""Whole-image restoration: padding, tiled blending, OOM fallback, folders."""
+"""Whole-image restoration: padding, tiled blending, folders (OOM back-off: test_policy)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from noiseda_core.errors import OutOfMemoryAdvice
-from noiseda_core.inference import restore_image, restore_paths
+from noiseda_core.inference import restore_image
+from noiseda_core.restore_files import restore_paths
 from noiseda_core.nets import Restorer, build_restorer
 
 
@@ -62,37 +62,6 @@ def test_model_mode_and_device_kept() -> None:
     model = build_restorer("unet-tiny").train()
     out = restore_image(model, torch.rand(3, 8, 8))
     assert model.training and out.device.type == "cpu"
-
-
-class _Hungry(nn.Module):
-    """Raises OutOfMemoryError for inputs with more than ``limit`` pixels."""
-
-    pad_multiple = 8
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-        self.sizes: list[tuple[int, ...]] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.sizes.append(tuple(x.shape))
-        if x.shape[0] * x.shape[-1] * x.shape[-2] > self.limit:
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return x
-
-
-def test_out_of_memory_retries_with_smaller_tiles() -> None:
-    model = _Hungry(limit=64 * 64)
-    img = torch.rand(3, 200, 150)
-    out = restore_image(model, img, min_tile=32)
-    assert torch.allclose(out, img)
-    assert model.sizes[0] == (1, 3, 200, 152)  # first try: the whole (padded) image
-    assert max(s[-1] * s[-2] for s in model.sizes[-4:]) <= 64 * 64
-
-
-def test_out_of_memory_gives_advice_at_the_floor() -> None:
-    with pytest.raises(OutOfMemoryAdvice, match="smaller model"):
-        restore_image(_Hungry(limit=10), torch.rand(3, 100, 100), min_tile=32)
 
 
 def _png(path: Path, seed: int, size=(20, 12)) -> None:

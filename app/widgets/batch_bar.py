@@ -1,6 +1,6 @@
 """The batch row of the restore view: restore many files into a folder, with progress and Cancel.
 
-Runs ``noiseda_core.inference.restore_paths`` on a worker (``app.restore_jobs.restore_batch``);
+Runs ``noiseda_core.restore_files.restore_paths`` on a worker (``app.restore_jobs.restore_batch``);
 Cancel sets the event its ``should_stop`` reads, so it stops after the current image.
 """
 

@@ -1,0 +1,241 @@
+"""Deciding sizes once: the training batch, the restoration tile, the back-off on OOM.
+
+    advice = suggest_batch(cfg, device)                 # BatchAdvice(batch=24, message=...)
+    tile = tile_for(model, (h, w), device, "bf16")      # None: the whole image at once
+    out = restore(model, img, device=device)            # tile chosen here, halved on OOM
+
+Commands (``train``, ``restore``, ``evaluate``, ``bench``, validation, the app) call
+these; ``inference.restore_image`` restores with the tile it is given and decides
+nothing. Memory figures come from ``measure.default()`` (or the ``measure`` given):
+where free memory is known (CUDA) the peak of a real probe (one training step at two
+small batches, one restoration of a ``TILE_PROBE``² image) gives a linear model
+``bytes = base + per_unit · n`` and the largest ``n`` fitting a fraction of the free
+memory is chosen; elsewhere the configured batch and fixed tiles are used.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from . import inference, measure as measuring
+from .config import Config, Precision
+from .errors import OutOfMemoryAdvice
+from .measure import Measure
+
+BATCH_FRACTION = 0.85  # of free memory a suggested batch may use (the rest: fragmentation)
+BATCH_CAP = 64
+PROBE_BATCHES = (2, 4)
+TILE_FRACTION = 0.6  # restoration shares the GPU with a viewer, the GUI, other programs
+TILE_CAP = 4096
+TILE_PROBE = 256
+AUTO_TILE_PIXELS = 2048 * 2048  # memory not measured: whole image up to this many pixels...
+AUTO_TILE = 1024  # ...else tiles of this side
+MIN_TILE = 64  # OOM back-off never goes below this (or the net's pad multiple)
+GIB = 2**30
+
+
+@dataclass(frozen=True)
+class BatchAdvice:
+    """A training batch for this device with the reason, for the CLI and the GUI."""
+
+    batch: int
+    message: str
+    measured: bool = False  # True when it comes from a memory measurement
+    free_bytes: int | None = None
+    base_bytes: float | None = None  # memory a step needs whatever the batch
+    bytes_per_sample: float | None = None
+
+
+# --------------------------------------------------------------------------- maths
+
+
+def fit_linear(points: Sequence[tuple[int, float]]) -> tuple[float, float]:
+    """Least-squares ``bytes = base + slope · n`` through ``(n, bytes)`` points (≥ 2 sizes)."""
+    if len({n for n, _ in points}) < 2:
+        raise ValueError("fit_linear needs measurements at two different sizes at least")
+    k = len(points)
+    mean_n = sum(n for n, _ in points) / k
+    mean_b = sum(b for _, b in points) / k
+    var = sum((n - mean_n) ** 2 for n, _ in points)
+    slope = sum((n - mean_n) * (b - mean_b) for n, b in points) / var
+    return mean_b - slope * mean_n, slope
+
+
+def largest_fitting(base: float, per_unit: float, budget: float, cap: int) -> int:
+    """Largest ``n`` in [0, cap] with ``base + per_unit · n ≤ budget`` (0: not even one fits)."""
+    if per_unit <= 0:  # measurement noise can give a flat or falling line: trust the cap
+        return cap if base <= budget else 0
+    return max(0, min(cap, int((budget - base) // per_unit)))
+
+
+# --------------------------------------------------------------------------- the batch
+
+
+def step_peaks(cfg: Config, device: torch.device, m: Measure,
+               batches: Sequence[int] = PROBE_BATCHES) -> list[tuple[int, float]]:
+    """``(batch, peak bytes)`` of one real joint training step per batch.
+
+    A first, unmeasured step allocates Adam's state, so networks, gradients and
+    optimizer state land in the fitted base. Everything is freed before returning.
+    """
+    from .probe import ProbeStep
+
+    probe = ProbeStep(cfg, device)
+    try:
+        probe(min(batches))
+        return [(b, m.peak_bytes(device, lambda b=b: probe(b))) for b in batches]
+    finally:
+        del probe
+        m.release(device)
+
+
+def suggest_batch(cfg: Config, device: torch.device, measure: Measure | None = None) -> BatchAdvice:
+    """The largest batch (≤ 64) whose joint step fits in 85 % of free device memory.
+
+    Where memory is not measured (CPU, MPS) the configured ``train.batch`` comes back.
+    """
+    m = measure or measuring.default()
+    configured = cfg.train.batch
+    free = m.free_bytes(device)
+    if free is None:
+        return BatchAdvice(configured, f"batch {configured} (as configured): {device.type} memory "
+                                       "is not measured; lower train.batch if the system swaps")
+    try:
+        points = step_peaks(cfg, device, m)
+    except Exception as exc:
+        if not m.is_oom(exc):
+            raise
+        m.release(device)
+        return BatchAdvice(1, f"even batch {min(PROBE_BATCHES)} ran out of memory on {device} "
+                              f"({free / GIB:.1f} GiB free); lower train.patch or pick a "
+                              "smaller model.diffusion / model.restorer", measured=True,
+                           free_bytes=free)
+    base, per_sample = fit_linear(points)
+    batch = largest_fitting(base, per_sample, BATCH_FRACTION * free, BATCH_CAP)
+    detail = (f"{free / GIB:.1f} GiB free, {max(per_sample, 0) / GIB:.2f} GiB per sample "
+              f"+ {base / GIB:.2f} GiB fixed (patch {cfg.train.patch}, {cfg.model.restorer} + "
+              f"{cfg.model.diffusion} denoiser)")
+    if batch < 1:
+        return BatchAdvice(1, f"batch 1 may not fit: {detail}; lower train.patch or pick a "
+                              "smaller model.diffusion", True, free, base, per_sample)
+    capped = " (the cap)" if batch == BATCH_CAP else ""
+    return BatchAdvice(batch, f"batch {batch}{capped} fits in {BATCH_FRACTION:.0%} of free memory: "
+                              f"{detail}", True, free, base, per_sample)
+
+
+def with_suggested_batch(cfg: Config, device: torch.device,
+                         measure: Measure | None = None) -> tuple[Config, BatchAdvice]:
+    """``cfg`` with ``train.batch`` set to the suggestion (``train.auto_batch`` runs)."""
+    advice = suggest_batch(cfg, device, measure)
+    return replace(cfg, train=replace(cfg.train, batch=advice.batch)), advice
+
+
+# --------------------------------------------------------------------------- the tile
+
+# model → {(device, precision, tile batch): (tile side, tile batch)}: measured once,
+# lowered by an out-of-memory back-off
+_TILES: weakref.WeakKeyDictionary[nn.Module, dict[tuple[str, str, int], tuple[int, int]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _mult(model: nn.Module) -> int:
+    return int(getattr(model, "pad_multiple", 8))
+
+
+def measured_tile(model: nn.Module, device: torch.device, precision: Precision | str | None,
+                  free: int, m: Measure, tile_batch: int = 4) -> int:
+    """Tile side so ``tile_batch`` tiles fit in 60 % of ``free`` bytes.
+
+    From the peak of restoring one ``TILE_PROBE``² image whole (activation memory
+    grows with the pixel count); a multiple of the net's ``pad_multiple``, between
+    ``TILE_PROBE`` and ``TILE_CAP``.
+    """
+    image = torch.rand(3, TILE_PROBE, TILE_PROBE)
+    peak = m.peak_bytes(device, lambda: inference.restore_image(
+        model, image, tile=None, device=device, precision=precision))
+    per_pixel = peak / TILE_PROBE**2
+    side = int((TILE_FRACTION * free / max(1, tile_batch) / max(per_pixel, 1.0)) ** 0.5)
+    side = max(TILE_PROBE, min(TILE_CAP, side))
+    return max(_mult(model), side // _mult(model) * _mult(model))
+
+
+def tile_for(model: nn.Module, size: tuple[int, int], device: torch.device | str,
+             precision: Precision | str | None = None, tile_batch: int = 4,
+             measure: Measure | None = None) -> int | None:
+    """Tile side for restoring an image of ``size`` = (H, W); None: the whole image.
+
+    Measured once per model, device, precision and tile batch where memory is known;
+    elsewhere whole images up to ``AUTO_TILE_PIXELS`` and ``AUTO_TILE`` tiles above.
+    """
+    return _plan(model, size, torch.device(device), precision, tile_batch,
+                 measure or measuring.default())[0]
+
+
+def _plan(model: nn.Module, size: tuple[int, int], device: torch.device,
+          precision: Precision | str | None, tile_batch: int,
+          m: Measure) -> tuple[int | None, int]:
+    """(tile side or None, tiles per forward) for an image of ``size``."""
+    mult = _mult(model)
+    hp, wp = (-(-s // mult) * mult for s in size)
+    key = (str(device), str(precision), tile_batch)
+    known = _TILES.setdefault(model, {})
+    if key not in known:
+        free = m.free_bytes(device)
+        if free is None:
+            return (None if hp * wp <= AUTO_TILE_PIXELS else AUTO_TILE), tile_batch
+        known[key] = measured_tile(model, device, precision, free, m, tile_batch), tile_batch
+    tile, batch = known[key]
+    return (None if hp <= tile and wp <= tile else tile), batch
+
+
+def restore(model: nn.Module, img: torch.Tensor, *, tile: int | None = None,
+            device: torch.device | str | None = None, precision: Precision | str | None = None,
+            dtype: torch.dtype = torch.float32, overlap: int = 32, tile_batch: int = 4,
+            min_tile: int = MIN_TILE, measure: Measure | None = None) -> torch.Tensor:
+    """Restore ``img`` (3, H, W) in [0, 1] → (3, H, W), choosing the tile when none is given.
+
+    Out of memory: retried with one tile per batch and half the tile, down to
+    ``min_tile``, after which ``OutOfMemoryAdvice`` says what to lower. A tile that
+    had to shrink is remembered for the next images of this model and device.
+    """
+    m = measure or measuring.default()
+    dev = torch.device(device) if device is not None else _model_device(model)
+    key = (str(dev), str(precision), tile_batch)
+    if tile is None:
+        tile, tile_batch = _plan(model, tuple(img.shape[-2:]), dev, precision, tile_batch, m)
+    mult = _mult(model)
+    floor = max(mult, -(-min_tile // mult) * mult)
+    while True:
+        try:
+            return inference.restore_image(model, img, tile=tile, overlap=overlap, device=dev,
+                                           dtype=dtype, precision=precision,
+                                           tile_batch=tile_batch)
+        except Exception as exc:
+            if not m.is_oom(exc):
+                raise
+            m.release(dev)
+        current = tile if tile is not None else max(-(-s // mult) * mult for s in img.shape[-2:])
+        tile, tile_batch = current // 2 // mult * mult, 1
+        if tile < floor:
+            h, w = img.shape[-2:]
+            raise OutOfMemoryAdvice(
+                f"out of memory on {dev} restoring a {w}×{h} image even with {floor}-pixel "
+                "tiles; use a smaller model, lower precision (--precision bf16 or fp16 on a "
+                "GPU), free memory held by other programs, or restore on another device "
+                "(--device cpu)") from None
+        _TILES.setdefault(model, {})[key] = tile, tile_batch
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+__all__ = ["BatchAdvice", "fit_linear", "largest_fitting", "restore", "suggest_batch",
+           "tile_for", "with_suggested_batch"]
