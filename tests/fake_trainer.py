@@ -4,7 +4,8 @@ Fast and torch-free: prints event JSON lines, writes tiny preview PNGs and a fak
 checkpoint, honours ``pause``/``resume``/``stop`` on stdin. Behaviour comes from env vars:
 FAKE_STEPS (default 40), FAKE_DELAY (seconds per step, default 0.01), FAKE_CRASH_AT (raise at
 that step: traceback on stderr, a ``failed`` event, exit 1), FAKE_OOM_AT (same, as a CUDA OOM),
-FAKE_HANG_AT (stop answering at that step; for kill tests), FAKE_USER_ERROR (exit 2).
+FAKE_HANG_AT (stop answering at that step; for kill tests), FAKE_USER_ERROR (exit 2),
+FAKE_WARM (validation also reports a starting model). Diagnostics come with every progress.
 Used by the GUI tests for failure paths that the real worker cannot produce on demand.
 """
 
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from noiseda_core.events import (  # noqa: E402
     Checkpoint,
+    Diagnostics,
     Failed,
     Finished,
     Preview,
@@ -122,6 +124,9 @@ def main() -> int:
                           loss_mse=0.4 - 0.3 * p, loss_triplet=0.1 * (1 - p), loss_total=0.6,
                           lam=0.2 * p, lr=1e-4, images_per_s=100.0, elapsed_s=time.time() - t0,
                           eta_s=(steps - step) * delay))
+            emit(Diagnostics(step=step, hinge_active=max(0.0, 0.8 - p), mse_pos=0.05 + 0.02 * (1 - p),
+                             mse_neg=0.08 + 0.01 * p, grad_res=0.5 / (1 + step), grad_dif=0.01 * p,
+                             noise_real_input=12.0, noise_real_restored=12.0 - 9.0 * p))
             print(f"step {step}", file=sys.stderr, flush=True)
             if step % 10 == 0:
                 syn = f"previews/step_{step:06d}_synthetic.png"
@@ -131,7 +136,9 @@ def main() -> int:
                     write_png(run_dir / rel, 64, 32, (step * 11 + 60 * k) % 255)
                 emit(Preview(step=step, synthetic=syn, real=reals))
             if step % 20 == 0:
-                emit(Validation(step=step, psnr=20.0 + step / 10, ssim=0.5, psnr_input=18.0, count=2))
+                warm = 19.5 if os.environ.get("FAKE_WARM") else None
+                emit(Validation(step=step, psnr=20.0 + step / 10, ssim=0.5, psnr_input=18.0, count=2,
+                                psnr_start=warm, ssim_start=0.45 if warm else None))
                 save(step)
     except Exception as exc:
         tb = traceback.format_exc()

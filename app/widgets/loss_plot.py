@@ -1,28 +1,59 @@
-"""Live training curves (pyqtgraph): losses, λ and validation PSNR.
+"""Live training curves (pyqtgraph): losses, λ and validation PSNR; a Diagnostics tab.
 
-Points arrive with every progress event; the curves are redrawn on a short timer so
-a chatty worker cannot flood the event loop. An EMA slider smooths the losses and a
-check box puts them on a log scale.
+Points arrive with every event; the curves are redrawn on a short timer so a chatty
+worker cannot flood the event loop. An EMA slider smooths the losses and a check box
+puts them on a log scale. The validation plot shows the noisy input and the starting
+model as reference lines; the Diagnostics tab shows what the diffusion loss is doing.
 """
 
 from __future__ import annotations
 
 import math
-import os
 
-os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import Qt, QTimer  # noqa: E402
-from PySide6.QtGui import QPalette  # noqa: E402
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget  # noqa: E402
+from .series_plot import SeriesPlot, pg  # noqa: F401 (pg: pyqtgraph configured for PySide6)
 
 SERIES = {  # key → (legend name, colour)
     "loss_res": ("restoration", "#3b82f6"),
     "loss_dif": ("diffusion", "#f97316"),
     "loss_triplet": ("triplet part", "#a855f7"),
 }
+DIAGNOSTICS = {  # plot key → (title, y axis, {event field: (legend, colour)}, tooltip)
+    "noise": ("Noise left in your real photos", "noise σ (8-bit levels)",
+              {"noise_real_input": ("input", "#94a3b8"), "noise_real_restored": ("restored", "#22c55e")},
+              "An estimate of the noise in your real photos (no ground truth needed): the restored "
+              "line should go down and stay well below the input. If it climbs, the restorer is "
+              "adding texture or the adaptation is too strong."),
+    "hinge": ("Swapped images still fooling the helper", "fraction of batches",
+              {"hinge_active": ("hinge active", "#a855f7")},
+              "How often the residual-swapped images are not yet clearly worse for the helper "
+              "network. Only then does the triplet part teach the restorer. Near 0 for a long "
+              "time: the margin is met and that part has stopped pushing."),
+    "mse": ("Helper's error: restored vs swapped", "noise MSE",
+            {"mse_pos": ("restored", "#3b82f6"), "mse_neg": ("swapped", "#ef4444")},
+            "The helper network's error when conditioned on your restored images (should stay "
+            "lower) and on swapped ones (higher). The gap between them is what steers the restorer."),
+    "grad": ("Push on the restorer", "gradient size",
+             {"grad_res": ("from the pairs", "#3b82f6"), "grad_dif": ("from your real photos", "#f97316")},
+             "How strongly each part of the loss moves the restorer's weights. If the part from "
+             "your real photos stays near 0, the adaptation does nothing; if it dwarfs the pairs, "
+             "lower the λ weight."),
+}
+PSNR_SPAN_DB = 1.0  # the validation axis never spans less (tiny changes stay flat)
 REDRAW_MS = 250
+PSNR_TIP = ("PSNR of the restorer on your validation pairs, in dB: higher is better. Dashed lines: "
+            "the noisy input itself and the model training started from; the curve should end above both.")
 
 
 def ema(values: list[float], alpha: float) -> list[float]:
@@ -37,7 +68,7 @@ def ema(values: list[float], alpha: float) -> list[float]:
 
 
 class LossPlot(QWidget):
-    """Three plots: losses (top), λ and validation PSNR (bottom)."""
+    """Tab "Training": losses (top), λ and validation PSNR (bottom). Tab "Diagnostics"."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,41 +78,43 @@ class LossPlot(QWidget):
         self.lam: list[float] = []
         self.val_steps: list[int] = []
         self.psnr: list[float] = []
+        self.diag_steps: dict[str, list[int]] = {f: [] for p in DIAGNOSTICS.values() for f in p[2]}
+        self.diag: dict[str, list[float]] = {f: [] for f in self.diag_steps}
         self._dirty = False
 
-        window = self.palette().color(QPalette.ColorRole.Base)
-        text = self.palette().color(QPalette.ColorRole.Text)
-        self.canvas = pg.GraphicsLayoutWidget(self)
-        self.canvas.setBackground(window)
-        self.canvas.setMinimumSize(280, 220)
-        axis_pen = pg.mkPen(text)
+        self.loss_plot = SeriesPlot("Losses", "loss", SERIES,
+                                    "Training losses (smoothed). They should fall and then level off.")
+        self.lam_plot = SeriesPlot("λ (weight of the real photos)", "λ", {"lam": ("λ", "#14b8a6")},
+                                   "How much the diffusion part counts; it ramps up from 0.")
+        self.psnr_plot = SeriesPlot("Validation PSNR", "PSNR (dB)", {"psnr": ("restorer", "#22c55e")},
+                                    PSNR_TIP, min_span=PSNR_SPAN_DB, symbols=True)
+        training = QWidget()
+        grid = QGridLayout(training)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.loss_plot, 0, 0, 1, 2)
+        grid.addWidget(self.lam_plot, 1, 0)
+        grid.addWidget(self.psnr_plot, 1, 1)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
 
-        def plot(title: str, row: int, col: int, colspan: int = 1) -> pg.PlotItem:
-            item = self.canvas.addPlot(row=row, col=col, colspan=colspan, title=title)
-            # no grid: pyqtgraph's grid lines cost more to paint than the curves themselves
-            item.titleLabel.setAttr("color", text.name())
-            for name in ("left", "bottom"):
-                item.getAxis(name).setPen(axis_pen)
-                item.getAxis(name).setTextPen(axis_pen)
-            return item
-
-        self.loss_item = plot("Losses", 0, 0, 2)
-        legend = self.loss_item.addLegend(offset=(-10, 10))
-        legend.setLabelTextColor(text)
-        self.curves = {
-            key: self.loss_item.plot([], [], name=name, pen=pg.mkPen(colour, width=2))
-            for key, (name, colour) in SERIES.items()
-        }
-        for curve in self.curves.values():  # long runs: draw what the pixels can show
-            curve.setDownsampling(auto=True, method="peak")
-            curve.setClipToView(True)
-        self.lam_item = plot("λ (diffusion weight)", 1, 0)
-        self.lam_curve = self.lam_item.plot([], [], pen=pg.mkPen("#14b8a6", width=2))
-        self.psnr_item = plot("Validation PSNR (dB)", 1, 1)
-        self.psnr_curve = self.psnr_item.plot([], [], pen=pg.mkPen("#22c55e", width=2), symbol="o",
-                                              symbolSize=6, symbolBrush="#22c55e")
-        self.canvas.ci.layout.setRowStretchFactor(0, 3)
-        self.canvas.ci.layout.setRowStretchFactor(1, 2)
+        self.diag_plots: dict[str, SeriesPlot] = {}
+        diagnostics = QWidget()
+        dgrid = QGridLayout(diagnostics)
+        dgrid.setContentsMargins(0, 0, 0, 0)
+        self.diag_hint = QLabel("No diagnostics yet: the trainer reports them in the Noise-DA modes. "
+                                "Hover over a chart to see what to look for.")
+        self.diag_hint.setObjectName("hint")
+        self.diag_hint.setWordWrap(True)
+        dgrid.addWidget(self.diag_hint, 0, 0, 1, 2)
+        for i, (key, (title, y_label, series, tip)) in enumerate(DIAGNOSTICS.items()):
+            plot = SeriesPlot(title, y_label, series, tip)
+            self.diag_plots[key] = plot
+            dgrid.addWidget(plot, 1 + i // 2, i % 2)
+        self.diag_plots["grad"].item.setLogMode(y=True)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(training, "Training")
+        self.tabs.addTab(diagnostics, "Diagnostics")
+        self.tabs.setTabToolTip(1, "What the adaptation is doing, in charts with plain-word explanations")
 
         self.smooth = QSlider(Qt.Orientation.Horizontal, self)
         self.smooth.setRange(0, 99)
@@ -91,6 +124,7 @@ class LossPlot(QWidget):
         self.smooth_label = QLabel(self)
         self.log_scale = QCheckBox("Log scale", self)
         self.log_scale.setChecked(True)
+        self.log_scale.setToolTip("Losses on a logarithmic axis")
         self.log_scale.toggled.connect(self._set_log)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Smoothing", self))
@@ -100,7 +134,7 @@ class LossPlot(QWidget):
         controls.addWidget(self.log_scale)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.tabs, 1)
         layout.addLayout(controls)
 
         self._timer = QTimer(self)
@@ -125,32 +159,52 @@ class LossPlot(QWidget):
         self._mark_dirty()
 
     def add_validation(self, event: object) -> None:
+        """A ``Validation`` event: the PSNR point and the reference lines."""
         psnr = float(getattr(event, "psnr", float("nan")))
         if math.isfinite(psnr):
             self.val_steps.append(int(getattr(event, "step", 0)))
             self.psnr.append(psnr)
-            self._mark_dirty()
+        noisy = getattr(event, "psnr_input", None)
+        start = getattr(event, "psnr_start", None)
+        self.psnr_plot.set_reference("input", "noisy input", "#94a3b8", float(noisy) if noisy else None)
+        if start is not None:
+            self.psnr_plot.set_reference("start", "starting model", "#eab308", float(start))
+        self._mark_dirty()
+
+    def add_diagnostics(self, event: object) -> None:
+        """A ``Diagnostics`` event: every field that is present gets a point."""
+        step = int(getattr(event, "step", 0))
+        for field in self.diag:
+            value = getattr(event, field, None)
+            if value is not None and math.isfinite(float(value)):
+                self.diag_steps[field].append(step)
+                self.diag[field].append(float(value))
+        self._mark_dirty()
 
     def clear(self) -> None:
-        for key in SERIES:
-            self.steps[key].clear()
-            self.values[key].clear()
-        self.lam_steps.clear()
-        self.lam.clear()
-        self.val_steps.clear()
-        self.psnr.clear()
+        for store in (self.steps, self.values, self.diag_steps, self.diag):
+            for values in store.values():
+                values.clear()
+        for values in (self.lam_steps, self.lam, self.val_steps, self.psnr):
+            values.clear()
+        for plot in (self.psnr_plot, *self.diag_plots.values()):
+            plot.clear()
         self._mark_dirty()
 
     def point_count(self) -> int:
         """Loss points drawn so far (tests, the tour)."""
         return sum(len(v) for v in self.values.values())
 
+    def diagnostics_count(self) -> int:
+        return sum(len(v) for v in self.diag.values())
+
     # ------------------------------------------------------------------ drawing
     def _mark_dirty(self, *_: object) -> None:
         self._dirty = True
 
     def _set_log(self, on: bool) -> None:
-        self.loss_item.setLogMode(x=False, y=on)
+        self.loss_plot.item.setLogMode(x=False, y=on)
+        self.loss_plot.item.setLabel("left", "loss (log scale)" if on else "loss")
         self._mark_dirty()
 
     def _redraw(self) -> None:
@@ -160,13 +214,25 @@ class LossPlot(QWidget):
         alpha = self.smooth.value() / 100.0
         self.smooth_label.setText(f"{alpha:.2f}")
         floor = 1e-8 if self.log_scale.isChecked() else -math.inf
-        for key, curve in self.curves.items():
+        for key in SERIES:
             ys = [max(v, floor) for v in ema(self.values[key], alpha)]
-            curve.setData(self.steps[key], ys)
-        self.lam_curve.setData(self.lam_steps, self.lam)
-        self.psnr_curve.setData(self.val_steps, self.psnr)
+            self.loss_plot.set_data(key, self.steps[key], ys)
+        self.lam_plot.set_data("lam", self.lam_steps, self.lam)
+        self.psnr_plot.set_data("psnr", self.val_steps, self.psnr)
+        self.psnr_plot.redraw_range()
+        for plot in self.diag_plots.values():
+            for field in plot.series:
+                ys = self.diag[field]
+                if plot is self.diag_plots["grad"]:
+                    ys = [max(v, 1e-12) for v in ys]
+                plot.set_data(field, self.diag_steps[field], ys)
+        self.diag_hint.setVisible(self.diagnostics_count() == 0)
 
     def flush(self) -> None:
         """Draw now (before a screenshot)."""
         self._dirty = True
         self._redraw()
+
+    def restyle(self) -> None:
+        for plot in (self.loss_plot, self.lam_plot, self.psnr_plot, *self.diag_plots.values()):
+            plot.restyle()
