@@ -1,4 +1,9 @@
-"""``noiseda-app`` / ``python -m app``: start the QApplication (and the qasync loop)."""
+"""``noiseda-app`` / ``python -m app``: start the QApplication and run Qt's event loop.
+
+No asyncio loop (qasync) on top: the app's background work is a training child in a
+``QProcess`` (non-blocking pipes, signals per line) and short functions on a thread pool
+(``app.tasks``); neither needs coroutines, and a second loop would only hide Qt's exit code.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from .qt_check import check_qt_platform
+
+    problem = check_qt_platform()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from . import APP_NAME, ORG_NAME
@@ -42,26 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
-    code = _exec(app)
+    code = app.exec()
     wait_all(10_000)  # no worker thread outlives the objects it reports to
     return code
-
-
-def _exec(app) -> int:  # noqa: ANN001
-    """Run Qt's loop under qasync so asyncio code works in the GUI; plain Qt otherwise."""
-    try:
-        import asyncio
-
-        import qasync
-    except ImportError:
-        return app.exec()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    done = asyncio.Event()
-    app.aboutToQuit.connect(done.set)
-    with loop:
-        loop.run_until_complete(done.wait())
-    return 0
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 import sys
 from collections import deque
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ from noiseda_core.events import (
 )
 
 LOG_LINES = 200
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class JobState(str, enum.Enum):
@@ -137,12 +135,9 @@ class TrainingJob(QObject):
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
         env.insert("PYTHONIOENCODING", "utf-8")
-        path = env.value("PYTHONPATH", "")
-        env.insert("PYTHONPATH", str(PROJECT_ROOT) + (os.pathsep + path if path else ""))
         for key, value in self.extra_env.items():
             env.insert(key, value)
         proc.setProcessEnvironment(env)
-        proc.setWorkingDirectory(str(PROJECT_ROOT))
         proc.readyReadStandardOutput.connect(self._read_stdout)
         proc.readyReadStandardError.connect(self._read_stderr)
         proc.finished.connect(self._on_exit)

@@ -40,15 +40,17 @@ def array_to_qimage(array: np.ndarray) -> QImage:
 
 
 def tensor_to_array(img: torch.Tensor) -> np.ndarray:
-    """(3, H, W) in [0, 1] → (H, W, 3) uint8."""
-    return img.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    """(3, H, W) in [0, 1] → (H, W, 3) uint8 (the core's conversion)."""
+    from noiseda_core.imageio import tensor_to_uint8
+
+    return tensor_to_uint8(img)
 
 
 def array_to_tensor(array: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 → (3, H, W) float32 in [0, 1]."""
-    import torch
+    """(H, W, 3) uint8 → (3, H, W) float32 in [0, 1] (the core's conversion)."""
+    from noiseda_core.imageio import array_to_tensor as to_tensor
 
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float().div(255)
+    return to_tensor(array)
 
 
 # -------------------------------------------------------------------------- models
@@ -109,9 +111,10 @@ def format_params(count: int) -> str:
 
 
 def pick_device() -> Any:
-    import torch
+    """The core's choice: a CUDA GPU, else Apple's MPS, else the CPU."""
+    from noiseda_core.device import resolve_device
 
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return resolve_device("auto")
 
 
 def load_model(path: Path) -> LoadedModel:

@@ -1,4 +1,4 @@
-"""The ``noiseda`` command: demo-data, train, restore, export, evaluate, bench.
+"""The ``noiseda`` command: demo-data, train, restore, export, evaluate, devices, bench.
 
 User errors print one line on stderr and exit with status 2; no traceback. Heavy
 modules (torch) are imported inside the commands, so ``--help`` is instant.
@@ -68,6 +68,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from .devices import device_report, format_report
+
+    report = device_report()
+    print(json.dumps(report.to_dict()) if args.json else format_report(report))
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
@@ -127,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=None)
     p.add_argument("--y-channel", action="store_true", help="metrics on the Y channel (deraining)")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("devices", help="the device training would use and the networks available")
+    p.add_argument("--json", action="store_true", help="one JSON object (what the app reads)")
+    p.set_defaults(func=_cmd_devices)
 
     p = sub.add_parser("bench", help="time training steps and restoration (JSON lines)")
     p.add_argument("--device", default="auto")

@@ -1,18 +1,16 @@
-"""What the training device is, found in a short child process (it imports torch).
+"""What the training device is, asked from the core: ``python -m noiseda_core devices --json``.
 
-``query_devices()`` runs in ``python -m app.widgets.device_info``, which prints it as JSON:
-importing torch in a thread of the GUI process would hold the GIL for long stretches
-(loading its shared libraries) and stall the window. ``DeviceInfoLabel`` shows the
-result and ``default_sizes`` turns it into sizes the device can carry.
+The question runs in a child process: importing torch in a thread of the GUI process
+would hold the GIL for long stretches (loading its shared libraries) and stall the
+window. ``DeviceInfoLabel`` shows the answer and ``default_sizes`` turns it into sizes
+the device can carry.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, fields
 
 from PySide6.QtCore import QProcess, QProcessEnvironment, Signal
 from PySide6.QtWidgets import QLabel, QWidget
@@ -44,33 +42,11 @@ class Sizes:
     steps: int = 20000  # a CPU gets fewer, so a first run ends the same afternoon
 
 
-def query_devices() -> DeviceSummary:
-    """Import torch and the registries; call this off the GUI thread only."""
-    import torch
-
-    restorers, notes, denoisers = list(FALLBACK_RESTORERS), {}, list(FALLBACK_DENOISERS)
-    try:
-        from noiseda_core.nets import RESTORERS
-
-        restorers = list(RESTORERS)
-        notes = {name: str(getattr(spec, "description", "")) for name, spec in RESTORERS.items()}
-    except ImportError:
-        pass  # the registry is optional here: the fallback names still work with the CLI
-    try:
-        from noiseda_core.diffusion import DENOISER_SIZES
-
-        denoisers = list(DENOISER_SIZES)
-    except ImportError:
-        pass
-    extra = {"restorers": restorers, "restorer_notes": notes, "denoisers": denoisers}
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
-        return DeviceSummary("cuda", props.name, props.total_memory / 2**30, torch.cuda.device_count(), **extra)
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return DeviceSummary("mps", "Apple MPS", 0.0, 1, **extra)
-    threads = torch.get_num_threads()
-    return DeviceSummary("cpu", f"CPU ({threads} thread{'s' if threads != 1 else ''})", 0.0, 1, **extra)
+def parse_devices(text: str) -> DeviceSummary:
+    """The last line of ``noiseda devices --json`` as a ``DeviceSummary`` (unknown keys ignored)."""
+    data = json.loads(text.strip().splitlines()[-1])
+    names = {f.name for f in fields(DeviceSummary)}
+    return DeviceSummary(**{k: v for k, v in data.items() if k in names})
 
 
 def default_sizes(info: DeviceSummary) -> Sizes:
@@ -115,14 +91,12 @@ class DeviceInfoLabel(QLabel):
         """Ask a child process; the answer arrives through ``ready``."""
         proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
-        root = str(Path(__file__).resolve().parent.parent.parent)
-        env.insert("PYTHONPATH", root + (os.pathsep + env.value("PYTHONPATH") if env.value("PYTHONPATH") else ""))
-        env.insert("QT_QPA_PLATFORM", "offscreen")
+        env.insert("PYTHONIOENCODING", "utf-8")
         proc.setProcessEnvironment(env)
         proc.finished.connect(lambda code, status: self._finished(proc, code))
         proc.errorOccurred.connect(lambda error: self._failed(proc, error))
         self._proc = proc
-        proc.start(sys.executable, ["-m", "app.widgets.device_info"])
+        proc.start(sys.executable, ["-m", "noiseda_core", "devices", "--json"])
 
     def _finished(self, proc: QProcess, code: int) -> None:
         try:
@@ -130,7 +104,7 @@ class DeviceInfoLabel(QLabel):
         except RuntimeError:  # the window closed first
             return
         try:
-            info = DeviceSummary(**json.loads(out.splitlines()[-1]))
+            info = parse_devices(out)
         except (ValueError, TypeError, IndexError):
             err = bytes(proc.readAllStandardError().data()).decode("utf-8", "replace").strip()
             self._error(RuntimeError((err.splitlines() or [f"exit code {code}"])[-1]), err)
@@ -161,7 +135,3 @@ class DeviceInfoLabel(QLabel):
         self.setText(f"⚠ Could not query devices ({exc}); assuming the CPU")
         self.setStyleSheet(f"color: {status_colour(False)}")
         self.ready.emit(self.info)
-
-
-if __name__ == "__main__":  # the child process of DeviceInfoLabel.start_query
-    print(json.dumps(asdict(query_devices())))

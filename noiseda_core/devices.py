@@ -1,0 +1,56 @@
+"""What this machine offers for training: ``noiseda devices [--json]``.
+
+The app asks this command (in a child process, so the window never waits for
+torch to import) instead of probing devices itself; the device choice is the
+same ``resolve_device("auto")`` the trainer and ``restore`` use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    """The device ``auto`` picks, and the networks this install can build."""
+
+    kind: str  # cuda | mps | cpu
+    name: str
+    total_gib: float = 0.0
+    count: int = 1
+    restorers: list[str] = field(default_factory=list)
+    restorer_notes: dict[str, str] = field(default_factory=dict)
+    denoisers: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def device_report() -> DeviceReport:
+    import torch
+
+    from .device import resolve_device
+    from .diffusion import DENOISER_SIZES
+    from .nets import RESTORERS
+
+    notes = {name: str(getattr(spec, "description", "")) for name, spec in RESTORERS.items()}
+    extra = {"restorers": list(RESTORERS), "restorer_notes": notes, "denoisers": list(DENOISER_SIZES)}
+    device = resolve_device("auto")
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        return DeviceReport("cuda", props.name, props.total_memory / 2**30, torch.cuda.device_count(), **extra)
+    if device.type == "mps":
+        return DeviceReport("mps", "Apple MPS", 0.0, 1, **extra)
+    threads = torch.get_num_threads()
+    return DeviceReport("cpu", f"CPU ({threads} thread{'s' if threads != 1 else ''})", 0.0, 1, **extra)
+
+
+def format_report(report: DeviceReport) -> str:
+    """A few lines for people."""
+    size = f", {report.total_gib:.0f} GiB" if report.total_gib else ""
+    many = f" ×{report.count}" if report.count > 1 else ""
+    return "\n".join([
+        f"device:    {report.kind} — {report.name}{many}{size}",
+        f"restorers: {', '.join(report.restorers)}",
+        f"denoisers: {', '.join(report.denoisers)}",
+    ])

@@ -1,0 +1,47 @@
+"""Install problems explained: the Qt X11 plugin's missing libraries and the apt line; the device query."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from app.qt_check import check_qt_platform, debian_package, missing_libraries
+
+LDD = """\tlinux-vdso.so.1 (0x00007ffd)
+\tlibxcb-icccm.so.4 => not found
+\tlibxcb-keysyms.so.1 => not found
+\tlibxcb-cursor.so.0 => /lib/x86_64-linux-gnu/libxcb-cursor.so.0 (0x00007f)
+\tlibxkbcommon-x11.so.0 => not found
+\tlibxcb-icccm.so.4 => not found
+"""
+
+
+def test_missing_libraries_and_the_line_that_installs_them():
+    assert missing_libraries(LDD) == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libxkbcommon-x11.so.0"]
+    assert [debian_package(s) for s in missing_libraries(LDD)] == [
+        "libxcb-icccm4", "libxcb-keysyms1", "libxkbcommon-x11-0"]
+    assert debian_package("libEGL.so.1") == "libegl1" and debian_package("libdbus-1.so.3") == "libdbus-1-3"
+    message = check_qt_platform({"QT_QPA_PLATFORM": "xcb"}, run_ldd=lambda path: LDD)
+    assert message is not None
+    assert "sudo apt-get install libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0" in message
+    assert "libxcb-cursor" not in message  # present: not blamed
+    assert check_qt_platform({"QT_QPA_PLATFORM": "offscreen"}, run_ldd=lambda path: LDD) is None
+    assert check_qt_platform({"QT_QPA_PLATFORM": "xcb"}, run_ldd=lambda path: "libc.so.6 => /lib/libc.so.6") is None
+
+
+def test_the_app_asks_the_core_for_devices(tmp_path):
+    """``noiseda devices --json`` is what the app parses (no copy of the device logic in the app)."""
+    from app.widgets.device_info import parse_devices
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-m", "noiseda_core", "devices", "--json"], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path, env={"PATH": "", "PYTHONPATH": str(root)})
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    info = parse_devices(out.stdout)
+    assert info.kind == data["kind"] in {"cpu", "cuda", "mps"} and "unet-tiny" in info.restorers
+    from app import jobs
+
+    assert "PYTHONPATH" not in Path(jobs.__file__).read_text()  # the child finds the installed package
