@@ -169,6 +169,7 @@ class RestoreView(QWidget):
         """True while a model loads, an image is read or restored, or a batch runs."""
         return (
             bool(self._tasks)
+            or self.image_list.is_busy()
             or self.slot_a.is_loading()
             or self.slot_b.is_loading()
             or self.batch.running()
@@ -179,6 +180,7 @@ class RestoreView(QWidget):
         if self.batch.running():
             self.batch.cancel()
         self._pool.waitForDone(timeout_ms)
+        self.image_list.wait(timeout_ms)
         self.batch.wait(timeout_ms)
 
     # ------------------------------------------------------------------ models
@@ -305,6 +307,9 @@ class RestoreView(QWidget):
     def _image_failed(self, message: str, request: int) -> None:
         if request != self._request:
             return
+        source = self.current_source()
+        if source is not None:
+            self.image_list.mark_unreadable(source, message)
         self._result = None
         self.compare.clear()
         self.status.setText("")
