@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU measurement of issue 4 in one call; run from the repository root:
+# Every GPU measurement of issues 4 and 10 in one call; run from the repository root:
 #
 #   bash benchmarks/gpu_all.sh                 # on the GPU machine (carry .whl/ if it lacks packages)
 #   DRY_RUN=1 bash benchmarks/gpu_all.sh       # any machine: CPU, tiny sizes, checks the script
@@ -91,6 +91,8 @@ section suggest_batch 60 "$PY" -c "from noiseda_core.bench import run_bench; run
 section train_fp32_b${B_MAIN} 90 "${BENCH[@]}" --batch "$B_MAIN" --precision fp32 --skip-restore
 section train_bf16_b${B_SMALL} 60 "${BENCH[@]}" --batch "$B_SMALL" --precision bf16 --skip-restore
 section train_bf16_b${B_BIG} 90 "${BENCH[@]}" --batch "$B_BIG" --precision bf16 --skip-restore
+# where a step's time goes (torch.profiler: the step's phases and the top kernels)
+section profile_bf16_b${B_MAIN} 60 "${BENCH[@]}" --batch "$B_MAIN" --precision bf16 --skip-restore --profile
 section restore_fp32 60 "$PY" -c "from noiseda_core.bench import run_bench; run_bench(device='$DEVICE', preset='$PRESET', precision='fp32', skip_train=True, restore_sizes='$SIZE_1K')"
 # 3. bf16 against fp32 over a short training run on the demo data (same seed)
 rm -rf /tmp/noiseda_precision

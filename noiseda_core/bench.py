@@ -81,6 +81,44 @@ def time_train_step(cfg: Config, device: torch.device, steps: int, warmup: int) 
     return result
 
 
+PHASES = ("step.forward", "step.backward", "step.optimizer", "step.ema")
+
+
+def profile_train_step(cfg: Config, device: torch.device, steps: int, warmup: int,
+                       top: int = 12) -> dict[str, Any]:
+    """Where a step's time goes (``torch.profiler``): the step's phases and the top ops.
+
+    Times are per step, in milliseconds of device time on CUDA (kernels), of CPU time
+    elsewhere; ``share`` is the op's part of all self time.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    batch = cfg.train.batch
+    step = ProbeStep(cfg, device)
+    for _ in range(warmup):
+        step(batch)
+    synchronize(device)
+    on_gpu = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step(batch)
+        synchronize(device)
+    averages = prof.key_averages()
+    self_key = "self_device_time_total" if on_gpu else "self_cpu_time_total"
+    total_key = "device_time_total" if on_gpu else "cpu_time_total"
+    ops = [e for e in averages if not e.key.startswith(("step.", "ProfilerStep"))]
+    all_self = sum(getattr(e, self_key) for e in ops) or 1.0
+    ranked = sorted(ops, key=lambda e: getattr(e, self_key), reverse=True)[:top]
+    phases = {e.key: round(getattr(e, total_key) / 1e3 / steps, 3)
+              for e in averages if e.key in PHASES}
+    return {"precision": precision_name(step.amp), "steps": steps, "clock": "device" if on_gpu
+            else "cpu", "self_ms_per_step": round(all_self / 1e3 / steps, 3), "phases_ms": phases,
+            "top": [{"op": e.key, "ms": round(getattr(e, self_key) / 1e3 / steps, 3),
+                     "share": round(getattr(e, self_key) / all_self, 4), "calls": e.count // steps}
+                    for e in ranked]}
+
+
 def time_restore(restorer_name: str, device: torch.device, width: int, height: int,
                  precision: str, repeats: int = 3, tile: int | None = None) -> dict[str, Any]:
     """Megapixels per second restoring one ``width``×``height`` image (median of repeats)."""
@@ -134,12 +172,13 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
               preset: str = "tiny", steps: int | None = None, precision: str = "auto",
               compile: bool = False, restore_sizes: str = "1024,3840x2160",
               skip_restore: bool = False, skip_train: bool = False,
-              suggest: bool = False) -> int:
+              suggest: bool = False, profile: bool = False) -> int:
     """Print one JSON object per measurement; returns the exit status.
 
     ``compile``: after the eager run, time the same step under ``torch.compile``;
     when compiling fails a ``compile-fallback`` line says why and the eager
     figure stands. ``suggest``: also print the batch ``policy.suggest_batch`` picks.
+    ``profile``: a ``profile`` line saying where the (eager) step's time goes.
     """
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
@@ -182,6 +221,13 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
                    "message": "torch.compile failed; the eager step above is the figure to use"})
             continue
         _emit({**line, **result})
+    if profile and not skip_train:
+        line = {"what": "profile", **common, "batch": batch, "patch": patch}
+        try:
+            _emit({**line, **profile_train_step(base_cfg, torch_device, steps=min(steps, 5),
+                                                 warmup=warmup)})
+        except torch.OutOfMemoryError as exc:
+            _emit(_oom_record("profile", line, exc))
     restorer = PRESETS[preset].restorer
     for width, height in sizes:
         line = {"what": "restore", **common, "restorer": restorer,
@@ -202,4 +248,4 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
     return 0
 
 
-__all__ = ["PRESETS", "make_step", "run_bench", "time_restore", "time_train_step"]
+__all__ = ["PRESETS", "make_step", "profile_train_step", "run_bench", "time_restore", "time_train_step"]

@@ -82,7 +82,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(device=args.device, batch=args.batch, patch=args.patch, preset=args.preset,
                      steps=args.steps, precision=args.precision, compile=args.compile,
                      restore_sizes=args.restore_sizes, skip_restore=args.skip_restore,
-                     skip_train=args.skip_train, suggest=args.suggest_batch)
+                     skip_train=args.skip_train, suggest=args.suggest_batch,
+                     profile=args.profile)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-train", action="store_true")
     p.add_argument("--suggest-batch", action="store_true",
                    help="also print the batch size that fits the GPU's free memory")
+    p.add_argument("--profile", action="store_true",
+                   help="also print where a training step's time goes (torch.profiler)")
     p.set_defaults(func=_cmd_bench)
     return parser
 

@@ -51,7 +51,7 @@ def build_parts(cfg: Config, device: torch.device) -> Parts:
             schedule=NoiseSchedule(),
         )
     objective = JointObjective(restorer, noise_da).to(device)
-    if channels_last(device):
+    if channels_last(device):  # tests switch this on for the CPU
         objective = objective.to(memory_format=torch.channels_last)
     groups = [{"params": list(restorer.parameters()), "lr": t.lr}]
     if noise_da is not None:

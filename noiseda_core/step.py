@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
+from . import parts as layout
 from .objective import Phase, StepTerms
-from .parts import Parts, channels_last
+from .parts import Parts
 
 
 @dataclass
@@ -38,7 +40,7 @@ class StepResult:
 def to_device(tensors: Sequence[torch.Tensor | None],
               device: torch.device) -> tuple[torch.Tensor | None, ...]:
     """Batch tensors (B, 3, P, P) moved to ``device`` (channels-last where the nets are)."""
-    fmt = torch.channels_last if channels_last(device) else torch.contiguous_format
+    fmt = torch.channels_last if layout.channels_last(device) else torch.contiguous_format
     return tuple(None if t is None else t.to(device, non_blocking=True).contiguous(memory_format=fmt)
                  for t in tensors)
 
@@ -101,17 +103,21 @@ class TrainStep:
         update, so a checkpoint (always on a logging step) never holds NaN weights.
         """
         opt = self.parts.optimizer
-        terms = self.forward(inputs, lam, phase, generator)
-        self.finite &= torch.isfinite(terms.total.detach())
+        with record_function("step.forward"):  # named ranges for ``noiseda bench --profile``
+            terms = self.forward(inputs, lam, phase, generator)
+            self.finite &= torch.isfinite(terms.total.detach())
         if logging_step and self.went_nonfinite():
             return StepResult(terms, nonfinite=True)
-        opt.zero_grad(set_to_none=True)
-        self.scaler.scale(terms.total).backward()
+        with record_function("step.backward"):
+            opt.zero_grad(set_to_none=True)
+            self.scaler.scale(terms.total).backward()
         norm = None
         if logging_step:
             self.scaler.unscale_(opt)
             norm = grad_norm(self.params)
-        self.scaler.step(opt)
-        self.scaler.update()
-        self.parts.ema.update(self.parts.objective.restorer)
+        with record_function("step.optimizer"):
+            self.scaler.step(opt)
+            self.scaler.update()
+        with record_function("step.ema"):
+            self.parts.ema.update(self.parts.objective.restorer)
         return StepResult(terms, grad_norm=norm)

@@ -43,6 +43,11 @@ def _describe(event: Event) -> str | None:
     return None
 
 
+def _rank() -> int:
+    """This process's rank under torchrun (0 when run alone)."""
+    return int(os.environ.get("RANK", "0"))
+
+
 class _Display:
     """Writes events where they belong: JSON lines, a tqdm bar, or plain lines."""
 
@@ -50,7 +55,7 @@ class _Display:
         self.jsonl = jsonl
         self.bar = None
         self.tty = sys.stderr.isatty() and not jsonl
-        self.quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 talks
+        self.quiet = _rank() != 0  # under torchrun only rank 0 talks
 
     def show(self, event: Event) -> None:
         if self.quiet:
@@ -101,7 +106,9 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
 
     control = RunControl()
     control.install_sigint()
-    if control_stdin:
+    if control_stdin and _rank() == 0:
+        # Under torchrun every rank inherits the same stdin: a line read by another rank
+        # (a "resume" after rank 0 took the "pause") would leave the ranks disagreeing.
         control.listen_stdin()
     display = _Display(jsonl)
     last: Event | None = None
