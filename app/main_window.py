@@ -221,15 +221,20 @@ class MainWindow(QMainWindow):
         self.open_run(path)
 
     def _maybe_offer_resume(self) -> None:
-        """Once per start: the newest interrupted run with a checkpoint, unless declined before."""
+        """Once per start: the run the app was training when it died (however the worker
+        ended), else the newest interrupted run with a checkpoint, unless declined before."""
         if self._offer_checked:
             return
         self._offer_checked = True
         if self.job.active:
             return
         declined = str(settings.get("runs/declined", "") or "")
-        for run in self.runs_view.runs:
-            if run.state == "interrupted" and run.can_resume and str(run.path) != declined:
+        died_in = str(settings.get("runs/active", "") or "")
+        settings.put("runs/active", "")
+        runs = sorted(self.runs_view.runs, key=lambda r: str(r.path) != died_in)  # that one first
+        for run in runs:
+            if (run.state == "interrupted" or str(run.path) == died_in) and run.can_resume \
+                    and str(run.path) != declined:
                 self.resume_offer.offer(run)
                 self.resume_offered.emit(run.path)
                 return
@@ -239,6 +244,8 @@ class MainWindow(QMainWindow):
                                                 {JobState.STARTING, JobState.RUNNING, JobState.PAUSED,
                                                  JobState.STOPPING})
         active = self.job.run_dir if self.job.active else None
+        if active is not None:  # cleared when the job ends here; still set after a crash or kill -9
+            settings.put("runs/active", str(active))
         if active != self.runs_view.active_run:
             self.runs_view.active_run = active
             self.runs_view.refresh()
@@ -246,6 +253,7 @@ class MainWindow(QMainWindow):
                 self.resume_offer.hide()
 
     def _job_finished(self, event: object) -> None:
+        settings.put("runs/active", "")
         stopped = bool(getattr(event, "stopped", False))
         self.statusBar().showMessage("Training stopped; checkpoint kept." if stopped else "Training finished.",
                                      STATUS_MS)
@@ -260,6 +268,7 @@ class MainWindow(QMainWindow):
         self.training_done.emit(event)
 
     def _job_failed(self, failure: Failure) -> None:
+        settings.put("runs/active", "")
         self.statusBar().showMessage("Training failed: " + failure.message.splitlines()[0], STATUS_MS)
         self.setup_view.show_status(f"Last run failed: {self.run_dir}", ok=False)
         if self._closing:

@@ -96,3 +96,25 @@ def test_default_runs_folder_is_visible_and_has_no_spaces(tmp_path):
     path = settings.default_runs_dir(home=Path("/home/someone"))
     assert path == Path("/home/someone/NoiseDA/runs")
     assert " " not in str(path) and not any(part.startswith(".") for part in path.parts)
+
+
+def test_the_run_the_app_died_in_is_offered_even_when_its_worker_stopped_cleanly(qtbot, tmp_path):
+    """A worker that notices its app is gone ends the run as 'stopped'; the app still offers it."""
+    isolate_settings(tmp_path)
+    from app import settings
+    from app.main_window import MainWindow
+    from noiseda_core.events import Finished
+
+    runs = tmp_path / "runs"
+    settings.put("setup/runs", str(runs))
+    run = interrupted_run(runs, tiny_project(tmp_path / "data"))
+    with open(run / "events.jsonl", "a") as log:
+        log.write("\n" + Finished(step=20, stopped=True).to_json() + "\n")
+    settings.put("runs/active", str(run))  # what a killed app leaves behind
+    window = MainWindow(worker=FAKE_WORKER, confirm_close=False)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.resume_offered, timeout=15000) as offered:
+        window.show()
+    assert offered.args[0] == run
+    assert window.runs_view.table.topLevelItem(0).text(1) == "stopped"
+    assert settings.get("runs/active") == ""  # offered once, not at every start

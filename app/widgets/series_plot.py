@@ -36,6 +36,8 @@ class SeriesPlot(QWidget):
         self.item = self.widget.getPlotItem()
         self.item.setLabel("left", y_label)
         self.item.setLabel("bottom", "step")
+        for name in ("left", "bottom"):  # no "(x0.001)" added to the axis titles
+            self.item.getAxis(name).enableAutoSIPrefix(False)
         self.item.setMenuEnabled(False)
         self.curves: dict[str, pg.PlotDataItem] = {}
         for key, (_name, colour) in series.items():
