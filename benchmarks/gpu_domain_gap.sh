@@ -5,6 +5,7 @@
 #
 #   bash benchmarks/gpu_domain_gap.sh                        # on the GPU machine
 #   VARIANTS=baseline,noise-da WARM=200 STEPS=100 PRESET=cpu bash benchmarks/gpu_domain_gap.sh
+#   DRY_RUN=1 bash benchmarks/gpu_domain_gap.sh              # any machine: CPU, toy sizes
 #
 # Writes results.md, results.json and curves.png under "$OUT" (default ./gpu_results).
 # Installs nothing from the network (carry .whl/ from benchmarks/fetch_gpu_wheels.sh).
@@ -13,6 +14,10 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-./gpu_results}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
+if [ "${DRY_RUN:-0}" = 1 ]; then  # the same pipeline at toy sizes on the CPU
+  PRESET=cpu; WARM=${WARM:-4}; STEPS=${STEPS:-6}; VARIANTS=${VARIANTS:-baseline,noise-da}
+  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+fi
 PRESET=${PRESET:-gpu}
 WARM=${WARM:-2000}           # baseline warm-start steps (shared by every variant)
 STEPS=${STEPS:-1200}         # steps of each variant after the warm start

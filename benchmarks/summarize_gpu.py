@@ -64,7 +64,7 @@ def summarize(lines: list[dict], env: str = "") -> str:
         elif r.get("what") in ("compile-fallback", "error", "suggest-batch"):
             out.append(f"| {r['what']} | {r.get('preset', '')} | {r.get('batch', '')} | | | "
                        f"{r.get('message') or r.get('error')} | | | `{command_of.get(id(r), '')}` |")
-    out += ["", "## Goals (issue 4)", ""]
+    out += ["", "## Goals (issues 4 and 10)", ""]
     main = [r for r in lines if r.get("what") == "train" and r.get("preset") == "paper"
             and r.get("batch") == 24 and r.get("precision") == "bf16"]
     if main:
@@ -99,8 +99,9 @@ def summarize(lines: list[dict], env: str = "") -> str:
         out += ["", f"## Where a step's time goes (torch.profiler, {r.get('preset')} batch "
                 f"{r.get('batch')}, {r.get('precision')}, {r.get('clock')} time per step)", ""]
         phases = r.get("phases_ms", {})
-        out.append("Phases: " + ", ".join(f"{k.removeprefix('step.')} {v:.1f} ms"
-                                          for k, v in phases.items()))
+        out.append("Phases (ms a step, CPU-side range / device kernels): " + ", ".join(
+            f"{k.removeprefix('step.')} {v['cpu_ms']:.1f} / {_fmt(v.get('device_ms'))}"
+            for k, v in phases.items()))
         out += ["", "| op | ms/step | share | calls/step |", "| --- | --- | --- | --- |"]
         out += [f"| `{t['op']}` | {t['ms']:.2f} | {100 * t['share']:.1f} % | {t['calls']} |"
                 for t in r.get("top", [])]

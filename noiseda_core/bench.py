@@ -88,8 +88,10 @@ def profile_train_step(cfg: Config, device: torch.device, steps: int, warmup: in
                        top: int = 12) -> dict[str, Any]:
     """Where a step's time goes (``torch.profiler``): the step's phases and the top ops.
 
-    Times are per step, in milliseconds of device time on CUDA (kernels), of CPU time
-    elsewhere; ``share`` is the op's part of all self time.
+    Op times are per step, in milliseconds of device time on CUDA (kernels), of CPU
+    time elsewhere; ``share`` is the op's part of all self time. Each phase has its
+    CPU-side range (``cpu_ms``; on CUDA mostly kernel launching) and, on CUDA, the
+    device time of the kernels it launched (``device_ms``).
     """
     from torch.profiler import ProfilerActivity, profile
 
@@ -106,11 +108,11 @@ def profile_train_step(cfg: Config, device: torch.device, steps: int, warmup: in
         synchronize(device)
     averages = prof.key_averages()
     self_key = "self_device_time_total" if on_gpu else "self_cpu_time_total"
-    total_key = "device_time_total" if on_gpu else "cpu_time_total"
     ops = [e for e in averages if not e.key.startswith(("step.", "ProfilerStep"))]
     all_self = sum(getattr(e, self_key) for e in ops) or 1.0
     ranked = sorted(ops, key=lambda e: getattr(e, self_key), reverse=True)[:top]
-    phases = {e.key: round(getattr(e, total_key) / 1e3 / steps, 3)
+    phases = {e.key: {"cpu_ms": round(e.cpu_time_total / 1e3 / steps, 3),
+                      "device_ms": round(e.device_time_total / 1e3 / steps, 3) if on_gpu else None}
               for e in averages if e.key in PHASES}
     return {"precision": precision_name(step.amp), "steps": steps, "clock": "device" if on_gpu
             else "cpu", "self_ms_per_step": round(all_self / 1e3 / steps, 3), "phases_ms": phases,

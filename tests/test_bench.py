@@ -74,9 +74,14 @@ def test_gpu_summary_checks_the_goals_against_the_release() -> None:
          "height": 1024, "precision": "bf16", "tile": 2048, "mpix_per_s": 300.0,
          "peak_mem_gib": 2.0},
         {"what": "section", "name": "train_bf16_b24", "rc": 0, "command": "noiseda bench X"},
+        {"what": "profile", "preset": "paper", "batch": 24, "precision": "bf16", "clock": "device",
+         "phases_ms": {"step.forward": {"cpu_ms": 3.0, "device_ms": 20.0}},
+         "top": [{"op": "aten::convolution_backward", "ms": 12.5, "share": 0.31, "calls": 71}]},
     ]
     text = summarize(lines)
     assert "410.0 img/s" in text and "96.3 img/s" in text and "`noiseda bench X`" in text
     assert "(goal ≥ 400): MET" in text  # speed met
     assert "(goal ≤ 16.5): NOT met" in text  # 17 GiB is over half the release's 33
     assert "(goal ≥ 316): NOT met" in text  # restoration under 4 × 79
+    assert "≈ 1030 img/s" in text and "39.8 % of it" in text  # 410 of the chip's limit
+    assert "forward 3.0 / 20.0" in text and "| `aten::convolution_backward` | 12.50 | 31.0 % |" in text
