@@ -2,7 +2,8 @@
 
     m = measure.default()
     m.free_bytes(device)                 # free bytes, or None where memory is not measured
-    m.peak_bytes(device, probe)          # bytes a call of ``probe()`` needed at its peak
+    m.allocated_bytes(device)            # bytes this process holds on the device now
+    m.peak_bytes(device, probe)          # the most it held while ``probe()`` ran
     m.is_oom(exc)                        # whether an exception means "out of memory"
     m.release(device)                    # give cached blocks back after an OOM
 
@@ -25,6 +26,8 @@ class Measure(Protocol):
 
     def free_bytes(self, device: torch.device) -> int | None: ...
 
+    def allocated_bytes(self, device: torch.device) -> int: ...
+
     def peak_bytes(self, device: torch.device, probe: Callable[[], object]) -> float: ...
 
     def is_oom(self, exc: BaseException) -> bool: ...
@@ -43,16 +46,22 @@ class TorchMeasure:
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
 
+    def allocated_bytes(self, device: torch.device) -> int:
+        """Bytes PyTorch's allocator holds for tensors on a CUDA device (0 elsewhere)."""
+        if device.type != "cuda":
+            return 0
+        torch.cuda.synchronize(device)
+        return int(torch.cuda.memory_allocated(device))
+
     def peak_bytes(self, device: torch.device, probe: Callable[[], object]) -> float:
-        """Peak bytes allocated while ``probe()`` ran, above what was held before (CUDA)."""
+        """The allocator's peak while ``probe()`` ran (CUDA), everything held included."""
         if device.type != "cuda":
             raise ValueError(f"memory of {device} is not measured (free_bytes is None there)")
         torch.cuda.synchronize(device)
-        before = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
         probe()
         torch.cuda.synchronize(device)
-        return float(torch.cuda.max_memory_allocated(device) - before)
+        return float(torch.cuda.max_memory_allocated(device))
 
     def is_oom(self, exc: BaseException) -> bool:
         if isinstance(exc, torch.OutOfMemoryError):

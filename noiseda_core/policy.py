@@ -80,15 +80,17 @@ def step_peaks(cfg: Config, device: torch.device, m: Measure,
                batches: Sequence[int] = PROBE_BATCHES) -> list[tuple[int, float]]:
     """``(batch, peak bytes)`` of one real joint training step per batch.
 
-    A first, unmeasured step allocates Adam's state, so networks, gradients and
-    optimizer state land in the fitted base. Everything is freed before returning.
+    Peaks count from what this process held before the probe was built, so the
+    networks, gradients and Adam's state (allocated by a first, unmeasured step)
+    land in the fitted base. Everything is freed before returning.
     """
     from .probe import ProbeStep
 
+    before = m.allocated_bytes(device)  # held by others in this process: not the step's
     probe = ProbeStep(cfg, device)
     try:
         probe(min(batches))
-        return [(b, m.peak_bytes(device, lambda b=b: probe(b))) for b in batches]
+        return [(b, m.peak_bytes(device, lambda b=b: probe(b)) - before) for b in batches]
     finally:
         del probe
         m.release(device)
@@ -156,8 +158,10 @@ def measured_tile(model: nn.Module, device: torch.device, precision: Precision |
     ``TILE_PROBE`` and ``TILE_CAP``.
     """
     image = torch.rand(3, TILE_PROBE, TILE_PROBE)
+    model.to(device)  # the weights are not the tile's: count from after them
+    before = m.allocated_bytes(device)
     peak = m.peak_bytes(device, lambda: inference.restore_image(
-        model, image, tile=None, device=device, precision=precision))
+        model, image, tile=None, device=device, precision=precision)) - before
     per_pixel = peak / TILE_PROBE**2
     side = int((TILE_FRACTION * free / max(1, tile_batch) / max(per_pixel, 1.0)) ** 0.5)
     side = max(TILE_PROBE, min(TILE_CAP, side))

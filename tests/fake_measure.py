@@ -1,8 +1,9 @@
 """A made-up memory curve for the CPU, so the size policies run end to end without a GPU.
 
 ``CurveMeasure`` replaces ``noiseda_core.measure``'s object (below the policies): it
-claims ``free`` bytes, and a probe's peak is ``base + per_pixel · N·H·W`` of the first
-4-D tensor the probe's outermost module receives (the batch of a training step, the
+claims ``free`` bytes, and a probe's peak is ``held + base + per_pixel · N·H·W`` of the
+first 4-D tensor the probe's outermost module receives (``held``: what the process had
+allocated before, which a policy must not count) (the batch of a training step, the
 image of a restoration). The probe itself really runs, on the CPU.
 """
 
@@ -15,13 +16,17 @@ import torch
 
 class CurveMeasure:
     def __init__(self, free: float, base: float = 0.0, per_pixel: float = 1.0,
-                 oom_above: int | None = None) -> None:
+                 oom_above: int | None = None, held: int = 0) -> None:
         self.free, self.base, self.per_pixel, self.oom_above = int(free), base, per_pixel, oom_above
+        self.held = held
         self.probes: list[tuple[int, ...]] = []  # shapes the probes ran with
         self.released = 0
 
     def free_bytes(self, device: torch.device) -> int | None:
         return self.free
+
+    def allocated_bytes(self, device: torch.device) -> int:
+        return self.held
 
     def peak_bytes(self, device: torch.device, probe: Callable[[], object]) -> float:
         seen: list[tuple[int, ...]] = []
@@ -40,7 +45,7 @@ class CurveMeasure:
             handle.remove()
         self.probes.append(seen[0])
         n, _, h, w = seen[0]
-        return self.base + self.per_pixel * n * h * w
+        return self.held + self.base + self.per_pixel * n * h * w
 
     def is_oom(self, exc: BaseException) -> bool:
         return isinstance(exc, torch.OutOfMemoryError)

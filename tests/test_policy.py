@@ -60,7 +60,8 @@ def test_cpu_keeps_the_configured_batch() -> None:
 
 def test_auto_batch_from_a_faked_memory_curve() -> None:
     # 1 GiB fixed + 0.5 GiB a sample; 20 GiB free → 85 % = 17 GiB → (17 − 1) / 0.5 = 32
-    fake = CurveMeasure(free=20 * GIB, base=1 * GIB, per_pixel=_per_sample(0.5))
+    # 3 GiB held before the probe (another model, the GUI's tensors) are not the step's
+    fake = CurveMeasure(free=20 * GIB, base=1 * GIB, per_pixel=_per_sample(0.5), held=3 * GIB)
     advice = policy.suggest_batch(CFG, CPU, fake)
     # the real training step ran at the probe batches (the objective saw x_s of that batch)
     assert fake.probes == [(2, 3, PATCH, PATCH), (4, 3, PATCH, PATCH)]
@@ -109,7 +110,7 @@ def test_tile_where_memory_is_not_measured() -> None:
 def test_tile_from_a_measured_probe_is_decided_once() -> None:
     restorer = build_restorer("unet-tiny")  # pad_multiple 8
     # 1000 bytes a pixel: 60 % of 10 GiB over 4 tiles → side √(0.6·10 GiB / 4 / 1000) ≈ 1269
-    fake = CurveMeasure(free=10 * GIB, per_pixel=1000.0)
+    fake = CurveMeasure(free=10 * GIB, per_pixel=1000.0, held=2 * GIB)
     tile = policy.tile_for(restorer, (4000, 3000), CPU, "fp32", measure=fake)
     assert tile is not None and tile % 8 == 0 and 1256 <= tile <= 1269
     assert fake.probes == [(1, 3, policy.TILE_PROBE, policy.TILE_PROBE)]
