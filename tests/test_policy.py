@@ -16,14 +16,16 @@ from torch import nn
 from fake_measure import CurveMeasure, Unmeasured, install
 from helpers import tiny_config, write_project
 from noiseda_core import inference, policy
-from noiseda_core.config import Config, ModelConfig, TrainConfig
+from noiseda_core.config import Config, Mode, ModelConfig, TrainConfig
 from noiseda_core.errors import OutOfMemoryAdvice
 from noiseda_core.nets import build_restorer
 
 GIB = 2**30
-PATCH = 32
+PATCH = 16
 CFG = Config(model=ModelConfig(restorer="unet-tiny", diffusion="tiny"),
              train=TrainConfig(batch=5, patch=PATCH, device="cpu"))
+RESTORER_ONLY = Config(model=CFG.model, train=TrainConfig(batch=5, patch=PATCH, device="cpu",
+                                                        mode=Mode.BASELINE))  # faster probe
 CPU = torch.device("cpu")
 
 
@@ -72,16 +74,18 @@ def test_auto_batch_from_a_faked_memory_curve() -> None:
 
 
 def test_auto_batch_is_capped_and_says_what_to_lower_when_nothing_fits() -> None:
-    big = policy.suggest_batch(CFG, CPU, CurveMeasure(140 * GIB, 1 * GIB, _per_sample(0.01)))
+    big = policy.suggest_batch(RESTORER_ONLY, CPU,
+                               CurveMeasure(140 * GIB, 1 * GIB, _per_sample(0.01)))
     assert big.batch == 64 and "(the cap)" in big.message
-    small = policy.suggest_batch(CFG, CPU, CurveMeasure(4 * GIB, 4 * GIB, _per_sample(1.0)))
+    small = policy.suggest_batch(RESTORER_ONLY, CPU,
+                                 CurveMeasure(4 * GIB, 4 * GIB, _per_sample(1.0)))
     assert small.batch == 1
     assert "train.patch" in small.message and "model.diffusion" in small.message
 
 
 def test_a_probe_running_out_of_memory_becomes_advice() -> None:
     fake = CurveMeasure(2 * GIB, oom_above=PATCH * PATCH)  # even batch 2 does not fit
-    advice = policy.suggest_batch(CFG, CPU, fake)
+    advice = policy.suggest_batch(RESTORER_ONLY, CPU, fake)
     assert advice.batch == 1 and "out of memory" in advice.message
     assert "train.patch" in advice.message and fake.released >= 1
 
@@ -93,7 +97,7 @@ def test_training_with_auto_batch_uses_the_policy(tmp_path: Path,
     project = write_project(tmp_path / "p")
     install(monkeypatch, CurveMeasure(free=10 * GIB, base=1 * GIB, per_pixel=_per_sample(1.0)))
     cfg = tiny_config(project, "train.auto_batch=true", "train.steps=1", "train.val_every=100",
-                      "train.preview_every=100")
+                      "train.preview_every=100", f"train.patch={PATCH}")
     started = next(iter(train(cfg, tmp_path / "run")))
     assert started.global_batch == 7  # (8.5 − 1) / 1 GiB per sample
 
@@ -149,13 +153,13 @@ def test_commands_on_a_measured_device_decide_the_tile_once_without_recursing(
     fake = install(monkeypatch, CurveMeasure(free=8 * GIB, per_pixel=1000.0))
     model = tmp_path / "m.safetensors"
     export_restorer(build_restorer("unet-tiny"), model)
-    assert main(["demo-data", str(tmp_path / "d")]) == 0
-    assert main(["restore", "--model", str(model), str(tmp_path / "d" / "real"),
+    project = write_project(tmp_path / "p", n_syn=1, n_real=3, n_val=2)
+    assert main(["restore", "--model", str(model), str(project / "real"),
                  "--out", str(tmp_path / "out")]) == 0
-    assert len(list((tmp_path / "out").iterdir())) >= 2
+    assert len(list((tmp_path / "out").iterdir())) == 3
     assert fake.probes == [(1, 3, policy.TILE_PROBE, policy.TILE_PROBE)]  # once for all images
-    assert main(["evaluate", "--model", str(model), "--input", str(tmp_path / "d/real_val/input"),
-                 "--target", str(tmp_path / "d/real_val/target")]) == 0
+    assert main(["evaluate", "--model", str(model), "--input", str(project / "val/input"),
+                 "--target", str(project / "val/target")]) == 0
     assert len(fake.probes) == 2  # evaluate loaded its own model: one more probe
     capsys.readouterr()
 
@@ -167,7 +171,8 @@ def test_validation_during_training_goes_through_the_policy(
 
     fake = install(monkeypatch, CurveMeasure(free=8 * GIB, per_pixel=1000.0))
     project = write_project(tmp_path / "p")
-    cfg = tiny_config(project, "train.steps=2", "train.val_every=1", "train.preview_every=100")
+    cfg = tiny_config(project, "train.steps=2", "train.val_every=1", "train.preview_every=100",
+                      f"train.patch={PATCH}")
     events = list(train(cfg, tmp_path / "run"))
     assert [e.step for e in events if isinstance(e, Validation)] == [1, 2]
     assert fake.probes == [(1, 3, policy.TILE_PROBE, policy.TILE_PROBE)]  # the EMA copy, once
