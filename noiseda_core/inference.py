@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .config import Precision
+from .device import autocast_dtype
 from .nets.base import pad_to_multiple
 
 def _model_info(model: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -38,14 +39,12 @@ def _model_info(model: nn.Module) -> tuple[torch.device, torch.dtype]:
 def _autocast_dtype(
     precision: Precision | str | None, dtype: torch.dtype, device: torch.device
 ) -> torch.dtype | None:
-    """Half dtype to autocast with, or None for full precision."""
+    """Half dtype to autocast with, or None for full precision (``precision`` wins).
+
+    The choice for ``auto`` is the training's (``device.autocast_dtype``): one rule.
+    """
     if precision is not None:
-        precision = Precision(precision)
-        if precision == Precision.AUTO:
-            ok = device.type == "cuda" and torch.cuda.is_bf16_supported()
-            return torch.bfloat16 if ok else None
-        return {Precision.FP32: None, Precision.BF16: torch.bfloat16,
-                Precision.FP16: torch.float16}[precision]
+        return autocast_dtype(Precision(precision), device)
     return dtype if dtype in (torch.float16, torch.bfloat16) else None
 
 
