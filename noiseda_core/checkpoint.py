@@ -58,7 +58,7 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safet
     """
     from .config import config_from_dict
     from .export import export_restorer
-    from .nets import build_restorer
+    from .starting_model import restorer_for
 
     if weights not in ("ema", "raw"):
         raise UserError(f"--weights {weights!r}: use ema or raw")
@@ -69,7 +69,7 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safet
         raise UserError(f"run folder not found: {run_dir}")
     state = load_resume_state(run_dir)
     cfg = config_from_dict(state["config"])
-    restorer = build_restorer(cfg.model.restorer)
+    restorer = restorer_for(cfg)  # the same architecture the run trained
     key = "ema" if weights == "ema" else "restorer"
     restorer_state = restorer.state_dict()
     source = state[key]["shadow"] if weights == "ema" else state[key]

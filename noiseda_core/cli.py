@@ -32,7 +32,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     return run_training(
         config=Path(args.config) if args.config else None,
-        overrides=args.set or [],
+        overrides=(args.set or []) + ([f"train.minutes={args.minutes}"]
+                                      if args.minutes is not None else []),
         run_dir=Path(args.run_dir) if args.run_dir else None,
         resume=Path(args.resume) if args.resume else None,
         jsonl=args.jsonl,
@@ -104,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.steps=500 (repeatable)")
     p.add_argument("--run-dir", help="run folder (default: runs/<config>-<date-time>)")
+    p.add_argument("--minutes", type=float, metavar="N",
+                   help="train for about N minutes: the first steps are timed and the run is "
+                        "sized to end in time (same as --set train.minutes=N)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run")
     p.add_argument("--jsonl", action="store_true",
                    help="print only event JSON lines on stdout (for programs; logs go to stderr)")

@@ -76,7 +76,10 @@ class ModelConfig:
 
     restorer: str = "unet-s"  # see noiseda_core.nets.RESTORERS
     diffusion: str = "paper"  # see noiseda_core.diffusion.DENOISER_SIZES
-    init_restorer: str = ""  # optional .safetensors to start the restorer from (warm start)
+    # the restorer's starting weights: "builtin:unet-t", a model file (.safetensors, or a
+    # weights-only .pth/.ckpt that spandrel recognises), or "" = from scratch. When set,
+    # the file decides the architecture and model.restorer is set to it.
+    init_restorer: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class TrainConfig:
     channel_shuffle: bool = True
     residual_swap: bool = True
     steps: int = 20000
+    minutes: float = 0.0  # > 0: size the run to this time budget (sets steps and intervals)
     batch: int = 8  # per process (the global batch is batch × processes)
     auto_batch: bool = False  # on a GPU: the largest batch that fits its free memory
     patch: int = 128
@@ -187,6 +191,8 @@ def _check_ranges(cfg: Config) -> None:
         raise UserError(f"config key train.patch: must be at least 16, got {t.patch}")
     if t.seed < 0:
         raise UserError(f"config key train.seed: must be 0 or more, got {t.seed}")
+    if t.minutes < 0:
+        raise UserError(f"config key train.minutes: must be 0 (off) or more, got {t.minutes}")
     if t.lr <= 0:
         raise UserError(f"config key train.lr: must be positive, got {t.lr}")
     if not 0.0 <= t.ema_decay < 1.0:
@@ -204,6 +210,11 @@ def _check_ranges(cfg: Config) -> None:
 
 
 # --------------------------------------------------------------------------- building
+
+
+def _builtin(value: str) -> bool:
+    """``builtin:NAME`` names a shipped model: not a path to resolve."""
+    return str(value).strip().startswith("builtin:")
 
 
 def config_from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> Config:
@@ -226,7 +237,7 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> Confi
                 allowed = ", ".join(sorted(names))
                 raise UserError(f"config: unknown key {section}.{key} (allowed: {allowed})")
             item = _coerce(section, key, _field_type(cls, key), item)
-            if key in PATH_KEYS and item and base_dir is not None:
+            if key in PATH_KEYS and item and base_dir is not None and not _builtin(item):
                 path = Path(item).expanduser()
                 item = str(path if path.is_absolute() else (base_dir / path).resolve())
             values[key] = item
@@ -255,7 +266,7 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
             allowed = ", ".join(sorted(names))
             raise UserError(f"--set: unknown key {section}.{key} (allowed: {allowed})")
         item = _coerce(section, key, _field_type(cls, key), value)
-        if key in PATH_KEYS and item:
+        if key in PATH_KEYS and item and not _builtin(item):
             item = str(Path(item).expanduser().resolve())
         cfg = replace(cfg, **{section: replace(getattr(cfg, section), **{key: item})})
     _check_ranges(cfg)

@@ -82,6 +82,7 @@ class Validation(Event):
     count: int = 0
     psnr_start: float | None = None  # the starting (warm-start) restorer, for reference
     ssim_start: float | None = None
+    ssim_input: float | None = None  # the degraded input's SSIM, for reference
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ so the file also opens in other spandrel-based tools) and string metadata:
 - ``version``: the Noise-DA Studio version that wrote it
 - ``config``: the training config TOML, when passed in ``extra_metadata``
 plus any other ``extra_metadata`` entries.
+
+A restorer that came from another tool's file (``arch = "spandrel:NAFNet"`` etc.,
+``nets/foreign.py``) is written the same way, in its own key layout, and loaded back
+through spandrel; ``load_restorer`` also opens such files without our metadata.
 """
 
 from __future__ import annotations
@@ -94,15 +98,24 @@ def load_restorer(path: Path, device: torch.device | str = "cpu") -> Restorer:
     """
     from safetensors.torch import load_file
 
+    from .nets.foreign import PREFIX, load_foreign_restorer
+
     path = Path(path)
+    if path.suffix.lower() != ".safetensors" and path.is_file():
+        return load_foreign_restorer(path).to(device)  # .pth / .ckpt: weights-only
     meta = read_metadata(path)
     redo = "export it again with `noiseda export RUN_DIR --out FILE`"
     arch = meta.get("arch")
-    if not arch or "arch_args" not in meta:
-        raise UserError(
-            f"{path}: has no Noise-DA Studio metadata (arch, arch_args); "
-            f"it was not exported by this program; {redo}"
-        )
+    if (arch or "").startswith(PREFIX) or not arch or "arch_args" not in meta:
+        try:  # another tool's model (or our export of one): spandrel knows its layout
+            return load_foreign_restorer(path).to(device)
+        except UserError as exc:
+            if arch:
+                raise
+            raise UserError(
+                f"{path}: has no Noise-DA Studio metadata (arch, arch_args) and {exc}; "
+                f"if it was made here, {redo}"
+            ) from None
     if arch not in RESTORERS:
         raise UserError(
             f"{path}: unknown architecture {arch!r} (known: {', '.join(sorted(RESTORERS))}); "

@@ -6,6 +6,7 @@ so the training networks (and their RNG streams) are never touched.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import torch
@@ -31,28 +32,64 @@ class RunMonitor:
         self.val = load_pairs(Path(cfg.data.val), max_side=cfg.train.val_max_side) if cfg.data.val else []
         size = min(PREVIEW_SIZE, max(cfg.train.patch, 64))
         self.previews = preview_inputs(cfg.data, cfg.train.preview_count, size, cfg.train.seed)
+        self.input_scores: tuple[float, float] | None = None  # the noisy inputs: PSNR, SSIM
+        self.start_scores: tuple[float, float] | None = None  # the starting model's
 
     def _restore(self, model: nn.Module, image: torch.Tensor) -> torch.Tensor:
         return policy.restore(model, image, device=self.device).cpu()
+
+    @torch.no_grad()
+    def _scores(self, model: nn.Module | None) -> tuple[float, float]:
+        """Mean PSNR and SSIM of ``model``'s outputs (of the inputs when ``model`` is None)."""
+        scores, ssims = [], []
+        for sample in self.val:
+            out = sample.input if model is None else self._restore(model, sample.input)
+            scores.append(psnr(out, sample.target, y_channel=self.y_channel))
+            ssims.append(ssim(out, sample.target, y_channel=self.y_channel))
+        return sum(scores) / len(scores), sum(ssims) / len(ssims)
+
+    def score_start(self, model: nn.Module, *, report: bool = True) -> float:
+        """Score the starting model once (and the noisy inputs); returns the seconds it took.
+
+        With ``report`` its PSNR/SSIM go on every later ``Validation`` as ``psnr_start`` /
+        ``ssim_start`` (a run from scratch only measures the time).
+        """
+        if not self.val:
+            return 0.0
+        began = time.perf_counter()
+        start = self._scores(model)
+        seconds = time.perf_counter() - began
+        self.input_scores = self._scores(None)
+        if report:
+            self.start_scores = start
+        return seconds
+
+    def validate_start(self) -> Validation:
+        """A step-0 ``Validation`` of the starting model (after ``score_start``)."""
+        assert self.start_scores is not None and self.input_scores is not None
+        (value, structure), (noisy, noisy_ssim) = self.start_scores, self.input_scores
+        return Validation(step=0, psnr=value, ssim=structure, psnr_input=noisy,
+                          ssim_input=noisy_ssim, count=len(self.val), psnr_start=value,
+                          ssim_start=structure)
 
     @torch.no_grad()
     def validate(self, model: nn.Module, step: int) -> Validation | None:
         """PSNR/SSIM of ``model`` over the validation pairs (None when there are none)."""
         if not self.val:
             return None
-        scores, ssims, inputs = [], [], []
-        for sample in self.val:
-            restored = self._restore(model, sample.input)
-            scores.append(psnr(restored, sample.target, y_channel=self.y_channel))
-            ssims.append(ssim(restored, sample.target, y_channel=self.y_channel))
-            inputs.append(psnr(sample.input, sample.target, y_channel=self.y_channel))
-        n = len(scores)
+        if self.input_scores is None:
+            self.input_scores = self._scores(None)
+        value, structure = self._scores(model)
+        start = self.start_scores
         return Validation(
             step=step,
-            psnr=sum(scores) / n,
-            ssim=sum(ssims) / n,
-            psnr_input=sum(inputs) / n,
-            count=n,
+            psnr=value,
+            ssim=structure,
+            psnr_input=self.input_scores[0],
+            ssim_input=self.input_scores[1],
+            count=len(self.val),
+            psnr_start=start[0] if start else None,
+            ssim_start=start[1] if start else None,
         )
 
     @torch.no_grad()
@@ -68,3 +105,19 @@ class RunMonitor:
             write_image(torch.cat([x_r, self._restore(model, x_r)], dim=2), folder.root / name)
             real.append(name)
         return Preview(step=step, synthetic=synthetic, real=real)
+
+
+def saved_start_scores(events_path: Path) -> tuple[float, float] | None:
+    """The starting model's PSNR/SSIM as a run logged them (so a resumed run keeps them)."""
+    import json
+
+    if not Path(events_path).is_file():
+        return None
+    for line in Path(events_path).read_text(encoding="utf-8").splitlines():
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if data.get("type") == "validation" and data.get("psnr_start") is not None:
+            return float(data["psnr_start"]), float(data.get("ssim_start") or 0.0)
+    return None

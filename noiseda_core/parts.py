@@ -8,8 +8,8 @@ policy measures (``probe.py``), so all three build the very same networks.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -19,9 +19,9 @@ from .diffusion import build_denoiser
 from .diffusion.loss import NoiseDALoss
 from .diffusion.schedule import NoiseSchedule
 from .ema import EMA
-from .errors import UserError
-from .nets import build_restorer
+from .nets import Restorer
 from .objective import JointObjective
+from .starting_model import restorer_for
 
 
 @dataclass
@@ -34,12 +34,14 @@ class Parts:
     eval_restorer: nn.Module  # holds the EMA weights for validation, previews, export
 
 
-def build_parts(cfg: Config, device: torch.device) -> Parts:
-    """Networks, optimizer and EMA for ``cfg`` on ``device`` (no denoiser in baseline)."""
+def build_parts(cfg: Config, device: torch.device, restorer: Restorer | None = None) -> Parts:
+    """Networks, optimizer and EMA for ``cfg`` on ``device`` (no denoiser in baseline).
+
+    ``restorer``: the starting restorer when the caller already loaded it (else it is
+    built, or loaded from ``model.init_restorer``: ``starting_model.py``).
+    """
     t = cfg.train
-    restorer = build_restorer(cfg.model.restorer)
-    if cfg.model.init_restorer:
-        _load_initial_weights(restorer, Path(cfg.model.init_restorer), cfg.model.restorer)
+    restorer = restorer if restorer is not None else restorer_for(cfg)
     noise_da = None
     if t.mode != Mode.BASELINE:
         noise_da = NoiseDALoss(
@@ -57,7 +59,7 @@ def build_parts(cfg: Config, device: torch.device) -> Parts:
     if noise_da is not None:
         groups.append({"params": list(noise_da.parameters()), "lr": t.denoiser_lr or t.lr})
     optimizer = make_adam(groups, t.lr, device)
-    eval_restorer = build_restorer(cfg.model.restorer).to(device).eval()
+    eval_restorer = copy.deepcopy(restorer).to(device).eval()
     return Parts(objective, optimizer, EMA(restorer, t.ema_decay), eval_restorer)
 
 
@@ -82,14 +84,3 @@ def make_adam(groups: list[dict], lr: float, device: torch.device) -> torch.opti
                   file=sys.stderr)
     return torch.optim.Adam(groups, lr=lr, foreach=True)
 
-
-def _load_initial_weights(restorer: nn.Module, path: Path, arch: str) -> None:
-    """Warm start: copy an exported restorer's weights (same architecture and sizes)."""
-    from .export import load_restorer
-
-    source = load_restorer(path)
-    if source.arch != arch or source.arch_args != getattr(restorer, "arch_args", None):
-        raise UserError(f"model.init_restorer {path} is a {source.arch} {source.arch_args}, but "
-                        f"model.restorer is {arch} {getattr(restorer, 'arch_args', {})}; "
-                        "choose a matching file or change model.restorer")
-    restorer.load_state_dict(source.state_dict())

@@ -65,5 +65,5 @@ def export_model(run: Run, step: int) -> str:
     run.parts.ema.copy_to(run.parts.eval_restorer)
     export_restorer(run.parts.eval_restorer, run.folder.model_path, extra_metadata={
         "task": run.cfg.train.task.value, "weights": "ema", "step": str(step),
-        "training_config": config_to_toml(run.cfg)})
+        "init_restorer": run.cfg.model.init_restorer, "training_config": config_to_toml(run.cfg)})
     return str(run.folder.model_path)

@@ -20,10 +20,11 @@ from .data import TrainData
 from .device import autocast_dtype, precision_name, resolve_device
 from .distributed import DistContext, any_rank, device_for_rank, for_rank
 from .events import Event, Started
-from .monitor import RunMonitor
+from .monitor import RunMonitor, saved_start_scores
 from .parts import Parts, build_parts
 from .run_checkpoint import restore_rng
 from .run_folder import RunFolder
+from .starting_model import restorer_for, with_starting_architecture
 from .step import TrainStep
 
 
@@ -58,7 +59,8 @@ class Run:
             world_size=self.ctx.world_size, global_batch=t.batch * self.ctx.world_size, lr=t.lr,
             restorer_params=sum(p.numel() for p in parts.objective.restorer.parameters()),
             denoiser_params=sum(p.numel() for p in noise_da.parameters()) if noise_da else 0,
-            resumed=self.resumed, skipped_files=list(self.data.skipped))
+            resumed=self.resumed, init_restorer=self.cfg.model.init_restorer,
+            skipped_files=list(self.data.skipped))
 
 
 def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) -> Run:
@@ -71,6 +73,10 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
 
         cfg, advice = with_suggested_batch(cfg, device)
         print(advice.message, file=sys.stderr)
+    starting = None
+    if cfg.model.init_restorer:  # the starting file decides the architecture
+        starting = restorer_for(cfg)
+        cfg = with_starting_architecture(cfg, starting, quiet=not ctx.is_main or state is not None)
     t = cfg.train
     folder = None
     if ctx.is_main:
@@ -80,7 +86,7 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     data = TrainData(cfg.data, t.patch, t.seed, rank=ctx.rank, world_size=ctx.world_size,
                      need_reference=t.mode == Mode.NOISE_DA_UNPAIRED,
                      need_real=t.mode != Mode.BASELINE)
-    parts = build_parts(cfg, device)
+    parts = build_parts(cfg, device, starting)
     generator = torch.Generator(device=device).manual_seed(t.seed * 1_000_003 + ctx.rank)
     start = 0
     if state is not None:
@@ -93,6 +99,8 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
         if folder is not None:
             folder.truncate_events(after_step=start)  # events of steps that will run again
     monitor = RunMonitor(cfg, device) if ctx.is_main else None
+    if monitor is not None and folder is not None and state is not None:
+        monitor.start_scores = saved_start_scores(folder.events_path)  # a resume keeps them
 
     model: nn.Module = parts.objective
     if ctx.enabled:

@@ -11,19 +11,24 @@ synthetic-only warm start of G, then a denoiser-only pre-training.
 
 Where things live: set-up and resume ``run_state.py``; the step itself ``step.py``
 (the one ``bench`` and the batch policy run too); checkpoints and export
-``run_checkpoint.py``; images/s and ETA ``progress.py``; networks ``parts.py``.
+``run_checkpoint.py``; images/s and ETA ``progress.py``; networks ``parts.py``; the
+starting model ``starting_model.py``; a run sized to ``train.minutes`` ``budget.py``.
 """
 
 from __future__ import annotations
 
+import sys
+import time
 import traceback
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from .budget import TimeBudget
 from .checkpoint import checkpoint_path, load_resume_state
-from .config import Config, Mode, config_from_dict
+from .config import Config, Mode, config_from_dict, save_config
 from .control import RunControl
 from .data import Batch
 from .diffusion.loss import lambda_at
@@ -83,9 +88,12 @@ def train(cfg: Config | None, run_dir: Path, *, resume: bool = False,
 def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
            ctx: DistContext) -> Iterator[Event]:
     """Set-up, then per step: pause/stop, one step, progress, monitoring, checkpoint."""
+    entered = time.perf_counter()  # a time budget counts from here
     run = setup_run(cfg, run_dir, state, ctx)
     cfg, t = run.cfg, run.cfg.train
     yield run.emit(run.started())
+    budget = _time_budget(run, entered)
+    yield from _starting_point(run, budget)
     batches = run.data.batches(t.batch, pin_memory=run.device.type == "cuda")
     clock = StepClock(run.start, t.steps, t.batch * ctx.world_size)
     step = run.start
@@ -104,8 +112,14 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
                 return
             step += 1
             clock.tick()
+            if budget is not None and _fit_to_budget(run, budget, step):
+                cfg, t = run.cfg, run.cfg.train
+                clock.total = t.steps
             if logging_step:
-                yield run.emit(_progress(run, step, result, lam, phase, clock))
+                event = _progress(run, step, result, lam, phase, clock)
+                if budget is not None:
+                    event = replace(event, eta_s=budget.eta_s(time.perf_counter(), event.eta_s))
+                yield run.emit(event)
             yield from _monitor(run, step)
             if step % t.checkpoint_every == 0 and step < t.steps:
                 if (event := save_checkpoint(run, step)) is not None:
@@ -125,6 +139,52 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
     model_path = export_model(run, step) if ctx.is_main else ""
     yield run.emit(Finished(step=step, model=model_path, stopped=step < t.steps,
                             elapsed_s=clock.elapsed()))
+
+
+# ----------------------------------------------------------------------------- start and budget
+
+
+def _time_budget(run: Run, entered: float) -> TimeBudget | None:
+    """A ``TimeBudget`` for a fresh run with ``train.minutes`` (one process only)."""
+    if run.cfg.train.minutes <= 0 or run.resumed:
+        return None
+    if run.ctx.enabled:  # every rank would time itself differently
+        print("train.minutes is not used with several processes; train.steps is", file=sys.stderr)
+        return None
+    return TimeBudget(run.cfg.train.minutes, entered)
+
+
+def _starting_point(run: Run, budget: TimeBudget | None) -> Iterator[Event]:
+    """A fresh warm-started run scores its starting model on the validation pairs once
+    (a step-0 Validation; its numbers ride on every later one) and shows it in step-0
+    previews; a time budget takes both timings from here."""
+    if run.monitor is None or run.folder is None or run.resumed:
+        return
+    warm = bool(run.cfg.model.init_restorer)
+    if not (warm or budget is not None):
+        return
+    run.parts.ema.copy_to(run.parts.eval_restorer)  # the EMA starts at the starting weights
+    val_s = run.monitor.score_start(run.parts.eval_restorer, report=warm)
+    if run.monitor.start_scores is not None:
+        yield run.emit(run.monitor.validate_start())
+    began = time.perf_counter()
+    yield run.emit(run.monitor.write_previews(run.parts.eval_restorer, 0, run.folder))
+    if budget is not None:
+        budget.val_s, budget.preview_s = val_s, time.perf_counter() - began
+
+
+def _fit_to_budget(run: Run, budget: TimeBudget, step: int) -> bool:
+    """Size the run once its first steps are timed; end it at the deadline. True if resized."""
+    now = time.perf_counter()
+    if budget.step_done(step - run.start, now):
+        run.cfg = budget.sized(run.cfg, step, now)
+    elif step < run.cfg.train.steps and budget.out_of_time(now):
+        run.cfg = replace(run.cfg, train=replace(run.cfg.train, steps=step))
+    else:
+        return False
+    if run.folder is not None:  # the run folder's config says what runs
+        save_config(run.cfg, run.folder.config_path)
+    return True
 
 
 # ----------------------------------------------------------------------------- pieces of a step

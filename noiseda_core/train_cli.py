@@ -34,6 +34,9 @@ def _describe(event: Event) -> str | None:
         return (f"step {event.step}/{event.total_steps} res {event.loss_res:.4f}{dif} "
                 f"λ {event.lam:.4f} {event.images_per_s:.1f} img/s eta {event.eta_s:.0f}s")
     if isinstance(event, Validation):
+        if event.step == 0 and event.psnr_start is not None:
+            return (f"starting model on the validation pairs: PSNR {event.psnr:.2f} dB SSIM "
+                    f"{event.ssim:.4f} (noisy input {event.psnr_input:.2f} dB)")
         return f"step {event.step} validation: PSNR {event.psnr:.2f} dB SSIM {event.ssim:.4f}"
     if isinstance(event, Finished):
         word = "stopped" if event.stopped else "finished"
@@ -112,10 +115,13 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
         control.listen_stdin()
     display = _Display(jsonl)
     last: Event | None = None
+    validation: Validation | None = None
     try:
         for event in train(cfg, target, resume=resume is not None, control=control):
             display.show(event)
             last = event
+            if isinstance(event, Validation):
+                validation = event
     except UserError:
         raise
     except Exception as exc:
@@ -129,4 +135,25 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
         return 1
     finally:
         display.close()
+    if isinstance(last, Finished) and validation is not None and not display.quiet:
+        print(summary(validation), file=sys.stderr if jsonl else sys.stdout, flush=True)
     return 1 if isinstance(last, Failed) else 0
+
+
+def summary(v: Validation) -> str:
+    """The three numbers a run ends with: noisy input, starting model, adapted model."""
+    def pair(psnr: float | None, ssim: float | None) -> str:
+        if psnr is None:
+            return "—"
+        return f"{psnr:6.2f} dB  SSIM {ssim:.4f}" if ssim is not None else f"{psnr:6.2f} dB"
+
+    start = (pair(v.psnr_start, v.ssim_start) if v.psnr_start is not None
+             else "— (trained from scratch)")
+    lines = [f"On the {v.count} real validation pair(s) (step {v.step}):",
+             f"  noisy input     {pair(v.psnr_input, v.ssim_input)}",
+             f"  starting model  {start}",
+             f"  adapted model   {pair(v.psnr, v.ssim)}"]
+    if v.psnr_start is not None:
+        gain = v.psnr - v.psnr_start
+        lines.append(f"  adaptation: {gain:+.2f} dB over the starting model")
+    return "\n".join(lines)

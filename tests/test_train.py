@@ -11,7 +11,7 @@ import torch
 
 from helpers import tiny_config, write_project
 from noiseda_core.checkpoint import export_run, load_resume_state
-from noiseda_core.config import Mode
+from noiseda_core.config import Mode, load_config
 from noiseda_core.control import RunControl
 from noiseda_core.events import Checkpoint, Failed, Finished, Preview, Progress, Started, Validation
 from noiseda_core.export import load_restorer
@@ -152,7 +152,13 @@ def test_a_run_can_warm_start_from_an_exported_restorer(project: Path, tmp_path:
     raw = export_run(tmp_path / "run", tmp_path / "raw.safetensors", weights="raw")
     first = next(iter(load_restorer(raw).parameters()))
     assert torch.allclose(first, next(source.parameters()), atol=1e-6)
-    wrong = tiny_config(project, "model.restorer=unet-t",
+    # the starting file decides the architecture; the saved config says what was trained
+    other = tiny_config(project, "model.restorer=unet-t", "train.steps=1",
                         f"model.init_restorer={tmp_path / 'start.safetensors'}")
-    with pytest.raises(UserError, match="init_restorer"):
-        list(train(wrong, tmp_path / "run2"))
+    events = list(train(other, tmp_path / "run2"))
+    assert events[0].init_restorer == str(tmp_path / "start.safetensors")
+    assert load_config(tmp_path / "run2" / "config.toml").model.restorer == "unet-tiny"
+    assert load_restorer(tmp_path / "run2" / "model.safetensors").arch == "unet-tiny"
+    missing = tiny_config(project, f"model.init_restorer={tmp_path / 'nope.pth'}")
+    with pytest.raises(UserError, match="nope.pth"):
+        list(train(missing, tmp_path / "run3"))

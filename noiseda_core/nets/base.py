@@ -10,6 +10,7 @@ returns ``x - noise``) the wrapper passes their output through. Either way
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -49,7 +50,8 @@ class Restorer(nn.Module):
     rebuild with ``build_restorer(arch, **arch_args)``), ``pad_multiple`` (sides
     the inner net needs), ``square`` (net needs square inputs), ``adds_input``
     (the inner net already returns ``x + residual``), ``net`` (the inner net,
-    whose ``state_dict`` keys are the ones exported).
+    whose ``state_dict`` keys are the ones exported), ``call`` (how to call the
+    inner net when it needs more than ``net(x)``, e.g. DRUNet's noise-level map).
 
     ``forward`` accepts any size: it pads to ``pad_multiple`` (and to a square
     where needed) and crops back, so callers never have to care.
@@ -64,9 +66,11 @@ class Restorer(nn.Module):
         pad_multiple: int,
         adds_input: bool,
         square: bool = False,
+        call: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
         self.net = net
+        self.call = call
         self.arch = arch
         self.arch_args = dict(arch_args)
         self.pad_multiple = int(pad_multiple)
@@ -77,7 +81,7 @@ class Restorer(nn.Module):
         """``x``: (B, 3, H, W) in [0, 1] → restored (B, 3, H, W) (not clamped)."""
         h, w = x.shape[-2:]
         xp = pad_to_multiple(x, self.pad_multiple, square=self.square)
-        out = self.net(xp)
+        out = self.net(xp) if self.call is None else self.call(self.net, xp)
         if not self.adds_input:
             out = xp + out
         if out.shape[-2:] != (h, w):

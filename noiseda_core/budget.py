@@ -1,0 +1,122 @@
+"""A run sized to the time the user has (``train.minutes``).
+
+The loop times its first steps, then fixes ``train.steps`` so that the steps, the
+validations, previews, checkpoints and the final export all end within the budget;
+``val_every`` / ``preview_every`` / ``checkpoint_every`` follow the new length, and the
+λ ramp (a fraction of the steps) with them. If the machine slows down afterwards, the
+run ends early at the deadline (as finished, with its final validation and export).
+
+    budget = TimeBudget(minutes=8, began=time.perf_counter())
+    budget.step_done(step, now)            # after every step; True once it has measured
+    cfg = budget.sized(cfg, step, now, val_s=..., preview_s=...)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .config import Config
+
+SKIP_STEPS = 2  # the first steps are slow (allocations, caches): not measured
+MIN_MEASURE_STEPS = 4
+MIN_MEASURE_S = 3.0
+VALIDATIONS = 5  # per run, the last one at the end
+PREVIEWS = 10
+CHECKPOINTS = 2  # besides the final one
+CHECKPOINT_S = 1.0  # assumed cost of one checkpoint write
+EXPORT_S = 1.0  # assumed cost of the export at the end
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a budget allows: the run's length and its bookkeeping intervals."""
+
+    steps: int
+    val_every: int
+    preview_every: int
+    checkpoint_every: int
+    log_every: int
+    step_s: float  # measured seconds per step
+
+
+def plan_run(*, budget_s: float, elapsed_s: float, done: int, step_s: float, val_s: float,
+             preview_s: float, log_every: int) -> Plan:
+    """Steps that fit ``budget_s`` after ``elapsed_s`` and ``done`` steps at ``step_s`` each.
+
+    The remaining time pays for the steps and for ``VALIDATIONS`` validations (``val_s``
+    each), ``PREVIEWS`` previews, ``CHECKPOINTS + 1`` checkpoints and the export.
+    """
+    overhead = (VALIDATIONS * val_s + PREVIEWS * preview_s + (CHECKPOINTS + 1) * CHECKPOINT_S
+                + EXPORT_S)
+    left = budget_s - elapsed_s - overhead
+    steps = done + max(1, int(left / max(step_s, 1e-6)))
+    return Plan(
+        steps=steps,
+        val_every=max(1, round(steps / VALIDATIONS)),
+        preview_every=max(1, round(steps / PREVIEWS)),
+        checkpoint_every=max(1, round(steps / (CHECKPOINTS + 1))),
+        log_every=max(1, min(log_every, steps // 50)),
+        step_s=step_s,
+    )
+
+
+def end_reserve_s(val_s: float, preview_s: float) -> float:
+    """Seconds the end of a run needs: a validation, a preview, a checkpoint, the export."""
+    return val_s + preview_s + CHECKPOINT_S + EXPORT_S
+
+
+class TimeBudget:
+    """Measures the first steps, then sizes the run; afterwards guards the deadline."""
+
+    def __init__(self, minutes: float, began: float) -> None:
+        self.budget_s = float(minutes) * 60.0
+        self.began = began
+        self.deadline = began + self.budget_s
+        self.plan: Plan | None = None
+        self._t0: float | None = None  # time after the skipped warm-up steps
+        self._n = 0
+        self.val_s = 0.0
+        self.preview_s = 0.0
+
+    @property
+    def planned(self) -> bool:
+        return self.plan is not None
+
+    def step_done(self, steps_done: int, now: float) -> bool:
+        """Record a finished step; True when enough is measured and no plan exists yet."""
+        if self.plan is not None:
+            return False
+        if steps_done == SKIP_STEPS or (self._t0 is None and steps_done > SKIP_STEPS):
+            self._t0, self._n = now, 0
+            return False
+        if self._t0 is None:
+            return False
+        self._n += 1
+        return self._n >= MIN_MEASURE_STEPS and now - self._t0 >= MIN_MEASURE_S
+
+    def sized(self, cfg: Config, step: int, now: float) -> Config:
+        """``cfg`` with the steps and intervals that fit the rest of the budget."""
+        assert self._t0 is not None and self._n > 0
+        self.plan = plan_run(
+            budget_s=self.budget_s, elapsed_s=now - self.began, done=step,
+            step_s=(now - self._t0) / self._n, val_s=self.val_s, preview_s=self.preview_s,
+            log_every=cfg.train.log_every)
+        p = self.plan
+        train = replace(cfg.train, steps=p.steps, val_every=p.val_every,
+                        preview_every=p.preview_every, checkpoint_every=p.checkpoint_every,
+                        log_every=p.log_every)
+        return replace(cfg, train=train)
+
+    def out_of_time(self, now: float) -> bool:
+        """True when only the end of the run (validation, export) still fits."""
+        return now >= self.deadline - end_reserve_s(self.val_s, self.preview_s)
+
+    def eta_s(self, now: float, rate_eta_s: float | None = None) -> float:
+        """Seconds left: the budget's rest before a plan, then the measured rate's (capped)."""
+        left = max(0.0, self.deadline - now)
+        if self.plan is None or rate_eta_s is None:
+            return left
+        return min(left, rate_eta_s + end_reserve_s(self.val_s, self.preview_s))
+
+
+__all__ = ["Plan", "TimeBudget", "end_reserve_s", "plan_run"]
