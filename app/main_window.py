@@ -263,9 +263,21 @@ class MainWindow(QMainWindow):
         if self._closing:
             self.close()
             return
-        if not stopped:
+        if not stopped and not self.open_before_after():
             self.open_model_in_restore()
         self.training_done.emit(event)
+
+    def open_before_after(self) -> bool:
+        """A warm-started run: Restore compares the starting and the adapted model on a real
+        image ("before adaptation" ↔ "after adaptation"). False when there is nothing to compare."""
+        from .before_after import before_after
+
+        plan = before_after(self.run_dir) if self.run_dir else None
+        if plan is None or not hasattr(self.restore_view, "compare_before_after"):
+            return False
+        self.restore_view.compare_before_after(plan.adapted, plan.start, plan.image)
+        self.tabs.setCurrentWidget(self.restore_view)
+        return True
 
     def _job_failed(self, failure: Failure) -> None:
         settings.put("runs/active", "")

@@ -64,10 +64,13 @@ class LoadedModel:
     arch: str
     params: int
     metadata: dict[str, str] = field(default_factory=dict)
+    caption: str = ""  # shown instead of the file's name (e.g. "before adaptation")
 
     @property
     def name(self) -> str:
         """Caption name: the file stem, or the run folder for a run's model.safetensors."""
+        if self.caption:
+            return self.caption
         if self.path.stem == "model" and self.path.parent.name:
             return self.path.parent.name
         return self.path.stem
@@ -127,7 +130,7 @@ def load_model(path: Path) -> LoadedModel:
     device = pick_device()
     model = load_restorer(path, device)
     model.eval()
-    metadata = dict(read_metadata(path))
+    metadata = dict(read_metadata(path)) if path.suffix.lower() == ".safetensors" else {}
     params = sum(p.numel() for p in model.parameters())
     arch = str(getattr(model, "arch", metadata.get("arch", "unknown")))
     return LoadedModel(path, model, device, arch, params, metadata)
@@ -161,6 +164,7 @@ class Pairing(Enum):
     INPUT_A = "Input ↔ model A"
     INPUT_B = "Input ↔ model B"
     A_B = "Model A ↔ model B"
+    B_A = "Model B ↔ model A"  # e.g. before adaptation (B) ↔ after adaptation (A)
 
 
 def pick_pair(result: Restored, pairing: Pairing) -> tuple[np.ndarray, np.ndarray | None, str, str]:
@@ -178,6 +182,8 @@ def pick_pair(result: Restored, pairing: Pairing) -> tuple[np.ndarray, np.ndarra
         return result.input, outs[1], "Input", b
     if pairing is Pairing.A_B:
         return outs[0], outs[1], a, b
+    if pairing is Pairing.B_A:
+        return outs[1], outs[0], b, a
     return result.input, outs[0], "Input", a
 
 

@@ -55,8 +55,8 @@ DEMO_MINUTES = 8.0  # ends within 10 minutes on 2 CPU cores, start-up and export
 DEMO_CONFIG = {
     "data": {"synthetic": "synthetic/target", "degradation": "awgn:0-75", "real": "real",
              "val": "real_val", "cache_mb": 256},
-    "model": {"restorer": "unet-t", "diffusion": "small", "init_restorer": "builtin:unet-t"},
-    "train": {"mode": "noise-da", "minutes": DEMO_MINUTES, "steps": 2000, "batch": 8,
+    "model": {"restorer": "unet-t", "diffusion": "tiny", "init_restorer": "builtin:unet-t"},
+    "train": {"mode": "noise-da", "minutes": DEMO_MINUTES, "steps": 2000, "batch": 4,
               "patch": 64, "lr": 1e-4, "val_every": 200, "preview_every": 100,
               "checkpoint_every": 500, "log_every": 10},
 }  # fmt: skip

@@ -135,7 +135,11 @@ def test_device_defaults_follow_the_device(view):
     gpus = DeviceSummary("cuda", "NVIDIA H100", 80.0, 2)
     view.options.apply_device(gpus, default_sizes(gpus))
     model, train = view.options.values()
-    assert (model["restorer"], model["diffusion"], train["patch"], train["batch"]) == ("unet-s", "paper", 128, 24)
+    # the built-in starting restorer (the default) decides the architecture ...
+    assert (model["restorer"], model["diffusion"], train["patch"], train["batch"]) == ("unet-t", "paper", 128, 24)
+    view.options.start_from.set_value("")  # ... from scratch, the device's size is offered
+    model, _ = view.options.values()
+    assert model["restorer"] == "unet-s" and model["init_restorer"] == ""
     view.options.toggle.setChecked(True)
     assert view.options.all_gpus.isVisibleTo(view)
 
@@ -144,19 +148,27 @@ def test_demo_data_fills_the_setup(qtbot, view, tmp_path):
     with qtbot.waitSignal(view.demo_ready, timeout=60000):
         view.load_demo(tmp_path / "demo")
     assert (tmp_path / "demo" / "demo.toml").is_file()
-    assert view.pickers["synthetic"].path().endswith("synthetic")
+    assert view.pickers["synthetic"].path().endswith("target")  # clean images, AWGN on the fly
     qtbot.waitUntil(lambda: not view.checks_busy(), timeout=15000)
     assert view.problems() == []
-    assert view.options.steps.value() == 2000  # the device is not known yet: the demo's own config
+    assert view.options.start_from.value() == "builtin:unet-t"  # warm start is the default
+    assert not view.options.restorer.isEnabled()  # the starting model decides the architecture
+    assert view.options.minutes.value() == 8 and not view.options.steps.isEnabled()
     from app.widgets.device_info import DeviceSummary
 
     cpu = DeviceSummary("cpu", "CPU (2 threads)")
     view.device_label.info = cpu
     view._device_ready(cpu)  # the device query answers later: a CPU gets a run of minutes
     model, train = view.options.values()
-    assert model["restorer"] == "unet-tiny" and model["diffusion"] == "tiny"
-    assert train["steps"] <= 1000 and train["batch"] <= 4
-    assert "No GPU" in view.status.text() and view.problems() == []
+    assert model["restorer"] == "unet-t" and model["diffusion"] == "tiny"
+    assert model["init_restorer"] == "builtin:unet-t" and train["minutes"] == 8
+    assert train["batch"] <= 4
+    assert "8 minutes" in view.status.text() and "No GPU" in view.status.text()
+    assert view.problems() == []
+    cfg = view.current_config()
+    assert cfg.model.init_restorer == "builtin:unet-t" and cfg.train.minutes == 8
+    view.options.start_from.set_value("")  # from scratch: the restorer is the user's choice again
+    assert view.options.restorer.isEnabled() and view.current_config().model.init_restorer == ""
 
 
 def test_settings_persist_between_windows(qtbot, tmp_path):

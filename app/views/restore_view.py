@@ -192,6 +192,17 @@ class RestoreView(QWidget):
         """Load model B; the compare view then shows model A against model B."""
         self.slot_b.open(Path(path))
 
+    def compare_before_after(self, adapted: Path, start: Path, image: Path | None) -> None:
+        """A run's adapted model (A) against the model it started from (B), side by side
+        as "before adaptation" ↔ "after adaptation", on ``image``."""
+        from app.before_after import AFTER, BEFORE
+
+        self.slot_a.open(Path(adapted), caption=AFTER)
+        self.slot_b.open(Path(start), caption=BEFORE)
+        self.set_pairing(Pairing.B_A)
+        if image is not None:
+            self.open_images([Path(image)])
+
     def clear_second_model(self) -> None:
         self.slot_b.clear()
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from noiseda_core.config import TASK_LR, Config, Mode, Precision, Task
 
 from ..widgets.device_info import FALLBACK_DENOISERS, FALLBACK_RESTORERS, DeviceSummary, Sizes
+from ..widgets.start_from import StartFrom
 from .option_tips import TIPS
 
 MODE_LABELS = {
@@ -69,6 +70,7 @@ class TrainingOptions(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.sizes_touched = False  # the user (or a loaded config) chose sizes
+        self._free_restorer: str | None = None  # the restorer to offer again "from scratch"
         t = Config().train
         self.task = QComboBox()
         for task in Task:
@@ -77,13 +79,22 @@ class TrainingOptions(QWidget):
         self.mode = QComboBox()
         for mode, label in MODE_LABELS.items():
             self.mode.addItem(label, mode.value)
+        self.start_from = StartFrom()
+        self.minutes = _dspin(0.0, 100_000.0, 0.0, 1, 1.0)
+        self.minutes.setSuffix(" min")
+        self.minutes.setSpecialValueText("off: train the steps below")
+        self.minutes.setToolTip("Train for about this long: the first steps are timed and the run "
+                                "is sized to end in time (validation and export included). "
+                                "Off: train a fixed number of steps.")
         self.steps = _spin(1, 10_000_000, t.steps, 1000)
         self.batch = _spin(1, 1024, 4)
         self.patch = _spin(16, 1024, 64, 16, " px")
         basic = QFormLayout()
         basic.addRow("Task", self.task)
+        basic.addRow("Start from", self.start_from)
         basic.addRow("Restorer", self.restorer)
         basic.addRow("Mode", self.mode)
+        basic.addRow("Train for", self.minutes)
         basic.addRow("Steps", self.steps)
         basic.addRow("Batch", self.batch)
         basic.addRow("Patch", self.patch)
@@ -183,7 +194,12 @@ class TrainingOptions(QWidget):
                 w.valueChanged.connect(lambda *_: self.changed.emit())
         for w in self.findChildren(QComboBox):
             w.currentIndexChanged.connect(lambda *_: self.changed.emit())
+        self.start_from.changed.connect(self._start_changed)
+        self.start_from.changed.connect(self.changed.emit)
+        self.minutes.valueChanged.connect(self._minutes_changed)
         self._mode_changed()
+        self._start_changed()
+        self._minutes_changed()
 
     # ------------------------------------------------------------------ api
     def set_names(self, restorers: list[str], denoisers: list[str], notes: dict[str, str] | None = None) -> None:
@@ -205,6 +221,7 @@ class TrainingOptions(QWidget):
         self.all_gpus.setVisible(info.kind == "cuda" and info.count > 1)
         self.all_gpus.setText(f"Use all {info.count} local GPUs")
         if not self.sizes_touched:
+            self._free_restorer = sizes.restorer
             _set_combo(self.restorer, sizes.restorer)
             _set_combo(self.denoiser, sizes.denoiser)
             self.patch.setValue(sizes.patch)
@@ -212,11 +229,14 @@ class TrainingOptions(QWidget):
             self.steps.setValue(sizes.steps)
             if info.kind == "cuda" and self.workers.value() == 0:
                 self.workers.setValue(4)  # keep a GPU fed: crops and noise drawn ahead
+        self._start_changed()  # a starting model still decides the architecture
 
     def values(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(model, train)`` tables for ``config_from_dict``."""
-        model = {"restorer": self.restorer.currentData(), "diffusion": self.denoiser.currentData()}
+        model = {"restorer": self.start_from.arch() or self.restorer.currentData(),
+                 "diffusion": self.denoiser.currentData(), "init_restorer": self.start_from.value()}
         train = {
+            "minutes": self.minutes.value(),
             "task": self.task.currentData(), "mode": self.mode.currentData(),
             "steps": self.steps.value(), "batch": self.batch.value(), "patch": self.patch.value(),
             "lr": self.lr.value(), "lambda_weight": self.lambda_weight.value(),
@@ -239,6 +259,8 @@ class TrainingOptions(QWidget):
         _set_combo(self.mode, t.mode.value)
         _set_combo(self.restorer, m.restorer)
         _set_combo(self.denoiser, m.diffusion)
+        self.start_from.set_value(m.init_restorer)
+        self.minutes.setValue(t.minutes)
         _set_combo(self.precision, t.precision.value)
         _set_combo(self.device, t.device)
         for box, value in ((self.steps, t.steps), (self.batch, t.batch), (self.patch, t.patch),
@@ -265,6 +287,22 @@ class TrainingOptions(QWidget):
     def _toggle_advanced(self, on: bool) -> None:
         self.advanced.setVisible(on)
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+
+    def _start_changed(self, *_: object) -> None:
+        """A starting model decides the architecture: the Restorer list shows it, locked."""
+        arch, scratch = self.start_from.arch(), self.start_from.is_scratch()
+        if self.restorer.isEnabled() and not scratch:  # about to lock: remember the free choice
+            self._free_restorer = self.restorer.currentData()
+        if arch:
+            _set_combo(self.restorer, arch)
+        elif scratch and not self.restorer.isEnabled() and self._free_restorer:
+            _set_combo(self.restorer, self._free_restorer)
+        self.restorer.setEnabled(scratch)
+        self.restorer.setToolTip("" if self.start_from.is_scratch() else
+                                 "Set by the starting model (choose From scratch to pick one)")
+
+    def _minutes_changed(self, *_: object) -> None:
+        self.steps.setEnabled(self.minutes.value() <= 0)
 
     def _task_changed(self, *_: object) -> None:
         self.lr.setValue(TASK_LR[Task(self.task.currentData())])

@@ -29,6 +29,7 @@ from ..run_replay import read_run_events
 from ..theme import icon
 from ..widgets.error_panel import ErrorPanel
 from ..widgets.preview_strip import PreviewStrip
+from ..widgets.score_line import ScoreLine
 
 if TYPE_CHECKING:
     from ..widgets.loss_plot import LossPlot
@@ -127,9 +128,11 @@ class TrainingView(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.progress, 1)
         bar.addWidget(self.stats)
+        self.scores = ScoreLine(self)  # noisy input / starting model / adapted PSNR
         layout = QVBoxLayout(self)
         layout.addLayout(head)
         layout.addLayout(bar)
+        layout.addWidget(self.scores)
         layout.addWidget(self.error_panel)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.log_toggle, 0, Qt.AlignmentFlag.AlignLeft)
@@ -158,6 +161,7 @@ class TrainingView(QWidget):
         job.started.connect(self.on_started)
         job.progress.connect(self.on_progress)
         job.validation.connect(lambda event: self.plot.add_validation(event))
+        job.validation.connect(self.scores.add_validation)
         job.diagnostics.connect(lambda event: self.plot.add_diagnostics(event))
         job.preview.connect(self.previews.add_preview)
         job.finished.connect(self.on_finished)
@@ -174,6 +178,7 @@ class TrainingView(QWidget):
             self.plot.clear()
             self.previews.clear()
             self.log.clear()
+            self.scores.clear()
             self._ips, self._eta, self._elapsed = None, None, 0.0
             self.stats.setText("—")
             self.progress.setTextVisible(False)
@@ -195,6 +200,7 @@ class TrainingView(QWidget):
                 self._latest = event
             elif kind == "Validation":
                 self.plot.add_validation(event)
+                self.scores.add_validation(event)
             elif kind == "Diagnostics":
                 self.plot.add_diagnostics(event)
             elif kind == "Preview":

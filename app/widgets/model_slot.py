@@ -17,7 +17,7 @@ from app.file_dialogs import Purpose, open_file
 from app.restore_jobs import LoadedModel
 from app.tasks import Task
 
-MODEL_FILTER = "Restorer models (*.safetensors);;All files (*)"
+MODEL_FILTER = "Restorer models (*.safetensors *.pth *.ckpt);;All files (*)"
 
 
 class ModelSlot(QWidget):
@@ -67,12 +67,15 @@ class ModelSlot(QWidget):
     def is_loading(self) -> bool:
         return bool(self._tasks)
 
-    def open(self, path: Path) -> None:
-        """Load ``path`` off the GUI thread; emits loaded or failed."""
+    def open(self, path: Path, caption: str = "") -> None:
+        """Load ``path`` off the GUI thread; emits loaded or failed. ``caption`` names it
+        in the compare view instead of its file name."""
         path = Path(path)
         self.info.setText(f"Loading {path.name}…")
         task = Task(jobs.load_model, path)
         self._tasks.add(task)
+        if caption:
+            task.signals.done.connect(lambda m: setattr(m, "caption", caption))
         task.signals.done.connect(lambda m: self._done(task, m))
         task.signals.failed.connect(lambda msg: self._failed(task, msg))
         self._pool.start(task)
