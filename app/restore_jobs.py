@@ -77,7 +77,10 @@ class LoadedModel:
 
     def summary(self) -> str:
         """One line: file · arch · parameters · extra facts from the metadata."""
-        shown = self.path.name if self.name == self.path.stem else f"{self.name}/{self.path.name}"
+        folder = self.path.parent.name if self.path.stem == "model" and self.path.parent.name else ""
+        shown = f"{folder}/{self.path.name}" if folder else self.path.name
+        if self.caption:
+            shown = f"{self.caption}: {shown}"
         parts = [shown, self.arch, f"{format_params(self.params)} parameters"]
         mode = training_mode(self.metadata)
         if mode:

@@ -75,8 +75,10 @@ class TimeBudget:
         self.plan: Plan | None = None
         self._t0: float | None = None  # time after the skipped warm-up steps
         self._n = 0
-        self.val_s = 0.0
+        self.val_s = 0.0  # the slowest validation (with previews) seen so far
         self.preview_s = 0.0
+        self._last = began  # when the last step ended
+        self.last_step_s = 0.0  # how long it took (the machine may have slowed down)
 
     @property
     def planned(self) -> bool:
@@ -84,6 +86,7 @@ class TimeBudget:
 
     def step_done(self, steps_done: int, now: float) -> bool:
         """Record a finished step; True when enough is measured and no plan exists yet."""
+        self.last_step_s, self._last = now - self._last, now
         if self.plan is not None:
             return False
         if steps_done == SKIP_STEPS or (self._t0 is None and steps_done > SKIP_STEPS):
@@ -108,8 +111,13 @@ class TimeBudget:
         return replace(cfg, train=train)
 
     def out_of_time(self, now: float) -> bool:
-        """True when only the end of the run (validation, export) still fits."""
-        return now >= self.deadline - end_reserve_s(self.val_s, self.preview_s)
+        """True when another step like the last one would leave no room for the end of the
+        run (a validation, a preview, a checkpoint, the export)."""
+        return now + self.last_step_s >= self.deadline - end_reserve_s(self.val_s, self.preview_s)
+
+    def monitored(self, seconds: float) -> None:
+        """A validation (with previews) took ``seconds``: the end will need as long."""
+        self.val_s = max(self.val_s, seconds)
 
     def eta_s(self, now: float, rate_eta_s: float | None = None) -> float:
         """Seconds left: the budget's rest before a plan, then the measured rate's (capped)."""

@@ -120,7 +120,10 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
                 if budget is not None:
                     event = replace(event, eta_s=budget.eta_s(time.perf_counter(), event.eta_s))
                 yield run.emit(event)
+            monitor_began = time.perf_counter()
             yield from _monitor(run, step)
+            if budget is not None and step % t.val_every == 0:
+                budget.monitored(time.perf_counter() - monitor_began)
             if step % t.checkpoint_every == 0 and step < t.steps:
                 if (event := save_checkpoint(run, step)) is not None:
                     yield run.emit(event)

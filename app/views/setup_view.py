@@ -212,7 +212,7 @@ class SetupView(QWidget):
 
     def _demo_status(self, folder: Path, *, cpu: bool) -> None:
         minutes = self.options.minutes.value()
-        start = self.options.start_from.combo.currentText().split(" (")[0].lower()
+        start = self.options.start_from.combo.currentText().split(" (")[0].lower().replace(":", "")
         length = f"for {minutes:g} minutes" if minutes > 0 else f"for {self.options.steps.value()} steps"
         note = " No GPU: small denoiser and batch." if cpu else ""
         self.show_status(f"Demo data ready in {folder}: starts from the {start} and adapts it "
