@@ -351,9 +351,7 @@ class RestoreView(QWidget):
 
     def step_image(self, delta: int) -> None:
         """Show the next (+1) or previous (-1) image of the list."""
-        count = self.image_list.count()
-        if count:
-            self.image_list.setCurrentRow((self.image_list.currentRow() + delta) % count)
+        self.image_list.step(delta)
 
     # -------------------------------------------------------------- save/batch
     def save_result(self, path: Path) -> Path | None:
@@ -407,10 +405,8 @@ class RestoreView(QWidget):
     # -------------------------------------------------------------- drag/drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         mime = event.mimeData()
-        if mime.hasImage() or any(u.isLocalFile() for u in mime.urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        ok = mime.hasImage() or any(u.isLocalFile() for u in mime.urls())
+        event.acceptProposedAction() if ok else event.ignore()
 
     def dragMoveEvent(self, event) -> None:  # noqa: N802, ANN001
         self.dragEnterEvent(event)

@@ -36,6 +36,7 @@ from ..widgets.device_info import DeviceInfoLabel, DeviceSummary, default_sizes
 from ..widgets.folder_check import FolderCheck
 from ..widgets.path_picker import PathPicker
 from .config_merge import merge
+from .demo_setup import CPU_DEMO, build_demo
 from .option_tips import human_message
 from .training_options import TrainingOptions, _set_combo
 
@@ -46,23 +47,6 @@ FOLDERS = {  # key → (label, role when paired, optional?, hint)
     "val": ("Validation pairs", "VALIDATION", True, "optional: real input/ + target/ with ground truth"),
     "reference": ("Clean references", "REFERENCE", True, "optional: unrelated clean images (unpaired mode)"),
 }
-
-
-# The demo's own config (noiseda demo-data) is sized for a GPU: about 1.5 h on a CPU. Without a GPU
-# the app shortens it to a run of a few minutes (measured ~3 steps/s on one busy CPU thread).
-# The demo starts from the built-in unet-t and sizes itself to its minutes; on a CPU the
-# denoiser and the batch stay small so those minutes hold as many steps as they can.
-CPU_DEMO = {"denoiser": "tiny", "batch": 4, "patch": 64}
-
-
-def build_demo(target: Path) -> Path:
-    """Write (or reuse) the demo set under ``target``; returns its ``demo.toml`` (worker thread)."""
-    toml = target / "demo.toml"
-    if toml.is_file():
-        return toml
-    from noiseda_core.demo import write_demo_data
-
-    return Path(write_demo_data(target))
 
 
 class SetupView(QWidget):

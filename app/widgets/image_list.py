@@ -113,6 +113,11 @@ class ImageList(QListWidget):
         font.setItalic(True)
         item.setFont(font)
 
+    def step(self, delta: int) -> None:
+        """Select the next (+1) or previous (-1) row, wrapping around."""
+        if self.count():
+            self.setCurrentRow((self.currentRow() + delta) % self.count())
+
     def is_busy(self) -> bool:
         return bool(self._tasks)
 
