@@ -118,3 +118,23 @@ def test_the_run_the_app_died_in_is_offered_even_when_its_worker_stopped_cleanly
     assert offered.args[0] == run
     assert window.runs_view.table.topLevelItem(0).text(1) == "stopped"
     assert settings.get("runs/active") == ""  # offered once, not at every start
+
+
+def test_the_runs_panel_takes_the_cores_run_state_when_there_is_one(tmp_path, monkeypatch):
+    import enum
+    from types import SimpleNamespace
+
+    from app.run_index import summarize
+    from noiseda_core import run_folder
+
+    class Status(str, enum.Enum):
+        RUNNING = "running"
+
+    run = interrupted_run(tmp_path / "runs", tiny_project(tmp_path / "data"))
+    fake = SimpleNamespace(status=Status.RUNNING, step=17, total_steps=40, best_psnr=21.0, started=None,
+                           message="")
+    monkeypatch.setattr(run_folder, "run_state", lambda path: fake, raising=False)
+    got = summarize(run)
+    assert (got.state, got.step, got.best_psnr, got.checkpoint) == ("running", 17, 21.0, True)
+    monkeypatch.delattr(run_folder, "run_state")
+    assert summarize(run).state == "interrupted"  # read from events.jsonl by the app itself
