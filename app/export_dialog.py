@@ -36,7 +36,8 @@ WEIGHTS = ("ema", "raw")
 def _export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safetensors") -> Path:
     from noiseda_core.checkpoint import export_run
 
-    return export_run(run_dir, out, weights=weights, fmt=fmt)
+    # the save dialog has already asked before replacing an existing file
+    return export_run(run_dir, out, weights=weights, fmt=fmt, overwrite=True)
 
 
 class ExportDialog(QDialog):

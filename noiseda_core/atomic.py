@@ -1,33 +1,108 @@
 """Atomic file writes: write to a temporary file beside the target, fsync, rename.
 
-A kill at any moment leaves either the old file or the new one, never half.
+A kill at any moment leaves either the old file or the new one, never half. The
+file gets the mode a plain ``open()`` would give it (``0o666`` less the umask),
+not ``mkstemp``'s private ``0o600``. A full disk or a read-only folder becomes
+one ``UserError`` naming the file, and no temporary file is left behind.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import UserError
+
+TMP_SUFFIX = ".tmp"
+
+# errno values that mean "the place is full or not writable", not a bug of ours
+_DISK_ERRORS = {
+    errno.ENOSPC: "the disk is full; free some space or choose another folder",
+    errno.EDQUOT: "the disk quota is exceeded; free some space or choose another folder",
+    errno.EROFS: "the folder is on a read-only file system; choose another folder",
+    errno.EACCES: "permission denied; choose a folder you can write to",
+    errno.EPERM: "permission denied; choose a folder you can write to",
+    errno.EFBIG: "the file is too large for this file system; choose another folder",
+}
+
+
+def current_umask() -> int:
+    """The process umask (read without changing it for long)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_file_mode() -> int:
+    """What ``open(path, "w")`` would create: ``0o666 & ~umask``."""
+    return 0o666 & ~current_umask()
+
+
+def disk_error(path: Path, exc: OSError) -> UserError | None:
+    """A ``UserError`` for a full or unwritable disk, or None for other errors."""
+    advice = _DISK_ERRORS.get(exc.errno or 0)
+    if advice is None:
+        return None
+    return UserError(f"cannot write {path}: {advice} ({exc.strerror or exc})")
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` then move ``tmp_path`` onto ``path`` atomically."""
+    """Call ``write(tmp_path)`` then move ``tmp_path`` onto ``path`` atomically.
+
+    Raises ``UserError`` when the disk is full or the folder cannot be written.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX,
+                                        dir=path.parent)
+        tmp = Path(tmp_name)
+        try:
+            os.fchmod(fd, default_file_mode())
+        except (AttributeError, OSError):  # no fchmod (Windows) or a file system without modes
+            pass
+        os.close(fd)
         write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        tmp = None
+    except OSError as exc:
+        friendly = disk_error(path, exc)
+        if friendly is not None:
+            raise friendly from None
         raise
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def remove_stale_temporaries(folder: Path, recursive: bool = True) -> list[Path]:
+    """Delete ``.NAME.*.tmp`` files that killed atomic writes left in ``folder``.
+
+    Only call this while no other process writes there (a run folder whose lock
+    you hold). Returns the files removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = f".*{TMP_SUFFIX}"
+    found = folder.rglob(pattern) if recursive else folder.glob(pattern)
+    removed = []
+    for path in found:
+        if path.is_file():
+            try:
+                path.unlink()
+                removed.append(path)
+            except OSError:
+                pass
+    return removed

@@ -3,10 +3,15 @@
 A resume state is a ``torch.save`` of plain containers and tensors only, so it loads
 with ``torch.load(..., weights_only=True)``: nothing is ever unpickled. It is written
 atomically to ``RUN_DIR/checkpoints/last.pt``; a kill never leaves a broken file.
+
+On disk the file is ``MAGIC`` (8 bytes), the SHA-256 of the rest (32 bytes), then the
+``torch.save`` bytes: one flipped bit is caught on load instead of training on garbage.
+Files without the header (written before checksums) still load.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,8 @@ from .errors import UserError
 
 CHECKPOINT_NAME = "last.pt"
 FORMAT_VERSION = 1
+MAGIC = b"NDACKPT\x01"
+REQUIRED_KEYS = ("step", "config", "objective", "optimizer", "ema")
 
 
 def checkpoint_path(run_dir: Path) -> Path:
@@ -28,35 +35,73 @@ def save_resume_state(run_dir: Path, state: dict[str, Any]) -> Path:
     """Write ``state`` (tensors, numbers, strings, lists, dicts) atomically."""
     buffer = io.BytesIO()
     torch.save({"format": FORMAT_VERSION, **state}, buffer)
+    payload = buffer.getvalue()
     path = checkpoint_path(run_dir)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, MAGIC + hashlib.sha256(payload).digest() + payload)
     return path
+
+
+def _read_payload(path: Path) -> bytes:
+    """The ``torch.save`` bytes of a checkpoint, after checking its checksum."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"checkpoint {path} cannot be read ({exc.strerror or exc})") from None
+    if not data.startswith(MAGIC):
+        return data  # an older checkpoint without a checksum
+    digest, payload = data[len(MAGIC):len(MAGIC) + 32], data[len(MAGIC) + 32:]
+    if hashlib.sha256(payload).digest() != digest:
+        raise UserError(f"checkpoint {path} is damaged (its checksum does not match: the file "
+                        "changed after it was written); restore it from a backup or start the "
+                        "run again")
+    return payload
 
 
 def load_resume_state(run_dir: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a run's resume state without unpickling arbitrary objects."""
     path = checkpoint_path(run_dir)
+    if not Path(run_dir).is_dir():
+        raise UserError(f"run folder {run_dir} does not exist; check the path")
     if not path.is_file():
         raise UserError(
             f"no checkpoint in {run_dir} (expected {path}); the run stopped before its first "
             "checkpoint: start it again instead of resuming"
         )
+    payload = _read_payload(path)
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for bad files
         raise UserError(f"checkpoint {path} cannot be read ({exc.__class__.__name__}): "
                         "it is damaged or not a Noise-DA Studio resume state") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise UserError(f"checkpoint {path} is not a Noise-DA Studio resume state of this version")
+    _check_shape(path, state)
     return state
 
 
-def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safetensors") -> Path:
+def _check_shape(path: Path, state: dict[str, Any]) -> None:
+    """Refuse hand-edited states (missing keys, a non-integer step) with one clear line."""
+    missing = [key for key in REQUIRED_KEYS if key not in state]
+    if missing:
+        raise UserError(f"checkpoint {path} lacks {', '.join(missing)}: it was edited or is "
+                        "not a Noise-DA Studio resume state; start the run again")
+    step = state["step"]
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise UserError(f"checkpoint {path}: step {step!r} is not a whole number ≥ 0; the file "
+                        "was edited; start the run again")
+    if not isinstance(state["config"], dict):
+        raise UserError(f"checkpoint {path}: its config is not a table; start the run again")
+
+
+def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safetensors",
+               *, overwrite: bool = False) -> Path:
     """Write the restorer of a run (``ema`` or ``raw`` weights) alone to ``out``.
 
     ``fmt`` is ``safetensors`` (with metadata) or ``onnx`` (needs the ``onnx`` extra).
+    ``out`` may be a folder (the file is named after the run). An existing file is
+    replaced only with ``overwrite=True``, and never one of the run's own files.
     """
-    from .config import config_from_dict
+    from .config import config_from_dict, config_to_toml
     from .export import export_restorer
     from .starting_model import restorer_for
 
@@ -67,20 +112,25 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safet
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run folder not found: {run_dir}")
+    out = export_target(run_dir, Path(out), fmt, overwrite=overwrite)
     state = load_resume_state(run_dir)
     cfg = config_from_dict(state["config"])
     restorer = restorer_for(cfg)  # the same architecture the run trained
-    key = "ema" if weights == "ema" else "restorer"
-    restorer_state = restorer.state_dict()
-    source = state[key]["shadow"] if weights == "ema" else state[key]
-    for name, value in source.items():
-        restorer_state[name].copy_(value)
+    try:
+        source = dict(state["ema"]["shadow"] if weights == "ema" else state["restorer"])
+        floating = {k for k, v in restorer.state_dict().items() if v.is_floating_point()}
+        if not floating <= set(source) or not set(source) <= set(restorer.state_dict()):
+            raise KeyError(f"keys differ: {sorted(floating ^ set(source))[:3]}")
+        restorer.load_state_dict(source, strict=False)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise UserError(f"checkpoint {checkpoint_path(run_dir)}: the {weights} weights do not fit "
+                        f"{cfg.model.restorer} ({detail}); the file was edited or damaged") from None
     restorer.eval()
-    out = Path(out)
     if fmt == "onnx":
-        return _export_onnx(restorer, out)
-    from .config import config_to_toml
+        from .onnx_export import export_onnx
 
+        return export_onnx(restorer, out)
     export_restorer(
         restorer,
         out,
@@ -94,24 +144,20 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safet
     return out
 
 
-def _export_onnx(restorer: torch.nn.Module, out: Path) -> Path:
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        raise UserError("ONNX export needs the onnx package: pip install 'noiseda-studio[onnx]'") from None
-    example = torch.rand(1, 3, 64, 64)
-    from .atomic import atomic_write
+def export_target(run_dir: Path, out: Path, fmt: str, *, overwrite: bool) -> Path:
+    """The file an export writes: ``out``, or ``out/<run name>.<ext>`` for a folder.
 
-    def write(tmp: Path) -> None:
-        torch.onnx.export(
-            restorer,
-            (example,),
-            str(tmp),
-            input_names=["input"],
-            output_names=["restored"],
-            dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"},
-                          "restored": {0: "batch", 2: "height", 3: "width"}},
-        )
-
-    atomic_write(out, write)
+    Refuses to replace an existing file unless ``overwrite``, and always refuses the
+    run's own files (config, events, checkpoints).
+    """
+    if out.is_dir():
+        out = out / f"{run_dir.resolve().name}.{'onnx' if fmt == 'onnx' else 'safetensors'}"
+    own = {run_dir / "config.toml", run_dir / "events.jsonl", checkpoint_path(run_dir)}
+    if out.exists() and any(out.resolve() == p.resolve() for p in own if p.exists()):
+        raise UserError(f"{out} is part of the run folder itself; choose another --out")
+    if out.exists() and not out.is_file():
+        raise UserError(f"{out} exists and is not a file; choose another --out")
+    if out.exists() and not overwrite:
+        raise UserError(f"{out} already exists; choose another --out, or pass --overwrite "
+                        "to replace it")
     return out

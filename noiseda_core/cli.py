@@ -53,7 +53,8 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .checkpoint import export_run
 
-    path = export_run(Path(args.run_dir), Path(args.out), weights=args.weights, fmt=args.format)
+    path = export_run(Path(args.run_dir), Path(args.out), weights=args.weights, fmt=args.format,
+                      overwrite=args.overwrite)
     print(f"wrote {path}")
     return 0
 
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--format", default="safetensors", choices=["safetensors", "onnx"])
     p.add_argument("--weights", default="ema", choices=["ema", "raw"])
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("evaluate", help="PSNR/SSIM of a model over pairs matched by file stem")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import sys
 import typing
 from dataclasses import dataclass, field, fields, replace
@@ -166,16 +167,19 @@ def _coerce(section: str, key: str, typ: Any, value: Any) -> Any:
             raise UserError(f"config key {where}: expected a whole number, got {value!r}")
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise UserError(f"config key {where}: expected a whole number, got {value!r}") from None
-        if number != int(number):
+        if not math.isfinite(number) or number != int(number):
             raise UserError(f"config key {where}: expected a whole number, got {value!r}")
         return int(number)
     if typ is float:
         try:
-            return float(value)
-        except (TypeError, ValueError):
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
             raise UserError(f"config key {where}: expected a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise UserError(f"config key {where}: expected a finite number, got {value!r}")
+        return number
     if typ is str:
         return str(value)
     raise TypeError(f"unsupported config type {typ!r} for {where}")  # a bug, not user input
@@ -200,6 +204,7 @@ def _check_ranges(cfg: Config) -> None:
     for key in ("log_every", "val_every", "preview_every", "checkpoint_every"):
         if getattr(t, key) < 1:
             raise UserError(f"config key train.{key}: must be at least 1")
+    _check_more_ranges(cfg)
     if cfg.data.degradation:
         from .degrade import parse_degradation  # local: keeps config import light
 
@@ -207,6 +212,40 @@ def _check_ranges(cfg: Config) -> None:
             parse_degradation(cfg.data.degradation)
         except UserError as exc:
             raise UserError(f"config key data.degradation: {exc}") from None
+
+
+MAX_STEPS = 1_000_000_000  # more than any run can take; keeps counts and ETAs sane
+MAX_PATCH = 4096
+
+
+def _check_more_ranges(cfg: Config) -> None:
+    """Bounds for the keys a typo can push out of range (negative, absurdly large)."""
+    t, d = cfg.train, cfg.data
+    at_least_zero = {
+        "train.lambda_ramp": t.lambda_ramp, "train.lambda_weight": t.lambda_weight,
+        "train.margin": t.margin, "train.denoiser_lr": t.denoiser_lr,
+        "train.warmup_restorer_steps": t.warmup_restorer_steps,
+        "train.denoiser_pretrain_steps": t.denoiser_pretrain_steps,
+        "train.preview_count": t.preview_count, "data.cache_mb": d.cache_mb,
+        "data.workers": d.workers,
+    }
+    for key, value in at_least_zero.items():
+        if value < 0:
+            raise UserError(f"config key {key}: must be 0 or more, got {value}")
+    for key in ("steps", "warmup_restorer_steps", "denoiser_pretrain_steps"):
+        if getattr(t, key) > MAX_STEPS:
+            raise UserError(f"config key train.{key}: at most {MAX_STEPS:,}, got {getattr(t, key)}")
+    if t.patch > MAX_PATCH:
+        raise UserError(f"config key train.patch: at most {MAX_PATCH}, got {t.patch}")
+    if t.patch % 8:
+        raise UserError(f"config key train.patch: must be a multiple of 8 (the networks halve "
+                        f"it several times), got {t.patch}; try {max(16, t.patch // 8 * 8)}")
+    if t.batch > 4096:
+        raise UserError(f"config key train.batch: at most 4096, got {t.batch}")
+    if t.val_max_side < 16:
+        raise UserError(f"config key train.val_max_side: must be at least 16, got {t.val_max_side}")
+    if d.workers > 256:
+        raise UserError(f"config key data.workers: at most 256, got {d.workers}")
 
 
 # --------------------------------------------------------------------------- building

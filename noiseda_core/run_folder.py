@@ -5,16 +5,28 @@
     RUN_DIR/checkpoints/last.pt resume state (atomic)
     RUN_DIR/previews/           preview strips named by step
     RUN_DIR/model.safetensors   the exported EMA restorer
+    RUN_DIR/.lock               held by the training process while it runs
+
+``events.jsonl`` is the source of truth for a run's state (``run_status.py``). A
+crash can tear its last line; readers skip torn lines and a resume drops them.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from pathlib import Path
 
+from .atomic import atomic_write_bytes, disk_error, remove_stale_temporaries
 from .config import Config, save_config
 from .errors import UserError
-from .events import Event
+from .events import Event, event_from_dict
+from .run_lock import LOCK_NAME, RunLock, is_locked
+
+# what a run writes; a folder holding only these and no checkpoint may be started again
+RUN_FILES = {"config.toml", "events.jsonl", "previews", "checkpoints", "model.safetensors",
+             LOCK_NAME, "tensorboard"}
 
 
 class RunFolder:
@@ -26,53 +38,184 @@ class RunFolder:
         self.events_path = self.root / "events.jsonl"
         self.model_path = self.root / "model.safetensors"
         self.config_path = self.root / "config.toml"
+        self.lock = RunLock(self.root)
+        self.sinks: list = []  # extra event consumers (TensorBoard), see add_sink
+        self._tail_checked = False
 
     @classmethod
     def create(cls, root: Path, cfg: Config) -> RunFolder:
-        """A new run: the folder must be new or empty (a finished run is never overwritten)."""
+        """A new run: the folder must be new, empty, or a run that never kept a checkpoint.
+
+        A run with a checkpoint is never overwritten (resume it instead); a folder with
+        files that are not a run's is never touched. Takes the folder's lock.
+        """
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise UserError(f"run folder {root} exists and is not a folder; choose another --run-dir")
         if root.is_dir() and any(root.iterdir()):
-            raise UserError(
-                f"run folder {root} already holds files; continue it with "
-                f"'noiseda train --resume {root}' or choose another --run-dir"
-            )
+            if not restartable(root):
+                raise UserError(
+                    f"run folder {root} already holds files; continue it with "
+                    f"'noiseda train --resume {root}' or choose another --run-dir"
+                )
         folder = cls(root)
-        folder.previews.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, folder.config_path)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise disk_error(root, exc) or UserError(
+                f"cannot create the run folder {root} ({exc.strerror or exc})") from None
+        folder.lock.acquire()
+        try:
+            if not restartable(root, locked_by_us=True):  # re-check under the lock
+                raise UserError(f"run folder {root} changed while starting; choose another --run-dir")
+            folder._clear_unfinished_start()
+            folder.previews.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, folder.config_path)
+        except BaseException:
+            folder.close()
+            raise
         return folder
 
     @classmethod
     def existing(cls, root: Path) -> RunFolder:
+        """A run to continue: takes its lock and removes temporaries of killed writes."""
+        root = Path(root)
+        if not root.exists():
+            raise UserError(f"run folder {root} does not exist; check the path (runs are "
+                            "usually under runs/)")
         folder = cls(root)
         if not folder.config_path.is_file():
             raise UserError(f"{root} is not a run folder (no config.toml inside)")
+        folder.lock.acquire()
+        remove_stale_temporaries(root)
         folder.previews.mkdir(parents=True, exist_ok=True)
         return folder
 
+    def close(self) -> None:
+        """Flush the sinks and release the lock (the process exiting does the same)."""
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception:  # a sink must never turn a finished run into a failure
+                pass
+        self.sinks = []
+        self.lock.release()
+
+    def add_sink(self, sink: object) -> None:
+        """``sink.write(event)`` is called after each appended event; ``sink.close()`` at the end."""
+        self.sinks.append(sink)
+
+    def _clear_unfinished_start(self) -> None:
+        """Remove what a run that never kept a checkpoint left (only our own files)."""
+        for name in RUN_FILES - {LOCK_NAME}:
+            path = self.root / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        remove_stale_temporaries(self.root)
+
     def append_event(self, event: Event) -> None:
-        with open(self.events_path, "a", encoding="utf-8") as handle:
-            handle.write(event.to_json() + "\n")
+        """Append one JSON line; a torn last line from a crash is closed first."""
+        line = event.to_json() + "\n"
+        try:
+            with open(self.events_path, "a+b") as handle:
+                if not self._tail_checked:
+                    self._tail_checked = True
+                    if handle.tell() > 0:
+                        handle.seek(-1, 2)
+                        if handle.read(1) != b"\n":
+                            line = "\n" + line
+                handle.write(line.encode("utf-8"))
+        except OSError as exc:
+            raise disk_error(self.events_path, exc) or exc from None
+        for sink in list(self.sinks):
+            try:
+                sink.write(event)
+            except Exception as exc:  # noqa: BLE001 - an optional sink must not stop training
+                import sys
+
+                print(f"warning: {type(sink).__name__} disabled ({exc})", file=sys.stderr)
+                self.sinks.remove(sink)
 
     def truncate_events(self, after_step: int) -> None:
-        """Drop events past ``after_step`` (a killed run logged steps a resume will redo)."""
+        """Drop events past ``after_step`` (a killed run logged steps a resume will redo).
+
+        Torn or unreadable lines (a crash mid-write) are dropped too.
+        """
         if not self.events_path.is_file():
             return
-        import json
-
-        kept = [line for line in self.events_path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= after_step]
-        from .atomic import atomic_write_bytes
-
+        kept = [line for line, data in _parsed_lines(self.events_path)
+                if _step_of(data) <= after_step]
         atomic_write_bytes(self.events_path, ("\n".join(kept) + "\n" if kept else "").encode())
+        self._tail_checked = True
 
     def preview_name(self, step: int, what: str) -> str:
         """Relative path of a preview image, e.g. ``previews/step_000500_real_0.png``."""
         return f"previews/step_{step:06d}_{what}.png"
 
 
+def restartable(root: Path, *, locked_by_us: bool = False) -> bool:
+    """True for a run folder that may be started afresh: it holds only a run's own
+    files, no checkpoint, and no process is training in it."""
+    root = Path(root)
+    if not root.is_dir():
+        return True
+    names = {p.name for p in root.iterdir() if not (p.name.startswith(".") and
+                                                      p.name.endswith(".tmp"))}
+    if not names - {LOCK_NAME}:
+        return True
+    if not names <= RUN_FILES or "config.toml" not in names:
+        return False
+    if (root / "checkpoints" / "last.pt").exists():
+        return False
+    return locked_by_us or not is_locked(root)
+
+
+def _parsed_lines(path: Path) -> list[tuple[str, dict]]:
+    """(line, parsed object) for every line of ``path`` that is whole JSON (torn ones skipped)."""
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("type"), str):
+            out.append((line, data))
+    return out
+
+
+def _step_of(data: dict) -> int:
+    step = data.get("step", 0)
+    return step if isinstance(step, int) and not isinstance(step, bool) else 0
+
+
+def read_events(run_dir: Path) -> list[Event]:
+    """The events of a run folder, oldest first; torn lines and unknown types skipped."""
+    events = []
+    for _, data in _parsed_lines(Path(run_dir) / "events.jsonl"):
+        try:
+            events.append(event_from_dict(data))
+        except (ValueError, TypeError):
+            continue
+    return events
+
+
 def default_run_dir(config_path: Path | None) -> Path:
     """``runs/<config name>-<date-time>`` under the current folder."""
     stem = config_path.stem if config_path else "run"
     return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def run_state(path: Path):  # -> run_state.RunState (imported lazily: no import cycle)
+    """The state of the run in ``path``; see ``noiseda_core.run_status``."""
+    from .run_status import run_state as summarise
+
+    return summarise(path)

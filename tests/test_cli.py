@@ -86,7 +86,7 @@ def test_restore_exits_non_zero_only_when_nothing_was_restored(model: Path, tmp_
 @pytest.mark.parametrize("args, needle", [
     (["restore", "--model", "missing.safetensors", ".", "--out", "o"], "missing.safetensors"),
     (["train", "nothere.toml"], "config file not found"),
-    (["train", "--resume", "no_run"], "no checkpoint"),
+    (["train", "--resume", "no_run"], "run folder no_run does not exist"),
     (["export", "no_run", "--out", "m.safetensors"], "run folder not found"),
 ])
 def test_user_errors_are_one_line_without_traceback(tmp_path: Path, args: list[str],

@@ -83,3 +83,33 @@ def test_config_is_frozen_and_toml_lists_enum_strings() -> None:
     with pytest.raises(AttributeError):
         cfg.train.steps = 3  # type: ignore[misc]
     assert 'mode = "noise-da"' in config_to_toml(cfg)
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("train.steps=nan", "train.steps: expected a whole number"),
+        ("train.steps=inf", "train.steps: expected a whole number"),
+        ("train.steps=1e400", "train.steps: expected a whole number"),
+        ("train.steps=1e12", "train.steps: at most"),
+        ("train.lr=nan", "train.lr: expected a finite number"),
+        ("train.lr=inf", "train.lr: expected a finite number"),
+        ("train.lambda_ramp=-1", "train.lambda_ramp: must be 0 or more"),
+        ("train.warmup_restorer_steps=-5", "warmup_restorer_steps: must be 0 or more"),
+        ("train.preview_count=-1", "train.preview_count: must be 0 or more"),
+        ("train.patch=60", "multiple of 8"),
+        ("data.workers=-1", "data.workers: must be 0 or more"),
+    ],
+)
+def test_non_finite_and_out_of_range_values_are_refused(override: str, needle: str) -> None:
+    with pytest.raises(UserError, match=needle):
+        apply_overrides(Config(), [override])
+
+
+def test_non_finite_values_in_a_toml_file_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text("[train]\nsteps = nan\n")
+    with pytest.raises(UserError, match="train.steps"):
+        load_config(tmp_path / "a.toml")
+    (tmp_path / "b.toml").write_text("[train]\nsteps = 1e400\n")
+    with pytest.raises(UserError, match="train.steps"):
+        load_config(tmp_path / "b.toml")

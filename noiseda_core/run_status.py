@@ -1,0 +1,110 @@
+"""What a run folder says about its run: state, steps, best validation PSNR, dates.
+
+``events.jsonl`` is the source of truth; the folder's lock tells a live run from a
+dead one. The app's runs panel and scripts call ``run_state(path)`` and
+``find_runs(root)``; neither ever writes into a run folder.
+
+    running      a process holds the folder's lock (training now, or paused)
+    finished     the last start ended with a ``finished`` event
+    stopped      ... ended with ``finished`` and ``stopped`` (Stop, Ctrl-C, SIGTERM, app gone)
+    failed       ... ended with a ``failed`` event (``message`` says why)
+    interrupted  a start with no end (killed, power cut) or no start at all: resume it
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .checkpoint import checkpoint_path
+from .events import Checkpoint, Failed, Finished, Progress, Started, Validation
+from .run_folder import read_events
+from .run_lock import is_locked
+
+
+class RunStatus(str, enum.Enum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A summary of one run folder, cheap to compute (reads only ``events.jsonl``)."""
+
+    path: Path
+    status: RunStatus
+    step: int  # the last step any event reported
+    total_steps: int  # 0 when no start was logged
+    checkpoint_step: int | None  # where a resume continues; None: no checkpoint yet
+    best_psnr: float | None  # best validation PSNR (dB) so far
+    best_psnr_step: int | None
+    started: datetime | None  # when the run folder was set up (config.toml written)
+    updated: datetime | None  # the last event written
+    message: str = ""  # why it failed, for a person
+    model: Path | None = None  # the exported restorer, when one exists
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def can_resume(self) -> bool:
+        """A stopped, failed or interrupted run that may be continued (or started again)."""
+        return self.status in (RunStatus.STOPPED, RunStatus.FAILED, RunStatus.INTERRUPTED) or (
+            self.status == RunStatus.FINISHED and self.step < self.total_steps)
+
+
+def _mtime(path: Path) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime)
+    except OSError:
+        return None
+
+
+def run_state(path: Path) -> RunState:
+    """Summarise the run folder ``path`` (see the module docstring for the states)."""
+    path = Path(path)
+    status, message = RunStatus.INTERRUPTED, ""
+    step = total = 0
+    checkpoint_step: int | None = None
+    best: float | None = None
+    best_step: int | None = None
+    for event in read_events(path):
+        step = max(step, event.step) if not isinstance(event, Started) else event.step
+        if isinstance(event, Started):
+            status, message, total = RunStatus.INTERRUPTED, "", event.total_steps
+        elif isinstance(event, Finished):
+            status = RunStatus.STOPPED if event.stopped else RunStatus.FINISHED
+        elif isinstance(event, Failed):
+            status, message = RunStatus.FAILED, event.message
+        elif isinstance(event, Checkpoint):
+            checkpoint_step = event.step
+        elif isinstance(event, Progress) and event.total_steps:
+            total = event.total_steps
+        elif isinstance(event, Validation) and (best is None or event.psnr > best):
+            best, best_step = event.psnr, event.step
+    if checkpoint_step is not None and not checkpoint_path(path).is_file():
+        checkpoint_step = None
+    if is_locked(path):
+        status = RunStatus.RUNNING
+    model = path / "model.safetensors"
+    return RunState(
+        path=path, status=status, step=step, total_steps=total, checkpoint_step=checkpoint_step,
+        best_psnr=best, best_psnr_step=best_step, started=_mtime(path / "config.toml"),
+        updated=_mtime(path / "events.jsonl") or _mtime(path / "config.toml"), message=message,
+        model=model if model.is_file() else None,
+    )
+
+
+def find_runs(root: Path) -> list[RunState]:
+    """Every run folder directly under ``root`` (those with a config.toml), newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    states = [run_state(p) for p in root.iterdir() if (p / "config.toml").is_file()]
+    return sorted(states, key=lambda s: s.updated or datetime.min, reverse=True)

@@ -1,0 +1,85 @@
+"""Atomic writes: the umask is respected, a full or read-only disk is one clear error."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from noiseda_core.atomic import atomic_write, atomic_write_bytes, remove_stale_temporaries
+from noiseda_core.errors import UserError
+
+
+@pytest.fixture
+def umask_027():
+    old = os.umask(0o027)
+    yield 0o027
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_written_files_get_the_mode_of_a_plain_open(tmp_path: Path, umask_027: int) -> None:
+    atomic_write_bytes(tmp_path / "a.bin", b"x")
+    with open(tmp_path / "plain.bin", "wb") as handle:
+        handle.write(b"x")
+    assert _mode(tmp_path / "a.bin") == 0o666 & ~umask_027 == _mode(tmp_path / "plain.bin")
+
+
+def test_a_full_disk_is_one_user_error_and_leaves_no_temporary(tmp_path: Path) -> None:
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    (tmp_path / "m.bin").write_bytes(b"old")
+    with pytest.raises(UserError, match=r"m\.bin.*disk is full"):
+        atomic_write(tmp_path / "m.bin", write)
+    assert (tmp_path / "m.bin").read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.bin"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders; runs as a user")
+def test_a_read_only_folder_is_one_user_error(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(UserError, match=r"cannot write .*x\.bin.*permission denied"):
+            atomic_write_bytes(folder / "x.bin", b"x")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_read_only_file_system_is_one_user_error(tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(UserError, match=r"cannot write .*x\.bin.*read-only file system"):
+        atomic_write_bytes(tmp_path / "x.bin", b"x")
+
+
+def test_other_errors_stay_errors(tmp_path: Path) -> None:
+    def write(tmp: Path) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    with pytest.raises(OSError) as info:
+        atomic_write(tmp_path / "m.bin", write)
+    assert not isinstance(info.value, UserError)
+
+
+def test_stale_temporaries_are_removed(tmp_path: Path) -> None:
+    (tmp_path / "checkpoints").mkdir()
+    stale = tmp_path / "checkpoints" / ".last.pt.abc123.tmp"
+    stale.write_bytes(b"x" * 10)
+    keep = tmp_path / "checkpoints" / "last.pt"
+    keep.write_bytes(b"y")
+    assert remove_stale_temporaries(tmp_path) == [stale]
+    assert keep.exists() and not stale.exists()

@@ -1,0 +1,121 @@
+"""The run folder: torn event lines, the lock, restarting a run with no checkpoint, run_state."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from noiseda_core.config import Config
+from noiseda_core.errors import UserError
+from noiseda_core.events import Checkpoint, Failed, Finished, Progress, Started, Validation
+from noiseda_core.run_folder import RunFolder, read_events, run_state
+from noiseda_core.run_lock import is_locked
+from noiseda_core.run_status import RunStatus, find_runs
+
+
+def _folder_with(tmp_path: Path, *events, torn: str = "") -> RunFolder:
+    folder = RunFolder.create(tmp_path / "run", Config())
+    for event in events:
+        folder.append_event(event)
+    folder.close()
+    if torn:
+        with open(folder.events_path, "a", encoding="utf-8") as handle:
+            handle.write(torn)
+    return folder
+
+
+def test_a_torn_last_line_is_skipped_by_readers_and_closed_by_the_next_append(tmp_path: Path) -> None:
+    folder = _folder_with(tmp_path, Started(step=0, total_steps=10), Progress(step=1),
+                          torn='{"type": "progress", "st')
+    assert [type(e) for e in read_events(folder.root)] == [Started, Progress]
+    again = RunFolder.existing(folder.root)
+    again.append_event(Progress(step=2))
+    again.close()
+    assert [e.step for e in read_events(folder.root)] == [0, 1, 2]
+
+
+def test_truncating_events_drops_torn_lines_and_steps_past_the_checkpoint(tmp_path: Path) -> None:
+    folder = _folder_with(tmp_path, Started(step=0, total_steps=10), Progress(step=1),
+                          Checkpoint(step=1), Progress(step=2), torn='{"type": "pro')
+    again = RunFolder.existing(folder.root)
+    again.truncate_events(after_step=1)
+    again.close()
+    lines = folder.events_path.read_text().splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["started", "progress", "checkpoint"]
+
+
+def test_a_second_process_cannot_take_a_running_folder(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path / "run", Config())
+    assert is_locked(folder.root)
+    with pytest.raises(UserError, match="in use by another training process"):
+        RunFolder.existing(folder.root)
+    folder.close()
+    assert not is_locked(folder.root)
+    RunFolder.existing(folder.root).close()
+
+
+def test_a_killed_process_leaves_the_folder_unlocked(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path / "run", Config())
+    folder.close()
+    code = textwrap.dedent(f"""
+        import os, signal
+        from noiseda_core.run_folder import RunFolder
+        f = RunFolder.existing({str(folder.root)!r})
+        print("locked", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "locked" in result.stdout and result.returncode == -9
+    assert not is_locked(folder.root)
+
+
+def test_a_folder_without_checkpoint_may_be_started_again(tmp_path: Path) -> None:
+    folder = _folder_with(tmp_path, Started(step=0, total_steps=10), Progress(step=1))
+    (folder.root / "previews" / "step_000001_real_0.png").write_bytes(b"png")
+    again = RunFolder.create(folder.root, Config())
+    again.close()
+    assert read_events(folder.root) == [] and not any(folder.previews.iterdir())
+
+
+def test_a_folder_with_a_checkpoint_or_foreign_files_is_never_started_over(tmp_path: Path) -> None:
+    folder = _folder_with(tmp_path, Started(step=0, total_steps=10))
+    (folder.root / "checkpoints").mkdir()
+    (folder.root / "checkpoints" / "last.pt").write_bytes(b"state")
+    with pytest.raises(UserError, match="--resume"):
+        RunFolder.create(folder.root, Config())
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "config.toml").write_text("")
+    (other / "holiday.jpg").write_bytes(b"jpg")
+    with pytest.raises(UserError, match="already holds files"):
+        RunFolder.create(other, Config())
+    assert (other / "holiday.jpg").exists()
+
+
+def test_run_state_tells_each_state_apart(tmp_path: Path) -> None:
+    def state(name: str, *events, torn: str = ""):
+        return run_state(_folder_with(tmp_path / name, *events, torn=torn).root)
+
+    start = Started(step=0, total_steps=10)
+    done = state("done", start, Validation(step=5, psnr=30.0), Validation(step=10, psnr=29.0),
+                 Finished(step=10))
+    assert (done.status, done.step, done.total_steps, done.best_psnr, done.best_psnr_step) == (
+        RunStatus.FINISHED, 10, 10, 30.0, 5)
+    assert state("stop", start, Finished(step=4, stopped=True)).status == RunStatus.STOPPED
+    failed = state("fail", start, Failed(step=3, message="NaN"))
+    assert failed.status == RunStatus.FAILED and failed.message == "NaN"
+    killed = state("kill", start, Progress(step=3, total_steps=10), torn='{"ty')
+    assert killed.status == RunStatus.INTERRUPTED and killed.step == 3 and killed.can_resume
+    again = state("again", start, Finished(step=4, stopped=True), Started(step=4, total_steps=10))
+    assert again.status == RunStatus.INTERRUPTED
+    assert state("never", ).status == RunStatus.INTERRUPTED
+    live = RunFolder.existing(tmp_path / "done" / "run")
+    assert run_state(live.root).status == RunStatus.RUNNING
+    live.close()
+    assert done.started is not None and done.updated is not None and done.checkpoint_step is None
+    assert {s.path.parent.name for s in find_runs(tmp_path / "kill")} == {"kill"}
