@@ -61,13 +61,13 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX,
                                         dir=path.parent)
         tmp = Path(tmp_name)
-        try:
-            os.fchmod(fd, default_file_mode())
-        except (AttributeError, OSError):  # no fchmod (Windows) or a file system without modes
-            pass
         os.close(fd)
         write(tmp)
         with open(tmp, "rb+") as handle:
+            try:  # after write(): some writers (safetensors) replace the file they are given
+                os.fchmod(handle.fileno(), default_file_mode())
+            except (AttributeError, OSError):  # no fchmod (Windows), a file system without modes
+                pass
             os.fsync(handle.fileno())
         os.replace(tmp, path)
         tmp = None

@@ -46,7 +46,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 
     return run_restore(
         model=Path(args.model), inputs=[Path(p) for p in args.inputs], out=Path(args.out),
-        tile=args.tile, device=args.device, precision=args.precision,
+        tile=args.tile, device=args.device, precision=args.precision, overwrite=args.overwrite,
     )
 
 
@@ -64,7 +64,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     report = evaluate_folders(Path(args.model), Path(args.input), Path(args.target),
                               device=args.device, tile=args.tile, y_channel=args.y_channel)
-    print(format_report(report))
+    # with --json, stdout carries only the JSON object (the table goes to stderr)
+    print(format_report(report), file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(report.summary()))
     return 0
@@ -123,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=None, help="tile size (default: automatic)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files already in the output folder")
     p.set_defaults(func=_cmd_restore)
 
     p = sub.add_parser("export", help="write a run's restorer alone")
@@ -133,11 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("evaluate", help="PSNR/SSIM of a model over pairs matched by file stem")
+    p = sub.add_parser("evaluate", help="PSNR/SSIM of a model over pairs matched by relative "
+                       "path and stem (input/sub/a.png ↔ target/sub/a.jpg)")
     p.add_argument("--model", required=True)
     p.add_argument("--input", required=True, metavar="DIR")
     p.add_argument("--target", required=True, metavar="DIR")
-    p.add_argument("--json", action="store_true", help="print one JSON object last")
+    p.add_argument("--json", action="store_true",
+                   help="print only one JSON object on stdout (the table goes to stderr)")
     p.add_argument("--device", default="auto")
     p.add_argument("--tile", type=int, default=None)
     p.add_argument("--y-channel", action="store_true", help="metrics on the Y channel (deraining)")

@@ -2,7 +2,9 @@
 
 The loop polls ``RunControl`` once per step. Requests come from stdin lines
 (``pause``, ``resume``, ``stop`` — how the GUI's worker talks to the child),
-from Ctrl-C (SIGINT: the first one stops cleanly with a checkpoint), or from code.
+from Ctrl-C, SIGTERM or SIGHUP (the first one stops cleanly with a checkpoint and
+the model; a second one aborts), from the parent going away (stdin at its end),
+or from code. ``stop_reason`` says which.
 """
 
 from __future__ import annotations
@@ -10,7 +12,11 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
 
 
 class RunControl:
@@ -20,8 +26,12 @@ class RunControl:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self.stop_reason = ""
+        self.parent_gone = False
 
-    def request_stop(self) -> None:
+    def request_stop(self, reason: str = "requested") -> None:
+        if not self._stop.is_set():
+            self.stop_reason = reason
         self._stop.set()
         self._running.set()  # a paused loop must wake up to stop
 
@@ -56,22 +66,36 @@ class RunControl:
         """Read control lines from stdin in a daemon thread; EOF means stop (parent gone)."""
 
         def read() -> None:
-            for line in sys.stdin:
-                self.handle_command(line)
-            self.request_stop()
+            try:
+                for line in sys.stdin:
+                    self.handle_command(line)
+            except (OSError, ValueError):  # stdin closed under us: the same as its end
+                pass
+            self.parent_gone = True
+            self.request_stop("parent gone")
 
         thread = threading.Thread(target=read, name="control-stdin", daemon=True)
         thread.start()
         return thread
 
-    def install_sigint(self) -> None:
-        """First Ctrl-C: stop cleanly with a checkpoint; a second one interrupts at once."""
+    def install_sigint(self, say: Callable[[str], None] | None = None) -> None:
+        """First Ctrl-C, SIGTERM or SIGHUP: stop cleanly after this step with a checkpoint
+        and the model; a second one interrupts at once. ``say`` prints the notice."""
 
-        def on_sigint(signum: int, frame: FrameType | None) -> None:
-            if self.stop_requested:
+        def tell(text: str) -> None:
+            try:
+                (say or (lambda t: print(t, file=sys.stderr, flush=True)))(text)
+            except (OSError, ValueError):  # no terminal left (SIGHUP): stop quietly
+                pass
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            name = signal.Signals(signum).name
+            if self.stop_requested and self.stop_reason != "parent gone":
                 raise KeyboardInterrupt
-            print("\nstopping after this step (Ctrl-C again to abort)…", file=sys.stderr)
-            self.request_stop()
+            again = "Ctrl-C" if signum == signal.SIGINT else name
+            tell(f"stopping after this step ({name}; {again} again to abort)…")
+            self.request_stop(name)
 
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, on_sigint)
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, on_signal)

@@ -1,4 +1,9 @@
-"""``noiseda evaluate``: PSNR/SSIM of a model over input/target pairs matched by file stem."""
+"""``noiseda evaluate``: PSNR/SSIM of a model over input/target pairs.
+
+Pairs are matched by their path relative to each folder, without the suffix:
+``input/sub/a.png`` ↔ ``target/sub/a.jpg``, never ``target/other/a.png``. Two files
+that claim the same pair (``a.png`` and ``a.jpg`` side by side) are refused.
+"""
 
 from __future__ import annotations
 
@@ -39,13 +44,30 @@ class EvaluationReport:
         }
 
 
-def match_by_stem(inputs: list[Path], targets: list[Path]) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """Pairs (input, target) with equal file stems, and the names left without a partner."""
-    by_stem = {p.stem: p for p in targets}
-    pairs = [(p, by_stem[p.stem]) for p in inputs if p.stem in by_stem]
-    matched = {p.stem for p, _ in pairs}
-    unmatched = [str(p) for p in inputs if p.stem not in by_stem]
-    unmatched += [str(p) for p in targets if p.stem not in matched]
+def _pair_key(path: Path, root: Path) -> str:
+    return path.relative_to(root).with_suffix("").as_posix()
+
+
+def _keyed(paths: list[Path], root: Path, what: str) -> dict[str, Path]:
+    keyed: dict[str, Path] = {}
+    for path in paths:
+        key = _pair_key(path, root)
+        if key in keyed:
+            raise UserError(f"{what} folder {root} holds both {keyed[key].name} and {path.name} "
+                            f"in {path.parent}: the pair is ambiguous; keep one of them")
+        keyed[key] = path
+    return keyed
+
+
+def match_pairs(inputs: list[Path], input_root: Path, targets: list[Path],
+                target_root: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Pairs (input, target) with the same relative path less suffix, and the files left
+    without a partner. ``UserError`` when a folder holds two files for one pair."""
+    by_input = _keyed(inputs, input_root, "input")
+    by_target = _keyed(targets, target_root, "target")
+    pairs = [(p, by_target[k]) for k, p in by_input.items() if k in by_target]
+    unmatched = [str(p) for k, p in by_input.items() if k not in by_target]
+    unmatched += [str(p) for k, p in by_target.items() if k not in by_input]
     return pairs, unmatched
 
 
@@ -60,9 +82,10 @@ def evaluate_folders(model: Path, input_dir: Path, target_dir: Path, *, device: 
 
     torch_device = resolve_device(device)
     restorer = load_restorer(model, torch_device)
-    pairs, unmatched = match_by_stem(scan_images(input_dir).images, scan_images(target_dir).images)
+    pairs, unmatched = match_pairs(scan_images(input_dir).images, Path(input_dir),
+                                   scan_images(target_dir).images, Path(target_dir))
     if not pairs:
-        raise UserError(f"no file of {input_dir} has a target with the same name (stem) in "
+        raise UserError(f"no file of {input_dir} has a target at the same place and name in "
                         f"{target_dir}; name pairs alike, e.g. input/0001.png and target/0001.png")
     report = EvaluationReport(model=str(model), unmatched=unmatched)
     for source, target in pairs:
@@ -77,7 +100,7 @@ def evaluate_folders(model: Path, input_dir: Path, target_dir: Path, *, device: 
             continue
         restored = restore(restorer, degraded, tile=tile, device=torch_device).cpu()
         report.scores.append(PairScore(
-            name=source.stem,
+            name=_pair_key(source, Path(input_dir)),
             psnr=psnr(restored, clean, y_channel=y_channel),
             ssim=ssim(restored, clean, y_channel=y_channel),
             psnr_input=psnr(degraded, clean, y_channel=y_channel),

@@ -9,8 +9,12 @@ from .errors import UserError
 
 
 def run_restore(model: Path, inputs: list[Path], out: Path, tile: int | None,
-                device: str, precision: str) -> int:
-    """Exit 0 when at least one image was restored (bad files are named on stderr)."""
+                device: str, precision: str, overwrite: bool = False) -> int:
+    """Exit 0 when every image was restored, 1 when some failed (each is named on stderr).
+
+    Nothing restored is a ``UserError`` (exit 2); so are files already in ``out``
+    (without ``overwrite``), a full disk and an unwritable ``out``.
+    """
     from tqdm import tqdm
 
     from .device import resolve_device
@@ -29,7 +33,8 @@ def run_restore(model: Path, inputs: list[Path], out: Path, tile: int | None,
 
     try:
         report = restore_paths(restorer, inputs, out, tile=tile, device=torch_device,
-                               precision=precision, on_progress=on_progress)
+                               precision=precision, on_progress=on_progress,
+                               overwrite=overwrite)
     finally:
         bar.close()
     for path in report.skipped:
@@ -42,4 +47,4 @@ def run_restore(model: Path, inputs: list[Path], out: Path, tile: int | None,
         raise UserError("no image could be restored" + (
             f" ({len(report.failed)} unreadable, {len(report.skipped)} not images)"
             if report.failed or report.skipped else "; the inputs hold no images"))
-    return 0
+    return 1 if report.failed else 0

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from . import policy
+from .atomic import disk_error
 from .config import Precision
 from .errors import UserError
 
@@ -53,15 +54,36 @@ def _collect(inputs: list[Path], report: RestoreReport) -> list[tuple[Path, Path
     return jobs
 
 
-def _unique_png(rel: Path, used: set[str]) -> Path:
-    """``rel`` with a .png suffix; ``name_2.png`` etc. when an earlier input took it."""
-    out = rel.with_suffix(".png")
-    n = 2
-    while out.as_posix().lower() in used:
-        out = rel.with_name(f"{rel.stem}_{n}.png")
-        n += 1
-    used.add(out.as_posix().lower())
-    return out
+def output_names(rels: list[Path]) -> list[Path]:
+    """Output paths (relative) for inputs at ``rels``: the same name with ``.png``.
+
+    When two inputs would give one name (``a.jpg`` and ``a.png``), a PNG input keeps
+    ``a.png`` and the others keep their suffix in the name (``a.jpg.png``); only
+    identical names from different inputs fall back to ``a_2.png``.
+    """
+    plain = [rel.with_suffix(".png") for rel in rels]
+    counts: dict[str, int] = {}
+    for out in plain:
+        counts[out.as_posix().lower()] = counts.get(out.as_posix().lower(), 0) + 1
+    used: set[str] = set()
+    names = []
+    for rel, out in zip(rels, plain):
+        if counts[out.as_posix().lower()] > 1 and rel.suffix.lower() != ".png":
+            out = rel.with_name(rel.name + ".png")
+        n = 2
+        while out.as_posix().lower() in used:
+            out = rel.with_name(f"{rel.stem}_{n}.png")
+            n += 1
+        used.add(out.as_posix().lower())
+        names.append(out)
+    return names
+
+
+def existing_outputs(inputs: list[Path], out_dir: Path) -> list[Path]:
+    """The files a ``restore_paths(inputs, out_dir)`` would replace."""
+    jobs = _collect(list(inputs), RestoreReport())
+    names = output_names([rel for _, rel in jobs])
+    return [Path(out_dir) / n for n in names if (Path(out_dir) / n).exists()]
 
 
 def restore_paths(
@@ -74,23 +96,37 @@ def restore_paths(
     precision: Precision | str | None = None,
     on_progress: Callable[[int, int, Path], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    overwrite: bool = False,
 ) -> RestoreReport:
     """Restore image files and folders (recursively) into ``out_dir`` as PNG.
 
     Names are kept (``photo.jpg`` → ``photo.png``; a folder's subfolders are kept
-    below ``out_dir``). Unreadable images are collected in ``.failed`` with the
-    reason, non-image files in ``.skipped``; the rest are still written. Input
-    files are never overwritten. ``on_progress(done, total, path)`` after each
-    file; ``should_stop()`` is checked before each file.
+    below ``out_dir``; see ``output_names`` for clashes). Unreadable images are
+    collected in ``.failed`` with the reason, non-image files in ``.skipped``; the
+    rest are still written. Input files are never overwritten; other files already
+    in ``out_dir`` only with ``overwrite=True`` (else ``UserError`` naming them,
+    before any work). A full disk or an unwritable ``out_dir`` stops the batch with
+    ``UserError``. ``on_progress(done, total, path)`` after each file;
+    ``should_stop()`` is checked before each file.
     """
-    from .imageio import read_image, write_image
+    from .imageio import _same_file, read_image, write_image
 
     report = RestoreReport()
     jobs = _collect(list(inputs), report)
     out_dir = Path(out_dir)
     protect = [p for p, _ in jobs]
-    used: set[str] = set()
-    targets = [(src, out_dir / _unique_png(rel, used)) for src, rel in jobs]
+    names = output_names([rel for _, rel in jobs])
+    targets = [(src, out_dir / name) for (src, _), name in zip(jobs, names)]
+    taken = [dst for _, dst in targets if dst.exists()]
+    for dst in taken:
+        if any(_same_file(dst, p) for p in protect):
+            raise UserError(f"refusing to overwrite the input image {dst}; choose another "
+                            "output folder")
+    if taken and not overwrite:
+        shown = ", ".join(str(p) for p in taken[:3]) + (f" and {len(taken) - 3} more"
+                                                        if len(taken) > 3 else "")
+        raise UserError(f"{len(taken)} output file(s) already exist: {shown}; choose another "
+                        "output folder, or allow replacing them (--overwrite)")
     for done, (src, dst) in enumerate(targets, start=1):
         if should_stop is not None and should_stop():
             report.stopped = True
@@ -98,10 +134,17 @@ def restore_paths(
         try:
             img = read_image(src)
             restored = policy.restore(model, img, tile=tile, device=device, precision=precision)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            report.written.append(write_image(restored, dst, protect=protect))
         except (UserError, OSError) as exc:
             report.failed.append((src, str(exc)))
+        else:
+            try:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                report.written.append(write_image(restored, dst, protect=protect))
+            except OSError as exc:
+                raise disk_error(dst, exc) or UserError(f"cannot write {dst}: {exc}") from None
+            except UserError as exc:  # a full disk, a read-only folder: no later file fits either
+                done_note = f" ({len(report.written)} image(s) were written before)"
+                raise UserError(f"{exc}{done_note if report.written else ''}") from None
         if on_progress is not None:
             on_progress(done, len(targets), src)
     return report

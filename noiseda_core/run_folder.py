@@ -71,6 +71,7 @@ class RunFolder:
             folder._clear_unfinished_start()
             folder.previews.mkdir(parents=True, exist_ok=True)
             save_config(cfg, folder.config_path)
+            folder._add_default_sinks()
         except BaseException:
             folder.close()
             raise
@@ -89,7 +90,14 @@ class RunFolder:
         folder.lock.acquire()
         remove_stale_temporaries(root)
         folder.previews.mkdir(parents=True, exist_ok=True)
+        folder._add_default_sinks()
         return folder
+
+    def _add_default_sinks(self) -> None:
+        from .tensorboard_sink import TensorBoardSink, tensorboard_available
+
+        if tensorboard_available():
+            self.add_sink(TensorBoardSink(self.root))
 
     def close(self) -> None:
         """Flush the sinks and release the lock (the process exiting does the same)."""

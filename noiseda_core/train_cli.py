@@ -3,13 +3,19 @@
 With ``--jsonl`` stdout carries only event JSON lines (the GUI's worker reads them);
 human-readable logs go to stderr. Exit status: 0 finished or stopped, 1 failed,
 2 user error.
+
+When the process that reads our output goes away (the app was killed: stdin ends,
+stdout or stderr breaks) the run stops as after Ctrl-C: it finishes the step, keeps a
+checkpoint, exports the model and logs ``finished`` (stopped) in ``events.jsonl``.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from .config import load_config
@@ -51,6 +57,52 @@ def _rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
+class _SafeStream:
+    """A text stream that survives its reader going away (a broken pipe, a closed terminal).
+
+    The first failed write calls ``on_broken`` and points the file descriptor at
+    /dev/null, so later writes, and the flush at exit, go nowhere quietly.
+    """
+
+    def __init__(self, stream, on_broken: Callable[[], None]) -> None:
+        self._stream = stream
+        self._on_broken = on_broken
+        self.broken = False
+
+    def _fail(self) -> None:
+        if not self.broken:
+            self.broken = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError, AttributeError):
+                pass
+            self._on_broken()
+
+    def write(self, text: str) -> int:
+        if self.broken:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in (errno.EPIPE, errno.EIO, None):
+                raise
+            self._fail()
+            return len(text)
+
+    def flush(self) -> None:
+        if self.broken:
+            return
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            self._fail()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 class _Display:
     """Writes events where they belong: JSON lines, a tqdm bar, or plain lines."""
 
@@ -60,12 +112,21 @@ class _Display:
         self.tty = sys.stderr.isatty() and not jsonl
         self.quiet = _rank() != 0  # under torchrun only rank 0 talks
 
+    def say(self, text: str) -> None:
+        """A line for the person at the terminal, above the bar when there is one."""
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
     def show(self, event: Event) -> None:
         if self.quiet:
             return
         if self.jsonl:
             sys.stdout.write(event.to_json() + "\n")
             sys.stdout.flush()
+        if isinstance(event, Started) and self.tty:
+            self._open_bar(event.total_steps, event.step)
         if isinstance(event, Progress) and self.tty:
             self._bar(event)
             return
@@ -78,12 +139,17 @@ class _Display:
         else:
             print(line, file=stream, flush=True)
 
-    def _bar(self, event: Progress) -> None:
+    def _open_bar(self, total: int, initial: int) -> None:
+        """The bar shows from the start; it is cleared when the run ends (the last line
+        says how it ended), so no stale bar stays on the terminal."""
         from tqdm import tqdm
 
         if self.bar is None:
-            self.bar = tqdm(total=event.total_steps, initial=event.step, unit="step",
-                            dynamic_ncols=True, file=sys.stderr)
+            self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
+                            file=sys.stderr, leave=False)
+
+    def _bar(self, event: Progress) -> None:
+        self._open_bar(event.total_steps, event.step)
         self.bar.update(event.step - self.bar.n)
         post = {"res": f"{event.loss_res:.4f}", "img/s": f"{event.images_per_s:.1f}"}
         if event.loss_dif is not None:
@@ -93,12 +159,12 @@ class _Display:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def run_training(config: Path | None, overrides: list[str], run_dir: Path | None,
                  resume: Path | None, jsonl: bool, control_stdin: bool) -> int:
     from .errors import UserError
-    from .train import train
 
     if resume is None and config is None:
         raise UserError("give a CONFIG.toml to train, or --resume RUN_DIR to continue a run")
@@ -108,12 +174,36 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
     target = resume if resume is not None else (run_dir or default_run_dir(config))
 
     control = RunControl()
-    control.install_sigint()
+
+    def parent_gone() -> None:
+        control.parent_gone = True
+        control.request_stop("parent gone")
+
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _SafeStream(sys.stdout, parent_gone), _SafeStream(sys.stderr, parent_gone)
+    display = _Display(jsonl)
+    control.install_sigint(say=display.say)
     if control_stdin and _rank() == 0:
         # Under torchrun every rank inherits the same stdin: a line read by another rank
         # (a "resume" after rank 0 took the "pause") would leave the ranks disagreeing.
         control.listen_stdin()
-    display = _Display(jsonl)
+    if cfg is not None:
+        from .cpu_advice import cpu_advice
+
+        advice = cpu_advice(cfg)
+        if advice:
+            print(f"warning: {advice}", file=sys.stderr, flush=True)
+    try:
+        return _run(cfg, target, resume, control, display)
+    finally:
+        display.close()
+        sys.stdout, sys.stderr = streams
+
+
+def _run(cfg, target: Path, resume: Path | None, control: RunControl, display: _Display) -> int:
+    from .errors import UserError
+    from .train import train
+
     last: Event | None = None
     validation: Validation | None = None
     try:
@@ -133,10 +223,9 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
         display.show(failed)
         traceback.print_exc()
         return 1
-    finally:
-        display.close()
+    display.close()  # the bar goes before the summary lines
     if isinstance(last, Finished) and validation is not None and not display.quiet:
-        print(summary(validation), file=sys.stderr if jsonl else sys.stdout, flush=True)
+        print(summary(validation), file=sys.stderr if display.jsonl else sys.stdout, flush=True)
     return 1 if isinstance(last, Failed) else 0
 
 

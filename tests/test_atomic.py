@@ -83,3 +83,13 @@ def test_stale_temporaries_are_removed(tmp_path: Path) -> None:
     keep.write_bytes(b"y")
     assert remove_stale_temporaries(tmp_path) == [stale]
     assert keep.exists() and not stale.exists()
+
+
+def test_writers_that_replace_their_file_still_get_the_umask_mode(tmp_path: Path,
+                                                                   umask_027: int) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    atomic_write(tmp_path / "m.safetensors",
+                 lambda tmp: save_file({"w": torch.zeros(2)}, str(tmp)))
+    assert _mode(tmp_path / "m.safetensors") == 0o666 & ~umask_027

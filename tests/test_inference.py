@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from noiseda_core.errors import UserError
 from noiseda_core.inference import restore_image
 from noiseda_core.restore_files import restore_paths
 from noiseda_core.nets import Restorer, build_restorer
@@ -95,9 +96,10 @@ def test_restore_paths_keeps_names_and_collects_errors(tmp_path: Path) -> None:
 def test_restore_paths_never_overwrites_inputs(tmp_path: Path) -> None:
     _png(tmp_path / "a.png", 0)
     before = (tmp_path / "a.png").read_bytes()
-    report = restore_paths(build_restorer("unet-tiny"), [tmp_path / "a.png"], tmp_path)
-    assert report.written == [] and len(report.failed) == 1
-    assert "overwrite" in report.failed[0][1]
+    for overwrite in (False, True):
+        with pytest.raises(UserError, match="overwrite the input image"):
+            restore_paths(build_restorer("unet-tiny"), [tmp_path / "a.png"], tmp_path,
+                          overwrite=overwrite)
     assert (tmp_path / "a.png").read_bytes() == before
 
 
@@ -105,7 +107,7 @@ def test_restore_paths_name_clash_and_stop(tmp_path: Path) -> None:
     _png(tmp_path / "in" / "x.png", 0)
     _png(tmp_path / "in" / "x.jpg", 1)
     report = restore_paths(build_restorer("unet-tiny"), [tmp_path / "in"], tmp_path / "out")
-    assert sorted(p.name for p in report.written) == ["x.png", "x_2.png"]
+    assert sorted(p.name for p in report.written) == ["x.jpg.png", "x.png"]
     calls = iter([False, True])
     stopped = restore_paths(build_restorer("unet-tiny"), [tmp_path / "in"], tmp_path / "o2",
                             should_stop=lambda: next(calls))

@@ -1,0 +1,92 @@
+"""Export a restorer to ONNX with dynamic batch, height and width.
+
+The exported graph does what ``Restorer.forward`` does for images at least one
+``pad_multiple`` on each side: reflect-pad bottom/right up to the multiple (a square
+for nets that need one), run the net, add the input for residual nets, crop back.
+It is exported with ``torch.export`` (the ``onnx`` and ``onnxscript`` packages),
+then checked with onnxruntime at another size when that is installed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .atomic import atomic_write
+from .errors import UserError
+from .nets import Restorer
+
+# architectures whose export we test (tests/test_onnx.py); others are refused
+ONNX_ARCHS = ("unet-tiny", "unet-t", "unet-s", "unet-b", "dncnn", "nafnet")
+UNSUPPORTED_WHY = {  # measured: the exported graph's output differs from torch's
+    "swinir": "its shifted-window attention mask is fixed at the traced size and batch",
+    "uformer": "its windowed attention needs square inputs sized at export time",
+    "restormer": "it is not tested with ONNX here",
+}
+EXAMPLE_SIDE = 64  # the size traced; any other size works at run time
+
+
+class _ExportableRestorer(nn.Module):
+    """``Restorer.forward`` written with symbolic sizes only (no Python branches on them)."""
+
+    def __init__(self, restorer: Restorer) -> None:
+        super().__init__()
+        self.net = restorer.net
+        self.multiple = restorer.pad_multiple
+        self.adds_input = restorer.adds_input
+        self.square = restorer.square
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: (B, 3, H, W) in [0, 1], H and W ≥ the pad multiple → (B, 3, H, W)."""
+        h, w = x.shape[-2], x.shape[-1]
+        ph, pw = (-h) % self.multiple, (-w) % self.multiple
+        xp = F.pad(x, (0, pw, 0, ph), mode="reflect")
+        out = self.net(xp)
+        if not self.adds_input:
+            out = xp + out
+        return out[:, :, :h, :w]
+
+
+def export_onnx(restorer: Restorer, out: Path) -> Path:
+    """Write ``restorer`` as an ONNX model at ``out`` (atomically); UserError if unsupported."""
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise UserError("ONNX export needs the onnx packages: "
+                        "pip install 'noiseda-studio[onnx]'") from None
+    if restorer.arch not in ONNX_ARCHS:
+        why = UNSUPPORTED_WHY.get(restorer.arch, "it is not tested with ONNX")
+        raise UserError(f"ONNX export does not support {restorer.arch} ({why}); export "
+                        f"safetensors instead, or train one of: {', '.join(ONNX_ARCHS)}")
+    model = _ExportableRestorer(restorer).eval()
+    side = max(EXAMPLE_SIDE, 2 * restorer.pad_multiple)
+    example = torch.rand(2, 3, side, side + restorer.pad_multiple)
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    least = restorer.pad_multiple
+    height = torch.export.Dim("height", min=least, max=65536)
+    width = torch.export.Dim("width", min=least, max=65536)
+
+    def write(tmp: Path) -> None:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                model, (example,), dynamo=True, input_names=["input"],
+                output_names=["restored"], dynamic_shapes={"x": {0: batch, 2: height, 3: width}},
+                verbose=False,
+            )
+            program.save(str(tmp))
+
+    try:
+        atomic_write(Path(out), write)
+    except UserError:
+        raise
+    except Exception as exc:  # the exporter raises many types; name the net and the cause
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise UserError(f"ONNX export of {restorer.arch} failed ({exc.__class__.__name__}: "
+                        f"{first[:200]}); export safetensors instead") from None
+    return Path(out)
