@@ -222,7 +222,7 @@ def default_run_dir(config_path: Path | None) -> Path:
     return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def run_state(path: Path):  # -> run_state.RunState (imported lazily: no import cycle)
+def run_state(path: Path):  # -> run_status.RunState (imported lazily: no import cycle)
     """The state of the run in ``path``; see ``noiseda_core.run_status``."""
     from .run_status import run_state as summarise
 
