@@ -237,9 +237,6 @@ def _check_more_ranges(cfg: Config) -> None:
             raise UserError(f"config key train.{key}: at most {MAX_STEPS:,}, got {getattr(t, key)}")
     if t.patch > MAX_PATCH:
         raise UserError(f"config key train.patch: at most {MAX_PATCH}, got {t.patch}")
-    if t.patch % 8:
-        raise UserError(f"config key train.patch: must be a multiple of 8 (the networks halve "
-                        f"it several times), got {t.patch}; try {max(16, t.patch // 8 * 8)}")
     if t.batch > 4096:
         raise UserError(f"config key train.batch: at most 4096, got {t.batch}")
     if t.val_max_side < 16:
