@@ -127,6 +127,12 @@ def load_restorer(path: Path, device: torch.device | str = "cpu") -> Restorer:
         raise UserError(f"{path}: corrupt arch_args metadata ({exc}); {redo}") from exc
     if not isinstance(args, dict):
         raise UserError(f"{path}: corrupt arch_args metadata (not a JSON object); {redo}")
+    from .nets.limits import check_arch_args
+
+    try:
+        check_arch_args(arch, RESTORERS[arch].build, {**RESTORERS[arch].args, **args})
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}; {redo}") from None
     try:
         restorer = build_restorer(arch, **args)
     except UserError as exc:  # e.g. Restormer without its optional extra
@@ -142,6 +148,8 @@ def load_restorer(path: Path, device: torch.device | str = "cpu") -> Restorer:
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])
+        if len(detail) > 300:  # thousands of key names help nobody
+            detail = detail[:300] + " …"
         raise UserError(
             f"{path}: weights do not match architecture {arch!r} ({detail}); {redo}"
         ) from exc

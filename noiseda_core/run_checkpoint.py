@@ -9,18 +9,29 @@ noise, crops and diffusion timesteps as an uninterrupted one.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
-from .checkpoint import save_resume_state
+from .checkpoint import checkpoint_path, save_resume_state
 from .config import config_to_dict, config_to_toml
 from .distributed import gather
+from .errors import UserError
 from .events import Checkpoint
 from .export import export_restorer
 
 if TYPE_CHECKING:
     from .run_state import Run
+
+
+def hand_edited(run_dir: Path, exc: BaseException) -> UserError:
+    """The message for a resume state that does not fit the run's networks or data."""
+    lines = str(exc).strip().splitlines()
+    detail = lines[0][:200] if lines else exc.__class__.__name__
+    return UserError(f"checkpoint {checkpoint_path(run_dir)} does not fit this run "
+                     f"({exc.__class__.__name__}: {detail}); it was edited or comes from another "
+                     "run: put the original back or start the run again")
 
 
 def rng_state(generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:

@@ -15,14 +15,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import Config, Mode
+from .config import Config, Mode, save_config
 from .data import TrainData
 from .device import autocast_dtype, precision_name, resolve_device
 from .distributed import DistContext, any_rank, device_for_rank, for_rank
 from .events import Event, Started
 from .monitor import RunMonitor, saved_start_scores
 from .parts import Parts, build_parts
-from .run_checkpoint import restore_rng
+from .run_checkpoint import hand_edited, restore_rng
 from .run_folder import RunFolder
 from .starting_model import restorer_for, with_starting_architecture
 from .step import TrainStep
@@ -78,23 +78,29 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
         starting = restorer_for(cfg)
         cfg = with_starting_architecture(cfg, starting, quiet=not ctx.is_main or state is not None)
     t = cfg.train
-    folder = None
-    if ctx.is_main:
-        folder = RunFolder.existing(run_dir) if state else RunFolder.create(run_dir, cfg)
-
     torch.manual_seed(t.seed * 7919 + ctx.rank)
     data = TrainData(cfg.data, t.patch, t.seed, rank=ctx.rank, world_size=ctx.world_size,
                      need_reference=t.mode == Mode.NOISE_DA_UNPAIRED,
                      need_real=t.mode != Mode.BASELINE)
     parts = build_parts(cfg, device, starting)
+    folder = None  # only now: a config, data or model error leaves no folder behind
+    if ctx.is_main:
+        folder = RunFolder.existing(run_dir) if state else RunFolder.create(run_dir, cfg)
+        if state is not None:  # a resume may have changed train.steps: the file says so
+            save_config(cfg, folder.config_path)
     generator = torch.Generator(device=device).manual_seed(t.seed * 1_000_003 + ctx.rank)
     start = 0
     if state is not None:
-        parts.objective.load_state_dict(state["objective"])
-        parts.optimizer.load_state_dict(state["optimizer"])
-        parts.ema.load_state_dict(state["ema"])
-        data.load_state_dict(for_rank(state["data"], ctx))
-        restore_rng(for_rank(state["rng"], ctx), generator, device)
+        try:
+            parts.objective.load_state_dict(state["objective"])
+            parts.optimizer.load_state_dict(state["optimizer"])
+            parts.ema.load_state_dict(state["ema"])
+            data.load_state_dict(for_rank(state["data"], ctx))
+            restore_rng(for_rank(state["rng"], ctx), generator, device)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            if folder is not None:
+                folder.close()
+            raise hand_edited(run_dir, exc) from None
         start = int(state["step"])
         if folder is not None:
             folder.truncate_events(after_step=start)  # events of steps that will run again

@@ -28,7 +28,7 @@ import torch
 
 from .budget import TimeBudget
 from .checkpoint import checkpoint_path, load_resume_state
-from .config import Config, Mode, config_from_dict, save_config
+from .config import Config, Mode, save_config
 from .control import RunControl
 from .data import Batch
 from .diffusion.loss import lambda_at
@@ -37,6 +37,7 @@ from .errors import UserError
 from .events import Event, Failed, Finished, Progress
 from .objective import Phase
 from .progress import StepClock
+from .resume_config import restart_config, resumed_config
 from .run_checkpoint import export_model, save_checkpoint
 from .run_state import Run, setup_run
 from .step import StepResult, to_device
@@ -67,16 +68,21 @@ def lambda_for(step: int, cfg: Config) -> float:
 
 
 def train(cfg: Config | None, run_dir: Path, *, resume: bool = False,
-          control: RunControl | None = None) -> Iterator[Event]:
+          control: RunControl | None = None, overrides: list[str] | None = None) -> Iterator[Event]:
     """Train ``cfg`` into ``run_dir`` (or continue it with ``resume=True``), yielding events.
 
-    On rank 0 every event is also appended to ``run_dir/events.jsonl``.
+    On rank 0 every event is also appended to ``run_dir/events.jsonl``. A resume may
+    change only ``train.steps`` (``overrides`` or an edit of the run's config.toml);
+    a run that never reached its first checkpoint starts again from step 0.
     """
     control = control or RunControl()
     state = None
     if resume:
-        state = load_resume_state(run_dir)
-        cfg = config_from_dict(state["config"])
+        if checkpoint_path(run_dir).is_file() or not Path(run_dir).is_dir():
+            state = load_resume_state(run_dir)
+            cfg = resumed_config(run_dir, state, overrides)
+        else:
+            cfg = restart_config(run_dir, overrides)
     assert cfg is not None
     ctx = init_distributed(cfg.train.device)
     try:
@@ -248,10 +254,12 @@ def _monitor(run: Run, step: int) -> Iterator[Event]:
 
 
 def _nan_failure(step: int, run_dir: Path) -> Failed:
+    kept = checkpoint_path(run_dir).is_file()
     return Failed(step=step, message=(
         f"the loss became NaN or infinite by step {step}; lower train.lr or use "
-        "train.precision=fp32. The last good checkpoint is kept."),
-        checkpoint=str(checkpoint_path(run_dir)))
+        "train.precision=fp32. " + ("The last good checkpoint is kept." if kept else
+                                     "No checkpoint was reached yet: start the run again.")),
+        checkpoint=str(checkpoint_path(run_dir)) if kept else "")
 
 
 def _oom_message(step: int, cfg: Config) -> str:

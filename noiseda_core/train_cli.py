@@ -168,8 +168,10 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
 
     if resume is None and config is None:
         raise UserError("give a CONFIG.toml to train, or --resume RUN_DIR to continue a run")
-    if resume is not None and overrides:
-        raise UserError("--set cannot change a resumed run; start a new run to change settings")
+    if resume is not None:
+        from .resume_config import check_resume_overrides
+
+        check_resume_overrides(overrides)
     cfg = load_config(config, overrides) if resume is None else None
     target = resume if resume is not None else (run_dir or default_run_dir(config))
 
@@ -194,20 +196,22 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
         if advice:
             print(f"warning: {advice}", file=sys.stderr, flush=True)
     try:
-        return _run(cfg, target, resume, control, display)
+        return _run(cfg, target, resume, control, display, overrides if resume else [])
     finally:
         display.close()
         sys.stdout, sys.stderr = streams
 
 
-def _run(cfg, target: Path, resume: Path | None, control: RunControl, display: _Display) -> int:
+def _run(cfg, target: Path, resume: Path | None, control: RunControl, display: _Display,
+         overrides: list[str]) -> int:
     from .errors import UserError
     from .train import train
 
     last: Event | None = None
     validation: Validation | None = None
     try:
-        for event in train(cfg, target, resume=resume is not None, control=control):
+        for event in train(cfg, target, resume=resume is not None, control=control,
+                           overrides=overrides):
             display.show(event)
             last = event
             if isinstance(event, Validation):
