@@ -30,6 +30,7 @@ from .imageio import (
     ImageReadError,
     array_to_tensor,
     check_image,
+    image_size,
     read_image_array,
     scan_images,
     to_float,
@@ -263,6 +264,7 @@ class TrainData:
             flat = _usable(sorted({p for pair in paired.pairs for p in pair}), self.skipped)
             ok = set(flat)
             pairs = [pair for pair in paired.pairs if pair[0] in ok and pair[1] in ok]
+            pairs = self._same_size(pairs)
             self._require(pairs, cfg.synthetic)
         else:
             clean = self._images(cfg.synthetic)
@@ -276,12 +278,37 @@ class TrainData:
             if not cfg.reference:
                 raise UserError("data.reference is not set: the unpaired mode needs clean images")
             ref = self._images(cfg.reference)
+        self.notes: list[str] = []  # things a person should know, e.g. upscaled crops
+        streams = {"data.synthetic": [p for p, _ in pairs] or clean, "data.real": real}
+        for key, paths in streams.items():
+            self._note_small(key, paths, patch)
         workers = max(0, cfg.workers)
         self._sampler = _Sampler(
             pairs, clean, degradation, real, ref, patch, seed, rank,
             cache_bytes=cfg.cache_mb * 2**20 // max(1, workers),
             folders={"synthetic": cfg.synthetic, "real": cfg.real, "reference": cfg.reference},
         )  # fmt: skip
+
+    def _note_small(self, key: str, paths: list[Path], patch: int) -> None:
+        """A note when every image of a stream is smaller than the patch (crops get upscaled)."""
+        sides = [min(size) for size in map(image_size, paths) if size is not None]
+        if sides and max(sides) < patch:
+            self.notes.append(
+                f"every image of {key} is smaller than train.patch {patch} (the largest short "
+                f"side is {max(sides)} px): crops are upscaled; lower train.patch to at most "
+                f"{max(sides)} to train on real detail")
+
+    def _same_size(self, pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+        """Pairs whose input and target have one size; the others are reported, not used."""
+        kept = []
+        for x, y in pairs:
+            sx, sy = image_size(x), image_size(y)
+            if sx is not None and sy is not None and sx != sy:
+                self.skipped.append(f"pair {x} / {y}: input is {sx[0]}x{sx[1]} but target is "
+                                    f"{sy[0]}x{sy[1]} (a pair must have the same size)")
+            else:
+                kept.append((x, y))
+        return kept
 
     def _images(self, folder: str) -> list[Path]:
         scan = scan_images(Path(folder))

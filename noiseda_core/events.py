@@ -44,6 +44,7 @@ class Started(Event):
     resumed: bool = False
     init_restorer: str = ""  # what the restorer started from ("" = from scratch)
     skipped_files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. every image smaller than the patch
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,18 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.array(img, dtype=np.uint8)
 
 
+def image_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` as shown (EXIF orientation applied), from the header only;
+    None when the file cannot be opened."""
+    try:
+        with _open(Path(path)) as img:
+            width, height = img.size
+            orientation = int(img.getexif().get(0x0112, 1) or 1)
+    except (ImageReadError, *_DECODE_ERRORS, Image.DecompressionBombError):
+        return None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
 def read_image_array(path: Path) -> np.ndarray:
     """Decode any supported image to a compact ``(H, W, 3)`` uint8 or uint16 array."""
     path = Path(path)

@@ -60,7 +60,7 @@ class Run:
             restorer_params=sum(p.numel() for p in parts.objective.restorer.parameters()),
             denoiser_params=sum(p.numel() for p in noise_da.parameters()) if noise_da else 0,
             resumed=self.resumed, init_restorer=self.cfg.model.init_restorer,
-            skipped_files=list(self.data.skipped))
+            skipped_files=list(self.data.skipped), notes=list(self.data.notes))
 
 
 def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) -> Run:

@@ -34,6 +34,8 @@ def _describe(event: Event) -> str | None:
                 f"denoiser {event.denoiser_params / 1e6:.2f} M; run folder {event.run_dir}")
         if event.skipped_files:
             line += "\nskipped files:\n  " + "\n  ".join(event.skipped_files)
+        for note in event.notes:
+            line += f"\nnote: {note}"
         return line
     if isinstance(event, Progress):
         dif = f" dif {event.loss_dif:.4f}" if event.loss_dif is not None else ""

@@ -195,3 +195,18 @@ def test_preview_inputs(folders) -> None:
     deg = preview_inputs(cfg, count=3, size=24, seed=0)
     assert deg.synthetic[0].shape == (3, 24, 24) and not torch.equal(*deg.synthetic)
     assert deg.real == []
+
+
+def test_pairs_of_different_sizes_are_reported_before_training(folders, tmp_path: Path) -> None:
+    syn = folders["syn"]
+    _img(syn / "input" / "odd.png", 20, 20, seed=3)
+    _img(syn / "target" / "odd.png", 20, 24, seed=3)
+    data = TrainData(_cfg(folders), patch=P, seed=0)
+    reports = [s for s in data.skipped if "odd.png" in s]
+    assert len(reports) == 1 and "20x20 but target is 24x20" in reports[0]
+
+
+def test_a_patch_larger_than_every_image_is_noted(folders, tmp_path: Path) -> None:
+    assert TrainData(_cfg(folders), patch=P, seed=0).notes == []
+    data = TrainData(_cfg(folders), patch=64, seed=0)
+    assert any("data.synthetic" in n and "train.patch 64" in n for n in data.notes)

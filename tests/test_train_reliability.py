@@ -7,11 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from helpers import tiny_config, write_project
 from noiseda_core.checkpoint import checkpoint_path, load_resume_state, save_resume_state
-from noiseda_core.config import save_config
 from noiseda_core.control import RunControl
 from noiseda_core.errors import UserError
 from noiseda_core.events import Failed, Finished, Progress, Started
@@ -134,3 +132,29 @@ def test_nan_before_any_checkpoint_does_not_promise_one(project: Path, tmp_path:
     assert "No checkpoint" in failed.message and not checkpoint_path(tmp_path / "run").exists()
     assert isinstance(list(train(tiny_config(project, "train.steps=1"), tmp_path / "run"))[-1],
                       Failed)  # started again (and fails again, but it could start)
+
+
+def test_a_full_disk_during_training_is_one_message_and_the_run_resumes(
+        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import noiseda_core.checkpoint as checkpoint
+
+    real = checkpoint.atomic_write_bytes
+    calls = {"n": 0}
+
+    def fills_up(path, data):  # the second checkpoint hits a full disk
+        calls["n"] += 1
+        if calls["n"] == 2:
+            from noiseda_core.atomic import disk_error
+
+            raise disk_error(path, OSError(errno.ENOSPC, "No space left on device"))
+        real(path, data)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", fills_up)
+    cfg = tiny_config(project, "train.steps=6", "train.checkpoint_every=2")
+    with pytest.raises(UserError, match="disk is full"):
+        list(train(cfg, tmp_path / "run"))
+    assert load_resume_state(tmp_path / "run")["step"] == 2
+    events = list(train(None, tmp_path / "run", resume=True))
+    assert events[0].step == 2 and isinstance(events[-1], Finished) and events[-1].step == 6
