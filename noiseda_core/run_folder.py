@@ -13,7 +13,6 @@ crash can tear its last line; readers skip torn lines and a resume drops them.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -21,7 +20,8 @@ from pathlib import Path
 from .atomic import atomic_write_bytes, disk_error, remove_stale_temporaries
 from .config import Config, save_config
 from .errors import UserError
-from .events import Event, event_from_dict
+from .event_log import parsed_lines, read_events, step_of  # noqa: F401 - read_events re-exported
+from .events import Event
 from .run_lock import LOCK_NAME, RunLock, is_locked
 
 # what a run writes; a folder holding only these and no checkpoint may be started again
@@ -153,8 +153,8 @@ class RunFolder:
         """
         if not self.events_path.is_file():
             return
-        kept = [line for line, data in _parsed_lines(self.events_path)
-                if _step_of(data) <= after_step]
+        kept = [line for line, data in parsed_lines(self.events_path)
+                if step_of(data) <= after_step]
         atomic_write_bytes(self.events_path, ("\n".join(kept) + "\n" if kept else "").encode())
         self._tail_checked = True
 
@@ -178,42 +178,6 @@ def restartable(root: Path, *, locked_by_us: bool = False) -> bool:
     if (root / "checkpoints" / "last.pt").exists():
         return False
     return locked_by_us or not is_locked(root)
-
-
-def _parsed_lines(path: Path) -> list[tuple[str, dict]]:
-    """(line, parsed object) for every line of ``path`` that is whole JSON (torn ones skipped)."""
-    try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(data, dict) and isinstance(data.get("type"), str):
-            out.append((line, data))
-    return out
-
-
-def _step_of(data: dict) -> int:
-    step = data.get("step", 0)
-    return step if isinstance(step, int) and not isinstance(step, bool) else 0
-
-
-def read_events(run_dir: Path) -> list[Event]:
-    """The events of a run folder, oldest first; torn lines and unknown types skipped."""
-    events = []
-    for _, data in _parsed_lines(Path(run_dir) / "events.jsonl"):
-        try:
-            events.append(event_from_dict(data))
-        except (ValueError, TypeError):
-            continue
-    return events
 
 
 def default_run_dir(config_path: Path | None) -> Path:

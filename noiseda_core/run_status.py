@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .checkpoint import checkpoint_path
 from .events import Checkpoint, Failed, Finished, Progress, Started, Validation
-from .run_folder import read_events
+from .event_log import read_events
 from .run_lock import is_locked
 
 

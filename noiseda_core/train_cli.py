@@ -191,7 +191,7 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
         # Under torchrun every rank inherits the same stdin: a line read by another rank
         # (a "resume" after rank 0 took the "pause") would leave the ranks disagreeing.
         control.listen_stdin()
-    if cfg is not None:
+    if cfg is not None and _rank() == 0:
         from .cpu_advice import cpu_advice
 
         advice = cpu_advice(cfg)
