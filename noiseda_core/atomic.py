@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,14 @@ def disk_error(path: Path, exc: OSError) -> UserError | None:
     return UserError(f"cannot write {path}: {advice} ({exc.strerror or exc})")
 
 
+def _as_os_error(exc: BaseException) -> OSError:
+    """``exc`` as an OSError: writers in Rust (safetensors) report ``... (os error 28)``."""
+    if isinstance(exc, OSError):
+        return exc
+    found = re.search(r"os error (\d+)", str(exc))
+    return OSError(int(found.group(1)) if found else 0, str(exc))
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` then move ``tmp_path`` onto ``path`` atomically.
 
@@ -71,8 +80,8 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
         tmp = None
-    except OSError as exc:
-        friendly = disk_error(path, exc)
+    except Exception as exc:
+        friendly = disk_error(path, _as_os_error(exc))
         if friendly is not None:
             raise friendly from None
         raise

@@ -20,6 +20,8 @@ WARN_TOTAL_S = 4 * 3600.0
 
 
 def _human(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 2 * 3600:
@@ -56,11 +58,15 @@ def cpu_advice(cfg: Config, cores: int | None = None, device_type: str | None = 
         return None
     from dataclasses import replace
 
-    small = replace(cfg, model=replace(cfg.model, diffusion="small"),
-                    train=replace(cfg.train, patch=min(cfg.train.patch, 64)))
-    small_step = estimate_step_s(small, cores)
+    smaller = {"paper": "small", "small": "tiny"}.get(cfg.model.diffusion, cfg.model.diffusion)
+    patch, batch = min(cfg.train.patch, 64 if cfg.train.patch > 64 else 32), min(cfg.train.batch, 4)
+    lighter = replace(cfg, model=replace(cfg.model, diffusion=smaller),
+                      train=replace(cfg.train, patch=patch, batch=batch))
+    flags = [f"--set {key}={value}" for key, value, old in (
+        ("model.diffusion", smaller, cfg.model.diffusion), ("train.patch", patch, cfg.train.patch),
+        ("train.batch", batch, cfg.train.batch)) if value != old]
     return (f"this run is sized for a GPU: on this CPU one step (batch {cfg.train.batch}, "
             f"patch {cfg.train.patch}, denoiser '{cfg.model.diffusion}') takes about "
             f"{_human(step_s)}, so {cfg.train.steps:,} steps take about {_human(total_s)}. "
-            f"For a CPU, add --set model.diffusion=small --set train.patch=64 (about "
-            f"{_human(small_step)} a step) and fewer --set train.steps=..., or train on a GPU")
+            f"For a CPU, add {' '.join(flags)} (about {_human(estimate_step_s(lighter, cores))} "
+            "a step) and fewer --set train.steps=..., or train on a GPU")

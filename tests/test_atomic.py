@@ -93,3 +93,16 @@ def test_writers_that_replace_their_file_still_get_the_umask_mode(tmp_path: Path
     atomic_write(tmp_path / "m.safetensors",
                  lambda tmp: save_file({"w": torch.zeros(2)}, str(tmp)))
     assert _mode(tmp_path / "m.safetensors") == 0o666 & ~umask_027
+
+
+def test_a_full_disk_reported_by_a_rust_writer_is_one_user_error(tmp_path: Path) -> None:
+    class SafetensorError(Exception):  # what safetensors raises, not an OSError
+        pass
+
+    def write(tmp: Path) -> None:
+        raise SafetensorError("Error while serializing: I/O error: No space left on device "
+                              "(os error 28)")
+
+    with pytest.raises(UserError, match="disk is full"):
+        atomic_write(tmp_path / "m.safetensors", write)
+    assert not any(tmp_path.iterdir())
