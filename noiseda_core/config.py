@@ -81,6 +81,11 @@ class ModelConfig:
     # weights-only .pth/.ckpt that spandrel recognises), or "" = from scratch. When set,
     # the file decides the architecture and model.restorer is set to it.
     init_restorer: str = ""
+    # The authors' release embeds γ itself (1.0); 1000 spreads it like a timestep t ∈ [0, 1000).
+    gamma_scale: float = 1.0
+    # "kaiming": Kaiming-normal on every conv/linear of both networks (the release);
+    # "ours": zero-initialised denoiser outputs, a shrunk restorer output conv.
+    init_scheme: str = "kaiming"
 
 
 @dataclass(frozen=True)
@@ -99,9 +104,10 @@ class TrainConfig:
     lr: float = 1e-4
     denoiser_lr: float = 0.0  # 0 = same as lr
     lambda_weight: float = 0.2  # w in λ(p) = w·(2/(1+e^{-5p}) − 1)
-    lambda_ramp: float = 1.0  # ramp length: a fraction of steps if ≤ 1, else steps
+    lambda_ramp: float = 0.25  # ramp length: a fraction of steps if ≤ 1, else steps; then λ holds
     margin: float = 0.1  # triplet margin m
     ema_decay: float = 0.9999
+    eval_weights: str = "ema"  # what validation scores: "ema" (what is exported) or "raw"
     warmup_restorer_steps: int = 0  # baseline-only steps before the joint phase
     denoiser_pretrain_steps: int = 0  # denoiser-only steps (restorer frozen) first
     seed: int = 0
@@ -205,6 +211,13 @@ def _check_ranges(cfg: Config) -> None:
         if getattr(t, key) < 1:
             raise UserError(f"config key train.{key}: must be at least 1")
     _check_more_ranges(cfg)
+    if cfg.model.init_scheme not in ("kaiming", "ours"):
+        raise UserError(f"config key model.init_scheme: {cfg.model.init_scheme!r} is not one of: "
+                        "kaiming, ours")
+    if t.eval_weights not in ("ema", "raw"):
+        raise UserError(f"config key train.eval_weights: {t.eval_weights!r} is not one of: ema, raw")
+    if cfg.model.gamma_scale <= 0:
+        raise UserError(f"config key model.gamma_scale: must be positive, got {cfg.model.gamma_scale}")
     if cfg.data.degradation:
         from .degrade import parse_degradation  # local: keeps config import light
 

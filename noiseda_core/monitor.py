@@ -34,6 +34,7 @@ class RunMonitor:
         self.previews = preview_inputs(cfg.data, cfg.train.preview_count, size, cfg.train.seed)
         self.input_scores: tuple[float, float] | None = None  # the noisy inputs: PSNR, SSIM
         self.start_scores: tuple[float, float] | None = None  # the starting model's
+        self._noise_input: float | None = None
 
     def _restore(self, model: nn.Module, image: torch.Tensor) -> torch.Tensor:
         return policy.restore(model, image, device=self.device).cpu()
@@ -91,6 +92,18 @@ class RunMonitor:
             psnr_start=start[0] if start else None,
             ssim_start=start[1] if start else None,
         )
+
+    @torch.no_grad()
+    def real_noise(self, model: nn.Module) -> tuple[float | None, float | None]:
+        """Blind noise σ (8-bit levels) of the fixed real crops before and after ``model``."""
+        from .noise_level import mean_noise_sigma
+
+        if not self.previews.real:
+            return None, None
+        if self._noise_input is None:
+            self._noise_input = mean_noise_sigma(self.previews.real)
+        restored = [self._restore(model, x).clamp(0, 1) for x in self.previews.real]
+        return self._noise_input, mean_noise_sigma(restored)
 
     @torch.no_grad()
     def write_previews(self, model: nn.Module, step: int, folder: RunFolder) -> Preview:

@@ -30,13 +30,15 @@ class Phase(str, enum.Enum):
 
 @dataclass
 class StepTerms:
-    """Scalar loss tensors of one step; ``dif``/``mse``/``triplet`` are None in baseline."""
+    """Scalar loss tensors of one step; ``dif``/``mse``/``triplet`` are None in baseline,
+    ``mse_neg`` (the residual-swapped negatives' MSE) is None without negatives."""
 
     total: torch.Tensor
     res: torch.Tensor
     dif: torch.Tensor | None = None
     mse: torch.Tensor | None = None
     triplet: torch.Tensor | None = None
+    mse_neg: torch.Tensor | None = None
 
 
 class JointObjective(nn.Module):
@@ -83,7 +85,8 @@ class JointObjective(nn.Module):
             total = terms.dif
         else:
             total = res + lam * terms.dif
-        return StepTerms(total=total, res=res, dif=terms.dif, mse=terms.mse, triplet=terms.triplet)
+        return StepTerms(total=total, res=res, dif=terms.dif, mse=terms.mse, triplet=terms.triplet,
+                         mse_neg=terms.mse_neg if self.noise_da.uses_negatives else None)
 
 
 def _has_batch_statistics(module: nn.Module) -> bool:

@@ -20,6 +20,7 @@ from .diffusion.loss import NoiseDALoss
 from .diffusion.schedule import NoiseSchedule
 from .ema import EMA
 from .nets import Restorer
+from .init_scheme import apply_init
 from .objective import JointObjective
 from .starting_model import restorer_for
 
@@ -41,11 +42,15 @@ def build_parts(cfg: Config, device: torch.device, restorer: Restorer | None = N
     built, or loaded from ``model.init_restorer``: ``starting_model.py``).
     """
     t = cfg.train
-    restorer = restorer if restorer is not None else restorer_for(cfg)
+    if restorer is None:
+        restorer = restorer_for(cfg)
+        if not cfg.model.init_restorer:  # a warm start's weights are never re-initialised
+            apply_init(restorer, cfg.model.init_scheme)
     noise_da = None
     if t.mode != Mode.BASELINE:
         noise_da = NoiseDALoss(
-            build_denoiser(cfg.model.diffusion, t.patch),
+            apply_init(build_denoiser(cfg.model.diffusion, t.patch, cfg.model.gamma_scale),
+                       cfg.model.init_scheme),
             mode=t.mode,
             channel_shuffle=t.channel_shuffle,
             residual_swap=t.residual_swap,

@@ -7,7 +7,9 @@
 Forward under autocast; the loss's finiteness is accumulated on the device without a
 sync and checked (over all ranks) only on logging steps, before anything is updated;
 backward through the gradient scaler (active for fp16 only); on logging steps the
-gradient norm; Adam; the EMA of the restorer. A compiled model that fails is dropped
+gradient norm and the diagnostics of the diffusion loss (``diagnostics.py``: the
+fraction of steps with an active triplet hinge, counted on the device, and the
+gradient norms reaching the restorer from each term); Adam; the EMA of the restorer. A compiled model that fails is dropped
 for the eager one at its first call, once, with a line on stderr.
 """
 
@@ -23,6 +25,7 @@ from torch import nn
 from torch.profiler import record_function
 
 from . import parts as layout
+from .diagnostics import HingeCounter, term_grad_norms
 from .objective import Phase, StepTerms
 from .parts import Parts
 
@@ -68,6 +71,7 @@ class TrainStep:
         self.params = [p for g in parts.optimizer.param_groups for p in g["params"]]
         self.finite = torch.ones((), dtype=torch.bool, device=device)  # every loss so far
         self.any_rank = any_rank or (lambda flag: flag)
+        self.hinges = HingeCounter()
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.amp is None:
@@ -106,8 +110,11 @@ class TrainStep:
         with record_function("step.forward"):  # named ranges for ``noiseda bench --profile``
             terms = self.forward(inputs, lam, phase, generator)
             self.finite &= torch.isfinite(terms.total.detach())
+        if terms.mse_neg is not None and phase != Phase.WARMUP_RESTORER:
+            self.hinges.add(terms.triplet)  # on the device: no sync
         if logging_step and self.went_nonfinite():
             return StepResult(terms, nonfinite=True)
+        diagnostics = self._diagnostics(terms, lam, phase) if logging_step else {}
         with record_function("step.backward"):
             opt.zero_grad(set_to_none=True)
             self.scaler.scale(terms.total).backward()
@@ -120,4 +127,19 @@ class TrainStep:
             self.scaler.update()
         with record_function("step.ema"):
             self.parts.ema.update(self.parts.objective.restorer)
-        return StepResult(terms, grad_norm=norm)
+        return StepResult(terms, grad_norm=norm, diagnostics=diagnostics)
+
+    def _diagnostics(self, terms: StepTerms, lam: float, phase: Phase) -> dict[str, float]:
+        """Logging-step figures: hinge-active fraction since the last one, ‖∇G‖ per term.
+
+        The per-term gradients are two extra backward passes (``autograd.grad``), only on
+        logging steps and only without DDP (whose hooks expect one backward per step).
+        """
+        out: dict[str, float] = {}
+        if (hinge := self.hinges.take()) is not None:
+            out["hinge_active"] = hinge
+        if (phase == Phase.JOINT and lam > 0 and terms.dif is not None
+                and self.eager is self.parts.objective):
+            out["grad_res"], out["grad_dif"] = term_grad_norms(
+                terms.res, lam * terms.dif, self.parts.objective.restorer)
+        return out

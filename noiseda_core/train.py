@@ -34,7 +34,7 @@ from .data import Batch
 from .diffusion.loss import lambda_at
 from .distributed import DistContext, all_reduce_mean, any_rank, init_distributed, shutdown
 from .errors import UserError
-from .events import Event, Failed, Finished, Progress
+from .events import Diagnostics, Event, Failed, Finished, Progress
 from .objective import Phase
 from .progress import StepClock
 from .resume_config import restart_config, resumed_config
@@ -127,6 +127,8 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
                     event = replace(event, eta_s=budget.eta_s(time.perf_counter(), event.eta_s))
                 yield run.emit(event)
             monitor_began = time.perf_counter()
+            if logging_step and (diag := _diagnostics(run, step, result)) is not None:
+                yield run.emit(diag)
             yield from _monitor(run, step)
             if budget is not None and step % t.val_every == 0:
                 budget.monitored(time.perf_counter() - monitor_began)
@@ -239,14 +241,41 @@ def _progress(run: Run, step: int, result: StepResult, lam: float, phase: Phase,
         eta_s=clock.eta(step), phase=phase.value)
 
 
+def _load_eval_weights(run: Run) -> None:
+    """The evaluation copy gets the EMA (default) or the raw weights (``train.eval_weights``)."""
+    if run.cfg.train.eval_weights == "raw":
+        run.parts.eval_restorer.load_state_dict(run.parts.objective.restorer.state_dict())
+    else:
+        run.parts.ema.copy_to(run.parts.eval_restorer)
+
+
+def _diagnostics(run: Run, step: int, result: StepResult) -> Diagnostics | None:
+    """The Diagnostics event of a logging step (rank 0): the step's figures, the noise
+    MSE with restored and with residual-swapped conditions, and a blind estimate of the
+    noise in the fixed real crops before/after the evaluation restorer. None in baseline
+    without real images."""
+    noise_da = run.parts.objective.noise_da is not None
+    if run.monitor is None or not (noise_da or run.monitor.previews.real):
+        return None
+    _load_eval_weights(run)
+    noise_in, noise_out = run.monitor.real_noise(run.parts.eval_restorer)
+    terms, figures = result.terms, result.diagnostics
+    value = lambda t: None if t is None else float(t.detach().float())  # noqa: E731
+    return Diagnostics(
+        step=step, hinge_active=figures.get("hinge_active"), mse_pos=value(terms.mse),
+        mse_neg=value(terms.mse_neg), grad_res=figures.get("grad_res"),
+        grad_dif=figures.get("grad_dif"), noise_real_input=noise_in,
+        noise_real_restored=noise_out)
+
+
 def _monitor(run: Run, step: int) -> Iterator[Event]:
-    """Validation and preview strips of the EMA restorer when they are due (rank 0)."""
+    """Validation and preview strips of the evaluation restorer when due (rank 0)."""
     t = run.cfg.train
     last = step == t.steps
     validate, preview = step % t.val_every == 0 or last, step % t.preview_every == 0 or last
     if run.monitor is None or run.folder is None or not (validate or preview):
         return
-    run.parts.ema.copy_to(run.parts.eval_restorer)
+    _load_eval_weights(run)
     if validate and (validation := run.monitor.validate(run.parts.eval_restorer, step)):
         yield run.emit(validation)
     if preview:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from noiseda_core.diffusion.embedding import GammaEmbedding
+from noiseda_core.diffusion.embedding import GAMMA_SCALE, GammaEmbedding
 from noiseda_core.errors import UserError
 
 
@@ -178,14 +178,15 @@ class ConditionalDenoiser(nn.Module):
     ``blocks + 1`` residual blocks per level, each fed the concatenated skip.
     """
 
-    def __init__(self, size: DenoiserSize, in_ch: int = 9, out_ch: int = 3) -> None:
+    def __init__(self, size: DenoiserSize, in_ch: int = 9, out_ch: int = 3,
+                 gamma_scale: float = GAMMA_SCALE) -> None:
         super().__init__()
         self.size = size
         base, g, hc, drop = size.base, size.groups, size.head_channels, size.dropout
         attn_ds = frozenset(size.attn_ds)
         emb_dim = 4 * base
         self.pad_multiple = 2 ** (len(size.mults) - 1)
-        self.embed = GammaEmbedding(base, emb_dim)
+        self.embed = GammaEmbedding(base, emb_dim, gamma_scale)
         self.stem = nn.Conv2d(in_ch, base, 3, padding=1)
 
         def down_sampler(ch: int) -> nn.Module:
@@ -250,19 +251,19 @@ class ConditionalDenoiser(nn.Module):
         return self.head(h)
 
 
-def build_denoiser(size: str, patch: int) -> ConditionalDenoiser:
+def build_denoiser(size: str, patch: int, gamma_scale: float = GAMMA_SCALE) -> ConditionalDenoiser:
     """Build the denoiser named ``size`` (see ``DENOISER_SIZES``) for ``patch``×``patch`` crops.
 
     Attention sits in the middle block, where the map is patch/8 for the
     4-level sizes (16×16 at the paper's 128×128). ``patch`` must be a multiple of
-    the net's ``pad_multiple``.
+    the net's ``pad_multiple``. ``gamma_scale`` multiplies γ before its embedding.
     """
     if size not in DENOISER_SIZES:
         allowed = ", ".join(sorted(DENOISER_SIZES))
         raise UserError(
             f"Unknown diffusion denoiser size '{size}' (model.diffusion); use one of: {allowed}."
         )
-    net = ConditionalDenoiser(DENOISER_SIZES[size])
+    net = ConditionalDenoiser(DENOISER_SIZES[size], gamma_scale=gamma_scale)
     if patch <= 0 or patch % net.pad_multiple:
         raise UserError(
             f"Patch size {patch} does not suit the '{size}' denoiser: "

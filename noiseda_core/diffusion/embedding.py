@@ -1,9 +1,10 @@
 """Sinusoidal embedding of the continuous noise level γ.
 
-The denoiser is conditioned on γ itself (not on t). γ ∈ (0, 1] is scaled by
-``GAMMA_SCALE = 1000`` before the usual transformer-style sinusoidal features,
-so the embedded values span roughly [7, 1000] for the default schedule — the
-same numeric range a timestep embedding of t ∈ [0, 1000) sees.
+The denoiser is conditioned on γ itself (not on t). γ ∈ (0, 1] is multiplied by
+``scale`` before the usual transformer-style sinusoidal features: 1 embeds γ as
+it is (the authors' release; training's default, ``model.gamma_scale``), while
+``GAMMA_SCALE = 1000`` spreads the embedded values over roughly [7, 1000] for the
+default schedule — the numeric range a timestep embedding of t ∈ [0, 1000) sees.
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ def sinusoidal_embedding(
 
 
 class GammaEmbedding(nn.Module):
-    """γ (B,) → embedding (B, emb_dim): sinusoid(1000·γ) → Linear → SiLU → Linear."""
+    """γ (B,) → embedding (B, emb_dim): sinusoid(scale·γ) → Linear → SiLU → Linear."""
 
-    def __init__(self, base: int, emb_dim: int) -> None:
+    def __init__(self, base: int, emb_dim: int, scale: float = GAMMA_SCALE) -> None:
         super().__init__()
         self.base = base
+        self.scale = float(scale)
         self.mlp = nn.Sequential(nn.Linear(base, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
 
     def forward(self, gamma: torch.Tensor) -> torch.Tensor:
-        feats = sinusoidal_embedding(gamma.float() * GAMMA_SCALE, self.base)
+        feats = sinusoidal_embedding(gamma.float() * self.scale, self.base)
         return self.mlp(feats.to(self.mlp[0].weight.dtype))

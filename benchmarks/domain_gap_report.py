@@ -1,0 +1,89 @@
+"""Tables and curves of the domain-gap benchmark (``domain_gap.py``'s results.json)."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+Results = dict[str, dict[str, dict]]
+
+
+def _mean_sd(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} ± {sd:.2f}"
+
+
+def _diag_mean(run: dict, key: str, second_half: bool = True) -> float | None:
+    rows = [d[key] for d in run.get("diagnostics", []) if d.get(key) is not None]
+    if second_half:
+        rows = rows[len(rows) // 2:]
+    return statistics.mean(rows) if rows else None
+
+
+def summarise(results: Results) -> str:
+    """Markdown: final real PSNR per variant (mean ± sd over seeds), Δ vs the baseline of the
+    same seeds, the best point of the curve, and diagnostics over the second half."""
+    lines = ["| variant | seeds | real PSNR (dB) | real SSIM | Δ vs baseline (dB) | best on curve | "
+             "hinge active | ‖∇dif‖/‖∇res‖ | noise left (σ, 8-bit) | min/run |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    base = results.get("baseline", {})
+    for variant, runs in results.items():
+        seeds = sorted(runs)
+        psnrs = [runs[s]["curve"][-1]["psnr"] for s in seeds]
+        ssims = [runs[s]["curve"][-1]["ssim"] for s in seeds]
+        best = [max(p["psnr"] for p in runs[s]["curve"]) for s in seeds]
+        paired = [runs[s]["curve"][-1]["psnr"] - base[s]["curve"][-1]["psnr"] for s in seeds if s in base]
+        delta = _mean_sd(paired) if paired and variant != "baseline" else "—"
+        hinge = [h for s in seeds if (h := _diag_mean(runs[s], "hinge_active")) is not None]
+        ratios = []
+        for s in seeds:
+            gd, gr = _diag_mean(runs[s], "grad_dif"), _diag_mean(runs[s], "grad_res")
+            if gd is not None and gr:
+                ratios.append(gd / gr)
+        noise = [n for s in seeds if (n := _diag_mean(runs[s], "noise_real_restored")) is not None]
+        minutes = statistics.mean(runs[s]["seconds"] for s in seeds) / 60
+        lines.append(
+            f"| {variant} | {len(seeds)} | {_mean_sd(psnrs)} | {statistics.mean(ssims):.4f} | {delta} | "
+            f"{statistics.mean(best):.2f} | {f'{statistics.mean(hinge):.2f}' if hinge else '—'} | "
+            f"{f'{statistics.mean(ratios):.3f}' if ratios else '—'} | "
+            f"{f'{statistics.mean(noise):.2f}' if noise else '—'} | {minutes:.1f} |")
+    first = next(iter(next(iter(results.values())).values()))
+    note = f"\nNoisy real input: {first['curve'][-1]['psnr_input']:.2f} dB."
+    if first.get("start"):
+        note += f" Starting restorer: {first['start']['psnr']:.2f} dB."
+    return "\n".join(lines) + note
+
+
+def plot_curves(results: Results, path: Path) -> None:
+    """Mean real-domain PSNR over steps per variant, drawn with Pillow (no plotting deps)."""
+    from PIL import Image, ImageDraw
+
+    width, height, pad = 900, 500, 60
+    series = {}
+    for variant, runs in results.items():
+        curves = [r["curve"] for r in runs.values()]
+        n = min(len(c) for c in curves)
+        steps = [p["step"] for p in curves[0][:n]]
+        series[variant] = (steps, [statistics.mean(c[i]["psnr"] for c in curves) for i in range(n)])
+    all_x = [x for s, _ in series.values() for x in s]
+    all_y = [y for _, v in series.values() for y in v]
+    x0, x1, y0, y1 = 0, max(all_x), min(all_y) - 0.2, max(all_y) + 0.2
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    sx = lambda x: pad + (x - x0) / max(x1 - x0, 1) * (width - 2 * pad)  # noqa: E731
+    sy = lambda y: height - pad - (y - y0) / max(y1 - y0, 1e-6) * (height - 2 * pad)  # noqa: E731
+    draw.rectangle([pad, pad, width - pad, height - pad], outline="black")
+    for k in range(5):
+        y = y0 + (y1 - y0) * k / 4
+        draw.text((5, sy(y) - 6), f"{y:.2f}", fill="black")
+    draw.text((width // 2 - 120, height - 30), f"step (0 to {x1}); y: real PSNR (dB), mean of seeds",
+              fill="black")
+    colours = ["black", "red", "blue", "green", "orange", "purple", "brown", "magenta", "teal", "grey"]
+    for index, (variant, (xs, ys)) in enumerate(series.items()):
+        colour = colours[index % len(colours)]
+        if len(xs) > 1:
+            draw.line([(sx(x), sy(y)) for x, y in zip(xs, ys)], fill=colour, width=2)
+        for x, y in zip(xs, ys):
+            draw.ellipse([sx(x) - 2, sy(y) - 2, sx(x) + 2, sy(y) + 2], fill=colour)
+        draw.text((pad + 10, pad + 10 + 14 * index), variant, fill=colour)
+    image.save(path)
