@@ -82,6 +82,9 @@ PRESETS: dict[str, list[str]] = {
     # 2-core CPU: unet-t (2.1 M) + denoiser tiny (0.37 M), batch 4 of 48² (~0.3 s/step).
     "cpu": ["model.restorer=unet-t", "model.diffusion=tiny", "train.batch=4", "train.patch=48",
             "train.lr=2e-4", "train.device=cpu", "train.precision=fp32", "train.val_max_side=512"],
+    # Checks the script in seconds (DRY_RUN=1 of gpu_domain_gap.sh, tests).
+    "tiny": ["model.restorer=unet-tiny", "model.diffusion=tiny", "train.batch=2", "train.patch=32",
+             "train.device=cpu", "train.precision=fp32", "train.val_max_side=96"],
     # One H100/H200: the paper's networks.
     "gpu": ["model.restorer=unet-s", "model.diffusion=paper", "train.batch=24", "train.patch=128",
             "train.lr=1e-4", "train.val_max_side=512", "data.workers=6"],

@@ -8,9 +8,9 @@ from pathlib import Path
 Results = dict[str, dict[str, dict]]
 
 
-def _mean_sd(values: list[float]) -> str:
+def _mean_sd(values: list[float], signed: bool = False) -> str:
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.2f} ± {sd:.2f}"
+    return f"{statistics.mean(values):{'+' if signed else ''}.2f} ± {sd:.2f}"
 
 
 def _diag_mean(run: dict, key: str, second_half: bool = True) -> float | None:
@@ -33,7 +33,7 @@ def summarise(results: Results) -> str:
         ssims = [runs[s]["curve"][-1]["ssim"] for s in seeds]
         best = [max(p["psnr"] for p in runs[s]["curve"]) for s in seeds]
         paired = [runs[s]["curve"][-1]["psnr"] - base[s]["curve"][-1]["psnr"] for s in seeds if s in base]
-        delta = _mean_sd(paired) if paired and variant != "baseline" else "—"
+        delta = _mean_sd(paired, signed=True) if paired and variant != "baseline" else "—"
         hinge = [h for s in seeds if (h := _diag_mean(runs[s], "hinge_active")) is not None]
         ratios = []
         for s in seeds:

@@ -1,0 +1,46 @@
+"""The domain-gap benchmark's gate, crops and table (no training: fake results)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from domain_gap import ORACLE, gate_lines  # noqa: E402
+from domain_gap_data import _crop_grid  # noqa: E402
+from domain_gap_report import summarise  # noqa: E402
+
+
+def _run(*psnrs: float, diagnostics: list[dict] | None = None) -> dict:
+    curve = [{"step": 10 * (i + 1), "psnr": p, "ssim": 0.5, "psnr_input": 22.0}
+             for i, p in enumerate(psnrs)]
+    return {"curve": curve, "diagnostics": diagnostics or [], "seconds": 60.0}
+
+
+def test_gate_needs_five_db_of_the_oracle_over_the_baseline() -> None:
+    results = {"baseline": {"0": _run(25.0), "1": _run(25.2)},
+               ORACLE: {"0": _run(30.1), "1": _run(30.3)}}
+    met, text = gate_lines(results)
+    assert met and "+5.10 dB" in text and "MET" in text
+    results[ORACLE]["1"] = _run(29.0)
+    met, text = gate_lines(results)
+    assert met is False and "NOT MET" in text
+    assert gate_lines({"baseline": {"0": _run(25.0)}})[0] is None
+
+
+def test_crop_grid_spreads_crops_inside_the_image() -> None:
+    corners = _crop_grid(512, 768, 6, 96)
+    assert len(corners) == 6 and len(set(corners)) == 6
+    assert all(0 <= t <= 512 - 96 and 0 <= x <= 768 - 96 for t, x in corners)
+
+
+def test_table_pairs_each_variant_with_the_baseline_of_its_seed() -> None:
+    diag = [{"hinge_active": 1.0, "grad_res": 2.0, "grad_dif": 0.2, "noise_real_restored": 3.0},
+            {"hinge_active": 0.5, "grad_res": 1.0, "grad_dif": 0.1, "noise_real_restored": 2.0}]
+    results = {"baseline": {"0": _run(24.0, 25.0), "1": _run(24.0, 26.0)},
+               "noise-da": {"0": _run(24.0, 25.5, diagnostics=diag), "1": _run(24.0, 27.0)}}
+    row = next(line for line in summarise(results).splitlines() if line.startswith("| noise-da"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[2] == "26.25 ± 1.06" and cells[4] == "+0.75 ± 0.35"
+    assert cells[6] == "0.50" and cells[7] == "0.100" and cells[8] == "2.00"  # second half
