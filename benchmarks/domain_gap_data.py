@@ -33,7 +33,7 @@ SHARED = next((p for p in ([Path(os.environ["NOISEDA_DATA"])] if os.environ.get(
                if p.is_dir()), REPO.parent / "shared" / "data")
 SHARED_CLEAN = SHARED / "clean"
 POLYU = SHARED / "real_pairs" / "polyu"
-CROP = 96  # held-out real crops (px)
+CROP = 64  # held-out real crops (px)
 MIN_VAL_CROPS = 60
 # scikit-image photographs used when ../shared/data/clean is missing (colour photos only;
 # none of them is in the built-in restorer's training set except where noted there).

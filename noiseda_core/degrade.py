@@ -159,6 +159,8 @@ class CameraNoise(Degradation):
     @property
     def spec(self) -> str:
         if self.blur > 0:
+            if self.blur != PHONE_BLUR:
+                return f"phone:{self.lo:g}-{self.hi:g}:{self.blur:g}"
             if (self.lo, self.hi) == PHONE_STRENGTH:
                 return "phone"
             return f"phone:{self.lo:g}-{self.hi:g}"
@@ -211,9 +213,10 @@ PHONE_SHOT_RANGE = (1.5e-3, 3.5e-3)  # a narrow band of Brooks et al.'s range: I
 PHONE_BLUR = 1.2
 
 
-def phone_noise(lo: float = PHONE_STRENGTH[0], hi: float = PHONE_STRENGTH[1]) -> CameraNoise:
+def phone_noise(lo: float = PHONE_STRENGTH[0], hi: float = PHONE_STRENGTH[1],
+                blur: float = PHONE_BLUR) -> CameraNoise:
     """The "phone" degradation: strong, correlated camera noise without JPEG."""
-    return CameraNoise(lo, hi, jpeg=None, blur=PHONE_BLUR, shot_range=PHONE_SHOT_RANGE)
+    return CameraNoise(lo, hi, jpeg=None, blur=blur, shot_range=PHONE_SHOT_RANGE)
 
 
 def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
@@ -228,7 +231,7 @@ def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
 
 _RANGE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(?:-\s*([0-9]*\.?[0-9]+))?\s*$")
 _HELP = ('use "awgn:LO-HI" (σ in 8-bit levels, e.g. "awgn:0-75"), "camera", "camera:LO-HI", '
-         '"phone" or "phone:LO-HI"')
+         '"phone", "phone:LO-HI" or "phone:LO-HI:BLUR" (BLUR: σ in pixels of the noise field)')
 
 
 def _parse_range(spec: str, text: str) -> tuple[float, float]:
@@ -264,10 +267,16 @@ def parse_degradation(spec: str) -> Degradation:
     if kind == "phone":
         if not args.strip():
             return phone_noise()
-        lo, hi = _parse_range(spec, args)
+        strength, _, blur_text = args.partition(":")
+        lo, hi = _parse_range(spec, strength)
         if lo <= 0 or hi > 100:
             raise UserError(f"degradation {spec!r}: the strength must be in (0, 100]; {_HELP}")
-        return phone_noise(lo, hi)
+        blur = PHONE_BLUR
+        if blur_text.strip():
+            blur = _parse_range(spec, blur_text)[0]
+            if not 0 < blur <= 10:
+                raise UserError(f"degradation {spec!r}: the blur must be in (0, 10] px; {_HELP}")
+        return phone_noise(lo, hi, blur)
     raise UserError(f"unknown degradation {spec!r}; {_HELP}")
 
 

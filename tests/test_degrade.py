@@ -42,6 +42,7 @@ def _neighbour_corr(noise: np.ndarray) -> float:
         ("camera:2-3.5", CameraNoise(2, 3.5)),
         ("phone", phone_noise()),
         ("phone:1-2", phone_noise(1, 2)),
+        ("phone:1.5-2.5:2", phone_noise(1.5, 2.5, 2.0)),
     ],
 )
 def test_parse_and_spec_roundtrip(spec: str, expected) -> None:
@@ -52,7 +53,7 @@ def test_parse_and_spec_roundtrip(spec: str, expected) -> None:
 
 @pytest.mark.parametrize(
     "spec", ["", "gauss:0-10", "awgn:abc", "awgn:50-10", "awgn:0-300", "camera:0-2", "camera:x",
-             "phone:0-1", "phone:5-2"]
+             "phone:0-1", "phone:5-2", "phone:1-2:0", "phone:1-2:x"]
 )
 def test_bad_specs_raise_user_error(spec: str) -> None:
     with pytest.raises(UserError, match="degradation"):
