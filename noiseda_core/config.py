@@ -38,6 +38,20 @@ class Mode(str, enum.Enum):
     NOISE_DA_UNPAIRED = "noise-da-unpaired"  # ỹ from unrelated clean references
 
 
+class InitScheme(str, enum.Enum):
+    """How both networks' weights start (``init_scheme.py``)."""
+
+    KAIMING = "kaiming"  # Kaiming-normal on every conv/linear (the authors' release)
+    OURS = "ours"  # zero-initialised denoiser outputs, a shrunk restorer output conv
+
+
+class EvalWeights(str, enum.Enum):
+    """Which restorer weights validation and previews use."""
+
+    EMA = "ema"  # the exponential moving average (what is exported)
+    RAW = "raw"  # the optimizer's current weights (what the release validates)
+
+
 class Precision(str, enum.Enum):
     """Arithmetic of the training step (master weights always stay fp32)."""
 
@@ -85,7 +99,7 @@ class ModelConfig:
     gamma_scale: float = 1.0
     # "kaiming": Kaiming-normal on every conv/linear of both networks (the release);
     # "ours": zero-initialised denoiser outputs, a shrunk restorer output conv.
-    init_scheme: str = "kaiming"
+    init_scheme: InitScheme = InitScheme.KAIMING
 
 
 @dataclass(frozen=True)
@@ -107,7 +121,7 @@ class TrainConfig:
     lambda_ramp: float = 0.25  # ramp length: a fraction of steps if ≤ 1, else steps; then λ holds
     margin: float = 0.1  # triplet margin m
     ema_decay: float = 0.9999
-    eval_weights: str = "ema"  # what validation scores: "ema" (what is exported) or "raw"
+    eval_weights: EvalWeights = EvalWeights.EMA  # what validation and previews score
     warmup_restorer_steps: int = 0  # baseline-only steps before the joint phase
     denoiser_pretrain_steps: int = 0  # denoiser-only steps (restorer frozen) first
     seed: int = 0
@@ -211,11 +225,6 @@ def _check_ranges(cfg: Config) -> None:
         if getattr(t, key) < 1:
             raise UserError(f"config key train.{key}: must be at least 1")
     _check_more_ranges(cfg)
-    if cfg.model.init_scheme not in ("kaiming", "ours"):
-        raise UserError(f"config key model.init_scheme: {cfg.model.init_scheme!r} is not one of: "
-                        "kaiming, ours")
-    if t.eval_weights not in ("ema", "raw"):
-        raise UserError(f"config key train.eval_weights: {t.eval_weights!r} is not one of: ema, raw")
     if cfg.model.gamma_scale <= 0:
         raise UserError(f"config key model.gamma_scale: must be positive, got {cfg.model.gamma_scale}")
     if cfg.data.degradation:
@@ -376,6 +385,8 @@ __all__ = [
     "ModelConfig",
     "TrainConfig",
     "Mode",
+    "InitScheme",
+    "EvalWeights",
     "Precision",
     "Task",
     "TASK_LR",

@@ -19,7 +19,8 @@ SCHEMES = ("kaiming", "ours")
 
 
 def apply_init(module: nn.Module, scheme: str) -> nn.Module:
-    """Re-initialise ``module`` in place by ``scheme``; returns it."""
+    """Re-initialise ``module`` in place by ``scheme`` (a name or ``InitScheme``); returns it."""
+    scheme = getattr(scheme, "value", scheme)
     if scheme == "ours":
         return module
     if scheme != "kaiming":
