@@ -169,13 +169,48 @@ def gate_lines(results: dict[str, dict[str, dict]]) -> tuple[bool | None, str]:
                  + ("MET" if met else "NOT MET: this benchmark cannot see adaptation"))
 
 
-def load_results(folders: list[Path]) -> dict[str, dict[str, dict]]:
+def load_results(folders: list[Path], at_step: int = 0) -> dict[str, dict[str, dict]]:
+    """Every run in ``folders``: finished ones from results.json, unfinished ones from their
+    events.jsonl (so a study cut short still reports). ``at_step`` > 0 cuts every curve
+    there and keeps only the runs that reached it (a fair comparison of partial runs)."""
     merged: dict[str, dict[str, dict]] = {}
     for folder in folders:
-        data = json.loads((folder / "results.json").read_text())
-        for variant, runs in data.items():
-            merged.setdefault(variant, {}).update(runs)
+        if (folder / "results.json").is_file():
+            for variant, runs in json.loads((folder / "results.json").read_text()).items():
+                merged.setdefault(variant, {}).update(runs)
+        for run_dir in sorted((folder / "runs").glob("*-seed*")):
+            variant, _, seed = run_dir.name.rpartition("-seed")
+            if seed in merged.get(variant, {}) or not (run_dir / "events.jsonl").is_file():
+                continue
+            run = _run_from_events(run_dir / "events.jsonl")
+            if run["curve"]:
+                merged.setdefault(variant, {})[seed] = run
+    if at_step:
+        for variant in list(merged):
+            kept = {}
+            for seed, run in merged[variant].items():
+                curve = [p for p in run["curve"] if p["step"] <= at_step]
+                if curve and curve[-1]["step"] == at_step:
+                    diag = [d for d in run.get("diagnostics", []) if d["step"] <= at_step]
+                    kept[seed] = {**run, "curve": curve, "diagnostics": diag}
+            if kept:
+                merged[variant] = kept
+            else:
+                del merged[variant]
     return merged
+
+
+def _run_from_events(path: Path) -> dict[str, object]:
+    curve, diagnostics, seconds = [], [], 0.0
+    for line in path.read_text().splitlines():
+        event = json.loads(line)
+        if event["type"] == "validation":
+            curve.append({k: event[k] for k in ("step", "psnr", "ssim", "psnr_input")})
+        elif event["type"] == "diagnostics":
+            diagnostics.append(event)
+        elif event["type"] == "progress":
+            seconds = float(event.get("elapsed_s", seconds))
+    return {"curve": curve, "diagnostics": diagnostics, "seconds": seconds, "partial": True}
 
 
 def parse_args() -> argparse.Namespace:
@@ -199,6 +234,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", default="")
     parser.add_argument("--cache", default=str(REPO / "runs" / "datasets"))
     parser.add_argument("--replot", nargs="+", metavar="DIR", help="merge DIRs' results, redraw")
+    parser.add_argument("--at-step", type=int, default=0,
+                        help="with --replot: compare every run at this step (unfinished runs too)")
     return parser.parse_args()
 
 
@@ -206,12 +243,15 @@ def main() -> int:
     args = parse_args()
     if args.replot:
         folders = [Path(d) for d in args.replot]
-        results = load_results(folders)
+        results = load_results(folders, args.at_step)
         met, text = gate_lines(results)
         table = summarise(results)
         print(text + "\n\n" + table)
-        (folders[0] / "merged.md").write_text(text + "\n\n" + table + "\n")
-        plot_curves(results, folders[0] / "curves.png")
+        target = Path(args.out) if args.out else folders[0]
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "merged.md").write_text(text + "\n\n" + table + "\n")
+        (target / "merged.json").write_text(json.dumps(results, indent=1))
+        plot_curves(results, target / "curves.png")
         return 0
 
     root, info = prepare(args.dataset, Path(args.cache), args.gap)
