@@ -97,7 +97,10 @@ def dataset_overrides(root: Path) -> list[str]:
 
 
 def oracle_overrides(root: Path, gap: str) -> list[str]:
-    """Supervised on pairs made by the real degradation from the same clean images."""
+    """Supervised on pairs with the real degradation: made from the same clean images
+    (phone), or the real pairs of the training scenes (polyu)."""
+    if (root / "oracle_pairs").is_dir():
+        return ["train.mode=baseline", f"data.synthetic={root / 'oracle_pairs'}", "data.degradation="]
     return ["train.mode=baseline", f"data.degradation={gap}"]
 
 
@@ -294,7 +297,7 @@ def main() -> int:
                      + [f"train.steps={args.steps}", f"train.seed={seed}",
                         f"train.val_every={val_every}", f"train.preview_every={args.steps}",
                         f"train.checkpoint_every={args.steps}", "train.log_every=25"]
-                     + (oracle_overrides(root, args.gap if args.dataset == "phone" else "camera")
+                     + (oracle_overrides(root, args.gap)
                         if name == ORACLE else resolve_fractions(study[name], args.steps))
                      + args.set)
         cfg = apply_overrides(Config(), overrides)

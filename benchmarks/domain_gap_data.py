@@ -14,7 +14,8 @@ Clean photos: ``../shared/data/clean`` (Kodak24 + McMaster18) when it exists, el
 scikit-image's bundled photographs (so the benchmark runs anywhere).
 
 ``polyu``: synthetic clean images as above; ``real`` = PolyU noisy inputs of half the
-scenes, ``real_val`` = centre crops of the other scenes' pairs (split by scene).
+scenes, ``real_val`` = crops of the other scenes' pairs (split by scene); the oracle
+trains on the first half's real pairs (``oracle_pairs``).
 """
 
 from __future__ import annotations
@@ -122,10 +123,13 @@ def build_polyu(target: Path) -> dict[str, object]:
     crops = 0
     for path in inputs:
         noisy = read_image(path)
+        clean = read_image(POLYU / "target" / path.name)
         if polyu_scene(path) not in val_scenes:
             _save(noisy, target / "real" / f"{path.stem}.png")
+            # the oracle's pairs (a user never has them): the training scenes' targets
+            _save(noisy, target / "oracle_pairs" / "input" / f"{path.stem}.png")
+            _save(clean, target / "oracle_pairs" / "target" / f"{path.stem}.png")
             continue
-        clean = read_image(POLYU / "target" / path.name)
         _, h, w = clean.shape
         size = min(CROP, h, w)
         for k, (top, left) in enumerate(_crop_grid(h, w, 2, size)):
