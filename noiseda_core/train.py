@@ -251,14 +251,19 @@ def _load_eval_weights(run: Run) -> None:
 
 def _diagnostics(run: Run, step: int, result: StepResult) -> Diagnostics | None:
     """The Diagnostics event of a logging step (rank 0): the step's figures, the noise
-    MSE with restored and with residual-swapped conditions, and a blind estimate of the
-    noise in the fixed real crops before/after the evaluation restorer. None in baseline
-    without real images."""
+    MSE with restored and with residual-swapped conditions and, on validation/preview
+    steps, a blind estimate of the noise in the fixed real crops before/after the
+    evaluation restorer. None in baseline without real images."""
     noise_da = run.parts.objective.noise_da is not None
     if run.monitor is None or not (noise_da or run.monitor.previews.real):
         return None
-    _load_eval_weights(run)
-    noise_in, noise_out = run.monitor.real_noise(run.parts.eval_restorer)
+    t = run.cfg.train
+    noise_in = noise_out = None
+    if step % t.val_every == 0 or step % t.preview_every == 0 or step == t.steps:
+        _load_eval_weights(run)
+        noise_in, noise_out = run.monitor.real_noise(run.parts.eval_restorer)
+    if not noise_da and noise_out is None:
+        return None
     terms, figures = result.terms, result.diagnostics
     value = lambda t: None if t is None else float(t.detach().float())  # noqa: E731
     return Diagnostics(
