@@ -22,8 +22,8 @@ if [ "${DRY_RUN:-0}" = 1 ]; then
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 else
   PRESET=${PRESET:-gpu}
-  WARM=${WARM:-1500}         # baseline warm-start steps (shared by every run of a seed)
-  STEPS=${STEPS:-1000}       # steps of each run after the warm start
+  WARM=${WARM:-1000}         # baseline warm-start steps (shared by every run of a seed)
+  STEPS=${STEPS:-800}        # steps of each run after the warm start (estimate: ~9 min in all)
   SEEDS=${SEEDS:-0}
 fi
 VARIANTS=${VARIANTS:-baseline,noise-da,noise-da-no-cs,noise-da-no-rs}
