@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from noiseda_core.errors import UserError
@@ -80,23 +81,33 @@ def wait_all(timeout_ms: int = 10_000) -> bool:
 _alive: set[Task] = set()
 
 
+def _receiver_gone(callback: Callable[..., None] | None) -> bool:
+    """True when ``callback`` is a method of a Qt object already deleted (a closed view)."""
+    owner = getattr(callback, "__self__", None)
+    return isinstance(owner, QObject) and not shiboken6.isValid(owner)
+
+
 def run_in_thread(
     fn: Callable[[], Any],
     on_done: Callable[[Any], None] | None = None,
     on_error: Callable[[str], None] | None = None,
 ) -> None:
-    """Call ``fn()`` on the global thread pool; route its result or error message to the callbacks."""
+    """Call ``fn()`` on the global thread pool; route its result or error message to the callbacks.
+
+    A callback that is a method of a Qt object deleted meanwhile (its view was closed)
+    is not called.
+    """
     task = Task(fn)
     _alive.add(task)
 
     def finish_ok(result: Any) -> None:
         _alive.discard(task)
-        if on_done is not None:
+        if on_done is not None and not _receiver_gone(on_done):
             on_done(result)
 
     def finish_err(message: str) -> None:
         _alive.discard(task)
-        if on_error is not None:
+        if on_error is not None and not _receiver_gone(on_error):
             on_error(message)
 
     task.signals.done.connect(finish_ok)
