@@ -10,27 +10,25 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 from PySide6.QtCore import QProcess, QProcessEnvironment, Signal
 from PySide6.QtWidgets import QLabel, QWidget
+
+from noiseda_core.devices import DeviceReport
 
 
 FALLBACK_RESTORERS = ["unet-tiny", "unet-t", "unet-s", "unet-b", "dncnn", "nafnet", "swinir", "uformer"]
 FALLBACK_DENOISERS = ["tiny", "small", "paper"]
 
 
-@dataclass(frozen=True)
-class DeviceSummary:
-    """The best local device and what the library offers on this machine."""
+DeviceSummary = DeviceReport  # the core's report, as ``noiseda devices --json`` prints it
 
-    kind: str  # cuda | mps | cpu
-    name: str
-    total_gib: float = 0.0
-    count: int = 1
-    restorers: list[str] = field(default_factory=lambda: list(FALLBACK_RESTORERS))
-    restorer_notes: dict[str, str] = field(default_factory=dict)
-    denoisers: list[str] = field(default_factory=lambda: list(FALLBACK_DENOISERS))
+
+def fallback_summary() -> DeviceSummary:
+    """What the app assumes when the device query fails: the CPU and every known network."""
+    return DeviceSummary("cpu", "CPU", restorers=list(FALLBACK_RESTORERS),
+                         denoisers=list(FALLBACK_DENOISERS))
 
 
 @dataclass(frozen=True)
@@ -131,7 +129,7 @@ class DeviceInfoLabel(QLabel):
         self.ready.emit(info)
 
     def _error(self, exc: BaseException, tb: str) -> None:
-        self.info = DeviceSummary("cpu", "CPU")
+        self.info = fallback_summary()
         self.setText(f"⚠ Could not query devices ({exc}); assuming the CPU")
         self.setStyleSheet(f"color: {status_colour(False)}")
         self.ready.emit(self.info)
