@@ -22,10 +22,11 @@ def _diag_mean(run: dict, key: str, second_half: bool = True) -> float | None:
 
 def summarise(results: Results) -> str:
     """Markdown: final real PSNR per variant (mean ± sd over seeds), Δ vs the baseline of the
-    same seeds, the best point of the curve, and diagnostics over the second half."""
-    lines = ["| variant | seeds | real PSNR (dB) | real SSIM | Δ vs baseline (dB) | best on curve | "
-             "hinge active | ‖∇dif‖/‖∇res‖ | noise left (σ, 8-bit) | min/run |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    same seeds and vs the starting restorer (warm starts), the best point of the curve, and
+    diagnostics over the second half."""
+    lines = ["| variant | seeds | real PSNR (dB) | real SSIM | Δ vs baseline (dB) | Δ vs start (dB) | "
+             "best on curve | hinge active | ‖∇dif‖/‖∇res‖ | noise left (σ, 8-bit) | min/run |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     base = results.get("baseline", {})
     for variant, runs in results.items():
         seeds = sorted(runs)
@@ -34,6 +35,9 @@ def summarise(results: Results) -> str:
         best = [max(p["psnr"] for p in runs[s]["curve"]) for s in seeds]
         paired = [runs[s]["curve"][-1]["psnr"] - base[s]["curve"][-1]["psnr"] for s in seeds if s in base]
         delta = _mean_sd(paired, signed=True) if paired and variant != "baseline" else "—"
+        gained = [runs[s]["curve"][-1]["psnr"] - runs[s]["start"]["psnr"] for s in seeds
+                  if runs[s].get("start")]
+        from_start = _mean_sd(gained, signed=True) if gained else "—"
         hinge = [h for s in seeds if (h := _diag_mean(runs[s], "hinge_active")) is not None]
         ratios = []
         for s in seeds:
@@ -44,6 +48,7 @@ def summarise(results: Results) -> str:
         minutes = statistics.mean(runs[s]["seconds"] for s in seeds) / 60
         lines.append(
             f"| {variant} | {len(seeds)} | {_mean_sd(psnrs)} | {statistics.mean(ssims):.4f} | {delta} | "
+            f"{from_start} | "
             f"{statistics.mean(best):.2f} | {f'{statistics.mean(hinge):.2f}' if hinge else '—'} | "
             f"{f'{statistics.mean(ratios):.3f}' if ratios else '—'} | "
             f"{f'{statistics.mean(noise):.2f}' if noise else '—'} | {minutes:.1f} |")

@@ -15,7 +15,8 @@ from domain_gap_report import summarise  # noqa: E402
 def _run(*psnrs: float, diagnostics: list[dict] | None = None) -> dict:
     curve = [{"step": 10 * (i + 1), "psnr": p, "ssim": 0.5, "psnr_input": 22.0}
              for i, p in enumerate(psnrs)]
-    return {"curve": curve, "diagnostics": diagnostics or [], "seconds": 60.0}
+    return {"curve": curve, "diagnostics": diagnostics or [], "seconds": 60.0,
+            "start": {"psnr": 24.5}}
 
 
 def test_gate_needs_five_db_of_the_oracle_over_the_baseline() -> None:
@@ -43,4 +44,5 @@ def test_table_pairs_each_variant_with_the_baseline_of_its_seed() -> None:
     row = next(line for line in summarise(results).splitlines() if line.startswith("| noise-da"))
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[2] == "26.25 ± 1.06" and cells[4] == "+0.75 ± 0.35"
-    assert cells[6] == "0.50" and cells[7] == "0.100" and cells[8] == "2.00"  # second half
+    assert cells[5] == "+1.75 ± 1.06"  # vs the starting restorer (24.5 dB)
+    assert cells[7] == "0.50" and cells[8] == "0.100" and cells[9] == "2.00"  # second half
