@@ -74,6 +74,7 @@ STUDIES: dict[str, dict[str, list[str]]] = {
         "denoiser-small": ["train.mode=noise-da", "model.diffusion=small"],
     },
     "faithful": {
+        "baseline": ["train.mode=baseline"],
         "noise-da": ["train.mode=noise-da"],
         "gamma-x1000": ["train.mode=noise-da", "model.gamma_scale=1000"],
         "init-ours": ["train.mode=noise-da", "model.init_scheme=ours"],

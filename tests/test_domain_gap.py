@@ -46,3 +46,17 @@ def test_table_pairs_each_variant_with_the_baseline_of_its_seed() -> None:
     assert cells[2] == "26.25 ± 1.06" and cells[4] == "+0.75 ± 0.35"
     assert cells[5] == "+1.75 ± 1.06"  # vs the starting restorer (24.5 dB)
     assert cells[7] == "0.50" and cells[8] == "0.100" and cells[9] == "2.00"  # second half
+
+
+def test_every_study_option_is_a_config_the_trainer_accepts() -> None:
+    """A misspelt key would only fail an hour into a study (``real-x2`` once did)."""
+    from domain_gap import PRESETS, STUDIES, resolve_fractions
+
+    from noiseda_core.config import Config, apply_overrides
+
+    for study in STUDIES.values():
+        for name, overrides in study.items():
+            cfg = apply_overrides(Config(), PRESETS["cpu"] + resolve_fractions(overrides, 300))
+            assert cfg.train.steps > 0, name
+    pretrain = resolve_fractions(["train.denoiser_pretrain_steps=0.2"], 300)
+    assert pretrain == ["train.denoiser_pretrain_steps=60"]
