@@ -59,6 +59,21 @@ def summarise(results: Results) -> str:
     return "\n".join(lines) + note
 
 
+def curve_table(results: Results) -> str:
+    """Markdown: mean real PSNR (± sd over seeds) of every variant at every validation step
+    all its seeds reached: the budget curve as numbers."""
+    steps = sorted({p["step"] for runs in results.values() for r in runs.values() for p in r["curve"]})
+    lines = ["| variant | " + " | ".join(f"step {s}" for s in steps) + " |",
+             "| --- |" + " --- |" * len(steps)]
+    for variant, runs in results.items():
+        cells = []
+        for step in steps:
+            values = [p["psnr"] for r in runs.values() for p in r["curve"] if p["step"] == step]
+            cells.append(_mean_sd(values) if len(values) == len(runs) else "—")
+        lines.append(f"| {variant} ({len(runs)}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def plot_curves(results: Results, path: Path) -> None:
     """Mean real-domain PSNR over steps per variant, drawn with Pillow (no plotting deps)."""
     from PIL import Image, ImageDraw

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from domain_gap import ORACLE, gate_lines  # noqa: E402
 from domain_gap_data import _crop_grid  # noqa: E402
-from domain_gap_report import summarise  # noqa: E402
+from domain_gap_report import curve_table, summarise  # noqa: E402
 
 
 def _run(*psnrs: float, diagnostics: list[dict] | None = None) -> dict:
@@ -60,3 +60,12 @@ def test_every_study_option_is_a_config_the_trainer_accepts() -> None:
             assert cfg.train.steps > 0, name
     pretrain = resolve_fractions(["train.denoiser_pretrain_steps=0.2"], 300)
     assert pretrain == ["train.denoiser_pretrain_steps=60"]
+
+
+def test_curve_table_averages_each_step_over_the_seeds_that_reached_it() -> None:
+    results = {"baseline": {"0": _run(24.0, 25.0), "1": _run(26.0)},
+               "noise-da": {"0": _run(24.0, 25.5), "1": _run(25.0, 26.5)}}
+    lines = curve_table(results).splitlines()
+    assert lines[0] == "| variant | step 10 | step 20 |"
+    assert lines[2] == "| baseline (2) | 25.00 ± 1.41 | — |"  # seed 1 stopped at step 10
+    assert lines[3] == "| noise-da (2) | 24.50 ± 0.71 | 26.00 ± 0.71 |"
