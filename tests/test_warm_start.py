@@ -68,6 +68,15 @@ def test_a_warm_run_reports_input_start_and_adapted_scores(shipped: Path, tmp_pa
         assert needle in text
 
 
+def test_the_summary_says_when_the_starting_model_scores_higher() -> None:
+    worse = Validation(step=600, psnr=24.19, ssim=0.70, psnr_input=22.67, count=66,
+                       psnr_start=24.58, ssim_start=0.70)
+    assert "-0.39 dB" in summary(worse) and "starting model scores higher" in summary(worse)
+    better = Validation(step=600, psnr=24.70, ssim=0.71, psnr_input=22.67, count=66,
+                        psnr_start=24.58, ssim_start=0.70)
+    assert "+0.12 dB" in summary(better) and "scores higher" not in summary(better)
+
+
 def test_a_run_from_scratch_has_no_starting_score(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p")
     events = list(train(tiny_config(project), tmp_path / "run"))

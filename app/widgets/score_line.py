@@ -32,7 +32,10 @@ def score_text(event: object) -> str:
             colour = "#16a34a" if gain > 0.05 else ("#dc2626" if gain < -0.05 else "")
             delta = f"{gain:+.2f} dB"
             line += f" (<span style='color:{colour}'>{delta}</span>)" if colour else f" ({delta})"
-        parts.append(line + f" at step {step:,}")
+        line += f" at step {step:,}"
+        if start is not None and psnr - float(start) < -0.05:
+            line += ": the starting model is still better on these pairs"
+        parts.append(line)
     pairs = f"{count} real validation pair{'s' if count != 1 else ''}" if count else "validation"
     return f"PSNR on {pairs}: " + " · ".join(parts)
 
