@@ -66,7 +66,6 @@ STUDIES: dict[str, dict[str, list[str]]] = {
         "baseline": ["train.mode=baseline"],
         "noise-da": ["train.mode=noise-da"],
         "pretrain-D": ["train.mode=noise-da", "train.denoiser_pretrain_steps=0.2"],
-        "lambda-1.0": ["train.mode=noise-da", "train.lambda_weight=1.0"],
         "lambda-hold": ["train.mode=noise-da", "train.lambda_ramp=0.1"],
         "denoiser-lr-x4": ["train.mode=noise-da", "train.denoiser_lr=2e-3"],
         "restorer-lr-half": ["train.mode=noise-da", "train.lr=2.5e-4"],
@@ -79,6 +78,7 @@ STUDIES: dict[str, dict[str, list[str]]] = {
         "gamma-x1000": ["train.mode=noise-da", "model.gamma_scale=1000"],
         "init-ours": ["train.mode=noise-da", "model.init_scheme=ours"],
         "lambda-whole-run": ["train.mode=noise-da", "train.lambda_ramp=1.0"],
+        "lambda-0.2": ["train.mode=noise-da", "train.lambda_weight=0.2"],
         "eval-raw": ["train.mode=noise-da", "train.eval_weights=raw"],
     },
 }

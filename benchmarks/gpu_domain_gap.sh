@@ -6,7 +6,7 @@
 #
 #   bash benchmarks/gpu_domain_gap.sh                 # on the GPU machine
 #   DRY_RUN=1 bash benchmarks/gpu_domain_gap.sh       # any machine: toy sizes, checks the script
-#   STUDY=fast VARIANTS=baseline,noise-da,lambda-1.0 bash benchmarks/gpu_domain_gap.sh
+#   STUDY=faithful VARIANTS=baseline,noise-da,lambda-0.2 bash benchmarks/gpu_domain_gap.sh   # λ 1.0 vs the paper 0.2
 #
 # Clean photos: ../shared/data/clean when the checkout has it, else scikit-image's.
 # Writes results.md, results.json, curves.png, gate.txt and domain_gap.log under "$OUT"

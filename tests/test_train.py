@@ -66,7 +66,7 @@ def test_phases_and_lambda_ramp_count_from_the_joint_phase(project: Path) -> Non
     assert phase_at(10, cfg) is Phase.PRETRAIN_DENOISER
     assert phase_at(15, cfg) is Phase.JOINT
     assert lambda_for(14, cfg) == 0.0 and lambda_for(15, cfg) == 0.0
-    assert lambda_for(35, cfg) == pytest.approx(0.2 * (2 / (1 + torch.e ** -5) - 1))
+    assert lambda_for(35, cfg) == pytest.approx(cfg.train.lambda_weight * (2 / (1 + torch.e ** -5) - 1))
 
 
 def test_unpaired_mode_trains_with_the_reference_set(project: Path, tmp_path: Path) -> None:
