@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from domain_gap_data import prepare  # noqa: E402
-from domain_gap_report import curve_table, plot_curves, summarise  # noqa: E402
+from domain_gap_report import full_report, plot_curves  # noqa: E402
 
 from noiseda_core.checkpoint import export_run  # noqa: E402
 from noiseda_core.config import Config, apply_overrides  # noqa: E402
@@ -270,7 +270,7 @@ def main() -> int:
         folders = [Path(d) for d in args.replot]
         results = load_results(folders, args.at_step)
         met, text = gate_lines(results)
-        table = summarise(results) + "\n\nReal PSNR over steps (dB, mean ± sd of seeds):\n\n" + curve_table(results)
+        table = full_report(results)
         print(text + "\n\n" + table)
         target = Path(args.out) if args.out else folders[0]
         target.mkdir(parents=True, exist_ok=True)
@@ -370,8 +370,7 @@ def main() -> int:
     order = ["baseline", ORACLE] + names  # parallel runs finish in any order
     ordered = {k: results[k] for k in sorted(results, key=lambda k: order.index(k)
                                              if k in order else len(order))}
-    table = (summarise(ordered) + "\n\nReal PSNR over steps (dB, mean ± sd of seeds):\n\n"
-             + curve_table(ordered))
+    table = full_report(ordered)
     (out / "results.md").write_text(header + text + "\n\n" + table + "\n")
     plot_curves(results, out / "curves.png")
     print(header + text + "\n\n" + table)

@@ -74,6 +74,12 @@ def curve_table(results: Results) -> str:
     return "\n".join(lines)
 
 
+def full_report(results: Results) -> str:
+    """The summary table, then the budget curve as numbers."""
+    return (summarise(results) + "\n\nReal PSNR over steps (dB, mean ± sd of seeds):\n\n"
+            + curve_table(results))
+
+
 def plot_curves(results: Results, path: Path) -> None:
     """Mean real-domain PSNR over steps per variant, drawn with Pillow (no plotting deps)."""
     from PIL import Image, ImageDraw

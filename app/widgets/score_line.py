@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QWidget
 
+from noiseda_core.train_cli import LOSS_NOTICE_DB
+
 
 def score_text(event: object) -> str:
     """One line (rich text) for a Validation event."""
@@ -29,11 +31,11 @@ def score_text(event: object) -> str:
         line = f"{'adapted' if start is not None else 'restorer'} <b>{psnr:.2f} dB</b>"
         if start is not None:
             gain = psnr - float(start)
-            colour = "#16a34a" if gain > 0.05 else ("#dc2626" if gain < -0.05 else "")
+            colour = "#16a34a" if gain > LOSS_NOTICE_DB else ("#dc2626" if gain < -LOSS_NOTICE_DB else "")
             delta = f"{gain:+.2f} dB"
             line += f" (<span style='color:{colour}'>{delta}</span>)" if colour else f" ({delta})"
         line += f" at step {step:,}"
-        if start is not None and psnr - float(start) < -0.05:
+        if start is not None and psnr - float(start) < -LOSS_NOTICE_DB:
             line += ": the starting model is still better on these pairs"
         parts.append(line)
     pairs = f"{count} real validation pair{'s' if count != 1 else ''}" if count else "validation"
