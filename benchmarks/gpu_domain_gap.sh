@@ -10,7 +10,8 @@
 #
 # Clean photos: ../shared/data/clean when the checkout has it, else scikit-image's.
 # Writes results.md, results.json, curves.png, gate.txt and domain_gap.log under "$OUT"
-# (default ./gpu_results). Installs nothing from the network (carry .whl/ from
+# (default ./gpu_results); the runs themselves under $WORK (default a fresh temporary
+# folder), whose results.json is rewritten after every run. Installs nothing from the network (carry .whl/ from
 # benchmarks/fetch_gpu_wheels.sh if the machine lacks packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +23,9 @@ if [ "${DRY_RUN:-0}" = 1 ]; then
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 else
   PRESET=${PRESET:-gpu}
-  WARM=${WARM:-1000}         # baseline warm-start steps (shared by every run of a seed)
-  STEPS=${STEPS:-800}        # steps of each run after the warm start (estimate: ~9 min in all)
+  WARM=${WARM:-500}          # baseline warm-start steps (shared by every run of a seed)
+  STEPS=${STEPS:-500}        # steps of each run after the warm start (H200, 2026-11-29: the gate and 3
+                             # noise-da variants of one seed took 354 s)
   SEEDS=${SEEDS:-0}
 fi
 VARIANTS=${VARIANTS:-baseline,noise-da,noise-da-no-cs,noise-da-no-rs}
@@ -37,7 +39,8 @@ if compgen -G ".whl/*.whl" >/dev/null; then
 else
   export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 fi
-work=$(mktemp -d)
+work=${WORK:-$(mktemp -d)}
+mkdir -p "$work"
 # shellcheck disable=SC2086
 "$PY" benchmarks/domain_gap.py --dataset phone --preset "$PRESET" --study "$STUDY" \
   --variants "$VARIANTS" --seeds "$SEEDS" --warm-start-steps "$WARM" --steps "$STEPS" \
