@@ -71,6 +71,8 @@ STUDIES: dict[str, dict[str, list[str]]] = {
         "restorer-lr-half": ["train.mode=noise-da", "train.lr=2.5e-4"],
         "patch-48": ["train.mode=noise-da", "train.patch=48"],
         "denoiser-small": ["train.mode=noise-da", "model.diffusion=small"],
+        "real-x2": ["train.mode=noise-da", "train.real_per_pair=2"],
+        "real-x4": ["train.mode=noise-da", "train.real_per_pair=4"],
     },
     "faithful": {
         "baseline": ["train.mode=baseline"],

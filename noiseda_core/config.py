@@ -113,6 +113,9 @@ class TrainConfig:
     steps: int = 20000
     minutes: float = 0.0  # > 0: size the run to this time budget (sets steps and intervals)
     batch: int = 8  # per process (the global batch is batch × processes)
+    # real crops drawn per synthetic pair: each pair's condition is repeated with each of them
+    # in the diffusion loss (the restorer then sees batch × (1 + real_per_pair) crops a step)
+    real_per_pair: int = 1
     auto_batch: bool = False  # on a GPU: the largest batch that fits its free memory
     patch: int = 128
     lr: float = 1e-4
@@ -263,6 +266,8 @@ def _check_more_ranges(cfg: Config) -> None:
         raise UserError(f"config key train.patch: at most {MAX_PATCH}, got {t.patch}")
     if t.batch > 4096:
         raise UserError(f"config key train.batch: at most 4096, got {t.batch}")
+    if not 1 <= t.real_per_pair <= 16:
+        raise UserError(f"config key train.real_per_pair: must be 1 to 16, got {t.real_per_pair}")
     if t.val_max_side < 16:
         raise UserError(f"config key train.val_max_side: must be at least 16, got {t.val_max_side}")
     if d.workers > 256:

@@ -115,8 +115,10 @@ class _Sampler:
         rank: int,
         cache_bytes: int,
         folders: dict[str, str],
+        real_per_pair: int = 1,
     ) -> None:
         self.pairs, self.clean, self.degradation = pairs, clean, degradation
+        self.real_per_pair = real_per_pair
         self.real, self.ref, self.patch = real, ref, patch
         self.seed, self.rank, self.folders = seed, rank, folders
         self.cache = ImageCache(cache_bytes)
@@ -176,7 +178,7 @@ class _Sampler:
                 x = self.degradation.apply(y, rng)
             xs.append(x)
             ys.append(y)
-            if self.real:
+            for _ in range(self.real_per_pair if self.real else 0):
                 xr.append(self._crop(rng, self._pick(rng, self.real, "real", self.cache.load))[0])
             if self.ref is not None:
                 refs.append(
@@ -244,6 +246,7 @@ class TrainData:
         world_size: int = 1,
         need_reference: bool = False,
         need_real: bool = True,
+        real_per_pair: int = 1,
     ) -> None:
         self.cfg, self.patch, self.seed = cfg, patch, seed
         self.rank, self.world_size = rank, world_size
@@ -287,6 +290,7 @@ class TrainData:
             pairs, clean, degradation, real, ref, patch, seed, rank,
             cache_bytes=cfg.cache_mb * 2**20 // max(1, workers),
             folders={"synthetic": cfg.synthetic, "real": cfg.real, "reference": cfg.reference},
+            real_per_pair=real_per_pair,
         )  # fmt: skip
 
     def _note_small(self, key: str, paths: list[Path], patch: int) -> None:

@@ -54,9 +54,9 @@ class JointObjective(nn.Module):
 
     def _restore_both(self, x_s: torch.Tensor,
                       x_r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.joint_forward and x_s.shape == x_r.shape:
-            out_s, out_r = self.restorer(torch.cat([x_s, x_r])).chunk(2)
-            return out_s, out_r
+        if self.joint_forward and x_s.shape[1:] == x_r.shape[1:]:
+            out = self.restorer(torch.cat([x_s, x_r]))
+            return out[: len(x_s)], out[len(x_s) :]
         return self.restorer(x_s), self.restorer(x_r)
 
     def forward(

@@ -81,7 +81,7 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     torch.manual_seed(t.seed * 7919 + ctx.rank)
     data = TrainData(cfg.data, t.patch, t.seed, rank=ctx.rank, world_size=ctx.world_size,
                      need_reference=t.mode == Mode.NOISE_DA_UNPAIRED,
-                     need_real=t.mode != Mode.BASELINE)
+                     need_real=t.mode != Mode.BASELINE, real_per_pair=t.real_per_pair)
     parts = build_parts(cfg, device, starting)
     folder = None  # only now: a config, data or model error leaves no folder behind
     if ctx.is_main:

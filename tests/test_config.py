@@ -99,6 +99,8 @@ def test_config_is_frozen_and_toml_lists_enum_strings() -> None:
         ("train.preview_count=-1", "train.preview_count: must be 0 or more"),
         ("train.patch=100000", "train.patch: at most"),
         ("data.workers=-1", "data.workers: must be 0 or more"),
+        ("train.real_per_pair=0", "train.real_per_pair: must be 1 to 16"),
+        ("train.real_per_pair=17", "train.real_per_pair: must be 1 to 16"),
     ],
 )
 def test_non_finite_and_out_of_range_values_are_refused(override: str, needle: str) -> None:

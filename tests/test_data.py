@@ -72,6 +72,13 @@ def test_batch_shapes_ranges_and_shared_pair_crop(folders) -> None:
         assert not torch.equal(b.x_r, b.y_s)
 
 
+def test_several_real_crops_per_pair(folders) -> None:
+    """train.real_per_pair = 3: three different real crops for each synthetic pair."""
+    b = next(TrainData(_cfg(folders), patch=P, seed=0, real_per_pair=3).batches(4))
+    assert b.x_s.shape == (4, 3, P, P) and b.x_r.shape == (12, 3, P, P)
+    assert len({tuple(crop.flatten()[:64].tolist()) for crop in b.x_r}) > 4
+
+
 def test_bad_files_are_skipped_with_reasons(folders) -> None:
     data = TrainData(_cfg(folders), patch=P, seed=0)
     joined = "\n".join(data.skipped)

@@ -211,6 +211,40 @@ def test_batched_equals_two_passes_and_draws_are_reproducible():
         assert torch.equal(getattr(a, name), getattr(c, name))
 
 
+@pytest.mark.parametrize("mode", [Mode.NOISE_DA, Mode.NOISE_DA_UNPAIRED])
+def test_k_real_crops_per_pair_repeat_each_synthetic_sample_k_times(mode):
+    """x_r/out_r with 2·B images = the same loss with the synthetic side repeated per sample."""
+    y_s, x_s, out_s, x_r, out_r = _batch(b=2)
+    *_, x_r2, out_r2 = _batch(b=2, seed=1)
+    real_x = torch.stack([x_r[0], x_r2[0], x_r[1], x_r2[1]])
+    real_out = torch.stack([out_r[0], out_r2[0], out_r[1], out_r2[1]])
+    ref = torch.rand(2, 3, 16, 16)
+    loss = NoiseDALoss(_live_denoiser(), mode)
+    twice = lambda t: t.repeat_interleave(2, dim=0)  # noqa: E731
+    with torch.no_grad():
+        a = loss(y_s, x_s, out_s, real_x, real_out, ref=ref,
+                 generator=torch.Generator().manual_seed(3))
+        b = loss(twice(y_s), twice(x_s), twice(out_s), real_x, real_out, ref=twice(ref),
+                 generator=torch.Generator().manual_seed(3))
+        one = loss(y_s, x_s, out_s, x_r, out_r, ref=ref, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a.dif, b.dif) and torch.equal(a.mse, b.mse)
+    assert not torch.equal(a.mse, one.mse)  # the second real crop of each pair counts
+    with pytest.raises(ValueError, match="whole multiple"):
+        loss(y_s, x_s, out_s, real_x[:3], real_out[:3], ref=ref)
+
+
+def test_one_restorer_pass_over_unequal_domain_batches_equals_two():
+    from noiseda_core.objective import JointObjective
+
+    torch.manual_seed(0)
+    objective = JointObjective(TinyRestorer(), None)
+    x_s, x_r = torch.rand(2, 3, 16, 16), torch.rand(6, 3, 16, 16)
+    out_s, out_r = objective._restore_both(x_s, x_r)
+    assert out_s.shape == x_s.shape and out_r.shape == x_r.shape
+    assert torch.allclose(out_s, objective.restorer(x_s), atol=1e-6)
+    assert torch.allclose(out_r, objective.restorer(x_r), atol=1e-6)
+
+
 @pytest.mark.parametrize("detach", [False, True])
 def test_diffusion_term_reaches_the_restorer_only_through_attached_outputs(detach):
     torch.manual_seed(1)

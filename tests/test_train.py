@@ -76,6 +76,18 @@ def test_unpaired_mode_trains_with_the_reference_set(project: Path, tmp_path: Pa
     assert progress[-1].loss_triplet == 0.0 and isinstance(events[-1], Finished)
 
 
+def test_several_real_crops_per_pair_train_and_change_the_run(project: Path,
+                                                               tmp_path: Path) -> None:
+    """train.real_per_pair = 2 runs end to end, and the extra real crops change the losses."""
+    runs = {}
+    for k in (1, 2):
+        cfg = tiny_config(project, "train.steps=2", f"train.real_per_pair={k}")
+        events = list(train(cfg, tmp_path / f"run{k}"))
+        assert isinstance(events[-1], Finished)
+        runs[k] = [e.loss_dif for e in events if isinstance(e, Progress)]
+    assert runs[1] != runs[2]
+
+
 def test_resumed_run_matches_an_uninterrupted_one(project: Path, tmp_path: Path) -> None:
     cfg = tiny_config(project, "train.steps=6", "train.checkpoint_every=3")
     full = [e for e in train(cfg, tmp_path / "full") if isinstance(e, Progress)]

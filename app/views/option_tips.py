@@ -32,6 +32,9 @@ TIPS: dict[str, str] = {
     "denoiser_lr": "Learning step size of the helper network. 0 = the same as the restorer's.",
     "margin": ("How much better the helper must find real restored images than swapped ones before "
                "it stops pushing. Larger pushes longer."),
+    "real_per_pair": ("How many crops of your real images go with each synthetic pair in a "
+                      "step. More shows the adaptation more real detail per step, and each step "
+                      "takes longer."),
     "precision": ("Number format of the arithmetic. auto picks a fast one the device supports; "
                   "fp32 is slowest and safest."),
     "device": "Where to train. auto picks a GPU when there is one.",
@@ -51,6 +54,7 @@ LABELS: dict[str, str] = {  # "section.key" → the form's label
     "train.lambda_weight": "λ weight", "train.lambda_ramp": "λ ramp", "train.margin": "Margin",
     "train.denoiser_lr": "Denoiser learning rate", "train.log_every": "Log every",
     "train.denoiser_pretrain_steps": "Denoiser pre-training",
+    "train.real_per_pair": "Real crops per pair",
     "train.val_every": "Validate every", "train.preview_every": "Preview every",
     "train.checkpoint_every": "Checkpoint every", "train.warmup_restorer_steps": "Warm-up steps",
     "data.degradation": "Degradation", "data.synthetic": "Synthetic pairs", "data.real": "Real images",

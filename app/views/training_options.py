@@ -121,6 +121,7 @@ class TrainingOptions(QWidget):
         self.denoiser_lr = _dspin(0.0, 1.0, t.denoiser_lr, 7, 1e-5)
         self.denoiser_lr.setSpecialValueText("same as restorer")
         self.margin = _dspin(0.0, 10.0, t.margin, 3, 0.01)
+        self.real_per_pair = _spin(1, 16, t.real_per_pair)
         self.workers = _spin(0, 64, 0)
         self.device = QComboBox()
         for d in ("auto", "cpu", "cuda", "mps"):
@@ -150,6 +151,7 @@ class TrainingOptions(QWidget):
         adv2 = QFormLayout()
         adv2.addRow(self.cs)
         adv2.addRow(self.rs)
+        adv2.addRow("Real crops per pair", self.real_per_pair)
         adv2.addRow("Log every", self.log_every)
         adv2.addRow("Validate every", self.val_every)
         adv2.addRow("Preview every", self.preview_every)
@@ -247,7 +249,7 @@ class TrainingOptions(QWidget):
             "preview_every": self.preview_every.value(), "checkpoint_every": self.checkpoint_every.value(),
             "warmup_restorer_steps": self.warmup.value(), "device": self.device.currentData(),
             "denoiser_pretrain_steps": self.pretrain.value(), "denoiser_lr": self.denoiser_lr.value(),
-            "margin": self.margin.value(),
+            "margin": self.margin.value(), "real_per_pair": self.real_per_pair.value(),
         }
         return model, train
 
@@ -271,7 +273,7 @@ class TrainingOptions(QWidget):
                            (self.checkpoint_every, t.checkpoint_every),
                            (self.warmup, t.warmup_restorer_steps), (self.workers, cfg.data.workers),
                            (self.pretrain, t.denoiser_pretrain_steps), (self.denoiser_lr, t.denoiser_lr),
-                           (self.margin, t.margin)):
+                           (self.margin, t.margin), (self.real_per_pair, t.real_per_pair)):
             box.setValue(value)
         self.cs.setChecked(t.channel_shuffle)
         self.rs.setChecked(t.residual_swap)
@@ -310,6 +312,6 @@ class TrainingOptions(QWidget):
     def _mode_changed(self, *_: object) -> None:
         noise_da = self.current_mode() != Mode.BASELINE
         for w in (self.denoiser, self.lambda_weight, self.lambda_ramp, self.cs, self.rs, self.pretrain,
-                  self.denoiser_lr, self.margin):
+                  self.denoiser_lr, self.margin, self.real_per_pair):
             w.setEnabled(noise_da)
         self.mode_changed.emit(self.current_mode().value)

@@ -135,9 +135,18 @@ class NoiseDALoss(nn.Module):
     ) -> DiffusionTerms:
         """All images (B, 3, H, W): y_s clean synthetic, x_s/x_r degraded inputs, out_s/out_r the
         restorer's outputs (keep them attached), ref clean references (unpaired mode only).
+        x_r/out_r may hold k·B images (k real crops per synthetic pair, ``train.real_per_pair``):
+        then sample i of the synthetic side is repeated for real samples k·i … k·i + k − 1.
 
         Draw order on ``generator`` (the tensors' device): γ (t then u), ε, CS mask, RS mask.
         """
+        k, rest = divmod(out_r.shape[0], max(out_s.shape[0], 1))
+        if rest or k < 1:
+            raise ValueError(f"{out_r.shape[0]} real outputs for {out_s.shape[0]} synthetic ones: "
+                             "the real batch must be a whole multiple of the synthetic one")
+        if k > 1:
+            y_s, x_s, out_s = (t.repeat_interleave(k, dim=0) for t in (y_s, x_s, out_s))
+            ref = ref.repeat_interleave(k, dim=0) if ref is not None else None
         if self.mode is Mode.NOISE_DA_UNPAIRED:
             if ref is None:
                 raise ValueError("unpaired Noise-DA needs a batch of clean references (ref)")
