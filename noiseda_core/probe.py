@@ -29,6 +29,7 @@ class ProbeStep:
                               compile=t.compile)
         self.generator = torch.Generator(device=device).manual_seed(0)
         self.unpaired = t.mode == Mode.NOISE_DA_UNPAIRED
+        self.real_per_pair = t.real_per_pair
         self._inputs: dict[int, tuple[torch.Tensor | None, ...]] = {}
 
     @property
@@ -36,11 +37,13 @@ class ProbeStep:
         return self.step.amp
 
     def inputs(self, batch: int) -> tuple[torch.Tensor | None, ...]:
-        """(x_s, y_s, x_r, ref) on the device, cached for one batch size at a time."""
+        """(x_s, y_s, x_r, ref) on the device, cached for one batch size at a time; x_r holds
+        ``train.real_per_pair`` crops per pair, as in training."""
         if batch not in self._inputs:
             self._inputs.clear()
             shape = (batch, 3, self.patch, self.patch)
-            tensors = [torch.rand(shape, device=self.device) for _ in range(3)]
+            tensors = [torch.rand(shape, device=self.device) for _ in range(2)]
+            tensors.append(torch.rand((batch * self.real_per_pair, *shape[1:]), device=self.device))
             tensors.append(torch.rand(shape, device=self.device) if self.unpaired else None)
             self._inputs[batch] = to_device(tensors, self.device)
         return self._inputs[batch]

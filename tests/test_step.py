@@ -55,3 +55,12 @@ def test_bench_and_the_batch_probe_run_the_training_step() -> None:
     assert type(probe.step) is TrainStep
     terms = probe(3)
     assert probe.inputs(3)[0].shape == (3, 3, 32, 32) and torch.isfinite(terms.total)
+
+
+def test_the_probe_draws_the_real_crops_training_draws() -> None:
+    """train.real_per_pair = 3: the probe (bench, auto batch) steps with 3·B real crops."""
+    cfg = Config(model=CFG.model, train=TrainConfig(**{**CFG.train.__dict__, "real_per_pair": 3}))
+    probe = ProbeStep(cfg, CPU)
+    x_s, _, x_r, _ = probe.inputs(2)
+    assert x_s.shape[0] == 2 and x_r.shape[0] == 6
+    assert torch.isfinite(probe(2).total)
