@@ -86,7 +86,10 @@ def plot_curves(results: Results, path: Path) -> None:
 
     width, height, pad = 900, 500, 60
     series = {}
-    for variant, runs in results.items():
+    # baseline black and the oracle red in every plot, whatever order the runs finished in
+    first = [v for v in ("baseline", "oracle-real-pairs") if v in results]
+    for variant in first + [v for v in results if v not in first]:
+        runs = results[variant]
         curves = [r["curve"] for r in runs.values()]
         n = min(len(c) for c in curves)
         steps = [p["step"] for p in curves[0][:n]]
