@@ -80,7 +80,7 @@ STUDIES: dict[str, dict[str, list[str]]] = {
         "gamma-x1000": ["train.mode=noise-da", "model.gamma_scale=1000"],
         "init-ours": ["train.mode=noise-da", "model.init_scheme=ours"],
         "lambda-whole-run": ["train.mode=noise-da", "train.lambda_ramp=1.0"],
-        "lambda-0.2": ["train.mode=noise-da", "train.lambda_weight=0.2"],
+        "lambda-1.0": ["train.mode=noise-da", "train.lambda_weight=1.0"],
         "eval-raw": ["train.mode=noise-da", "train.eval_weights=raw"],
     },
 }
