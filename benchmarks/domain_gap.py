@@ -81,6 +81,7 @@ STUDIES: dict[str, dict[str, list[str]]] = {
         "init-ours": ["train.mode=noise-da", "model.init_scheme=ours"],
         "lambda-whole-run": ["train.mode=noise-da", "train.lambda_ramp=1.0"],
         "lambda-1.0": ["train.mode=noise-da", "train.lambda_weight=1.0"],
+        "lambda-2.0": ["train.mode=noise-da", "train.lambda_weight=2.0"],
         "eval-raw": ["train.mode=noise-da", "train.eval_weights=raw"],
     },
 }
