@@ -18,7 +18,8 @@ the baseline by at least ``GATE_DB`` real PSNR; otherwise the benchmark cannot s
 adaptation and nothing else is compared (exit status 2, unless ``--ignore-gate``).
 
 Writes ``OUT/results.json`` after every run (curves of validation and diagnostics),
-``OUT/results.md`` and ``OUT/curves.png`` at the end.
+``OUT/results.md`` and ``OUT/curves.png`` at the end. Called again with the same OUT and
+arguments, it keeps the runs that file already holds and runs only the rest.
 """
 
 from __future__ import annotations
@@ -194,6 +195,37 @@ def gate_lines(results: dict[str, dict[str, dict]]) -> tuple[bool | None, str]:
                  + ("MET" if met else "NOT MET: this benchmark cannot see adaptation"))
 
 
+def finished_runs(out: Path) -> dict[str, dict[str, dict]]:
+    """The runs an earlier, interrupted call of the same study recorded in OUT/results.json;
+    ``main`` keeps one only when its overrides are the new job's, so changing any argument
+    runs it again."""
+    path = out / "results.json"
+    if not path.is_file():
+        return {}
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def pending(jobs: list[tuple[str, int, list[str]]], results: dict[str, dict[str, dict]],
+            finished: dict[str, dict[str, dict]]) -> list[tuple[str, int, list[str]]]:
+    """The jobs still to run. A run ``finished`` holds with exactly the job's overrides is
+    moved into ``results`` instead (and said so): an interrupted study resumes."""
+    todo = []
+    for name, seed, overrides in jobs:
+        if str(seed) in results.get(name, {}):
+            continue
+        earlier = finished.get(name, {}).get(str(seed))
+        if isinstance(earlier, dict) and earlier.get("overrides") == overrides:
+            results.setdefault(name, {})[str(seed)] = earlier
+            print(f"{name:>18} seed {seed}: kept from the earlier call's results.json", flush=True)
+            continue
+        todo.append((name, seed, overrides))
+    return todo
+
+
 def load_results(folders: list[Path], at_step: int = 0) -> dict[str, dict[str, dict]]:
     """Every run in ``folders``: finished ones from results.json, unfinished ones from their
     events.jsonl (so a study cut short still reports). ``at_step`` > 0 cuts every curve
@@ -292,6 +324,7 @@ def main() -> int:
     val_every = args.val_every or max(args.steps // 8, 1)
     seeds = [int(s) for s in args.seeds.split(",")]
     results: dict[str, dict[str, dict]] = {}
+    finished = finished_runs(out)
     starts: dict[str, list[str]] = {}
 
     def warm_for(seed: int) -> list[str]:
@@ -338,7 +371,7 @@ def main() -> int:
 
     def run_all(jobs: list[tuple[str, int, list[str]]]) -> None:
         """Every job, ``--jobs`` at a time (each on its share of the cores)."""
-        todo = [(n, s, o) for n, s, o in jobs if str(s) not in results.get(n, {})]
+        todo = pending(jobs, results, finished)
         if args.jobs <= 1:
             for name, seed, overrides in todo:
                 record(name, seed, overrides, run_overrides(overrides, out / "runs" / f"{name}-seed{seed}"))

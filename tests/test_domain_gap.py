@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -69,3 +70,19 @@ def test_curve_table_averages_each_step_over_the_seeds_that_reached_it() -> None
     assert lines[0] == "| variant | step 10 | step 20 |"
     assert lines[2] == "| baseline (2) | 25.00 ± 1.41 | — |"  # seed 1 stopped at step 10
     assert lines[3] == "| noise-da (2) | 24.50 ± 0.71 | 26.00 ± 0.71 |"
+
+
+def test_a_study_called_again_keeps_only_runs_with_the_same_overrides(tmp_path: Path) -> None:
+    from domain_gap import finished_runs, pending
+
+    earlier = {"noise-da": {"0": {**_run(25.0), "overrides": ["a"]},
+                            "1": {**_run(25.1), "overrides": ["a", "other-lambda"]}}}
+    (tmp_path / "results.json").write_text(json.dumps(earlier))
+    jobs = [("noise-da", 0, ["a"]), ("noise-da", 1, ["a"]), ("baseline", 0, ["b"])]
+    results: dict = {}
+    todo = pending(jobs, results, finished_runs(tmp_path))
+    assert todo == [("noise-da", 1, ["a"]), ("baseline", 0, ["b"])]  # seed 1 changed: rerun
+    assert results == {"noise-da": {"0": earlier["noise-da"]["0"]}}
+    assert pending(jobs, results, {}) == todo  # what results holds is never run twice
+    (tmp_path / "results.json").write_text("{cut short")
+    assert finished_runs(tmp_path) == {} and finished_runs(tmp_path / "none") == {}
