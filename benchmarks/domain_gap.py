@@ -3,6 +3,7 @@
 One command (defaults: the ``phone`` gap, the CPU preset, the built-in warm start):
 
     python benchmarks/domain_gap.py --seeds 0,1,2 --steps 1000
+    python benchmarks/domain_gap.py --jobs 2 --no-gate --set train.lambda_weight=2.0  # the bar
     python benchmarks/domain_gap.py --init none --steps 2000          # from scratch
     python benchmarks/domain_gap.py --study fast --variants noise-da,lambda-hold
     python benchmarks/domain_gap.py --dataset polyu                   # mild, real noise

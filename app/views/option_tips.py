@@ -19,8 +19,8 @@ TIPS: dict[str, str] = {
     "patch": "Side of the square crops the networks see, in pixels. Larger uses more memory.",
     "lr": "How big each learning step is for the restorer. Lower it if the losses jump about.",
     "lambda_weight": ("How strongly the real images steer the restorer (the diffusion part). "
-                      "0 turns the adaptation off; 0.2 is the paper's. 1 did better on strong, "
-                      "blotchy noise but blurred milder noise away; 5 ruined the restorer."),
+                      "0 turns the adaptation off; 0.2 is the paper's. 1 to 2 did better on strong, "
+                      "blotchy phone noise but blurred milder noise away; 5 ruined the restorer."),
     "lambda_ramp": ("How long that weight takes to grow from 0 to its value: a fraction of the "
                     "steps if 1 or less, otherwise a number of steps."),
     "ema_decay": ("The saved model is a slow running average of the weights; closer to 1 averages "
