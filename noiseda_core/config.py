@@ -234,10 +234,11 @@ def _check_ranges(cfg: Config) -> None:
     if cfg.model.gamma_scale <= 0:
         raise UserError(f"config key model.gamma_scale: must be positive, got {cfg.model.gamma_scale}")
     if cfg.data.degradation:
-        from .degrade import parse_degradation  # local: keeps config import light
+        from .degrade import is_unresolved_fit, parse_degradation  # local: keeps import light
 
         try:
-            parse_degradation(cfg.data.degradation)
+            if not is_unresolved_fit(cfg.data.degradation):
+                parse_degradation(cfg.data.degradation)
         except UserError as exc:
             raise UserError(f"config key data.degradation: {exc}") from None
 
