@@ -46,10 +46,10 @@ from noiseda_core.config import Config, apply_overrides  # noqa: E402
 from noiseda_core.events import Diagnostics, Finished, Validation  # noqa: E402
 
 GATE_DB = 5.0
-# The real domain: the product's ``phone`` noise with the noise field blurred σ = 2 px (the
-# product's default is 1.2): at the CPU scale it widens oracle − baseline past the gate
-# (+4.7 dB at 300 steps, vs +4.0 with 1.2 px; measured 29 Nov 2026).
-GAP = "phone:1.5-2.5:2"
+# The real domain: the product's ``phone`` noise, calibrated to real smartphone sRGB noise
+# (issue 18; until 2 Dec 2026 it was "phone:1.5-2.5:2", low-frequency blotches unlike a
+# sensor's noise, which pointed the defaults the wrong way).
+GAP = "phone"
 BUILTIN = REPO / "resources" / "restorers" / "unet-t.safetensors"
 ORACLE = "oracle-real-pairs"  # not a method: the ceiling for any adaptation from this start
 
@@ -103,9 +103,12 @@ PRESETS: dict[str, list[str]] = {
 }
 
 
-def dataset_overrides(root: Path) -> list[str]:
+SPLITS = {"tune": "real_tune", "test": "real_val"}  # choose on tune, report on test
+
+
+def dataset_overrides(root: Path, split: str = "test") -> list[str]:
     return [f"data.synthetic={root / 'synthetic' / 'clean'}", "data.degradation=awgn:0-75",
-            f"data.real={root / 'real'}", f"data.val={root / 'real_val'}"]
+            f"data.real={root / 'real'}", f"data.val={root / SPLITS[split]}"]
 
 
 def oracle_overrides(root: Path, gap: str) -> list[str]:
@@ -278,6 +281,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--study", default="paper", choices=sorted(STUDIES))
     parser.add_argument("--variants", default="", help="comma-separated subset of the study")
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    parser.add_argument("--split", default="test", choices=sorted(SPLITS),
+                        help="held-out real pairs to score on: tune (for choices) or test")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--jobs", type=int, default=1,
@@ -333,7 +338,7 @@ def main() -> int:
             return starts[str(seed)]
         warm: list[str] = []
         if args.warm_start_steps:  # one baseline run per seed; every variant starts from it
-            start = apply_overrides(Config(), PRESETS[args.preset] + dataset_overrides(root) + [
+            start = apply_overrides(Config(), PRESETS[args.preset] + dataset_overrides(root, args.split) + [
                 "train.mode=baseline", f"train.steps={args.warm_start_steps}", f"train.seed={seed}",
                 f"train.val_every={args.warm_start_steps}", "train.log_every=100",
                 f"train.preview_every={args.warm_start_steps}",
@@ -352,7 +357,7 @@ def main() -> int:
         return warm
 
     def job(name: str, seed: int) -> tuple[str, int, list[str]]:
-        overrides = (PRESETS[args.preset] + dataset_overrides(root) + warm_for(seed)
+        overrides = (PRESETS[args.preset] + dataset_overrides(root, args.split) + warm_for(seed)
                      + [f"train.steps={args.steps}", f"train.seed={seed}",
                         f"train.val_every={val_every}", f"train.preview_every={args.steps}",
                         f"train.checkpoint_every={args.steps}", "train.log_every=25"]

@@ -7,15 +7,17 @@ into three disjoint groups:
   added on the fly by the trainer);
 - ``real``: the unlabeled real domain, each image degraded once by ``phone`` (strong,
   signal-dependent, spatially correlated camera noise; no JPEG);
-- ``real_val``: held-out real pairs, ``CROP``² crops of the remaining images, degraded
-  by ``phone`` (at least ``MIN_VAL_CROPS`` of them).
+- ``real_tune`` and ``real_val``: held-out real pairs, ``CROP``² crops of the remaining
+  images, degraded by ``phone``, split by image into a **tuning** split (choices are
+  made on it) and a **test** split (results are reported on it), at least
+  ``MIN_VAL_CROPS`` crops each.
 
 Clean photos: ``../shared/data/clean`` (Kodak24 + McMaster18) when it exists, else
 scikit-image's bundled photographs (so the benchmark runs anywhere).
 
 ``polyu``: synthetic clean images as above; ``real`` = PolyU noisy inputs of half the
-scenes, ``real_val`` = crops of the other scenes' pairs (split by scene); the oracle
-trains on the first half's real pairs (``oracle_pairs``).
+scenes, ``real_tune`` / ``real_val`` = crops of the other scenes' pairs (split by scene,
+tuning / test); the oracle trains on the first half's real pairs (``oracle_pairs``).
 """
 
 from __future__ import annotations
@@ -86,20 +88,25 @@ def build_phone(target: Path, gap: str = "phone") -> dict[str, object]:
     for index in real:
         clean = read_image(images[index]).permute(1, 2, 0).numpy()
         _save(degradation.apply(clean, rng), target / "real" / f"{images[index].stem}.png")
-    per_image = -(-MIN_VAL_CROPS // max(len(held), 1))
-    crops = 0
-    for index in held:
-        clean = read_image(images[index]).permute(1, 2, 0).numpy()
-        noisy = degradation.apply(clean, rng)
-        h, w = clean.shape[:2]
-        size = min(CROP, h, w)
-        for k, (top, left) in enumerate(_crop_grid(h, w, per_image, size)):
-            name = f"{images[index].stem}_{k:02d}.png"
-            _save(noisy[top: top + size, left: left + size], target / "real_val" / "input" / name)
-            _save(clean[top: top + size, left: left + size], target / "real_val" / "target" / name)
-            crops += 1
+    splits = {"real_tune": held[: len(held) // 2], "real_val": held[len(held) // 2:]}
+    crops = {}
+    for split, members in splits.items():
+        per_image = -(-MIN_VAL_CROPS // max(len(members), 1))
+        crops[split] = 0
+        for index in members:
+            clean = read_image(images[index]).permute(1, 2, 0).numpy()
+            noisy = degradation.apply(clean, rng)
+            h, w = clean.shape[:2]
+            size = min(CROP, h, w)
+            for k, (top, left) in enumerate(_crop_grid(h, w, per_image, size)):
+                name = f"{images[index].stem}_{k:02d}.png"
+                _save(noisy[top: top + size, left: left + size], target / split / "input" / name)
+                _save(clean[top: top + size, left: left + size], target / split / "target" / name)
+                crops[split] += 1
     return {"source": source, "synthetic_images": len(synthetic), "real_images": len(real),
-            "val_images": len(held), "val_crops": crops, "crop": CROP, "gap": gap}
+            "tune_images": len(splits["real_tune"]), "test_images": len(splits["real_val"]),
+            "tune_crops": crops["real_tune"], "test_crops": crops["real_val"], "crop": CROP,
+            "gap": gap}
 
 
 def polyu_scene(path: Path) -> str:
@@ -119,7 +126,9 @@ def build_polyu(target: Path) -> dict[str, object]:
     inputs = sorted(scan_images(POLYU / "input").images)
     scenes = sorted({polyu_scene(p) for p in inputs})
     rng = np.random.default_rng(0)
-    val_scenes = set(rng.permutation(scenes)[: len(scenes) // 2].tolist())
+    shuffled = rng.permutation(scenes).tolist()
+    val_scenes = set(shuffled[: len(scenes) // 2])
+    tune_scenes = set(shuffled[: len(scenes) // 4])  # half the held-out scenes tune, half test
     crops = 0
     for path in inputs:
         noisy = read_image(path)
@@ -132,12 +141,14 @@ def build_polyu(target: Path) -> dict[str, object]:
             continue
         _, h, w = clean.shape
         size = min(CROP, h, w)
+        split = "real_tune" if polyu_scene(path) in tune_scenes else "real_val"
         for k, (top, left) in enumerate(_crop_grid(h, w, 2, size)):
             name = f"{path.stem}_{k}.png"
-            _save(noisy[:, top: top + size, left: left + size], target / "real_val" / "input" / name)
-            _save(clean[:, top: top + size, left: left + size], target / "real_val" / "target" / name)
+            _save(noisy[:, top: top + size, left: left + size], target / split / "input" / name)
+            _save(clean[:, top: top + size, left: left + size], target / split / "target" / name)
             crops += 1
-    return {"source": f"{source} + {POLYU}", "val_scenes": len(val_scenes),
+    return {"source": f"{source} + {POLYU}", "tune_scenes": len(tune_scenes),
+            "test_scenes": len(val_scenes) - len(tune_scenes),
             "real_scenes": len(scenes) - len(val_scenes), "val_crops": crops, "gap": "polyu"}
 
 
@@ -145,7 +156,7 @@ def prepare(name: str, cache: Path, gap: str = "phone") -> tuple[Path, dict[str,
     """A benchmark folder (synthetic/clean, real, real_val) for ``name``; built once, cached."""
     import json
 
-    target = cache / (f"phone-{gap.replace(':', '_')}" if name == "phone" else name)
+    target = cache / (f"phone-{gap.replace(':', '_')}-v2" if name == "phone" else f"{name}-v2")
     info_path = target / "dataset.json"
     if info_path.is_file():
         return target, json.loads(info_path.read_text())

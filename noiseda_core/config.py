@@ -52,6 +52,15 @@ class EvalWeights(str, enum.Enum):
     RAW = "raw"  # the optimizer's current weights (what the release validates)
 
 
+class KeepRule(str, enum.Enum):
+    """Which weights a run exports (``keep_best.py``)."""
+
+    AUTO = "auto"  # the best by the validation pairs if there are any, else by the proxy pairs
+    VAL = "val"  # the best by the validation pairs
+    PROXY = "proxy"  # the best by proxy pairs: held-out clean photos with the fitted real noise
+    OFF = "off"  # the last weights (the release's behaviour)
+
+
 class Precision(str, enum.Enum):
     """Arithmetic of the training step (master weights always stay fp32)."""
 
@@ -128,6 +137,9 @@ class TrainConfig:
     margin: float = 0.1  # triplet margin m
     ema_decay: float = 0.9999
     eval_weights: EvalWeights = EvalWeights.EMA  # what validation and previews score
+    # the weights exported: the best-scoring ones, the starting model's included (auto: by
+    # the validation pairs, else by proxy pairs made with the real photos' fitted noise)
+    keep_best: KeepRule = KeepRule.AUTO
     warmup_restorer_steps: int = 0  # baseline-only steps before the joint phase
     denoiser_pretrain_steps: int = 0  # denoiser-only steps (restorer frozen) first
     seed: int = 0

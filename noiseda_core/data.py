@@ -247,7 +247,9 @@ class TrainData:
         need_reference: bool = False,
         need_real: bool = True,
         real_per_pair: int = 1,
+        exclude: frozenset[Path] = frozenset(),
     ) -> None:
+        """``exclude``: synthetic photos (clean images, or pair targets) never trained on."""
         self.cfg, self.patch, self.seed = cfg, patch, seed
         self.rank, self.world_size = rank, world_size
         self.skipped: list[str] = []
@@ -266,11 +268,12 @@ class TrainData:
             self.skipped += [f"{p}: not an image file" for p in paired.skipped]
             flat = _usable(sorted({p for pair in paired.pairs for p in pair}), self.skipped)
             ok = set(flat)
-            pairs = [pair for pair in paired.pairs if pair[0] in ok and pair[1] in ok]
+            pairs = [pair for pair in paired.pairs
+                     if pair[0] in ok and pair[1] in ok and pair[1] not in exclude]
             pairs = self._same_size(pairs)
             self._require(pairs, cfg.synthetic)
         else:
-            clean = self._images(cfg.synthetic)
+            clean = [p for p in self._images(cfg.synthetic) if p not in exclude]
         real: list[Path] = []
         if cfg.real:
             real = self._images(cfg.real)

@@ -84,6 +84,7 @@ class Validation(Event):
     psnr_start: float | None = None  # the starting (warm-start) restorer, for reference
     ssim_start: float | None = None
     ssim_input: float | None = None  # the degraded input's SSIM, for reference
+    source: str = "val"  # "val": the user's validation pairs; "proxy": proxy pairs (proxy.py)
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,11 @@ class Finished(Event):
     model: str = ""
     stopped: bool = False
     elapsed_s: float = 0.0
+    kept: str = "final"  # the exported weights: "final", "best" (kept_step) or "start"
+    kept_step: int | None = None
+    kept_psnr: float | None = None  # their score on the validation (or proxy) pairs
+    start_psnr: float | None = None  # the starting model's score on the same pairs
+    kept_source: str = ""  # "val" or "proxy": what kept_psnr and start_psnr were measured on
 
 
 @dataclass(frozen=True)

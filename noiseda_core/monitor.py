@@ -32,6 +32,9 @@ class RunMonitor:
         self.val = load_pairs(Path(cfg.data.val), max_side=cfg.train.val_max_side) if cfg.data.val else []
         size = min(PREVIEW_SIZE, max(cfg.train.patch, 64))
         self.previews = preview_inputs(cfg.data, cfg.train.preview_count, size, cfg.train.seed)
+        self.proxy: list = []  # proxy pairs (proxy.py) when the run keeps its best by them
+        self.proxy_input: tuple[float, float] | None = None
+        self.proxy_start: tuple[float, float] | None = None
         self.input_scores: tuple[float, float] | None = None  # the noisy inputs: PSNR, SSIM
         self.start_scores: tuple[float, float] | None = None  # the starting model's
         self._noise_input: float | None = None
@@ -40,10 +43,11 @@ class RunMonitor:
         return policy.restore(model, image, device=self.device).cpu()
 
     @torch.no_grad()
-    def _scores(self, model: nn.Module | None) -> tuple[float, float]:
-        """Mean PSNR and SSIM of ``model``'s outputs (of the inputs when ``model`` is None)."""
+    def _scores(self, model: nn.Module | None, samples: list | None = None) -> tuple[float, float]:
+        """Mean PSNR and SSIM of ``model``'s outputs (of the inputs when ``model`` is None)
+        over ``samples`` (the validation pairs by default)."""
         scores, ssims = [], []
-        for sample in self.val:
+        for sample in self.val if samples is None else samples:
             out = sample.input if model is None else self._restore(model, sample.input)
             scores.append(psnr(out, sample.target, y_channel=self.y_channel))
             ssims.append(ssim(out, sample.target, y_channel=self.y_channel))
@@ -92,6 +96,22 @@ class RunMonitor:
             psnr_start=start[0] if start else None,
             ssim_start=start[1] if start else None,
         )
+
+    @torch.no_grad()
+    def validate_proxy(self, model: nn.Module, step: int) -> Validation | None:
+        """PSNR/SSIM of ``model`` on the proxy pairs (``source="proxy"``); step 0 is the start."""
+        if not self.proxy:
+            return None
+        if self.proxy_input is None:
+            self.proxy_input = self._scores(None, self.proxy)
+        value, structure = self._scores(model, self.proxy)
+        if step == 0:
+            self.proxy_start = (value, structure)
+        start = self.proxy_start
+        return Validation(step=step, psnr=value, ssim=structure, psnr_input=self.proxy_input[0],
+                          ssim_input=self.proxy_input[1], count=len(self.proxy),
+                          psnr_start=start[0] if start else None,
+                          ssim_start=start[1] if start else None, source="proxy")
 
     @torch.no_grad()
     def real_noise(self, model: nn.Module) -> tuple[float | None, float | None]:

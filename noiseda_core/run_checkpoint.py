@@ -66,15 +66,20 @@ def save_checkpoint(run: Run, step: int) -> Checkpoint | None:
         "data": data_states,
         "rng": rng_states,
         "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+        "keep_best": run.keeper.state_dict() if run.keeper is not None else {},
     })
     return Checkpoint(step=step, path=str(path))
 
 
 def export_model(run: Run, step: int) -> str:
-    """The EMA restorer as ``RUN_DIR/model.safetensors`` with the run's metadata (rank 0)."""
+    """The kept restorer (``keep_best.py``; else the EMA) as ``RUN_DIR/model.safetensors``
+    with the run's metadata (rank 0)."""
     assert run.folder is not None
     run.parts.ema.copy_to(run.parts.eval_restorer)
+    kept = "final"
+    if run.keeper is not None and run.keeper.load_into(run.parts.eval_restorer):
+        kept, step = run.keeper.kept.kind, run.keeper.kept.step or 0
     export_restorer(run.parts.eval_restorer, run.folder.model_path, extra_metadata={
-        "task": run.cfg.train.task.value, "weights": "ema", "step": str(step),
+        "task": run.cfg.train.task.value, "weights": "ema", "step": str(step), "kept": kept,
         "init_restorer": run.cfg.model.init_restorer, "training_config": config_to_toml(run.cfg)})
     return str(run.folder.model_path)

@@ -15,12 +15,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import Config, Mode, save_config
+from .config import Config, KeepRule, Mode, save_config
 from .data import TrainData
 from .device import autocast_dtype, precision_name, resolve_device
 from .distributed import DistContext, any_rank, device_for_rank, for_rank
 from .events import Event, Started
+from .keep_best import KeepBest
 from .monitor import RunMonitor, saved_start_scores
+from .noise_fit import resolve_degradation
 from .parts import Parts, build_parts
 from .run_checkpoint import hand_edited, restore_rng
 from .run_folder import RunFolder
@@ -44,6 +46,7 @@ class Run:
     generator: torch.Generator  # the diffusion loss's noise and timesteps
     start: int  # the first step this process runs
     resumed: bool
+    keeper: KeepBest | None = None  # rank 0: the best weights so far (None: export the last)
 
     def emit(self, event: Event) -> Event:
         if self.folder is not None:
@@ -77,11 +80,21 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     if cfg.model.init_restorer:  # the starting file decides the architecture
         starting = restorer_for(cfg)
         cfg = with_starting_architecture(cfg, starting, quiet=not ctx.is_main or state is not None)
+    if state is None:
+        cfg = resolve_degradation(cfg)  # "fit": measured in the real photos, once
     t = cfg.train
+    source = keep_source(cfg)
+    held: list[Path] = []
+    proxy = None
+    if source == "proxy":
+        from .proxy import proxy_setup
+
+        held, proxy_photos, proxy_noise = proxy_setup(cfg.data, t.seed)
     torch.manual_seed(t.seed * 7919 + ctx.rank)
     data = TrainData(cfg.data, t.patch, t.seed, rank=ctx.rank, world_size=ctx.world_size,
                      need_reference=t.mode == Mode.NOISE_DA_UNPAIRED,
-                     need_real=t.mode != Mode.BASELINE, real_per_pair=t.real_per_pair)
+                     need_real=t.mode != Mode.BASELINE, real_per_pair=t.real_per_pair,
+                     exclude=frozenset(held))
     parts = build_parts(cfg, device, starting)
     folder = None  # only now: a config, data or model error leaves no folder behind
     if ctx.is_main:
@@ -107,6 +120,17 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     monitor = RunMonitor(cfg, device) if ctx.is_main else None
     if monitor is not None and folder is not None and state is not None:
         monitor.start_scores = saved_start_scores(folder.events_path)  # a resume keeps them
+    keeper = None
+    if monitor is not None and source:
+        keeper = KeepBest(source)
+        if source == "proxy":
+            from .proxy import proxy_pairs
+
+            monitor.proxy = proxy_pairs(proxy_photos, proxy_noise, t.seed)
+        if state is not None and isinstance(state.get("keep_best"), dict):
+            keeper.load_state_dict(state["keep_best"])
+            if source == "proxy" and keeper.start_psnr is not None:
+                monitor.proxy_start = (keeper.start_psnr, 0.0)
 
     model: nn.Module = parts.objective
     if ctx.enabled:
@@ -120,4 +144,14 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     if state is not None and state.get("scaler"):
         step.scaler.load_state_dict(state["scaler"])
     return Run(cfg, Path(run_dir), ctx, device, folder, monitor, data, parts, step, generator,
-               start, state is not None)
+               start, state is not None, keeper)
+
+
+def keep_source(cfg: Config) -> str:
+    """What a run's keep-best rule scores on: "val", "proxy", or "" (keep the last weights)."""
+    rule = cfg.train.keep_best
+    if rule == KeepRule.OFF:
+        return ""
+    if rule == KeepRule.VAL or (rule == KeepRule.AUTO and cfg.data.val):
+        return "val" if cfg.data.val else ""
+    return "proxy" if cfg.data.real and cfg.data.synthetic else ""

@@ -148,8 +148,12 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
     if (event := save_checkpoint(run, step)) is not None:
         yield run.emit(event)
     model_path = export_model(run, step) if ctx.is_main else ""
-    yield run.emit(Finished(step=step, model=model_path, stopped=step < t.steps,
-                            elapsed_s=clock.elapsed()))
+    kept = run.keeper.kept if run.keeper is not None else None
+    yield run.emit(Finished(
+        step=step, model=model_path, stopped=step < t.steps, elapsed_s=clock.elapsed(),
+        kept=kept.kind if kept else "final", kept_step=kept.step if kept else None,
+        kept_psnr=kept.psnr if kept else None, start_psnr=kept.start_psnr if kept else None,
+        kept_source=kept.source if kept else ""))
 
 
 # ----------------------------------------------------------------------------- start and budget
@@ -177,7 +181,16 @@ def _starting_point(run: Run, budget: TimeBudget | None) -> Iterator[Event]:
     run.parts.ema.copy_to(run.parts.eval_restorer)  # the EMA starts at the starting weights
     val_s = run.monitor.score_start(run.parts.eval_restorer, report=warm)
     if run.monitor.start_scores is not None:
-        yield run.emit(run.monitor.validate_start())
+        validation = run.monitor.validate_start()
+        if run.keeper is not None and run.keeper.source == "val":
+            run.keeper.offer(0, validation.psnr, run.parts.eval_restorer)
+        yield run.emit(validation)
+    if warm and run.keeper is not None and run.keeper.source == "proxy":
+        began = time.perf_counter()
+        if (proxy := run.monitor.validate_proxy(run.parts.eval_restorer, 0)) is not None:
+            run.keeper.offer(0, proxy.psnr, run.parts.eval_restorer)
+            yield run.emit(proxy)
+        val_s += time.perf_counter() - began
     began = time.perf_counter()
     yield run.emit(run.monitor.write_previews(run.parts.eval_restorer, 0, run.folder))
     if budget is not None:
@@ -281,8 +294,15 @@ def _monitor(run: Run, step: int) -> Iterator[Event]:
     if run.monitor is None or run.folder is None or not (validate or preview):
         return
     _load_eval_weights(run)
+    keeper = run.keeper
     if validate and (validation := run.monitor.validate(run.parts.eval_restorer, step)):
+        if keeper is not None and keeper.source == "val":
+            keeper.offer(step, validation.psnr, run.parts.eval_restorer)
         yield run.emit(validation)
+    if validate and keeper is not None and keeper.source == "proxy":
+        if (proxy := run.monitor.validate_proxy(run.parts.eval_restorer, step)) is not None:
+            keeper.offer(step, proxy.psnr, run.parts.eval_restorer)
+            yield run.emit(proxy)
     if preview:
         yield run.emit(run.monitor.write_previews(run.parts.eval_restorer, step, run.folder))
 
