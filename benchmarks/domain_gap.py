@@ -86,6 +86,15 @@ STUDIES: dict[str, dict[str, list[str]]] = {
         "lambda-2.0": ["train.mode=noise-da", "train.lambda_weight=2.0"],
         "eval-raw": ["train.mode=noise-da", "train.eval_weights=raw"],
     },
+    # issue 18: the synthetic degradation and the strength, each with keep-best by proxy
+    "defaults": {
+        "baseline": ["train.mode=baseline"],
+        "noise-da": ["train.mode=noise-da"],
+        "lambda-2.0": ["train.mode=noise-da", "train.lambda_weight=2.0"],
+        "baseline-fit": ["train.mode=baseline", "data.degradation=fit"],
+        "lambda-2.0-fit": ["train.mode=noise-da", "train.lambda_weight=2.0", "data.degradation=fit"],
+        "lambda-0.2-fit": ["train.mode=noise-da", "train.lambda_weight=0.2", "data.degradation=fit"],
+    },
 }
 
 PRESETS: dict[str, list[str]] = {
@@ -144,13 +153,29 @@ def start_psnr(cfg: Config) -> dict[str, float] | None:
 
 
 def _score_start(cfg: Config) -> dict[str, float] | None:
+    scores = score_model(cfg, Path(cfg.model.init_restorer))
+    for stride in (2, 3):  # the training-free row a method must beat: PD at inference
+        pd = score_model(cfg, Path(cfg.model.init_restorer), pd=stride)
+        if scores is not None and pd is not None:
+            scores[f"psnr_pd{stride}"], scores[f"ssim_pd{stride}"] = pd["psnr"], pd["ssim"]
+    return scores
+
+
+def score_model(cfg: Config, path: Path, pd: int = 1) -> dict[str, float] | None:
+    """PSNR/SSIM of the restorer in ``path`` on ``cfg``'s validation pairs (PD stride ``pd``)."""
     import torch
 
+    from noiseda_core import policy
     from noiseda_core.export import load_restorer
     from noiseda_core.monitor import RunMonitor
+    from noiseda_core.pixel_shuffle import pd_restore
 
-    restorer = load_restorer(Path(cfg.model.init_restorer))
-    found = RunMonitor(cfg, torch.device("cpu")).validate(restorer, 0)
+    restorer = load_restorer(path)
+    monitor = RunMonitor(cfg, torch.device("cpu"))
+    if pd > 1:
+        monitor._restore = lambda model, image: pd_restore(  # type: ignore[method-assign]
+            lambda x: policy.restore(model, x, device=torch.device("cpu")).cpu(), image, pd)
+    found = monitor.validate(restorer, 0)
     return None if found is None else {"psnr": found.psnr, "ssim": found.ssim,
                                        "psnr_input": found.psnr_input}
 
@@ -171,18 +196,22 @@ def run_one(cfg: Config, run_dir: Path) -> dict[str, object]:
     from noiseda_core.train import train
 
     shutil.rmtree(run_dir, ignore_errors=True)
-    curve, diagnostics, began, final = [], [], time.perf_counter(), None
+    curve, proxy, diagnostics, began, final = [], [], [], time.perf_counter(), None
     for event in train(cfg, run_dir):
         if isinstance(event, Validation):
-            curve.append({"step": event.step, "psnr": event.psnr, "ssim": event.ssim,
-                          "psnr_input": event.psnr_input})
+            point = {"step": event.step, "psnr": event.psnr, "ssim": event.ssim,
+                     "psnr_input": event.psnr_input}
+            (proxy if event.source == "proxy" else curve).append(point)
         elif isinstance(event, Diagnostics):
             diagnostics.append(event.to_dict())
         elif isinstance(event, Finished):
             final = event
     if final is None:
         raise SystemExit(f"run {run_dir} did not finish; see its events.jsonl")
-    return {"curve": curve, "diagnostics": diagnostics, "seconds": time.perf_counter() - began}
+    kept = {"kind": final.kept, "step": final.kept_step, "source": final.kept_source,
+            **(score_model(cfg, Path(final.model)) or {})}  # the exported weights, scored
+    return {"curve": curve, "proxy_curve": proxy, "kept": kept, "diagnostics": diagnostics,
+            "seconds": time.perf_counter() - began, "steps": final.step}
 
 
 def gate_lines(results: dict[str, dict[str, dict]]) -> tuple[bool | None, str]:

@@ -47,6 +47,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return run_restore(
         model=Path(args.model), inputs=[Path(p) for p in args.inputs], out=Path(args.out),
         tile=args.tile, device=args.device, precision=args.precision, overwrite=args.overwrite,
+        pd=args.pd,
     )
 
 
@@ -126,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     p.add_argument("--overwrite", action="store_true",
                    help="replace files already in the output folder")
+    p.add_argument("--pd", type=int, default=1, choices=[1, 2, 3, 4],
+                   help="pixel-shuffle down-sampling stride: restore every N-th pixel's sub-image "
+                        "(helps a white-noise model on correlated camera noise; default 1 = off)")
     p.set_defaults(func=_cmd_restore)
 
     p = sub.add_parser("export", help="write a run's restorer alone")

@@ -9,7 +9,7 @@ from .errors import UserError
 
 
 def run_restore(model: Path, inputs: list[Path], out: Path, tile: int | None,
-                device: str, precision: str, overwrite: bool = False) -> int:
+                device: str, precision: str, overwrite: bool = False, pd: int = 1) -> int:
     """Exit 0 when every image was restored, 1 when some failed (each is named on stderr).
 
     Nothing restored is a ``UserError`` (exit 2); so are files already in ``out``
@@ -34,7 +34,7 @@ def run_restore(model: Path, inputs: list[Path], out: Path, tile: int | None,
     try:
         report = restore_paths(restorer, inputs, out, tile=tile, device=torch_device,
                                precision=precision, on_progress=on_progress,
-                               overwrite=overwrite)
+                               overwrite=overwrite, pd=pd)
     finally:
         bar.close()
     for path in report.skipped:

@@ -97,6 +97,7 @@ def restore_paths(
     on_progress: Callable[[int, int, Path], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     overwrite: bool = False,
+    pd: int = 1,
 ) -> RestoreReport:
     """Restore image files and folders (recursively) into ``out_dir`` as PNG.
 
@@ -107,8 +108,11 @@ def restore_paths(
     in ``out_dir`` only with ``overwrite=True`` (else ``UserError`` naming them,
     before any work). A full disk or an unwritable ``out_dir`` stops the batch with
     ``UserError``. ``on_progress(done, total, path)`` after each file;
-    ``should_stop()`` is checked before each file.
+    ``should_stop()`` is checked before each file. ``pd`` > 1 restores by pixel-shuffle
+    down-sampling with that stride (``pixel_shuffle.py``).
     """
+    from .pixel_shuffle import pd_restore
+
     from .imageio import _same_file, read_image, write_image
 
     report = RestoreReport()
@@ -133,7 +137,8 @@ def restore_paths(
             break
         try:
             img = read_image(src)
-            restored = policy.restore(model, img, tile=tile, device=device, precision=precision)
+            restored = pd_restore(lambda x: policy.restore(model, x, tile=tile, device=device,
+                                                           precision=precision), img, pd)
         except (UserError, OSError) as exc:
             report.failed.append((src, str(exc)))
         else:

@@ -107,3 +107,30 @@ def test_with_keep_best_off_the_last_weights_are_exported(project: Path, tmp_pat
     events = list(train(cfg, tmp_path / "run"))
     assert events[-1].kept == "final"
     assert not any(isinstance(e, Validation) for e in events)
+
+
+def test_pixel_shuffle_restores_each_sub_image_in_place() -> None:
+    from noiseda_core.pixel_shuffle import pd_restore
+
+    image = torch.rand(3, 7, 9)
+    seen = []
+
+    def restore(x: torch.Tensor) -> torch.Tensor:
+        seen.append(tuple(x.shape))
+        return x * 2
+
+    out = pd_restore(restore, image, 2)
+    assert out.shape == image.shape and torch.allclose(out, image * 2)
+    assert seen == [(3, 4, 5)] * 4  # padded to 8×10, four 4×5 sub-images
+    assert torch.equal(pd_restore(lambda x: x + 1, image, 1), image + 1)
+
+
+def test_restore_cli_takes_a_pd_stride(project: Path, tmp_path: Path) -> None:
+    from noiseda_core.builtin import resolve_init_restorer
+    from noiseda_core.cli import main
+
+    out = tmp_path / "out"
+    model = str(resolve_init_restorer("builtin:unet-t"))
+    code = main(["restore", "--model", model, "--pd", "2", "--device", "cpu",
+                 str(project / "real" / "x0.png"), "--out", str(out)])
+    assert code == 0 and (out / "x0.png").is_file()

@@ -34,6 +34,7 @@ from ..tasks import run_in_thread
 from ..theme import icon, status_colour
 from ..widgets.device_info import DeviceInfoLabel, DeviceSummary, default_sizes
 from ..widgets.folder_check import FolderCheck
+from ..widgets.noise_panel import NoisePanel
 from ..widgets.path_picker import PathPicker
 from .config_merge import merge
 from .demo_setup import CPU_DEMO, build_demo
@@ -69,6 +70,10 @@ class SetupView(QWidget):
         self.degradation = QComboBox()
         self.degradation.addItem("Gaussian noise (AWGN)", "awgn")
         self.degradation.addItem("Camera noise simulator", "camera")
+        self.degradation.addItem("Fitted to my real photos", "fit")
+        self.degradation.setItemData(2, "Noise with the level, correlation and colour of the noise "
+                                     "measured in your real photos (shown under the real folder)",
+                                     Qt.ItemDataRole.ToolTipRole)
         self.sigma_lo = QSpinBox()
         self.sigma_hi = QSpinBox()
         for box, value in ((self.sigma_lo, 0), (self.sigma_hi, 50)):
@@ -102,6 +107,9 @@ class SetupView(QWidget):
             lay.setSpacing(2)
             lay.addWidget(picker)
             lay.addWidget(check)
+            if key == "real":
+                self.noise_panel = NoisePanel()
+                lay.addWidget(self.noise_panel)
             self.labels[key] = QLabel(label + (" (optional)" if optional else ""))
             form.addRow(self.labels[key], cell)
             picker.path_changed.connect(lambda path, k=key: self._folder_changed(k, path))
@@ -212,6 +220,8 @@ class SetupView(QWidget):
             self.checks[key].check(path)
         else:
             self.checks[key].clear()
+        if key == "real":
+            self.noise_panel.measure(path)
 
     def _source_changed(self, *_: object) -> None:
         clean = self.source.currentData() == CLEAN
@@ -239,8 +249,8 @@ class SetupView(QWidget):
     def degradation_spec(self) -> str:
         if self.source.currentData() != CLEAN:
             return ""
-        if self.degradation.currentData() == "camera":
-            return "camera"
+        if self.degradation.currentData() in ("camera", "fit"):
+            return self.degradation.currentData()
         lo, hi = sorted((self.sigma_lo.value(), self.sigma_hi.value()))
         return f"awgn:{lo}-{hi}"
 
@@ -262,6 +272,8 @@ class SetupView(QWidget):
         self.source.setCurrentIndex(self.source.findData(CLEAN if spec else PAIRED))
         if spec.startswith("camera"):
             self.degradation.setCurrentIndex(self.degradation.findData("camera"))
+        elif spec.startswith("fit"):
+            self.degradation.setCurrentIndex(self.degradation.findData("fit"))
         elif spec.startswith("awgn:"):
             self.degradation.setCurrentIndex(self.degradation.findData("awgn"))
             lo, _, hi = spec.split(":", 1)[1].partition("-")

@@ -122,6 +122,15 @@ class TrainingOptions(QWidget):
         self.denoiser_lr.setSpecialValueText("same as restorer")
         self.margin = _dspin(0.0, 10.0, t.margin, 3, 0.01)
         self.real_per_pair = _spin(1, 16, t.real_per_pair)
+        self.keep_best = QComboBox()
+        for rule, label in (("auto", "best (validation pairs, else proxy)"), ("val", "best by validation pairs"),
+                            ("proxy", "best by proxy pairs"), ("off", "last weights")):
+            self.keep_best.addItem(label, rule)
+        self.keep_best.setToolTip("Which weights the run exports. Best: the best-scoring ones, the "
+                                  "starting model included, so the result is never worse than the "
+                                  "start on those pairs. Proxy pairs: held-out clean photos with "
+                                  "noise fitted to your real photos (no ground truth needed).")
+        _set_combo(self.keep_best, t.keep_best.value)
         self.workers = _spin(0, 64, 0)
         self.device = QComboBox()
         for d in ("auto", "cpu", "cuda", "mps"):
@@ -137,6 +146,7 @@ class TrainingOptions(QWidget):
         adv = QFormLayout()
         adv.addRow("Learning rate", self.lr)
         adv.addRow("λ weight", self.lambda_weight)
+        adv.addRow("Keep", self.keep_best)
         adv.addRow("λ ramp", self.lambda_ramp)
         adv.addRow("EMA decay", self.ema_decay)
         adv.addRow("Denoiser size", self.denoiser)
@@ -250,6 +260,7 @@ class TrainingOptions(QWidget):
             "warmup_restorer_steps": self.warmup.value(), "device": self.device.currentData(),
             "denoiser_pretrain_steps": self.pretrain.value(), "denoiser_lr": self.denoiser_lr.value(),
             "margin": self.margin.value(), "real_per_pair": self.real_per_pair.value(),
+            "keep_best": self.keep_best.currentData(),
         }
         return model, train
 
@@ -265,6 +276,7 @@ class TrainingOptions(QWidget):
         self.minutes.setValue(t.minutes)
         _set_combo(self.precision, t.precision.value)
         _set_combo(self.device, t.device)
+        _set_combo(self.keep_best, t.keep_best.value)
         for box, value in ((self.steps, t.steps), (self.batch, t.batch), (self.patch, t.patch),
                            (self.lr, t.lr), (self.lambda_weight, t.lambda_weight),
                            (self.lambda_ramp, t.lambda_ramp), (self.ema_decay, t.ema_decay),

@@ -276,6 +276,7 @@ class TrainingView(QWidget):
         self.plot.flush()
         self.previews.flush()
         self.stopped = bool(getattr(event, "stopped", False))
+        self.scores.add_finished(event)
         self.progress.setValue(min(int(getattr(event, "step", 0)), self.progress.maximum()))
         if self.stopped:
             self.title.setText(f"Stopped at step {getattr(event, 'step', 0)}; a checkpoint was kept.")

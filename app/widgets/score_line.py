@@ -38,8 +38,27 @@ def score_text(event: object) -> str:
         if start is not None and psnr - float(start) < -LOSS_NOTICE_DB:
             line += ": the starting model is still better on these pairs"
         parts.append(line)
-    pairs = f"{count} real validation pair{'s' if count != 1 else ''}" if count else "validation"
+    plural = "s" if count != 1 else ""
+    if getattr(event, "source", "val") == "proxy":
+        pairs = f"{count} proxy pair{plural} (held-out clean photos with your photos' noise)"
+    else:
+        pairs = f"{count} real validation pair{plural}" if count else "validation"
     return f"PSNR on {pairs}: " + " · ".join(parts)
+
+
+def kept_text(event: object) -> str:
+    """What a Finished event says about the exported weights ("" when it says nothing)."""
+    kind = getattr(event, "kept", "final")
+    psnr, start = getattr(event, "kept_psnr", None), getattr(event, "start_psnr", None)
+    where = "proxy pairs" if getattr(event, "kept_source", "") == "proxy" else "validation pairs"
+    if kind == "start" and psnr is not None:
+        return (f"<b>Kept: the starting model, unchanged</b>: no step beat its {psnr:.2f} dB on "
+                f"the {where}, so the exported model is the one you started from.")
+    if kind == "best" and psnr is not None:
+        gain = f" ({psnr - start:+.2f} dB over the start)" if start is not None else ""
+        return (f"<b>Kept: the weights of step {getattr(event, 'kept_step', 0):,}</b>, the best "
+                f"on the {where}: {psnr:.2f} dB{gain}.")
+    return ""
 
 
 class ScoreLine(QLabel):
@@ -58,6 +77,13 @@ class ScoreLine(QLabel):
         self.last = event
         self.setText(score_text(event))
         self.setVisible(True)
+
+    def add_finished(self, event: object) -> None:
+        """Add which weights were kept (keep-best) under the last score."""
+        kept = kept_text(event)
+        if kept:
+            self.setText((score_text(self.last) + "<br>" if self.last is not None else "") + kept)
+            self.setVisible(True)
 
     def clear(self) -> None:
         self.last = None
