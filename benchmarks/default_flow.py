@@ -132,6 +132,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--split", default="test", choices=sorted(SPLITS))
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--no-baseline", default="", help="datasets without the baseline-mode rows")
     parser.add_argument("--set", action="append", default=[], help="extra overrides for all runs")
     parser.add_argument("--out", default=str(REPO / "runs" / "default_flow"))
     parser.add_argument("--cache", default=str(REPO / "runs" / "datasets"))
@@ -143,6 +144,7 @@ def main() -> int:
     results: dict = saved.get("runs", {})
     baselines: dict = {}
     jobs = []
+    roots = {}
     for dataset in args.datasets.split(","):
         root, info = prepare(dataset, Path(args.cache), GAP)
         start_cfg = apply_overrides(demo_defaults(), [f"data.synthetic={root / 'synthetic' / 'clean'}",
@@ -152,13 +154,18 @@ def main() -> int:
 
         baselines[dataset] = {"info": info, "start": _score_start(apply_overrides(
             start_cfg, [f"model.init_restorer={BUILTIN}"]))}
-        for seed in (int(s) for s in args.seeds.split(",")):
+        roots[dataset] = root
+    # seeds outer: a study cut short still has every row for its first seeds
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for dataset, root in roots.items():
             for mode in args.modes.split(","):
                 if str(seed) in results.get(dataset, {}).get(mode, {}):
                     continue
+                if mode == "baseline" and dataset in args.no_baseline.split(","):
+                    continue
                 overrides = flow_overrides(root, args.minutes, seed, mode) + args.set
-                jobs.append((dataset, mode, seed, overrides, str(out / "runs" / f"{dataset}-{mode}-seed{seed}"),
-                             str(root)))
+                jobs.append((dataset, mode, seed, overrides,
+                             str(out / "runs" / f"{dataset}-{mode}-seed{seed}"), str(root)))
     meta = provenance(sys.argv[1:])
 
     def save() -> None:

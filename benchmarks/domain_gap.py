@@ -94,6 +94,7 @@ STUDIES: dict[str, dict[str, list[str]]] = {
         "baseline-fit": ["train.mode=baseline", "data.degradation=fit"],
         "lambda-2.0-fit": ["train.mode=noise-da", "train.lambda_weight=2.0", "data.degradation=fit"],
         "lambda-0.2-fit": ["train.mode=noise-da", "train.lambda_weight=0.2", "data.degradation=fit"],
+        "lambda-0.5-fit": ["train.mode=noise-da", "train.lambda_weight=0.5", "data.degradation=fit"],
     },
 }
 

@@ -45,7 +45,7 @@ def test_demo_layout_config_and_determinism(tmp_path: Path) -> None:
     assert Path(cfg.data.synthetic) == (root / "synthetic" / "target").resolve()
     assert Path(cfg.data.real) == (root / "real").resolve()
     assert Path(cfg.data.val) == (root / "real_val").resolve()
-    assert cfg.data.degradation == "awgn:0-75"  # the built-in's own recipe, on the fly
+    assert cfg.data.degradation == "fit"  # noise fitted to the real photos, on the fly
     assert cfg.model.init_restorer == "builtin:unet-t" and cfg.model.restorer == "unet-t"
     t = cfg.train
     assert 0 < t.minutes <= 8 and t.mode.value == "noise-da"  # a CPU run ends within 10 min

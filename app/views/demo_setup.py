@@ -8,7 +8,7 @@ from pathlib import Path
 # the app shortens it to a run of a few minutes (measured ~3 steps/s on one busy CPU thread).
 # The demo starts from the built-in unet-t and sizes itself to its minutes; on a CPU the
 # denoiser and the batch stay small so those minutes hold as many steps as they can.
-CPU_DEMO = {"denoiser": "tiny", "batch": 4, "patch": 64}
+CPU_DEMO = {"denoiser": "tiny", "batch": 8, "patch": 64}
 
 
 def build_demo(target: Path) -> Path:
