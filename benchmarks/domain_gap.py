@@ -172,6 +172,8 @@ def score_model(cfg: Config, path: Path, pd: int = 1) -> dict[str, float] | None
     from noiseda_core.pixel_shuffle import pd_restore
 
     restorer = load_restorer(path)
+    if cfg.data.degradation:  # only the validation pairs matter here (previews are unused)
+        cfg = apply_overrides(cfg, ["data.degradation=awgn:25"])
     monitor = RunMonitor(cfg, torch.device("cpu"))
     if pd > 1:
         monitor._restore = lambda model, image: pd_restore(  # type: ignore[method-assign]
