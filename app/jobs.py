@@ -31,6 +31,7 @@ from noiseda_core.events import (
     Validation,
     event_from_json,
 )
+from noiseda_core.run_folder import checkpoint_path
 
 LOG_LINES = 200
 
@@ -298,7 +299,7 @@ class TrainingJob(QObject):
     def _find_checkpoint(self) -> str:
         if self.run_dir is None:
             return ""
-        last = self.run_dir / "checkpoints" / "last.pt"
+        last = checkpoint_path(self.run_dir)
         return str(last) if last.is_file() else (self.last_checkpoint or "")
 
 
