@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.tasks import Task
 from app.widgets.banner import Banner
+from noiseda_core.run_folder import CHECKPOINT, checkpoint_path
 
 ExportFn = Callable[..., Path]
 WEIGHTS = ("ema", "raw")
@@ -161,8 +162,8 @@ class ExportDialog(QDialog):
 
     def _problem(self) -> str | None:
         """Why Export cannot run now (None when it can)."""
-        if not (self.run_dir / "checkpoints" / "last.pt").is_file():
-            return f"{self.run_dir} has no checkpoint yet (checkpoints/last.pt); train first."
+        if not checkpoint_path(self.run_dir).is_file():
+            return f"{self.run_dir} has no checkpoint yet ({CHECKPOINT}); train first."
         if not self.out_edit.text().strip():
             return "Choose an output file."
         out = self.output()

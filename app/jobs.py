@@ -31,6 +31,8 @@ from noiseda_core.events import (
     Validation,
     event_from_json,
 )
+from noiseda_core.errors import with_out_of_memory_advice
+from noiseda_core.run_folder import checkpoint_path
 
 LOG_LINES = 200
 
@@ -286,9 +288,7 @@ class TrainingJob(QObject):
             trace = event.traceback
         else:
             trace = _traceback_from_log(list(self.log))
-        if "out of memory" in (message + trace).lower():
-            message += ("\nThe GPU ran out of memory: lower the batch or patch size, "
-                        "or pick a smaller restorer/denoiser, then resume.")
+        message = with_out_of_memory_advice(message, trace)
         checkpoint = (event.checkpoint if event is not None and event.checkpoint else "") or self._find_checkpoint()
         failure = Failure(message=message, traceback=trace, log_tail="\n".join(list(self.log)[-40:]),
                           exit_code=code, checkpoint=checkpoint)
@@ -298,7 +298,7 @@ class TrainingJob(QObject):
     def _find_checkpoint(self) -> str:
         if self.run_dir is None:
             return ""
-        last = self.run_dir / "checkpoints" / "last.pt"
+        last = checkpoint_path(self.run_dir)
         return str(last) if last.is_file() else (self.last_checkpoint or "")
 
 

@@ -1,18 +1,18 @@
 """What the runs panel knows about each run folder: state, steps, best PSNR, date.
 
-``summarize(path)`` uses the core's ``run_state`` when it exists and otherwise reads
-``events.jsonl`` itself (the same rules: the last start decides; a start without an
-end is an interrupted run; without the core's lock a live run in another process
-also reads as interrupted, and the app marks its own live run itself). ``find_runs`` lists the run folders under some roots.
+``summarize(path)`` is the core's ``run_status.run_state`` (the last start decides; a
+start without an end is an interrupted run; a held lock is a running one) in the
+panel's terms. ``find_runs`` lists the run folders under some roots.
 Plain functions: call them off the GUI thread.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from noiseda_core.run_folder import checkpoint_path
 
 STATES = ("running", "finished", "stopped", "failed", "interrupted")
 
@@ -39,60 +39,15 @@ class RunSummary:
             self.state == "finished" and self.step < self.total_steps))
 
 
-def _core_state(path: Path):  # noqa: ANN202 - the core's RunState, or None without one
-    try:
-        from noiseda_core.run_folder import run_state  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return run_state(path)
-
-
 def summarize(path: Path) -> RunSummary:
+    """The core's ``run_state`` of ``path`` as the runs panel shows it."""
+    from noiseda_core.run_status import run_state  # here: it imports torch (off the GUI thread)
+
     path = Path(path)
-    checkpoint = (path / "checkpoints" / "last.pt").is_file()
-    model = (path / "model.safetensors").is_file()
-    state = _core_state(path)
-    if state is not None:
-        status = getattr(state, "status", "interrupted")
-        date = getattr(state, "started", None) or _mtime(path / "config.toml")
-        return RunSummary(path, str(getattr(status, "value", status)), int(state.step),
-                          int(state.total_steps), state.best_psnr, date, checkpoint, model,
-                          str(getattr(state, "message", "") or ""))
-    return _from_events(path, checkpoint, model)
-
-
-def _from_events(path: Path, checkpoint: bool, model: bool) -> RunSummary:
-    state, step, total, best, message = "interrupted", 0, 0, None, ""
-    log = path / "events.jsonl"
-    try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue  # a line torn by a kill
-        if not isinstance(data, dict):
-            continue
-        kind, at = data.get("type"), int(data.get("step", 0) or 0)
-        step = at if kind == "started" else max(step, at)
-        if kind == "started":
-            state, message, total = "interrupted", "", int(data.get("total_steps", 0) or 0)
-        elif kind == "finished":
-            state = "stopped" if data.get("stopped") else "finished"
-        elif kind == "failed":
-            state, message = "failed", str(data.get("message", ""))
-        elif kind == "validation" and isinstance(data.get("psnr"), (int, float)):
-            best = data["psnr"] if best is None else max(best, data["psnr"])
-    return RunSummary(path, state, step, total, best, _mtime(path / "config.toml"), checkpoint, model, message)
-
-
-def _mtime(path: Path) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime)
-    except OSError:
-        return None
+    state = run_state(path)
+    return RunSummary(path, state.status.value, state.step, state.total_steps, state.best_psnr,
+                      state.started, checkpoint_path(path).is_file(),
+                      (path / "model.safetensors").is_file(), state.message)
 
 
 def find_runs(roots: list[Path]) -> list[RunSummary]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from noiseda_core.events import Event, event_from_json
+from noiseda_core.event_log import read_events
+from noiseda_core.events import Event
 
 
 def read_run_events(run_dir: Path) -> list[Event]:
@@ -13,23 +14,7 @@ def read_run_events(run_dir: Path) -> list[Event]:
     Only the events of the steps the last start continued from are kept: a resume
     that went back to a checkpoint redoes the steps after it.
     """
-    try:
-        from noiseda_core.run_folder import read_events  # type: ignore[attr-defined]
-    except ImportError:
-        read_events = None
-    if read_events is not None:
-        events = list(read_events(Path(run_dir)))
-    else:
-        events = []
-        try:
-            lines = (Path(run_dir) / "events.jsonl").read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            lines = []
-        for line in lines:
-            try:
-                events.append(event_from_json(line))
-            except (ValueError, TypeError):
-                continue
+    events = read_events(Path(run_dir))
     out: list[Event] = []
     for event in events:
         if type(event).__name__ == "Started":  # a resume: drop what it redoes

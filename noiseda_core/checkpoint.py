@@ -20,15 +20,11 @@ import torch
 
 from .atomic import atomic_write_bytes
 from .errors import UserError
+from .run_folder import checkpoint_path
 
-CHECKPOINT_NAME = "last.pt"
 FORMAT_VERSION = 1
 MAGIC = b"NDACKPT\x01"
 REQUIRED_KEYS = ("step", "config", "objective", "optimizer", "ema")
-
-
-def checkpoint_path(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints" / CHECKPOINT_NAME
 
 
 def save_resume_state(run_dir: Path, state: dict[str, Any]) -> Path:

@@ -1,5 +1,8 @@
 """Typed, frozen configuration: data / model / train, TOML in and out.
 
+Each section checks its ranges on construction, so a ``dataclasses.replace()`` or a
+direct ``TrainConfig(...)`` is validated like a loaded file (a ``UserError`` naming the key).
+
 The same object drives the CLI, the GUI and ``torchrun``; the resolved config is
 saved as ``config.toml`` in every run folder, so any run can be repeated as is.
 
@@ -93,6 +96,9 @@ class DataConfig:
     cache_mb: int = 2048  # decoded images kept in memory up to this size
     workers: int = 0  # DataLoader worker processes (0 = in the training process)
 
+    def __post_init__(self) -> None:  # every construction and replace() is checked
+        _check_data(self)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -109,6 +115,9 @@ class ModelConfig:
     # "kaiming": Kaiming-normal on every conv/linear of both networks (the release);
     # "ours": zero-initialised denoiser outputs, a shrunk restorer output conv.
     init_scheme: InitScheme = InitScheme.KAIMING
+
+    def __post_init__(self) -> None:
+        _check_model(self)
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,9 @@ class TrainConfig:
     checkpoint_every: int = 1000
     preview_count: int = 3  # fixed real images shown in previews
     val_max_side: int = 512  # validation images are centre-cropped to at most this side
+
+    def __post_init__(self) -> None:
+        _check_train(self)
 
     def ramp_steps(self) -> int:
         """λ ramp length in optimizer steps (≥ 1)."""
@@ -223,8 +235,7 @@ def _coerce(section: str, key: str, typ: Any, value: Any) -> Any:
     raise TypeError(f"unsupported config type {typ!r} for {where}")  # a bug, not user input
 
 
-def _check_ranges(cfg: Config) -> None:
-    t = cfg.train
+def _check_train(t: TrainConfig) -> None:
     positive = {"train.steps": t.steps, "train.batch": t.batch, "train.patch": t.patch}
     for key, value in positive.items():
         if value < 1:
@@ -242,15 +253,26 @@ def _check_ranges(cfg: Config) -> None:
     for key in ("log_every", "val_every", "preview_every", "checkpoint_every"):
         if getattr(t, key) < 1:
             raise UserError(f"config key train.{key}: must be at least 1")
-    _check_more_ranges(cfg)
-    if cfg.model.gamma_scale <= 0:
-        raise UserError(f"config key model.gamma_scale: must be positive, got {cfg.model.gamma_scale}")
-    if cfg.data.degradation:
+    _check_more_train_ranges(t)
+
+
+def _check_model(m: ModelConfig) -> None:
+    if m.gamma_scale <= 0:
+        raise UserError(f"config key model.gamma_scale: must be positive, got {m.gamma_scale}")
+
+
+def _check_data(d: DataConfig) -> None:
+    for key in ("cache_mb", "workers"):
+        if getattr(d, key) < 0:
+            raise UserError(f"config key data.{key}: must be 0 or more, got {getattr(d, key)}")
+    if d.workers > 256:
+        raise UserError(f"config key data.workers: at most 256, got {d.workers}")
+    if d.degradation:
         from .degrade import is_unresolved_fit, parse_degradation  # local: keeps import light
 
         try:
-            if not is_unresolved_fit(cfg.data.degradation):
-                parse_degradation(cfg.data.degradation)
+            if not is_unresolved_fit(d.degradation):
+                parse_degradation(d.degradation)
         except UserError as exc:
             raise UserError(f"config key data.degradation: {exc}") from None
 
@@ -259,16 +281,14 @@ MAX_STEPS = 1_000_000_000  # more than any run can take; keeps counts and ETAs s
 MAX_PATCH = 4096
 
 
-def _check_more_ranges(cfg: Config) -> None:
+def _check_more_train_ranges(t: TrainConfig) -> None:
     """Bounds for the keys a typo can push out of range (negative, absurdly large)."""
-    t, d = cfg.train, cfg.data
     at_least_zero = {
         "train.lambda_ramp": t.lambda_ramp, "train.lambda_weight": t.lambda_weight,
         "train.margin": t.margin, "train.denoiser_lr": t.denoiser_lr,
         "train.warmup_restorer_steps": t.warmup_restorer_steps,
         "train.denoiser_pretrain_steps": t.denoiser_pretrain_steps,
-        "train.preview_count": t.preview_count, "data.cache_mb": d.cache_mb,
-        "data.workers": d.workers,
+        "train.preview_count": t.preview_count,
     }
     for key, value in at_least_zero.items():
         if value < 0:
@@ -284,8 +304,6 @@ def _check_more_ranges(cfg: Config) -> None:
         raise UserError(f"config key train.real_per_pair: must be 1 to 16, got {t.real_per_pair}")
     if t.val_max_side < 16:
         raise UserError(f"config key train.val_max_side: must be at least 16, got {t.val_max_side}")
-    if d.workers > 256:
-        raise UserError(f"config key data.workers: at most 256, got {d.workers}")
 
 
 # --------------------------------------------------------------------------- building
@@ -321,9 +339,7 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> Confi
                 item = str(path if path.is_absolute() else (base_dir / path).resolve())
             values[key] = item
         sections[section] = cls(**values)
-    cfg = Config(**sections)
-    _check_ranges(cfg)
-    return cfg
+    return Config(**sections)
 
 
 def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
@@ -348,7 +364,6 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
         if key in PATH_KEYS and item and not _builtin(item):
             item = str(Path(item).expanduser().resolve())
         cfg = replace(cfg, **{section: replace(getattr(cfg, section), **{key: item})})
-    _check_ranges(cfg)
     return cfg
 
 

@@ -7,7 +7,7 @@ same ``resolve_device("auto")`` the trainer and ``restore`` use.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class DeviceReport:
     restorers: list[str] = field(default_factory=list)
     restorer_notes: dict[str, str] = field(default_factory=dict)
     denoisers: list[str] = field(default_factory=list)
+    plan: dict = field(default_factory=dict)  # policy.start_sizes: what a first run starts with
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -32,17 +33,22 @@ def device_report() -> DeviceReport:
     from .device import resolve_device
     from .diffusion import DENOISER_SIZES
     from .nets import RESTORERS
+    from .policy import start_sizes
 
     notes = {name: str(getattr(spec, "description", "")) for name, spec in RESTORERS.items()}
     extra = {"restorers": list(RESTORERS), "restorer_notes": notes, "denoisers": list(DENOISER_SIZES)}
     device = resolve_device("auto")
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(0)
-        return DeviceReport("cuda", props.name, props.total_memory / 2**30, torch.cuda.device_count(), **extra)
-    if device.type == "mps":
-        return DeviceReport("mps", "Apple MPS", 0.0, 1, **extra)
-    threads = torch.get_num_threads()
-    return DeviceReport("cpu", f"CPU ({threads} thread{'s' if threads != 1 else ''})", 0.0, 1, **extra)
+        report = DeviceReport("cuda", props.name, props.total_memory / 2**30,
+                              torch.cuda.device_count(), **extra)
+    elif device.type == "mps":
+        report = DeviceReport("mps", "Apple MPS", 0.0, 1, **extra)
+    else:
+        threads = torch.get_num_threads()
+        report = DeviceReport("cpu", f"CPU ({threads} thread{'s' if threads != 1 else ''})",
+                              0.0, 1, **extra)
+    return replace(report, plan=asdict(start_sizes(report.kind, report.total_gib)))
 
 
 def format_report(report: DeviceReport) -> str:

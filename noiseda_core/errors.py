@@ -14,3 +14,16 @@ class UserError(Exception):
 
 class OutOfMemoryAdvice(UserError):
     """The device ran out of memory; the message says what to lower."""
+
+
+# what to change after a training run ran out of device memory (the CLI and the app say this)
+OUT_OF_MEMORY_ADVICE = ("lower train.batch or train.patch, set train.auto_batch=true, or pick a "
+                        "smaller model.diffusion")
+
+
+def with_out_of_memory_advice(message: str, details: str = "") -> str:
+    """``message`` with the out-of-memory advice added when ``message`` or ``details`` (a
+    traceback) tell of one and the advice is not there yet."""
+    if "out of memory" not in (message + details).lower() or OUT_OF_MEMORY_ADVICE in message:
+        return message
+    return f"{message}\nThe device ran out of memory: {OUT_OF_MEMORY_ADVICE}; then resume."

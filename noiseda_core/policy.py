@@ -241,5 +241,32 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-__all__ = ["BatchAdvice", "fit_linear", "largest_fitting", "restore", "suggest_batch",
-           "tile_for", "with_suggested_batch"]
+# --------------------------------------------------------------------------- a first run
+
+
+@dataclass(frozen=True)
+class StartSizes:
+    """What a first run on a device starts with: ``noiseda devices --json`` prints it as
+    ``plan``, and the app preselects exactly that."""
+
+    restorer: str
+    denoiser: str
+    patch: int
+    batch: int
+    steps: int
+    workers: int  # DataLoader processes: a GPU needs crops and noise drawn ahead
+
+
+def start_sizes(kind: str, total_gib: float = 0.0) -> StartSizes:
+    """Small on a CPU (a first run ends the same afternoon), the paper's on a GPU."""
+    if kind == "cuda":
+        if total_gib < 10:
+            return StartSizes("unet-t", "small", 128, 8, 20000, workers=4)
+        return StartSizes("unet-s", "paper", 128, 24 if total_gib >= 20 else 16, 20000, workers=4)
+    if kind == "mps":
+        return StartSizes("unet-t", "small", 96, 8, 5000, workers=0)
+    return StartSizes("unet-t", "small", 64, 4, 1000, workers=0)
+
+
+__all__ = ["BatchAdvice", "StartSizes", "fit_linear", "largest_fitting", "restore",
+           "start_sizes", "suggest_batch", "tile_for", "with_suggested_batch"]

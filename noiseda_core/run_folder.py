@@ -24,6 +24,8 @@ from .event_log import parsed_lines, read_events, step_of  # noqa: F401 - read_e
 from .events import Event
 from .run_lock import LOCK_NAME, RunLock, is_locked
 
+CHECKPOINT = Path("checkpoints", "last.pt")  # the resume state, inside the run folder
+
 # what a run writes; a folder holding only these and no checkpoint may be started again
 RUN_FILES = {"config.toml", "events.jsonl", "previews", "checkpoints", "model.safetensors",
              LOCK_NAME, "tensorboard"}
@@ -175,7 +177,7 @@ def restartable(root: Path, *, locked_by_us: bool = False) -> bool:
         return True
     if not names <= RUN_FILES or "config.toml" not in names:
         return False
-    if (root / "checkpoints" / "last.pt").exists():
+    if checkpoint_path(root).exists():
         return False
     return locked_by_us or not is_locked(root)
 
@@ -186,8 +188,6 @@ def default_run_dir(config_path: Path | None) -> Path:
     return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def run_state(path: Path):  # -> run_status.RunState (imported lazily: no import cycle)
-    """The state of the run in ``path``; see ``noiseda_core.run_status``."""
-    from .run_status import run_state as summarise
-
-    return summarise(path)
+def checkpoint_path(root: Path) -> Path:
+    """Where the run folder ``root`` keeps its resume state (written by ``checkpoint.py``)."""
+    return Path(root) / CHECKPOINT

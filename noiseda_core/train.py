@@ -33,7 +33,7 @@ from .control import RunControl
 from .data import Batch
 from .diffusion.loss import lambda_at
 from .distributed import DistContext, all_reduce_mean, any_rank, init_distributed, shutdown
-from .errors import UserError
+from .errors import OUT_OF_MEMORY_ADVICE, UserError
 from .events import Diagnostics, Event, Failed, Finished, Progress
 from .objective import Phase
 from .progress import StepClock
@@ -320,5 +320,4 @@ def _oom_message(step: int, cfg: Config) -> str:
     t = cfg.train
     return (f"the device ran out of memory at step {step + 1} (batch {t.batch}, patch "
             f"{t.patch}, restorer {cfg.model.restorer}, denoiser {cfg.model.diffusion}); "
-            "lower train.batch or train.patch, set train.auto_batch=true, or pick a smaller "
-            "model.diffusion")
+            + OUT_OF_MEMORY_ADVICE)

@@ -42,6 +42,16 @@ def test_the_app_asks_the_core_for_devices(tmp_path):
     data = json.loads(out.stdout)
     info = parse_devices(out.stdout)
     assert info.kind == data["kind"] in {"cpu", "cuda", "mps"} and "unet-tiny" in info.restorers
-    from app import jobs
 
-    assert "PYTHONPATH" not in Path(jobs.__file__).read_text()  # the child finds the installed package
+
+def test_the_training_child_gets_no_pythonpath_of_the_apps_making(qtbot, tmp_path, monkeypatch):
+    """The child finds the installed package: the app adds no PYTHONPATH to its environment."""
+    from app.jobs import TrainingJob
+
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    show_env = ("import os, sys; "
+                "print('PYTHONPATH=' + os.environ.get('PYTHONPATH', '<unset>'), file=sys.stderr)")
+    job = TrainingJob(worker=[sys.executable, "-c", show_env])
+    job.start(tmp_path / "c.toml", tmp_path / "run")
+    qtbot.waitUntil(lambda: not job.active, timeout=30000)
+    assert "PYTHONPATH=<unset>" in job.log, list(job.log)

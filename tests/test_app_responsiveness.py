@@ -5,10 +5,11 @@ from __future__ import annotations
 from app_helpers import FAKE_WORKER, isolate_settings
 
 
-def test_event_loop_stalls_stay_short_during_training(qtbot, tmp_path):
+def test_the_gui_keeps_drawing_while_training_streams(qtbot, tmp_path):
     isolate_settings(tmp_path)
     from app.main_window import MainWindow
-    from app.stall_meter import StallMeter
+    from PySide6.QtCore import QTimer
+
     from noiseda_core.config import Config
 
     # ~300 progress events/s plus a preview strip (3 PNGs) every 10 steps, for ~4 s.
@@ -19,20 +20,22 @@ def test_event_loop_stalls_stay_short_during_training(qtbot, tmp_path):
     window.resize(1280, 720)
     window.show()
     qtbot.waitUntil(lambda: window.setup_view.device_label.info is not None, timeout=60000)
-    meter = StallMeter(10)
+    view = window.training_view
+    seen: list[int] = []  # the plot's size each time a 10 ms timer gets the GUI thread
+    sampler = QTimer()
+    sampler.setInterval(10)
+    sampler.timeout.connect(lambda: seen.append(view.plot.point_count()))
     with qtbot.waitSignal(window.training_done, timeout=60000):
         window.start_training(Config())
-        meter.start()
-    meter.stop()
-    view = window.training_view
+        sampler.start()
+    sampler.stop()
     assert view.plot.point_count() >= 1200 * 3 and len(view.previews.history) == 120
-    assert len(meter.stalls_ms) > 100
-    # The 100 ms p99 target is measured by benchmarks/gui_responsiveness.py (timings belong
-    # in benchmarks: this test shares 2 cores with others). Here: the GUI thread never
-    # blocks on the worker (a blocking read or a synchronous image decode per event would
-    # stall for seconds over this stream).
-    p99 = meter.percentile(99)
-    assert p99 < 1000.0, f"event-loop stall p99 {p99:.1f} ms (p50 {meter.percentile(50):.1f} ms)"
+    # The GUI thread never blocks on the worker: timers keep firing between the events and
+    # see the plot grow a little at a time. A blocking read of the stream (or an event
+    # loop starved by the stream) would see it jump from empty to full in a few ticks.
+    # The 100 ms stall target is timed by benchmarks/gui_responsiveness.py, not here.
+    growing = sorted(set(seen) - {0, view.plot.point_count()})
+    assert len(growing) >= 50, f"the plot was seen at only {len(growing)} partial sizes"
 
 
 def test_installed_pyside_keeps_reference_counts(qtbot):

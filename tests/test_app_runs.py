@@ -120,21 +120,19 @@ def test_the_run_the_app_died_in_is_offered_even_when_its_worker_stopped_cleanly
     assert settings.get("runs/active") == ""  # offered once, not at every start
 
 
-def test_the_runs_panel_takes_the_cores_run_state_when_there_is_one(tmp_path, monkeypatch):
-    import enum
-    from types import SimpleNamespace
-
+def test_the_runs_panel_shows_the_cores_run_state(tmp_path):
     from app.run_index import summarize
-    from noiseda_core import run_folder
-
-    class Status(str, enum.Enum):
-        RUNNING = "running"
+    from noiseda_core.events import Failed
+    from noiseda_core.run_status import run_state
 
     run = interrupted_run(tmp_path / "runs", tiny_project(tmp_path / "data"))
-    fake = SimpleNamespace(status=Status.RUNNING, step=17, total_steps=40, best_psnr=21.0, started=None,
-                           message="")
-    monkeypatch.setattr(run_folder, "run_state", lambda path: fake, raising=False)
-    got = summarize(run)
-    assert (got.state, got.step, got.best_psnr, got.checkpoint) == ("running", 17, 21.0, True)
-    monkeypatch.delattr(run_folder, "run_state")
-    assert summarize(run).state == "interrupted"  # read from events.jsonl by the app itself
+    for expected in ("interrupted", "failed"):
+        core, panel = run_state(run), summarize(run)
+        assert (panel.state, panel.step, panel.total_steps, panel.best_psnr, panel.date,
+                panel.message) == (core.status.value, core.step, core.total_steps,
+                                   core.best_psnr, core.started, core.message)
+        assert (panel.state, panel.step, panel.best_psnr, panel.checkpoint) == (expected, 20, 22.5,
+                                                                              True)
+        with open(run / "events.jsonl", "a") as log:
+            log.write("\n" + Failed(step=20, message="out of memory").to_json() + "\n")
+    assert summarize(run).message == "out of memory"

@@ -94,7 +94,10 @@ def test_out_of_memory_and_user_errors_are_explained(qtbot, tmp_path, project):
     window = make_window(qtbot, tmp_path, FAKE_STEPS=40, FAKE_DELAY=0.002, FAKE_OOM_AT=3)
     with qtbot.waitSignal(window.training_failed, timeout=30000) as failed:
         window.start_training(tiny_config(project))
+    from noiseda_core.errors import OUT_OF_MEMORY_ADVICE
+
     assert "ran out of memory" in failed.args[0].message
+    assert failed.args[0].message.count(OUT_OF_MEMORY_ADVICE) == 1  # the core's advice, once
     window.job.extra_env = {"FAKE_USER_ERROR": "1"}
     with qtbot.waitSignal(window.training_failed, timeout=30000) as failed:
         window.start_training(tiny_config(project))

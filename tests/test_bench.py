@@ -61,10 +61,6 @@ def test_bad_restore_size_is_a_user_error(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_gpu_summary_checks_the_goals_against_the_release() -> None:
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from summarize_gpu import summarize
 
     lines = [

@@ -91,8 +91,9 @@ def test_restore_exits_non_zero_only_when_nothing_was_restored(model: Path, tmp_
 ])
 def test_user_errors_are_one_line_without_traceback(tmp_path: Path, args: list[str],
                                                     needle: str,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    os.chdir(tmp_path)
+                                                    capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     assert main(args) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err and err.count("\n") == 1

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from noiseda_core.config import (
+    MAX_PATCH,
     Config,
     Mode,
     Precision,
@@ -115,3 +117,25 @@ def test_non_finite_values_in_a_toml_file_are_refused(tmp_path: Path) -> None:
     (tmp_path / "b.toml").write_text("[train]\nsteps = 1e400\n")
     with pytest.raises(UserError, match="train.steps"):
         load_config(tmp_path / "b.toml")
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "needle"),
+    [
+        ("train", {"steps": 0}, "train.steps: must be at least 1"),
+        ("train", {"batch": -2}, "train.batch: must be at least 1"),
+        ("train", {"ema_decay": 1.0}, r"train.ema_decay: must be in \[0, 1\)"),
+        ("train", {"patch": MAX_PATCH + 1}, "train.patch: at most"),
+        ("data", {"workers": -1}, "data.workers: must be 0 or more"),
+        ("data", {"degradation": "blur:huge"}, "data.degradation"),
+        ("model", {"gamma_scale": 0.0}, "model.gamma_scale: must be positive"),
+    ],
+)
+def test_replace_and_direct_construction_are_validated(section: str, change: dict,
+                                                       needle: str) -> None:
+    """Code that builds or replaces a section (the time budget, the GUI) gets the file's checks."""
+    cfg = Config()
+    with pytest.raises(UserError, match=needle):
+        dataclasses.replace(getattr(cfg, section), **change)
+    with pytest.raises(UserError, match=needle):
+        type(getattr(cfg, section))(**change)

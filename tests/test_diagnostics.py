@@ -95,7 +95,15 @@ def test_gamma_scale_changes_the_embedding_and_is_validated() -> None:
     as_is, scaled = build_denoiser("tiny", 16, gamma_scale=1.0), build_denoiser("tiny", 16)
     scaled.load_state_dict(as_is.state_dict())
     assert not torch.allclose(as_is.embed(gamma), scaled.embed(gamma))
-    assert Config().model.gamma_scale == 1.0 and Config().model.init_scheme == "kaiming"
+    # a config that leaves gamma_scale out trains with the authors' embedding (γ as is)
+    from noiseda_core.config import ModelConfig, TrainConfig
+    from noiseda_core.parts import build_parts
+
+    cfg = Config(model=ModelConfig(restorer="unet-tiny", diffusion="tiny"),
+                 train=TrainConfig(patch=16, device="cpu", precision="fp32"))
+    trained = build_parts(cfg, torch.device("cpu")).objective.noise_da.denoiser
+    trained.load_state_dict(as_is.state_dict())
+    torch.testing.assert_close(trained.embed(gamma), as_is.embed(gamma))
     for bad in ("model.gamma_scale=0", "model.init_scheme=xavier", "train.eval_weights=best"):
         with pytest.raises(UserError):
             apply_overrides(Config(), [bad])

@@ -121,15 +121,27 @@ def test_pause_resume_and_stop_reach_both_gloo_ranks(tmp_path: Path) -> None:
         child.stdin.write(line + "\n")
         child.stdin.flush()
 
+    def went_quiet(quiet: float, limit: float = 60) -> bool:
+        """True once no progress has come for ``quiet`` seconds; False if steps go on to ``limit``."""
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            try:
+                lines.get(timeout=quiet)
+            except queue.Empty:
+                return True
+        return False
+
     try:
         next_event("progress")
+        arrivals = []
+        for _ in range(4):
+            next_event("progress")
+            arrivals.append(time.monotonic())
+        # a running loop reports every step: a silence of several steps' time means paused
+        quiet = max(1.0, 5 * max(b - a for a, b in zip(arrivals, arrivals[1:])))
         for _ in range(3):  # with two readers, a resume could land on the rank not paused
             send("pause")
-            time.sleep(1.5)  # the step in flight ends; then nothing moves
-            while not lines.empty():
-                lines.get()
-            time.sleep(2.0)
-            assert lines.empty(), "training went on while paused"
+            assert went_quiet(quiet), "training went on while paused"
             send("resume")
             next_event("progress", timeout=60)
         send("stop")

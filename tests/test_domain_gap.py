@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-from domain_gap import ORACLE, gate_lines  # noqa: E402
-from domain_gap_data import _crop_grid  # noqa: E402
-from domain_gap_report import curve_table, summarise  # noqa: E402
+from domain_gap import ORACLE, gate_lines
+from domain_gap_data import _crop_grid
+from domain_gap_report import curve_table, summarise
 
 
 def _run(*psnrs: float, diagnostics: list[dict] | None = None) -> dict:

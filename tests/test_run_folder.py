@@ -13,9 +13,9 @@ import pytest
 from noiseda_core.config import Config
 from noiseda_core.errors import UserError
 from noiseda_core.events import Checkpoint, Failed, Finished, Progress, Started, Validation
-from noiseda_core.run_folder import RunFolder, read_events, run_state
+from noiseda_core.run_folder import RunFolder, read_events
 from noiseda_core.run_lock import is_locked
-from noiseda_core.run_status import RunStatus, find_runs
+from noiseda_core.run_status import RunStatus, find_runs, run_state
 
 
 def _folder_with(tmp_path: Path, *events, torn: str = "") -> RunFolder:

@@ -24,19 +24,29 @@ def _weights(step: TrainStep) -> list[torch.Tensor]:
     return [p.detach().clone() for p in step.params]
 
 
+def _restorer_state(step: TrainStep) -> dict[str, torch.Tensor]:
+    state = step.parts.objective.restorer.state_dict()
+    return {k: v.detach().clone().float() for k, v in state.items()}
+
+
 def test_a_step_updates_networks_and_ema_and_reports_on_logging_steps() -> None:
     torch.manual_seed(0)
     step = TrainStep(build_parts(CFG, CPU), CPU, None)
-    before, ema_before = _weights(step), step.parts.ema.state_dict()["shadow"]
-    ema_before = {k: v.clone() for k, v in ema_before.items()}
+    before, live = _weights(step), [_restorer_state(step)]
     quiet = step(_inputs(), lam=0.1, phase=Phase.JOINT, generator=None)
+    live.append(_restorer_state(step))
     assert quiet.grad_norm is None and not quiet.nonfinite
     assert quiet.terms.dif is not None and quiet.terms.triplet is not None
     loud = step(_inputs(), lam=0.1, phase=Phase.JOINT, generator=None, logging_step=True)
     assert loud.grad_norm is not None and loud.grad_norm > 0
     assert any(not torch.equal(a, b) for a, b in zip(before, _weights(step)))
+    live.append(_restorer_state(step))
+    # two EMA updates with the warm-up decays 1/10 and 2/11, from the initial weights
     shadow = step.parts.ema.state_dict()["shadow"]
-    assert any(not torch.equal(ema_before[k], shadow[k]) for k in shadow)
+    assert set(shadow) == {k for k, v in live[0].items() if v.is_floating_point()}
+    for k in shadow:
+        first = 0.1 * live[0][k] + 0.9 * live[1][k]
+        torch.testing.assert_close(shadow[k], 2 / 11 * first + 9 / 11 * live[2][k])
 
 
 def test_a_non_finite_loss_updates_nothing_on_a_logging_step() -> None:

@@ -158,3 +158,12 @@ def test_a_full_disk_during_training_is_one_message_and_the_run_resumes(
     assert load_resume_state(tmp_path / "run")["step"] == 2
     events = list(train(None, tmp_path / "run", resume=True))
     assert events[0].step == 2 and isinstance(events[-1], Finished) and events[-1].step == 6
+
+
+def test_the_out_of_memory_advice_is_given_once() -> None:
+    from noiseda_core.errors import OUT_OF_MEMORY_ADVICE, with_out_of_memory_advice
+
+    bare = with_out_of_memory_advice("worker crashed", "RuntimeError: CUDA out of memory.")
+    assert bare.count(OUT_OF_MEMORY_ADVICE) == 1  # a crash the trainer did not explain
+    assert with_out_of_memory_advice(bare, "CUDA out of memory") == bare  # already explained
+    assert with_out_of_memory_advice("config file not found", "") == "config file not found"

@@ -239,8 +239,8 @@ class TrainingOptions(QWidget):
             self.patch.setValue(sizes.patch)
             self.batch.setValue(sizes.batch)
             self.steps.setValue(sizes.steps)
-            if info.kind == "cuda" and self.workers.value() == 0:
-                self.workers.setValue(4)  # keep a GPU fed: crops and noise drawn ahead
+            if sizes.workers and self.workers.value() == 0:
+                self.workers.setValue(sizes.workers)  # keep a GPU fed: crops and noise drawn ahead
         self._start_changed()  # a starting model still decides the architecture
 
     def values(self) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from noiseda_core.run_folder import checkpoint_path
+
 from ..jobs import Failure, JobState, TrainingJob
 from ..run_index import RunSummary
 from ..run_replay import read_run_events
@@ -325,7 +327,7 @@ class TrainingView(QWidget):
             self._tick.stop()
         self._render_stats()
         self.stop_button.setEnabled(live or state == JobState.STARTING)
-        has_ckpt = self.run_dir is not None and (self.run_dir / "checkpoints" / "last.pt").is_file()
+        has_ckpt = self.run_dir is not None and checkpoint_path(self.run_dir).is_file()
         resumable = state == JobState.FAILED or (state == JobState.FINISHED and self.stopped)
         if self.replayed is not None and state not in {JobState.STARTING, JobState.RUNNING,
                                                        JobState.PAUSED, JobState.STOPPING}:

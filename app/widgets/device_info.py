@@ -2,15 +2,15 @@
 
 The question runs in a child process: importing torch in a thread of the GUI process
 would hold the GIL for long stretches (loading its shared libraries) and stall the
-window. ``DeviceInfoLabel`` shows the answer and ``default_sizes`` turns it into sizes
-the device can carry.
+window. ``DeviceInfoLabel`` shows the answer and ``default_sizes`` reads from it the sizes
+the core plans for the device.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 
 from PySide6.QtCore import QProcess, QProcessEnvironment, Signal
 from PySide6.QtWidgets import QLabel, QWidget
@@ -33,11 +33,14 @@ def fallback_summary() -> DeviceSummary:
 
 @dataclass(frozen=True)
 class Sizes:
+    """The core's plan for a first run (``noiseda_core.policy.StartSizes``), as the app reads it."""
+
     restorer: str
     denoiser: str
     patch: int
     batch: int
-    steps: int = 20000  # a CPU gets fewer, so a first run ends the same afternoon
+    steps: int
+    workers: int = 0
 
 
 def parse_devices(text: str) -> DeviceSummary:
@@ -48,15 +51,15 @@ def parse_devices(text: str) -> DeviceSummary:
 
 
 def default_sizes(info: DeviceSummary) -> Sizes:
-    """Sizes the device can carry: small on a CPU, the paper's on a GPU."""
-    if info.kind == "cuda":
-        batch = 24 if info.total_gib >= 20 else 16
-        if info.total_gib < 10:
-            return Sizes("unet-t", "small", 128, 8)
-        return Sizes("unet-s", "paper", 128, batch)
-    if info.kind == "mps":
-        return Sizes("unet-t", "small", 96, 8, steps=5000)
-    return Sizes("unet-t", "small", 64, 4, steps=1000)
+    """The sizes the core plans for this device: the query's ``plan``, the very sizes
+    ``noiseda devices --json`` prints (a summary made without the query asks the core's policy)."""
+    plan = info.plan
+    if not plan:  # the fallback after a failed query: torch is imported here, not at start-up
+        from noiseda_core.policy import start_sizes
+
+        plan = asdict(start_sizes(info.kind, info.total_gib))
+    names = {f.name for f in fields(Sizes)}
+    return Sizes(**{k: v for k, v in plan.items() if k in names})
 
 
 def describe(info: DeviceSummary) -> tuple[str, bool]:

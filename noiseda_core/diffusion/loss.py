@@ -1,7 +1,7 @@
 """The Noise-DA losses: Charbonnier pixel loss, the λ ramp, and the diffusion loss module.
 
 ``NoiseDALoss`` implements steps 3–7 of the method spec
-(/work/shared/design/noise-da.md): noise the clean target, condition the
+(docs/design/noise-da.md): noise the clean target, condition the
 denoiser on the restorer's outputs for both domains (channel shuffling), build
 residual-swapped negatives and combine the positive MSE with a triplet hinge.
 Nothing here detaches the restorer's outputs: L_dif back-propagates into the
