@@ -4,7 +4,9 @@
 ``events.jsonl`` itself (the same rules: the last start decides; a start without an
 end is an interrupted run; without the core's lock a live run in another process
 also reads as interrupted, and the app marks its own live run itself). ``find_runs`` lists the run folders under some roots.
-Plain functions: call them off the GUI thread.
+Plain functions: call them off the GUI thread. A run folder that cannot be read
+(damaged lines in its log, an unreadable file) keeps its own row, marked ``damaged``,
+and never costs the other rows.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-STATES = ("running", "finished", "stopped", "failed", "interrupted")
+STATES = ("running", "finished", "stopped", "failed", "interrupted", "damaged")
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class RunSummary:
     checkpoint: bool  # a resume point exists
     model: bool  # model.safetensors exists
     message: str = ""
+    damaged: bool = False  # its events.jsonl had lines that were skipped
 
     @property
     def name(self) -> str:
@@ -57,7 +60,8 @@ def summarize(path: Path) -> RunSummary:
         date = getattr(state, "started", None) or _mtime(path / "config.toml")
         return RunSummary(path, str(getattr(status, "value", status)), int(state.step),
                           int(state.total_steps), state.best_psnr, date, checkpoint, model,
-                          str(getattr(state, "message", "") or ""))
+                          str(getattr(state, "message", "") or ""),
+                          bool(getattr(state, "damaged", 0)))
     return _from_events(path, checkpoint, model)
 
 
@@ -75,10 +79,10 @@ def _from_events(path: Path, checkpoint: bool, model: bool) -> RunSummary:
             continue  # a line torn by a kill
         if not isinstance(data, dict):
             continue
-        kind, at = data.get("type"), int(data.get("step", 0) or 0)
+        kind, at = data.get("type"), _count(data.get("step"))
         step = at if kind == "started" else max(step, at)
         if kind == "started":
-            state, message, total = "interrupted", "", int(data.get("total_steps", 0) or 0)
+            state, message, total = "interrupted", "", _count(data.get("total_steps"))
         elif kind == "finished":
             state = "stopped" if data.get("stopped") else "finished"
         elif kind == "failed":
@@ -86,6 +90,18 @@ def _from_events(path: Path, checkpoint: bool, model: bool) -> RunSummary:
         elif kind == "validation" and isinstance(data.get("psnr"), (int, float)):
             best = data["psnr"] if best is None else max(best, data["psnr"])
     return RunSummary(path, state, step, total, best, _mtime(path / "config.toml"), checkpoint, model, message)
+
+
+def _count(value: object) -> int:
+    """A step or step count from a log line; anything but a plain whole number is 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def damaged_summary(path: Path, exc: Exception) -> RunSummary:
+    """The row of a run folder whose files could not be summarised."""
+    return RunSummary(path, "damaged", 0, 0, None, _mtime(path / "config.toml"), False, False,
+                      f"could not read this run ({exc.__class__.__name__}: {exc}); "
+                      f"check {path / 'events.jsonl'}", True)
 
 
 def _mtime(path: Path) -> datetime | None:
@@ -109,6 +125,9 @@ def find_runs(roots: list[Path]) -> list[RunSummary]:
             if key in seen or not (child / "config.toml").is_file():
                 continue
             seen.add(key)
-            out.append(summarize(child))
+            try:
+                out.append(summarize(child))
+            except Exception as exc:  # noqa: BLE001 - one run's damage stays in its own row
+                out.append(damaged_summary(child, exc))
     out.sort(key=lambda r: r.date or datetime.min, reverse=True)
     return out

@@ -138,3 +138,29 @@ def test_the_runs_panel_takes_the_cores_run_state_when_there_is_one(tmp_path, mo
     assert (got.state, got.step, got.best_psnr, got.checkpoint) == ("running", 17, 21.0, True)
     monkeypatch.delattr(run_folder, "run_state")
     assert summarize(run).state == "interrupted"  # read from events.jsonl by the app itself
+
+
+def test_one_damaged_event_log_keeps_every_row(qtbot, tmp_path):
+    isolate_settings(tmp_path)
+    from app import settings
+    from app.views.runs_view import RunsView
+
+    runs = tmp_path / "runs"
+    settings.put("setup/runs", str(runs))
+    good = interrupted_run(runs, tiny_project(tmp_path / "data"))
+    bad = runs / "hand-edited"
+    bad.mkdir()
+    save_config(tiny_config(tiny_project(tmp_path / "data2")), bad / "config.toml")
+    (bad / "events.jsonl").write_text(
+        Started(step=0, total_steps=40).to_json() + '\n{"type": "progress", "step": "abc"}\n'
+        '{"type": "progress", "step": 1e400}\n' + Progress(step=3, total_steps=40).to_json() + "\n")
+    panel = RunsView()
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.refreshed, timeout=15000):
+        panel.refresh()
+    rows = {panel.table.topLevelItem(i).text(0): panel.table.topLevelItem(i)
+            for i in range(panel.table.topLevelItemCount())}
+    assert set(rows) == {good.name, bad.name} and not panel.empty.isVisible()
+    assert rows[bad.name].text(1) == "interrupted (app closed or crashed) (log damaged)"
+    assert rows[bad.name].text(2) == "3 / 40"
+    assert "2 damaged line(s)" in rows[bad.name].toolTip(1)

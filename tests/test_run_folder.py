@@ -119,3 +119,24 @@ def test_run_state_tells_each_state_apart(tmp_path: Path) -> None:
     live.close()
     assert done.started is not None and done.updated is not None and done.checkpoint_step is None
     assert {s.path.parent.name for s in find_runs(tmp_path / "kill")} == {"kill"}
+
+
+@pytest.mark.parametrize("bad", ['{"type": "progress", "step": "abc"}',
+                                 '{"type": "progress", "step": 1e400}',
+                                 '{"type": "validation", "step": 5, "psnr": "high"}',
+                                 '{"type": "finished", "step": 10, "stopped": "no"}',
+                                 '[1, 2, 3]', 'garbage \x00 here'])
+def test_a_damaged_event_line_stays_in_its_own_run(tmp_path: Path, bad: str) -> None:
+    damaged = _folder_with(tmp_path / "bad", Started(step=0, total_steps=10),
+                           Validation(step=5, psnr=30.0)).root
+    lines = damaged.joinpath("events.jsonl").read_text().splitlines()
+    lines.insert(1, bad)  # a line in the middle: not a tear from a kill
+    damaged.joinpath("events.jsonl").write_text("\n".join(lines) + "\n")
+    _folder_with(tmp_path / "good", Started(step=0, total_steps=10), Finished(step=10))
+    state = run_state(damaged)
+    assert (state.status, state.step, state.best_psnr, state.damaged) == (
+        RunStatus.INTERRUPTED, 5, 30.0, 1)
+    assert "damaged" in state.message and "events.jsonl" in state.message
+    assert [isinstance(e.step, int) for e in read_events(damaged)] == [True, True]
+    listed = {s.path.parent.name: s for s in find_runs(tmp_path / "bad") + find_runs(tmp_path / "good")}
+    assert listed["good"].status == RunStatus.FINISHED and listed["good"].damaged == 0
