@@ -6,6 +6,7 @@
     RUN_DIR/previews/           preview strips named by step
     RUN_DIR/model.safetensors   the exported EMA restorer
     RUN_DIR/.lock               held by the training process while it runs
+    RUN_DIR/.lock.pid           the same, on file systems without flock (run_lock.py)
 
 ``events.jsonl`` is the source of truth for a run's state (``run_status.py``). A
 crash can tear its last line; readers skip torn lines and a resume drops them.
@@ -22,11 +23,12 @@ from .config import Config, save_config
 from .errors import UserError
 from .event_log import parsed_lines, read_events, step_of  # noqa: F401 - read_events re-exported
 from .events import Event
-from .run_lock import LOCK_NAME, RunLock, is_locked
+from .run_lock import LOCK_NAME, PID_LOCK_NAME, RunLock, is_locked
 
 # what a run writes; a folder holding only these and no checkpoint may be started again
+LOCK_FILES = {LOCK_NAME, PID_LOCK_NAME}
 RUN_FILES = {"config.toml", "events.jsonl", "previews", "checkpoints", "model.safetensors",
-             LOCK_NAME, "tensorboard"}
+             "tensorboard", *LOCK_FILES}
 
 
 class RunFolder:
@@ -115,7 +117,7 @@ class RunFolder:
 
     def _clear_unfinished_start(self) -> None:
         """Remove what a run that never kept a checkpoint left (only our own files)."""
-        for name in RUN_FILES - {LOCK_NAME}:
+        for name in RUN_FILES - LOCK_FILES:
             path = self.root / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -171,7 +173,7 @@ def restartable(root: Path, *, locked_by_us: bool = False) -> bool:
         return True
     names = {p.name for p in root.iterdir() if not (p.name.startswith(".") and
                                                       p.name.endswith(".tmp"))}
-    if not names - {LOCK_NAME}:
+    if not names - LOCK_FILES:
         return True
     if not names <= RUN_FILES or "config.toml" not in names:
         return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -140,3 +141,91 @@ def test_a_damaged_event_line_stays_in_its_own_run(tmp_path: Path, bad: str) -> 
     assert [isinstance(e.step, int) for e in read_events(damaged)] == [True, True]
     listed = {s.path.parent.name: s for s in find_runs(tmp_path / "bad") + find_runs(tmp_path / "good")}
     assert listed["good"].status == RunStatus.FINISHED and listed["good"].damaged == 0
+
+
+@pytest.fixture
+def no_flock(monkeypatch):
+    """A file system without flock (Lustre without -o flock, some NFS): ENOSYS."""
+    import errno
+    import fcntl
+
+    def flock(fd, operation):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_without_flock_a_lock_file_keeps_one_trainer_and_a_dead_one_frees_it(
+        tmp_path: Path, no_flock) -> None:
+    import socket
+
+    folder = RunFolder.create(tmp_path / "run", Config())
+    assert is_locked(folder.root) and run_state(folder.root).status == RunStatus.RUNNING
+    with pytest.raises(UserError, match=rf"in use by another training process \(pid {os.getpid()}"):
+        RunFolder.existing(folder.root)
+    folder.close()
+    assert not is_locked(folder.root) and not (folder.root / ".lock.pid").exists()
+    assert run_state(folder.root).status == RunStatus.INTERRUPTED
+    # what a kill -9 leaves: the record of a process that is gone
+    (folder.root / ".lock.pid").write_text(f"pid {_dead_pid()} on {socket.gethostname()}\n")
+    assert not is_locked(folder.root)
+    again = RunFolder.existing(folder.root)
+    assert (folder.root / ".lock.pid").read_text() == f"pid {os.getpid()} on {socket.gethostname()}\n"
+    again.close()
+    # another host's process cannot be checked from here: held, and the message says what to do
+    (folder.root / ".lock.pid").write_text("pid 12 on some-other-node\n")
+    assert is_locked(folder.root)
+    with pytest.raises(UserError, match=r"pid 12 on some-other-node.*remove .*\.lock\.pid"):
+        RunFolder.existing(folder.root)
+
+
+def test_a_run_killed_without_flock_is_not_running_and_resumes(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path / "run", Config())
+    folder.close()
+    code = textwrap.dedent(f"""
+        import errno, fcntl, os, signal
+        def flock(fd, op):
+            raise OSError(errno.ENOSYS, "Function not implemented")
+        fcntl.flock = flock
+        from noiseda_core.run_folder import RunFolder
+        f = RunFolder.existing({str(folder.root)!r})
+        print("locked", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "locked" in result.stdout and result.returncode == -9
+    assert (folder.root / ".lock.pid").exists()
+    assert not is_locked(folder.root) and run_state(folder.root).status != RunStatus.RUNNING
+    RunFolder.existing(folder.root).close()
+
+
+@pytest.mark.parametrize("plant", ["symlink", "hardlink"])
+def test_a_planted_lock_link_never_touches_its_target(tmp_path: Path, plant: str) -> None:
+    folder = RunFolder.create(tmp_path / "run", Config())
+    folder.close()
+    victim = tmp_path / "thesis.txt"
+    victim.write_bytes(b"four years of work\n")
+    (folder.root / ".lock").unlink()
+    if plant == "symlink":
+        (folder.root / ".lock").symlink_to(victim)
+    else:
+        os.link(victim, folder.root / ".lock")
+    with pytest.raises(UserError, match=r"\.lock.*(symbolic link|not a lock file).*"):
+        RunFolder.existing(folder.root)
+    assert victim.read_bytes() == b"four years of work\n"
+    assert not is_locked(folder.root)
+
+
+def test_a_lock_file_with_other_contents_is_left_untouched(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path / "run", Config())
+    folder.close()
+    (folder.root / ".lock").write_bytes(b"my notes, not a lock\n")
+    with pytest.raises(UserError, match="not a lock file"):
+        RunFolder.existing(folder.root)
+    assert (folder.root / ".lock").read_bytes() == b"my notes, not a lock\n"
