@@ -86,6 +86,12 @@ def existing_outputs(inputs: list[Path], out_dir: Path) -> list[Path]:
     return [Path(out_dir) / n for n in names if (Path(out_dir) / n).exists()]
 
 
+def appeared_meanwhile(dst: Path) -> str:
+    """Why an output was not written: another process created it while we restored."""
+    return (f"{dst} appeared while restoring (another program or restore wrote it); it was "
+            "kept, not replaced: restore into another output folder, or pass --overwrite")
+
+
 def restore_paths(
     model: nn.Module,
     inputs: list[Path],
@@ -105,9 +111,12 @@ def restore_paths(
     collected in ``.failed`` with the reason, non-image files in ``.skipped``; the
     rest are still written. Input files are never overwritten; other files already
     in ``out_dir`` only with ``overwrite=True`` (else ``UserError`` naming them,
-    before any work). A full disk or an unwritable ``out_dir`` stops the batch with
-    ``UserError``. ``on_progress(done, total, path)`` after each file;
-    ``should_stop()`` is checked before each file.
+    before any work). Each output is created exclusively when it is written: a file
+    that another process put there meanwhile is kept, and its input goes in
+    ``.failed`` with the reason (unless ``overwrite=True``). A full disk or an
+    unwritable ``out_dir`` stops the batch with ``UserError``.
+    ``on_progress(done, total, path)`` after each file; ``should_stop()`` is checked
+    before each file.
     """
     from .imageio import _same_file, read_image, write_image
 
@@ -139,7 +148,11 @@ def restore_paths(
         else:
             try:
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                report.written.append(write_image(restored, dst, protect=protect))
+                try:
+                    report.written.append(write_image(restored, dst, protect=protect,
+                                                      replace=overwrite))
+                except FileExistsError:
+                    report.failed.append((src, appeared_meanwhile(dst)))
             except OSError as exc:
                 raise disk_error(dst, exc) or UserError(f"cannot write {dst}: {exc}") from None
             except UserError as exc:  # a full disk, a read-only folder: no later file fits either
