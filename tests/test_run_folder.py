@@ -77,10 +77,27 @@ def test_a_killed_process_leaves_the_folder_unlocked(tmp_path: Path) -> None:
 
 def test_a_folder_without_checkpoint_may_be_started_again(tmp_path: Path) -> None:
     folder = _folder_with(tmp_path, Started(step=0, total_steps=10), Progress(step=1))
-    (folder.root / "previews" / "step_000001_real_0.png").write_bytes(b"png")
     again = RunFolder.create(folder.root, Config())
     again.close()
-    assert read_events(folder.root) == [] and not any(folder.previews.iterdir())
+    assert read_events(folder.root) == []
+
+
+@pytest.mark.parametrize("result", ["model", "preview", "finished"])
+def test_a_folder_with_a_runs_results_is_never_started_over(tmp_path: Path, result: str) -> None:
+    folder = _folder_with(tmp_path, Started(step=0, total_steps=10), Progress(step=10),
+                          *([Finished(step=10)] if result == "finished" else []))
+    if result == "model":
+        folder.model_path.write_bytes(b"weights")
+    if result == "preview":
+        (folder.previews / "step_000010_real_0.png").write_bytes(b"png")
+    before = {p: p.read_bytes() for p in folder.root.rglob("*") if p.is_file() and p.name != ".lock"}
+    expected = {"model": "model.safetensors", "preview": "1 preview image",
+                "finished": "a finished run in events.jsonl"}[result]
+    with pytest.raises(UserError, match=rf"{folder.root}.*{expected}.*no checkpoint.*nothing was "
+                                        r"changed.*--run-dir NEW_FOLDER"):
+        RunFolder.create(folder.root, Config())
+    after = {p: p.read_bytes() for p in folder.root.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == before
 
 
 def test_a_folder_with_a_checkpoint_or_foreign_files_is_never_started_over(tmp_path: Path) -> None:
