@@ -103,7 +103,7 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safet
     """
     from .config import config_from_dict, config_to_toml
     from .export import export_restorer
-    from .starting_model import restorer_for
+    from .starting_model import restorer_for_checkpoint
 
     if weights not in ("ema", "raw"):
         raise UserError(f"--weights {weights!r}: use ema or raw")
@@ -115,7 +115,7 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safet
     out = export_target(run_dir, Path(out), fmt, overwrite=overwrite)
     state = load_resume_state(run_dir)
     cfg = config_from_dict(state["config"])
-    restorer = restorer_for(cfg)  # the same architecture the run trained
+    restorer = restorer_for_checkpoint(cfg, state, checkpoint_path(run_dir))  # as trained
     try:
         source = dict(state["ema"]["shadow"] if weights == "ema" else state["restorer"])
         floating = {k for k, v in restorer.state_dict().items() if v.is_floating_point()}
