@@ -127,20 +127,25 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safet
         raise UserError(f"checkpoint {checkpoint_path(run_dir)}: the {weights} weights do not fit "
                         f"{cfg.model.restorer} ({detail}); the file was edited or damaged") from None
     restorer.eval()
-    if fmt == "onnx":
-        from .onnx_export import export_onnx
+    try:  # created exclusively unless overwrite: a file that appeared meanwhile is kept
+        if fmt == "onnx":
+            from .onnx_export import export_onnx
 
-        return export_onnx(restorer, out)
-    export_restorer(
-        restorer,
-        out,
-        extra_metadata={
-            "task": cfg.train.task.value,
-            "weights": weights,
-            "step": str(state["step"]),
-            "training_config": config_to_toml(cfg),
-        },
-    )
+            return export_onnx(restorer, out, replace=overwrite)
+        export_restorer(
+            restorer,
+            out,
+            extra_metadata={
+                "task": cfg.train.task.value,
+                "weights": weights,
+                "step": str(state["step"]),
+                "training_config": config_to_toml(cfg),
+            },
+            replace=overwrite,
+        )
+    except FileExistsError:
+        raise UserError(f"{out} appeared while exporting (another program wrote it); it was "
+                        "kept: choose another --out, or pass --overwrite to replace it") from None
     return out
 
 
