@@ -179,9 +179,8 @@ def _checked(name: str, kind: str, value: Any) -> Any:
     elif base == "str":
         if isinstance(value, str):
             return value
-    elif base == "list[str]":
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return value
+    elif base == "list[str]" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
     raise ValueError(f"event field {name!r}: {value!r} is not a valid {kind}")
 
 
@@ -190,8 +189,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
 
     ``ValueError`` for an unknown type or a value of the wrong type or range.
     """
-    if not isinstance(data, dict):
-        raise ValueError(f"an event is a JSON object, not {type(data).__name__}")
+    if not isinstance(data, dict):  # a ValueError like any other bad line, which readers skip
+        raise ValueError(f"an event is a JSON object, not {type(data).__name__}")  # noqa: TRY004
     data = dict(data)
     cls = EVENT_TYPES.get(str(data.pop("type", "")))
     if cls is None:

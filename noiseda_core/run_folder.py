@@ -21,7 +21,7 @@ from pathlib import Path
 from .atomic import atomic_write_bytes, disk_error, remove_stale_temporaries
 from .config import Config, save_config
 from .errors import UserError
-from .event_log import parsed_lines, read_events, step_of  # noqa: F401 - read_events re-exported
+from .event_log import parsed_lines, read_events, step_of  # read_events is also re-exported
 from .events import Event, Finished
 from .run_lock import LOCK_NAME, PID_LOCK_NAME, RunLock, is_locked
 

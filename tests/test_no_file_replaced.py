@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import tiny_config, write_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from helpers import tiny_config, write_project
 from noiseda_core.config import Config
 from noiseda_core.errors import UserError
 
