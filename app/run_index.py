@@ -4,6 +4,8 @@
 start without an end is an interrupted run; a held lock is a running one) in the
 panel's terms. ``find_runs`` lists the run folders under some roots.
 Plain functions: call them off the GUI thread.
+A run folder that cannot be read (damaged lines in its log, an unreadable file)
+keeps its own row, marked ``damaged``, and never costs the other rows.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from noiseda_core.run_folder import checkpoint_path
 
-STATES = ("running", "finished", "stopped", "failed", "interrupted")
+STATES = ("running", "finished", "stopped", "failed", "interrupted", "damaged")
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class RunSummary:
     checkpoint: bool  # a resume point exists
     model: bool  # model.safetensors exists
     message: str = ""
+    damaged: bool = False  # its events.jsonl had lines that were skipped
 
     @property
     def name(self) -> str:
@@ -47,7 +50,22 @@ def summarize(path: Path) -> RunSummary:
     state = run_state(path)
     return RunSummary(path, state.status.value, state.step, state.total_steps, state.best_psnr,
                       state.started, checkpoint_path(path).is_file(),
-                      (path / "model.safetensors").is_file(), state.message)
+                      (path / "model.safetensors").is_file(), state.message,
+                      bool(getattr(state, "damaged", 0)))
+
+
+def damaged_summary(path: Path, exc: Exception) -> RunSummary:
+    """The row of a run folder whose files could not be summarised."""
+    return RunSummary(path, "damaged", 0, 0, None, _mtime(path / "config.toml"), False, False,
+                      f"could not read this run ({exc.__class__.__name__}: {exc}); "
+                      f"check {path / 'events.jsonl'}", True)
+
+
+def _mtime(path: Path) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime)
+    except OSError:
+        return None
 
 
 def find_runs(roots: list[Path]) -> list[RunSummary]:
@@ -64,6 +82,9 @@ def find_runs(roots: list[Path]) -> list[RunSummary]:
             if key in seen or not (child / "config.toml").is_file():
                 continue
             seen.add(key)
-            out.append(summarize(child))
+            try:
+                out.append(summarize(child))
+            except Exception as exc:  # noqa: BLE001 - one run's damage stays in its own row
+                out.append(damaged_summary(child, exc))
     out.sort(key=lambda r: r.date or datetime.min, reverse=True)
     return out

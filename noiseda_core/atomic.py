@@ -1,6 +1,9 @@
 """Atomic file writes: write to a temporary file beside the target, fsync, rename.
 
-A kill at any moment leaves either the old file or the new one, never half. The
+A kill at any moment leaves either the old file or the new one, never half. With
+``replace=False`` the file is created exclusively at the very last moment (a hard link
+of the finished temporary to the name, which fails when the name exists), so a file
+that another process made meanwhile is never replaced: ``FileExistsError``. The
 file gets the mode a plain ``open()`` would give it (``0o666`` less the umask),
 not ``mkstemp``'s private ``0o600``. A full disk or a read-only folder becomes
 one ``UserError`` naming the file, and no temporary file is left behind.
@@ -58,10 +61,34 @@ def _as_os_error(exc: BaseException) -> OSError:
     return OSError(int(found.group(1)) if found else 0, str(exc))
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+# link() is not supported here (FAT, some FUSE and SMB mounts): claim the name instead
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP),
+             errno.ENOSYS, errno.EMLINK, errno.EXDEV}
+
+
+def _publish_new(tmp: Path, path: Path) -> None:
+    """Give the finished ``tmp`` the name ``path`` only if no file has it (else FileExistsError)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        # no hard links: claim the name (an empty file for an instant), then fill it
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                         0o600))
+        os.replace(tmp, path)
+    else:
+        tmp.unlink()
+
+
+def atomic_write(path: Path, write: Callable[[Path], None], *, replace: bool = True) -> None:
     """Call ``write(tmp_path)`` then move ``tmp_path`` onto ``path`` atomically.
 
-    Raises ``UserError`` when the disk is full or the folder cannot be written.
+    ``replace=False``: never replace an existing ``path``, not even one that appears
+    while ``write`` runs (``FileExistsError``). Raises ``UserError`` when the disk is
+    full or the folder cannot be written.
     """
     path = Path(path)
     tmp: Path | None = None
@@ -78,7 +105,10 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             except (AttributeError, OSError):  # no fchmod (Windows), a file system without modes
                 pass
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _publish_new(tmp, path)
         tmp = None
     except Exception as exc:
         friendly = disk_error(path, _as_os_error(exc))
@@ -90,9 +120,9 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+def atomic_write_bytes(path: Path, data: bytes, *, replace: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (``replace=False``: only as a new file)."""
+    atomic_write(path, lambda tmp: tmp.write_bytes(data), replace=replace)
 
 
 def remove_stale_temporaries(folder: Path, recursive: bool = True) -> list[Path]:

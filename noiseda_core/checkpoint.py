@@ -99,7 +99,7 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safet
     """
     from .config import config_from_dict, config_to_toml
     from .export import export_restorer
-    from .starting_model import restorer_for
+    from .starting_model import restorer_for_checkpoint
 
     if weights not in ("ema", "raw"):
         raise UserError(f"--weights {weights!r}: use ema or raw")
@@ -111,7 +111,7 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safet
     out = export_target(run_dir, Path(out), fmt, overwrite=overwrite)
     state = load_resume_state(run_dir)
     cfg = config_from_dict(state["config"])
-    restorer = restorer_for(cfg)  # the same architecture the run trained
+    restorer = restorer_for_checkpoint(cfg, state, checkpoint_path(run_dir))  # as trained
     try:
         source = dict(state["ema"]["shadow"] if weights == "ema" else state["restorer"])
         floating = {k for k, v in restorer.state_dict().items() if v.is_floating_point()}
@@ -123,20 +123,25 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safet
         raise UserError(f"checkpoint {checkpoint_path(run_dir)}: the {weights} weights do not fit "
                         f"{cfg.model.restorer} ({detail}); the file was edited or damaged") from None
     restorer.eval()
-    if fmt == "onnx":
-        from .onnx_export import export_onnx
+    try:  # created exclusively unless overwrite: a file that appeared meanwhile is kept
+        if fmt == "onnx":
+            from .onnx_export import export_onnx
 
-        return export_onnx(restorer, out)
-    export_restorer(
-        restorer,
-        out,
-        extra_metadata={
-            "task": cfg.train.task.value,
-            "weights": weights,
-            "step": str(state["step"]),
-            "training_config": config_to_toml(cfg),
-        },
-    )
+            return export_onnx(restorer, out, replace=overwrite)
+        export_restorer(
+            restorer,
+            out,
+            extra_metadata={
+                "task": cfg.train.task.value,
+                "weights": weights,
+                "step": str(state["step"]),
+                "training_config": config_to_toml(cfg),
+            },
+            replace=overwrite,
+        )
+    except FileExistsError:
+        raise UserError(f"{out} appeared while exporting (another program wrote it); it was "
+                        "kept: choose another --out, or pass --overwrite to replace it") from None
     return out
 
 

@@ -19,11 +19,20 @@ EXIT_USER_ERROR = 2
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
-    from .demo import write_demo_data
+    from .demo import write_demo_project
 
-    toml = write_demo_data(Path(args.out), seed=args.seed)
-    print(f"demo project written to {Path(args.out).resolve()}")
-    print(f"train on it with: noiseda train {toml}")
+    project = write_demo_project(Path(args.out), seed=args.seed)
+    if project.kept:
+        shown = ", ".join(str(p) for p in project.kept[:5])
+        more = f" and {len(project.kept) - 5} more" if len(project.kept) > 5 else ""
+        print(f"kept {len(project.kept)} file(s) that were already there, unchanged (only "
+              f"missing files were written): {shown}{more}", file=sys.stderr)
+    if not project.written:
+        print(f"nothing written: {Path(args.out).resolve()} already holds every demo file")
+    else:
+        print(f"demo project written to {Path(args.out).resolve()} "
+              f"({len(project.written)} file(s))")
+    print(f"train on it with: noiseda train {project.toml}")
     return 0
 
 

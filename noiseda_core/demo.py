@@ -14,10 +14,15 @@ which the built-in restorer, trained on white Gaussian noise only, handles badly
 gap Noise-DA closes. The config trains on the clean targets with noise fitted to the
 real photos (``data.degradation = "fit"``), keeps the best weights by the validation
 pairs, and sizes itself to ``train.minutes``.
+
+Into a folder that already holds some of these files (a user's edited ``demo.toml``,
+an earlier demo, photos of the same names) only the missing files are written: an
+existing file is never replaced, and ``DemoProject.kept`` names every one kept.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -114,39 +119,71 @@ def _collect(spec: list[tuple[str, float, int, int]]) -> list[tuple[str, np.ndar
     return out
 
 
-def _save(a: np.ndarray, path: Path) -> None:
+@dataclass
+class DemoProject:
+    """What ``write_demo_project`` did: the config to train, files written and files kept."""
+
+    toml: Path
+    written: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)  # existed already: left as they were
+
+
+def _save(a: np.ndarray, path: Path, project: DemoProject) -> None:
+    """Write one image unless ``path`` exists (even if it appears meanwhile)."""
     import torch
 
-    write_image(torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))), path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        write_image(torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))), path,
+                    replace=False)
+    except FileExistsError:
+        project.kept.append(path)
+    else:
+        project.written.append(path)
 
 
-def write_demo_data(out: Path, seed: int = 0) -> Path:
-    """Write the demo layout under ``out`` (deterministic under ``seed``); returns ``demo.toml``."""
+DEMO_HEADER = (
+    "# Noise-DA demo: written by 'noiseda demo-data'; paths are relative to this file.\n"
+    "# Starts from the built-in restorer (trained on white Gaussian noise) and adapts it to\n"
+    "# the 'real' folder's camera noise for train.minutes (its steps are sized to the time).\n"
+    "# Longer: noiseda train demo.toml --minutes 30   From scratch (the paper's protocol):\n"
+    "#   noiseda train demo.toml --set model.init_restorer= --set train.minutes=0\n"
+)
+
+
+def write_demo_project(out: Path, seed: int = 0) -> DemoProject:
+    """Write the demo layout under ``out`` (deterministic under ``seed``), keeping any file
+    that exists already (``.kept``)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; choose a folder for the demo data")
+    project = DemoProject(out / "demo.toml")
     rng = np.random.default_rng(seed)
     camera = phone_noise()
     for name, clean in _collect(_SYNTHETIC):
         sigma = rng.uniform(0.0, 75.0) / 255.0
         noisy = clean + rng.standard_normal(clean.shape).astype(np.float32) * np.float32(sigma)
-        _save(np.clip(noisy, 0.0, 1.0), out / "synthetic" / "input" / f"{name}.png")
-        _save(clean, out / "synthetic" / "target" / f"{name}.png")
+        _save(np.clip(noisy, 0.0, 1.0), out / "synthetic" / "input" / f"{name}.png", project)
+        _save(clean, out / "synthetic" / "target" / f"{name}.png", project)
     for name, clean in _collect(_REAL):
-        _save(camera.apply(clean, rng), out / "real" / f"{name}.png")
+        _save(camera.apply(clean, rng), out / "real" / f"{name}.png", project)
     for name, clean in _collect(_REAL_VAL):
-        _save(camera.apply(clean, rng), out / "real_val" / "input" / f"{name}.png")
-        _save(clean, out / "real_val" / "target" / f"{name}.png")
-    toml_path = out / "demo.toml"
-    header = (
-        "# Noise-DA demo: written by 'noiseda demo-data'; paths are relative to this file.\n"
-        "# Starts from the built-in restorer (trained on white Gaussian noise) and adapts it to\n"
-        "# the 'real' folder's camera noise for train.minutes (its steps are sized to the time).\n"
-        "# Longer: noiseda train demo.toml --minutes 30   From scratch (the paper's protocol):\n"
-        "#   noiseda train demo.toml --set model.init_restorer= --set train.minutes=0\n"
-    )
-    atomic_write_bytes(toml_path, (header + tomli_w.dumps(DEMO_CONFIG)).encode("utf-8"))
-    return toml_path
+        _save(camera.apply(clean, rng), out / "real_val" / "input" / f"{name}.png", project)
+        _save(clean, out / "real_val" / "target" / f"{name}.png", project)
+    try:
+        atomic_write_bytes(project.toml, (DEMO_HEADER + tomli_w.dumps(DEMO_CONFIG)).encode("utf-8"),
+                           replace=False)
+    except FileExistsError:
+        project.kept.append(project.toml)
+    else:
+        project.written.append(project.toml)
+    return project
 
 
-__all__ = ["DEMO_CONFIG", "skimage_data_dir", "write_demo_data"]
+def write_demo_data(out: Path, seed: int = 0) -> Path:
+    """``write_demo_project(out, seed).toml``: the demo's config (existing files are kept)."""
+    return write_demo_project(out, seed).toml
+
+
+__all__ = ["DEMO_CONFIG", "DemoProject", "skimage_data_dir", "write_demo_data",
+           "write_demo_project"]

@@ -1,17 +1,21 @@
 """Reading a run's ``events.jsonl`` when it may end in a torn line (a crash mid-write).
 
 Readers skip lines that are not whole JSON objects with a ``type``; events of types
-this version does not know are skipped too (newer versions may add some).
+this version does not know are skipped too (newer versions may add some). Lines of a
+known type whose values do not fit it (``"step": "abc"``, ``1e400``), and lines that
+are not even the start of a JSON object, are skipped and counted as damaged
+(``read_event_log``).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .events import Event, event_from_dict
+from .events import EVENT_TYPES, Event, event_from_dict
 
-__all__ = ["parsed_lines", "read_events", "step_of"]
+__all__ = ["EventLog", "parsed_lines", "read_event_log", "read_events", "step_of"]
 
 
 def parsed_lines(path: Path) -> list[tuple[str, dict]]:
@@ -27,7 +31,7 @@ def parsed_lines(path: Path) -> list[tuple[str, dict]]:
             continue
         try:
             data = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
         if isinstance(data, dict) and isinstance(data.get("type"), str):
             out.append((line, data))
@@ -39,12 +43,40 @@ def step_of(data: dict) -> int:
     return step if isinstance(step, int) and not isinstance(step, bool) else 0
 
 
-def read_events(run_dir: Path) -> list[Event]:
-    """The events of a run folder, oldest first; torn lines and unknown types skipped."""
-    events = []
-    for _, data in parsed_lines(Path(run_dir) / "events.jsonl"):
-        try:
-            events.append(event_from_dict(data))
-        except (ValueError, TypeError):
+@dataclass
+class EventLog:
+    """The readable events of a run, oldest first, and how many lines were damaged."""
+
+    events: list[Event] = field(default_factory=list)
+    damaged: int = 0
+
+
+def read_event_log(run_dir: Path) -> EventLog:
+    """Every valid event of ``run_dir/events.jsonl``; torn lines (kills) are not damage."""
+    log = EventLog()
+    try:
+        text = (Path(run_dir) / "events.jsonl").read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return log
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
             continue
-    return events
+        try:
+            data = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            log.damaged += not line.startswith("{")  # a line cut short by a kill is no damage
+            continue
+        if isinstance(data, dict) and data.get("type") not in EVENT_TYPES and isinstance(
+                data.get("type"), str):
+            continue  # written by a newer version
+        try:
+            log.events.append(event_from_dict(data))
+        except (ValueError, TypeError):
+            log.damaged += 1
+    return log
+
+
+def read_events(run_dir: Path) -> list[Event]:
+    """The events of a run folder, oldest first; torn, damaged and unknown lines skipped."""
+    return read_event_log(run_dir).events

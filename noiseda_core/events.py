@@ -159,16 +159,52 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
+MAX_COUNT = 2**31 - 1  # steps and counts beyond this are damage (Qt widgets take 32-bit ints)
+
+
+def _checked(name: str, kind: str, value: Any) -> Any:
+    """``value`` if it fits the field's declared type ``kind``, else ``ValueError``.
+
+    A hand-edited or damaged ``events.jsonl`` line ("step": "abc", 1e400, -1) must not
+    reach the code that sums, compares and shows these numbers.
+    """
+    if value is None and kind.endswith("| None"):
+        return None
+    base = kind.removesuffix(" | None")
+    if base == "int":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+            return value
+    elif base == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)  # NaN and infinities are written on purpose (allow_nan)
+    elif base == "bool":
+        if isinstance(value, bool):
+            return value
+    elif base == "str":
+        if isinstance(value, str):
+            return value
+    elif base == "list[str]" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise ValueError(f"event field {name!r}: {value!r} is not a valid {kind}")
+
+
 def event_from_dict(data: dict[str, Any]) -> Event:
-    """Inverse of ``Event.to_dict`` (unknown keys are ignored, for forward compatibility)."""
+    """Inverse of ``Event.to_dict`` (unknown keys are ignored, for forward compatibility).
+
+    ``ValueError`` for an unknown type or a value of the wrong type or range.
+    """
+    if not isinstance(data, dict):  # a ValueError like any other bad line, which readers skip
+        raise ValueError(f"an event is a JSON object, not {type(data).__name__}")  # noqa: TRY004
     data = dict(data)
     cls = EVENT_TYPES.get(str(data.pop("type", "")))
     if cls is None:
         raise ValueError(f"unknown event type in {data!r}")
     if cls is Progress and "lambda" in data:
         data["lam"] = data.pop("lambda")
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+    kinds = {f.name: str(f.type) for f in fields(cls)}
+    return cls(**{k: _checked(k, kinds[k], v) for k, v in data.items() if k in kinds})
 
 
 def event_from_json(line: str) -> Event:

@@ -62,14 +62,19 @@ def export_metadata(restorer: Restorer, extra: dict[str, str] | None = None) -> 
 
 
 def export_restorer(
-    restorer: Restorer, path: Path, *, extra_metadata: dict[str, str] | None = None
+    restorer: Restorer, path: Path, *, extra_metadata: dict[str, str] | None = None,
+    replace: bool = True,
 ) -> None:
-    """Write ``restorer`` to ``path`` (safetensors, atomic) with the metadata above."""
+    """Write ``restorer`` to ``path`` (safetensors, atomic) with the metadata above.
+
+    ``replace=False``: ``FileExistsError`` if ``path`` exists by the time it is written.
+    """
     from safetensors.torch import save_file
 
     metadata = export_metadata(restorer, extra_metadata)
     tensors = _tensors(restorer)
-    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata),
+                 replace=replace)
 
 
 def read_metadata(path: Path) -> dict[str, str]:

@@ -283,10 +283,13 @@ def tensor_to_uint8(img: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(a.permute(1, 2, 0).numpy())
 
 
-def write_image(img: torch.Tensor, path: Path, *, protect: Collection[Path] = ()) -> Path:
+def write_image(img: torch.Tensor, path: Path, *, protect: Collection[Path] = (),
+                replace: bool = True) -> Path:
     """Write ``(3, H, W)`` in [0, 1] as an 8-bit image (format by suffix, PNG usually), atomically.
 
     Refuses (``UserError``) to overwrite any file in ``protect`` (the inputs).
+    ``replace=False``: ``FileExistsError`` when ``path`` exists, even if it appeared
+    while the image was being encoded (another process writing the same folder).
     """
     path = Path(path)
     fmt = _WRITE_FORMATS.get(path.suffix.lower())
@@ -300,7 +303,7 @@ def write_image(img: torch.Tensor, path: Path, *, protect: Collection[Path] = ()
             )
     pil = Image.fromarray(tensor_to_uint8(img), mode="RGB")
     name, options = fmt
-    atomic_write(path, lambda tmp: pil.save(tmp, format=name, **options))
+    atomic_write(path, lambda tmp: pil.save(tmp, format=name, **options), replace=replace)
     return path
 
 

@@ -142,15 +142,10 @@ class RunMonitor:
 
 def saved_start_scores(events_path: Path) -> tuple[float, float] | None:
     """The starting model's PSNR/SSIM as a run logged them (so a resumed run keeps them)."""
-    import json
+    from .event_log import read_events
+    from .events import Validation
 
-    if not Path(events_path).is_file():
-        return None
-    for line in Path(events_path).read_text(encoding="utf-8").splitlines():
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if data.get("type") == "validation" and data.get("psnr_start") is not None:
-            return float(data["psnr_start"]), float(data.get("ssim_start") or 0.0)
+    for event in read_events(Path(events_path).parent):
+        if isinstance(event, Validation) and event.psnr_start is not None:
+            return event.psnr_start, event.ssim_start or 0.0
     return None

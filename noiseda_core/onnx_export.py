@@ -51,8 +51,11 @@ class _ExportableRestorer(nn.Module):
         return out[:, :, :h, :w]
 
 
-def export_onnx(restorer: Restorer, out: Path) -> Path:
-    """Write ``restorer`` as an ONNX model at ``out`` (atomically); UserError if unsupported."""
+def export_onnx(restorer: Restorer, out: Path, *, replace: bool = True) -> Path:
+    """Write ``restorer`` as an ONNX model at ``out`` (atomically); UserError if unsupported.
+
+    ``replace=False``: ``FileExistsError`` if ``out`` exists by the time it is written.
+    """
     try:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401
@@ -82,8 +85,8 @@ def export_onnx(restorer: Restorer, out: Path) -> Path:
             program.save(str(tmp))
 
     try:
-        atomic_write(Path(out), write)
-    except UserError:
+        atomic_write(Path(out), write, replace=replace)
+    except (UserError, FileExistsError):
         raise
     except Exception as exc:  # the exporter raises many types; name the net and the cause
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

@@ -86,6 +86,12 @@ def existing_outputs(inputs: list[Path], out_dir: Path) -> list[Path]:
     return [Path(out_dir) / n for n in names if (Path(out_dir) / n).exists()]
 
 
+def appeared_meanwhile(dst: Path) -> str:
+    """Why an output was not written: another process created it while we restored."""
+    return (f"{dst} appeared while restoring (another program or restore wrote it); it was "
+            "kept, not replaced: restore into another output folder, or pass --overwrite")
+
+
 def restore_paths(
     model: nn.Module,
     inputs: list[Path],
@@ -106,10 +112,13 @@ def restore_paths(
     collected in ``.failed`` with the reason, non-image files in ``.skipped``; the
     rest are still written. Input files are never overwritten; other files already
     in ``out_dir`` only with ``overwrite=True`` (else ``UserError`` naming them,
-    before any work). A full disk or an unwritable ``out_dir`` stops the batch with
-    ``UserError``. ``on_progress(done, total, path)`` after each file;
-    ``should_stop()`` is checked before each file. ``pd`` > 1 restores by pixel-shuffle
-    down-sampling with that stride (``pixel_shuffle.py``).
+    before any work). Each output is created exclusively when it is written: a file
+    that another process put there meanwhile is kept, and its input goes in
+    ``.failed`` with the reason (unless ``overwrite=True``). A full disk or an
+    unwritable ``out_dir`` stops the batch with ``UserError``.
+    ``on_progress(done, total, path)`` after each file; ``should_stop()`` is checked
+    before each file. ``pd`` > 1 restores by pixel-shuffle down-sampling with that
+    stride (``pixel_shuffle.py``).
     """
     from .pixel_shuffle import pd_restore
 
@@ -144,7 +153,11 @@ def restore_paths(
         else:
             try:
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                report.written.append(write_image(restored, dst, protect=protect))
+                try:
+                    report.written.append(write_image(restored, dst, protect=protect,
+                                                      replace=overwrite))
+                except FileExistsError:
+                    report.failed.append((src, appeared_meanwhile(dst)))
             except OSError as exc:
                 raise disk_error(dst, exc) or UserError(f"cannot write {dst}: {exc}") from None
             except UserError as exc:  # a full disk, a read-only folder: no later file fits either

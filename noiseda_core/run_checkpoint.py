@@ -20,6 +20,7 @@ from .distributed import gather
 from .errors import UserError
 from .events import Checkpoint
 from .export import export_restorer
+from .starting_model import architecture_record
 
 if TYPE_CHECKING:
     from .run_state import Run
@@ -63,6 +64,7 @@ def save_checkpoint(run: Run, step: int) -> Checkpoint | None:
         "optimizer": parts.optimizer.state_dict(),
         "ema": parts.ema.state_dict(),
         "restorer": parts.objective.restorer.state_dict(),
+        "restorer_arch": architecture_record(parts.objective.restorer),  # no starting file needed
         "data": data_states,
         "rng": rng_states,
         "scaler": scaler.state_dict() if scaler.is_enabled() else {},

@@ -6,6 +6,7 @@
     RUN_DIR/previews/           preview strips named by step
     RUN_DIR/model.safetensors   the exported EMA restorer
     RUN_DIR/.lock               held by the training process while it runs
+    RUN_DIR/.lock.pid           the same, on file systems without flock (run_lock.py)
 
 ``events.jsonl`` is the source of truth for a run's state (``run_status.py``). A
 crash can tear its last line; readers skip torn lines and a resume drops them.
@@ -20,15 +21,16 @@ from pathlib import Path
 from .atomic import atomic_write_bytes, disk_error, remove_stale_temporaries
 from .config import Config, save_config
 from .errors import UserError
-from .event_log import parsed_lines, read_events, step_of  # noqa: F401 - read_events re-exported
-from .events import Event
-from .run_lock import LOCK_NAME, RunLock, is_locked
+from .event_log import parsed_lines, read_events, step_of  # read_events is also re-exported
+from .events import Event, Finished
+from .run_lock import LOCK_NAME, PID_LOCK_NAME, RunLock, is_locked
 
 CHECKPOINT = Path("checkpoints", "last.pt")  # the resume state, inside the run folder
 
 # what a run writes; a folder holding only these and no checkpoint may be started again
+LOCK_FILES = {LOCK_NAME, PID_LOCK_NAME}
 RUN_FILES = {"config.toml", "events.jsonl", "previews", "checkpoints", "model.safetensors",
-             LOCK_NAME, "tensorboard"}
+             "tensorboard", *LOCK_FILES}
 
 
 class RunFolder:
@@ -55,6 +57,7 @@ class RunFolder:
         if root.exists() and not root.is_dir():
             raise UserError(f"run folder {root} exists and is not a folder; choose another --run-dir")
         if root.is_dir() and any(root.iterdir()):
+            refuse_to_restart_over_results(root)
             if not restartable(root):
                 raise UserError(
                     f"run folder {root} already holds files; continue it with "
@@ -117,7 +120,7 @@ class RunFolder:
 
     def _clear_unfinished_start(self) -> None:
         """Remove what a run that never kept a checkpoint left (only our own files)."""
-        for name in RUN_FILES - {LOCK_NAME}:
+        for name in RUN_FILES - LOCK_FILES:
             path = self.root / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -165,19 +168,56 @@ class RunFolder:
         return f"previews/step_{step:06d}_{what}.png"
 
 
+def run_results(root: Path) -> list[str]:
+    """What starting the run in ``root`` again would delete: its exported model, its
+    previews, the record that it finished. Empty for a run that never got that far."""
+    root = Path(root)
+    found = []
+    if (root / "model.safetensors").exists():
+        found.append("its model, model.safetensors")
+    try:
+        previews = sum(1 for p in (root / "previews").iterdir() if not p.name.startswith("."))
+    except OSError:
+        previews = 0
+    if previews:
+        found.append(f"{previews} preview image(s) in previews/")
+    if any(isinstance(event, Finished) for event in read_events(root)):
+        found.append("a finished run in events.jsonl")
+    return found
+
+
+def refuse_to_restart_over_results(root: Path) -> None:
+    """``UserError`` when a run folder without a checkpoint holds a run's results.
+
+    Such a folder (a finished run whose ``checkpoints/`` was removed, say) can be
+    neither continued nor started again without deleting what it made.
+    """
+    root = Path(root)
+    if (root / "checkpoints" / "last.pt").exists():
+        return
+    found = run_results(root)
+    if found:
+        raise UserError(
+            f"run folder {root} holds {'; '.join(found)}, but no checkpoint to continue from "
+            f"({root / 'checkpoints' / 'last.pt'} is missing): it can be neither resumed nor "
+            "started again without deleting those, so nothing was changed. Start a new run "
+            f"with its settings: noiseda train {root / 'config.toml'} --run-dir NEW_FOLDER "
+            "(or put checkpoints/ back from a backup and resume)")
+
+
 def restartable(root: Path, *, locked_by_us: bool = False) -> bool:
     """True for a run folder that may be started afresh: it holds only a run's own
-    files, no checkpoint, and no process is training in it."""
+    files, no checkpoint, no results (``run_results``) and no process is training in it."""
     root = Path(root)
     if not root.is_dir():
         return True
     names = {p.name for p in root.iterdir() if not (p.name.startswith(".") and
                                                       p.name.endswith(".tmp"))}
-    if not names - {LOCK_NAME}:
+    if not names - LOCK_FILES:
         return True
     if not names <= RUN_FILES or "config.toml" not in names:
         return False
-    if checkpoint_path(root).exists():
+    if checkpoint_path(root).exists() or run_results(root):
         return False
     return locked_by_us or not is_locked(root)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoint import checkpoint_path
 from .config import Config, KeepRule, Mode, save_config
 from .data import TrainData
 from .device import autocast_dtype, precision_name, resolve_device
@@ -26,7 +27,7 @@ from .noise_fit import resolve_degradation
 from .parts import Parts, build_parts
 from .run_checkpoint import hand_edited, restore_rng
 from .run_folder import RunFolder
-from .starting_model import restorer_for, with_starting_architecture
+from .starting_model import restorer_for, restorer_for_checkpoint, with_starting_architecture
 from .step import TrainStep
 
 
@@ -77,9 +78,12 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
         cfg, advice = with_suggested_batch(cfg, device)
         print(advice.message, file=sys.stderr)
     starting = None
-    if cfg.model.init_restorer:  # the starting file decides the architecture
+    if state is not None:  # the checkpoint holds every weight: no need of the starting file
+        if cfg.model.init_restorer:
+            starting = restorer_for_checkpoint(cfg, state, checkpoint_path(run_dir))
+    elif cfg.model.init_restorer:  # the starting file decides the architecture
         starting = restorer_for(cfg)
-        cfg = with_starting_architecture(cfg, starting, quiet=not ctx.is_main or state is not None)
+        cfg = with_starting_architecture(cfg, starting, quiet=not ctx.is_main)
     if state is None:
         cfg = resolve_degradation(cfg)  # "fit": measured in the real photos, once
     t = cfg.train

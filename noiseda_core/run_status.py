@@ -9,6 +9,9 @@ dead one. The app's runs panel and scripts call ``run_state(path)`` and
     stopped      ... ended with ``finished`` and ``stopped`` (Stop, Ctrl-C, SIGTERM, app gone)
     failed       ... ended with a ``failed`` event (``message`` says why)
     interrupted  a start with no end (killed, power cut) or no start at all: resume it
+
+Damaged lines in ``events.jsonl`` (a hand edit, a bad disk) are skipped; ``damaged``
+counts them and ``message`` says so, so that run's row shows it and no other run's.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from .checkpoint import checkpoint_path
 from .events import Checkpoint, Failed, Finished, Progress, Started, Validation
-from .event_log import read_events
+from .event_log import read_event_log
 from .run_lock import is_locked
 
 
@@ -47,6 +50,7 @@ class RunState:
     updated: datetime | None  # the last event written
     message: str = ""  # why it failed, for a person
     model: Path | None = None  # the exported restorer, when one exists
+    damaged: int = 0  # lines of events.jsonl that were skipped as damaged
 
     @property
     def name(self) -> str:
@@ -74,7 +78,8 @@ def run_state(path: Path) -> RunState:
     checkpoint_step: int | None = None
     best: float | None = None
     best_step: int | None = None
-    for event in read_events(path):
+    log = read_event_log(path)
+    for event in log.events:
         step = max(step, event.step) if not isinstance(event, Started) else event.step
         if isinstance(event, Started):
             status, message, total = RunStatus.INTERRUPTED, "", event.total_steps
@@ -92,12 +97,16 @@ def run_state(path: Path) -> RunState:
         checkpoint_step = None
     if is_locked(path):
         status = RunStatus.RUNNING
+    if log.damaged:
+        note = (f"{log.damaged} damaged line(s) in {path / 'events.jsonl'} were skipped; "
+                "the state shown may be incomplete")
+        message = f"{message}; {note}" if message else note
     model = path / "model.safetensors"
     return RunState(
         path=path, status=status, step=step, total_steps=total, checkpoint_step=checkpoint_step,
         best_psnr=best, best_psnr_step=best_step, started=_mtime(path / "config.toml"),
         updated=_mtime(path / "events.jsonl") or _mtime(path / "config.toml"), message=message,
-        model=model if model.is_file() else None,
+        model=model if model.is_file() else None, damaged=log.damaged,
     )
 
 

@@ -39,6 +39,7 @@ from .objective import Phase
 from .progress import StepClock
 from .resume_config import restart_config, resumed_config
 from .run_checkpoint import export_model, save_checkpoint
+from .run_folder import refuse_to_restart_over_results
 from .run_state import Run, setup_run
 from .step import StepResult, to_device
 
@@ -82,7 +83,10 @@ def train(cfg: Config | None, run_dir: Path, *, resume: bool = False,
             state = load_resume_state(run_dir)
             cfg = resumed_config(run_dir, state, overrides)
         else:
+            refuse_to_restart_over_results(run_dir)  # before any work, nothing deleted
             cfg = restart_config(run_dir, overrides)
+    elif Path(run_dir).is_dir():
+        refuse_to_restart_over_results(run_dir)
     assert cfg is not None
     ctx = init_distributed(cfg.train.device)
     try:

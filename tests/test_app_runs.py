@@ -136,3 +136,29 @@ def test_the_runs_panel_shows_the_cores_run_state(tmp_path):
         with open(run / "events.jsonl", "a") as log:
             log.write("\n" + Failed(step=20, message="out of memory").to_json() + "\n")
     assert summarize(run).message == "out of memory"
+
+
+def test_one_damaged_event_log_keeps_every_row(qtbot, tmp_path):
+    isolate_settings(tmp_path)
+    from app import settings
+    from app.views.runs_view import RunsView
+
+    runs = tmp_path / "runs"
+    settings.put("setup/runs", str(runs))
+    good = interrupted_run(runs, tiny_project(tmp_path / "data"))
+    bad = runs / "hand-edited"
+    bad.mkdir()
+    save_config(tiny_config(tiny_project(tmp_path / "data2")), bad / "config.toml")
+    (bad / "events.jsonl").write_text(
+        Started(step=0, total_steps=40).to_json() + '\n{"type": "progress", "step": "abc"}\n'
+        '{"type": "progress", "step": 1e400}\n' + Progress(step=3, total_steps=40).to_json() + "\n")
+    panel = RunsView()
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.refreshed, timeout=15000):
+        panel.refresh()
+    rows = {panel.table.topLevelItem(i).text(0): panel.table.topLevelItem(i)
+            for i in range(panel.table.topLevelItemCount())}
+    assert set(rows) == {good.name, bad.name} and not panel.empty.isVisible()
+    assert rows[bad.name].text(1) == "interrupted (app closed or crashed) (log damaged)"
+    assert rows[bad.name].text(2) == "3 / 40"
+    assert "2 damaged line(s)" in rows[bad.name].toolTip(1)

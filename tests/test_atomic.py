@@ -112,3 +112,24 @@ def test_a_full_disk_reported_by_a_rust_writer_is_one_user_error(tmp_path: Path)
     with pytest.raises(UserError, match="disk is full"):
         atomic_write(tmp_path / "m.safetensors", write)
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_a_new_file_never_replaces_one_that_appeared_meanwhile(tmp_path: Path, monkeypatch,
+                                                               links: bool) -> None:
+    if not links:  # FAT, some FUSE mounts: no hard links, the name is claimed instead
+        def no_link(src, dst):
+            raise OSError(errno.EPERM, "Operation not permitted")
+        monkeypatch.setattr(os, "link", no_link)
+    target = tmp_path / "out.bin"
+
+    def write_while_another_writes(tmp: Path) -> None:
+        tmp.write_bytes(b"ours")
+        target.write_bytes(b"theirs")  # another process, between our check and our write
+
+    with pytest.raises(FileExistsError):
+        atomic_write(target, write_while_another_writes, replace=False)
+    assert target.read_bytes() == b"theirs"
+    atomic_write_bytes(tmp_path / "new.bin", b"ours", replace=False)
+    assert (tmp_path / "new.bin").read_bytes() == b"ours"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.bin", "out.bin"]

@@ -55,6 +55,31 @@ def test_restore_never_replaces_a_users_file_without_overwrite(model: Path, tmp_
     assert user.read_bytes() != before
 
 
+def test_restore_keeps_a_file_another_writer_made_while_it_ran(model: Path, tmp_path: Path,
+                                                              monkeypatch, capsys) -> None:
+    from noiseda_core import policy
+
+    for name in "abc":
+        _image(tmp_path / "in" / f"{name}.jpg", seed=ord(name))
+    theirs = tmp_path / "out" / "b.png"
+    real_restore = policy.restore
+
+    def restore_while_another_writes(*args, **kwargs):
+        if not theirs.exists():  # a second restore into the same folder got there first
+            theirs.parent.mkdir(parents=True, exist_ok=True)
+            theirs.write_bytes(b"the other restore's b.png")
+        return real_restore(*args, **kwargs)
+
+    monkeypatch.setattr(policy, "restore", restore_while_another_writes)
+    args = ["restore", "--model", str(model), str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert theirs.read_bytes() == b"the other restore's b.png"
+    assert "b.png appeared while restoring" in captured.err and "kept" in captured.err
+    assert "restored 2 image(s)" in captured.out and "1 failed" in captured.out
+    assert (tmp_path / "out" / "a.png").is_file() and (tmp_path / "out" / "c.png").is_file()
+
+
 def test_restore_names_colliding_stems_after_their_files(model: Path, tmp_path: Path) -> None:
     _image(tmp_path / "in" / "a.jpg")
     _image(tmp_path / "in" / "a.png", seed=1)

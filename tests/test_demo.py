@@ -53,3 +53,28 @@ def test_demo_layout_config_and_determinism(tmp_path: Path) -> None:
     write_demo_data(tmp_path / "b", seed=0)
     for rel in ("synthetic/input/" + syn_in[3].name, "real/" + real[2].name, "demo.toml"):
         assert (root / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+
+
+def test_demo_data_into_an_existing_folder_writes_only_missing_files(tmp_path: Path, capsys,
+                                                                      monkeypatch) -> None:
+    from noiseda_core import demo
+    from noiseda_core.cli import main
+
+    monkeypatch.setattr(demo, "_SYNTHETIC", [("camera.png", 0.5, 1, 2)])  # fewer photos: fast
+    monkeypatch.setattr(demo, "_REAL", [("rocket.jpg", 0.5, 1, 2)])
+    monkeypatch.setattr(demo, "_REAL_VAL", [("chelsea.png", 1.0, 1, 1)])
+    root = tmp_path / "mine"
+    (root / "real").mkdir(parents=True)
+    (root / "demo.toml").write_text("# my edited config\n[train]\nsteps = 7\n")
+    (root / "real" / "rocket_00.png").write_bytes(b"my own photo, same name")
+    before = {p: p.read_bytes() for p in (root / "demo.toml", root / "real" / "rocket_00.png")}
+    assert main(["demo-data", str(root)]) == 0
+    captured = capsys.readouterr()
+    assert {p: p.read_bytes() for p in before} == before
+    assert "kept 2 file(s)" in captured.err and "demo.toml" in captured.err
+    assert "rocket_00.png" in captured.err and "only missing files were written" in captured.err
+    assert (root / "real" / "rocket_01.png").is_file()  # the missing ones were written
+    assert len(scan_images(root / "synthetic" / "input").images) == 2
+    assert main(["demo-data", str(root)]) == 0  # again: nothing left to write, nothing replaced
+    assert "nothing written" in capsys.readouterr().out
+    assert {p: p.read_bytes() for p in before} == before

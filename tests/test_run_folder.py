@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -76,10 +77,27 @@ def test_a_killed_process_leaves_the_folder_unlocked(tmp_path: Path) -> None:
 
 def test_a_folder_without_checkpoint_may_be_started_again(tmp_path: Path) -> None:
     folder = _folder_with(tmp_path, Started(step=0, total_steps=10), Progress(step=1))
-    (folder.root / "previews" / "step_000001_real_0.png").write_bytes(b"png")
     again = RunFolder.create(folder.root, Config())
     again.close()
-    assert read_events(folder.root) == [] and not any(folder.previews.iterdir())
+    assert read_events(folder.root) == []
+
+
+@pytest.mark.parametrize("result", ["model", "preview", "finished"])
+def test_a_folder_with_a_runs_results_is_never_started_over(tmp_path: Path, result: str) -> None:
+    folder = _folder_with(tmp_path, Started(step=0, total_steps=10), Progress(step=10),
+                          *([Finished(step=10)] if result == "finished" else []))
+    if result == "model":
+        folder.model_path.write_bytes(b"weights")
+    if result == "preview":
+        (folder.previews / "step_000010_real_0.png").write_bytes(b"png")
+    before = {p: p.read_bytes() for p in folder.root.rglob("*") if p.is_file() and p.name != ".lock"}
+    expected = {"model": "model.safetensors", "preview": "1 preview image",
+                "finished": "a finished run in events.jsonl"}[result]
+    with pytest.raises(UserError, match=rf"{folder.root}.*{expected}.*no checkpoint.*nothing was "
+                                        r"changed.*--run-dir NEW_FOLDER"):
+        RunFolder.create(folder.root, Config())
+    after = {p: p.read_bytes() for p in folder.root.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == before
 
 
 def test_a_folder_with_a_checkpoint_or_foreign_files_is_never_started_over(tmp_path: Path) -> None:
@@ -119,3 +137,113 @@ def test_run_state_tells_each_state_apart(tmp_path: Path) -> None:
     live.close()
     assert done.started is not None and done.updated is not None and done.checkpoint_step is None
     assert {s.path.parent.name for s in find_runs(tmp_path / "kill")} == {"kill"}
+
+
+@pytest.mark.parametrize("bad", ['{"type": "progress", "step": "abc"}',
+                                 '{"type": "progress", "step": 1e400}',
+                                 '{"type": "validation", "step": 5, "psnr": "high"}',
+                                 '{"type": "finished", "step": 10, "stopped": "no"}',
+                                 '[1, 2, 3]', 'garbage \x00 here'])
+def test_a_damaged_event_line_stays_in_its_own_run(tmp_path: Path, bad: str) -> None:
+    damaged = _folder_with(tmp_path / "bad", Started(step=0, total_steps=10),
+                           Validation(step=5, psnr=30.0)).root
+    lines = damaged.joinpath("events.jsonl").read_text().splitlines()
+    lines.insert(1, bad)  # a line in the middle: not a tear from a kill
+    damaged.joinpath("events.jsonl").write_text("\n".join(lines) + "\n")
+    _folder_with(tmp_path / "good", Started(step=0, total_steps=10), Finished(step=10))
+    state = run_state(damaged)
+    assert (state.status, state.step, state.best_psnr, state.damaged) == (
+        RunStatus.INTERRUPTED, 5, 30.0, 1)
+    assert "damaged" in state.message and "events.jsonl" in state.message
+    assert [isinstance(e.step, int) for e in read_events(damaged)] == [True, True]
+    listed = {s.path.parent.name: s for s in find_runs(tmp_path / "bad") + find_runs(tmp_path / "good")}
+    assert listed["good"].status == RunStatus.FINISHED and listed["good"].damaged == 0
+
+
+@pytest.fixture
+def no_flock(monkeypatch):
+    """A file system without flock (Lustre without -o flock, some NFS): ENOSYS."""
+    import errno
+    import fcntl
+
+    def flock(fd, operation):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_without_flock_a_lock_file_keeps_one_trainer_and_a_dead_one_frees_it(
+        tmp_path: Path, no_flock) -> None:
+    import socket
+
+    folder = RunFolder.create(tmp_path / "run", Config())
+    assert is_locked(folder.root) and run_state(folder.root).status == RunStatus.RUNNING
+    with pytest.raises(UserError, match=rf"in use by another training process \(pid {os.getpid()}"):
+        RunFolder.existing(folder.root)
+    folder.close()
+    assert not is_locked(folder.root) and not (folder.root / ".lock.pid").exists()
+    assert run_state(folder.root).status == RunStatus.INTERRUPTED
+    # what a kill -9 leaves: the record of a process that is gone
+    (folder.root / ".lock.pid").write_text(f"pid {_dead_pid()} on {socket.gethostname()}\n")
+    assert not is_locked(folder.root)
+    again = RunFolder.existing(folder.root)
+    assert (folder.root / ".lock.pid").read_text() == f"pid {os.getpid()} on {socket.gethostname()}\n"
+    again.close()
+    # another host's process cannot be checked from here: held, and the message says what to do
+    (folder.root / ".lock.pid").write_text("pid 12 on some-other-node\n")
+    assert is_locked(folder.root)
+    with pytest.raises(UserError, match=r"pid 12 on some-other-node.*remove .*\.lock\.pid"):
+        RunFolder.existing(folder.root)
+
+
+def test_a_run_killed_without_flock_is_not_running_and_resumes(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path / "run", Config())
+    folder.close()
+    code = textwrap.dedent(f"""
+        import errno, fcntl, os, signal
+        def flock(fd, op):
+            raise OSError(errno.ENOSYS, "Function not implemented")
+        fcntl.flock = flock
+        from noiseda_core.run_folder import RunFolder
+        f = RunFolder.existing({str(folder.root)!r})
+        print("locked", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)
+    assert "locked" in result.stdout and result.returncode == -9
+    assert (folder.root / ".lock.pid").exists()
+    assert not is_locked(folder.root) and run_state(folder.root).status != RunStatus.RUNNING
+    RunFolder.existing(folder.root).close()
+
+
+@pytest.mark.parametrize("plant", ["symlink", "hardlink"])
+def test_a_planted_lock_link_never_touches_its_target(tmp_path: Path, plant: str) -> None:
+    folder = RunFolder.create(tmp_path / "run", Config())
+    folder.close()
+    victim = tmp_path / "thesis.txt"
+    victim.write_bytes(b"four years of work\n")
+    (folder.root / ".lock").unlink()
+    if plant == "symlink":
+        (folder.root / ".lock").symlink_to(victim)
+    else:
+        os.link(victim, folder.root / ".lock")
+    with pytest.raises(UserError, match=r"\.lock.*(symbolic link|not a lock file).*"):
+        RunFolder.existing(folder.root)
+    assert victim.read_bytes() == b"four years of work\n"
+    assert not is_locked(folder.root)
+
+
+def test_a_lock_file_with_other_contents_is_left_untouched(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path / "run", Config())
+    folder.close()
+    (folder.root / ".lock").write_bytes(b"my notes, not a lock\n")
+    with pytest.raises(UserError, match="not a lock file"):
+        RunFolder.existing(folder.root)
+    assert (folder.root / ".lock").read_bytes() == b"my notes, not a lock\n"

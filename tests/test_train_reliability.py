@@ -55,6 +55,29 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again_or_resumes_from_z
     assert isinstance(list(train(cfg, tmp_path / "run2"))[-1], Finished)
 
 
+def test_a_finished_run_without_its_checkpoints_is_never_restarted(project: Path,
+                                                                   tmp_path: Path, capsys) -> None:
+    import shutil
+
+    from noiseda_core.cli import main
+
+    run = tmp_path / "run"
+    cfg = tiny_config(project, "train.mode=baseline", "train.steps=2", "train.val_every=2",
+                      "train.preview_every=2")
+    assert isinstance(list(train(cfg, run))[-1], Finished)
+    shutil.rmtree(run / "checkpoints")  # cp -a a b; rm -rf b/checkpoints
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert run / "model.safetensors" in before
+    for args in (["train", "--resume", str(run)],
+                 ["train", str(run / "config.toml"), "--run-dir", str(run)]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"run folder {run} holds its model" in err and "no checkpoint" in err
+        assert "Traceback" not in err and "--run-dir NEW_FOLDER" in err
+        assert {p: p.read_bytes() for p in run.rglob("*")
+                if p.is_file() and p.name != ".lock"} == before
+
+
 def test_a_torn_event_line_after_a_crash_does_not_block_resume(project: Path,
                                                                tmp_path: Path) -> None:
     cfg = tiny_config(project, "train.steps=6", "train.checkpoint_every=3")

@@ -144,3 +144,39 @@ def test_a_run_with_minutes_sizes_itself_and_records_the_plan(tmp_path: Path) ->
     assert progress[0].eta_s <= 0.2 * 60  # honest from the first step: within the budget
     assert saved.steps <= progress[-1].total_steps  # the plan, or the deadline before it
     assert [e for e in events if isinstance(e, Validation)][-1].step == finished.step
+
+
+def _dncnn_file(path: Path) -> Path:
+    import torch
+    from spandrel.architectures.DnCNN import DnCNN
+
+    torch.manual_seed(0)
+    torch.save(DnCNN(in_nc=3, out_nc=3, nc=8, nb=4, act_mode="BR", mode="DnCNN").state_dict(),
+               path.with_suffix(".pth"))
+    return path.with_suffix(".pth")
+
+
+@pytest.mark.parametrize("start", ["ours", "spandrel"])
+def test_a_warm_run_exports_and_resumes_after_its_starting_file_moved(tmp_path: Path, capsys,
+                                                                        start: str) -> None:
+    from noiseda_core.control import RunControl
+    from noiseda_core.export import load_restorer
+
+    if start == "ours":  # not the registry's default size: the checkpoint must say so
+        source = tmp_path / "start.safetensors"
+        export_restorer(build_restorer("unet-tiny", base=4, depth=3), source)
+    else:
+        source = _dncnn_file(tmp_path / "start")
+    project = write_project(tmp_path / "p", size=32)
+    cfg = tiny_config(project, "train.mode=baseline", "train.steps=3", f"model.init_restorer={source}",
+                      "train.val_every=100", "train.preview_every=100")
+    run, control = tmp_path / "run", RunControl()
+    for event in train(cfg, run, control=control):
+        if isinstance(event, Progress) and event.step == 2:
+            control.request_stop()
+    source.rename(source.with_name("moved" + source.suffix))  # the starting file is gone
+    out = tmp_path / "adapted.safetensors"
+    assert main(["export", str(run), "--out", str(out)]) == 0, capsys.readouterr().err
+    assert load_restorer(out).arch == load_restorer(run / "model.safetensors").arch
+    events = list(train(None, run, resume=True))
+    assert events[0].step == 2 and isinstance(events[-1], Finished) and events[-1].step == 3

@@ -28,7 +28,8 @@ from ..theme import icon
 
 COLUMNS = ["Run", "State", "Steps", "Best val. PSNR", "Started"]
 STATE_WORDS = {"running": "running", "finished": "finished", "stopped": "stopped",
-               "failed": "failed", "interrupted": "interrupted (app closed or crashed)"}
+               "failed": "failed", "interrupted": "interrupted (app closed or crashed)",
+               "damaged": "damaged (see the tooltip)"}
 
 
 class RunsView(QWidget):
@@ -127,7 +128,10 @@ class RunsView(QWidget):
             steps = f"{run.step:,} / {run.total_steps:,}" if run.total_steps else f"{run.step:,}"
             psnr = f"{run.best_psnr:.2f} dB" if run.best_psnr is not None else "—"
             date = run.date.strftime("%Y-%m-%d %H:%M") if run.date else ""
-            item = QTreeWidgetItem([run.name, STATE_WORDS.get(state, state), steps, psnr, date])
+            word = STATE_WORDS.get(state, state)
+            if run.damaged and state != "damaged":
+                word += " (log damaged)"
+            item = QTreeWidgetItem([run.name, word, steps, psnr, date])
             item.setData(0, Qt.ItemDataRole.UserRole, str(run.path))
             item.setToolTip(0, str(run.path))
             if run.message:
