@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("restore", help="restore image files and/or folders")
-    p.add_argument("--model", required=True, help="a .safetensors restorer (from export/train)")
+    p.add_argument("--model", required=True,
+                   help="a .safetensors restorer (from export/train), or builtin:NAME")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
     p.add_argument("--out", required=True, help="output folder (PNG, names kept)")
     p.add_argument("--tile", type=int, default=None, help="tile size (default: automatic)")
@@ -129,16 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_restore)
 
     p = sub.add_parser("export", help="write a run's restorer alone")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--format", default="safetensors", choices=["safetensors", "onnx"])
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder, or builtin:NAME")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="the file (FILE.onnx writes ONNX, else safetensors) or a folder")
+    p.add_argument("--format", default=None, choices=["safetensors", "onnx"],
+                   help="default: what FILE's suffix names (.onnx → onnx, else safetensors); "
+                        "a contradicting suffix is refused")
     p.add_argument("--weights", default="ema", choices=["ema", "raw"])
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("evaluate", help="PSNR/SSIM of a model over pairs matched by relative "
                        "path and stem (input/sub/a.png ↔ target/sub/a.jpg)")
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", required=True, help="a model file, or builtin:NAME")
     p.add_argument("--input", required=True, metavar="DIR")
     p.add_argument("--target", required=True, metavar="DIR")
     p.add_argument("--json", action="store_true",
