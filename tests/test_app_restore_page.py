@@ -120,3 +120,34 @@ def test_the_second_model_slot_offers_the_built_in_restorers(window, qtbot, tmp_
     second = view.second_model()
     assert second.arch == "unet-t" and second.name == "builtin:unet-t"
     assert "builtin:unet-t" in view.slot_b.info.text()
+
+
+def test_save_result_proposes_pictures_then_the_last_output_folder_never_the_inputs(
+    window, tmp_path, monkeypatch
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.restore_jobs import Restored, Source
+
+    home = tmp_path / "home"
+    (home / "Pictures").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    real = png(tmp_path / "project" / "real" / "IMG_1.png", 80)  # the training data
+    pixels = np.full((12, 12, 3), 80, np.uint8)
+    view = window.restore_view
+    view._result = Restored(Source(real.name, path=real), pixels, [pixels + 5], 0.01, False, ["m"])
+    proposed: list[Path] = []
+    answers = iter([tmp_path / "out" / "first.png", tmp_path / "out" / "second.png"])
+
+    def fake_save(parent, caption, start, filt):  # noqa: ANN001
+        proposed.append(Path(start))
+        return str(next(answers)), filt
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(fake_save))
+    (tmp_path / "out").mkdir()
+    view.choose_save()
+    view.choose_save()
+    assert proposed == [home / "Pictures" / "IMG_1_restored.png",
+                        tmp_path / "out" / "IMG_1_restored.png"]
+    assert (tmp_path / "out" / "first.png").is_file()

@@ -429,7 +429,7 @@ class RestoreView(QWidget):
     def choose_save(self) -> None:
         if self._result is not None:
             source = self._result.source
-            path = prompts.ask_save_path(self, source.path, source.name)
+            path = prompts.ask_save_path(self, source.name)
             if path is not None:
                 self.save_result(path)
 
