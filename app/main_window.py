@@ -87,7 +87,6 @@ class MainWindow(QMainWindow):
         self.setup_view.start_requested.connect(self.start_training)
         self.setup_view.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.setup_view.runs_folder_changed.connect(lambda _path: self.runs_view.refresh())
-        self.runs_view.folder_change_requested.connect(lambda path: self.setup_view.runs.set_path(path))
         self.runs_view.open_requested.connect(self.open_run)
         self.runs_view.continue_requested.connect(self.continue_run)
         self.runs_view.export_requested.connect(lambda path: self.open_export(path))

@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", help="CONFIG.toml (not needed with --resume)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.steps=500 (repeatable)")
-    p.add_argument("--run-dir", help="run folder (default: runs/<config>-<date-time>)")
+    p.add_argument("--run-dir", help="run folder (default: ~/NoiseDA/runs/<config>-<date-time>, "
+                   "where the app lists runs; $NOISEDA_DATA_DIR/runs/... when that is set)")
     p.add_argument("--minutes", type=float, metavar="N",
                    help="train for about N minutes: the first steps are timed and the run is "
                         "sized to end in time (same as --set train.minutes=N)")

@@ -119,3 +119,14 @@ def test_run_state_tells_each_state_apart(tmp_path: Path) -> None:
     live.close()
     assert done.started is not None and done.updated is not None and done.checkpoint_step is None
     assert {s.path.parent.name for s in find_runs(tmp_path / "kill")} == {"kill"}
+
+
+def test_the_command_line_puts_runs_where_the_app_lists_them(tmp_path, monkeypatch) -> None:
+    from noiseda_core.run_folder import default_run_dir
+
+    monkeypatch.delenv("NOISEDA_DATA_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    run = default_run_dir(Path("configs/demo.toml"))
+    assert run.parent == tmp_path / "NoiseDA" / "runs" and run.name.startswith("demo-")
+    monkeypatch.setenv("NOISEDA_DATA_DIR", str(tmp_path / "data"))
+    assert default_run_dir(None).parent == tmp_path / "data" / "runs"
