@@ -171,9 +171,6 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str | None =
 
 def _export_builtin(spec: str, out: Path, fmt: str, *, overwrite: bool) -> Path:
     """Write the shipped restorer ``builtin:NAME`` to ``out`` (safetensors or ONNX)."""
-    import shutil
-
-    from .atomic import atomic_write
     from .builtin import PREFIX, resolve_model
 
     source = resolve_model(spec)
@@ -187,7 +184,7 @@ def _export_builtin(spec: str, out: Path, fmt: str, *, overwrite: bool) -> Path:
         from .onnx_export import export_onnx
 
         return export_onnx(load_restorer(source).eval(), out)
-    atomic_write(out, lambda tmp: shutil.copyfile(source, tmp))
+    atomic_write_bytes(out, source.read_bytes())
     return out
 
 

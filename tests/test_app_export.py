@@ -133,7 +133,7 @@ def test_typing_a_onnx_name_writes_onnx_that_onnxruntime_runs(qtbot, run_dir, tm
 
 
 def test_the_format_choice_sets_the_suffix(qtbot, tmp_path, monkeypatch) -> None:
-    import app.export_dialog as export_dialog
+    from app import export_dialog
 
     monkeypatch.setattr(export_dialog, "onnx_available", lambda: True)
     run = tmp_path / "myrun"
@@ -149,7 +149,7 @@ def test_the_format_choice_sets_the_suffix(qtbot, tmp_path, monkeypatch) -> None
 
 
 def test_without_the_onnx_extra_the_dialog_says_how_to_get_it(qtbot, tmp_path, monkeypatch) -> None:
-    import app.export_dialog as export_dialog
+    from app import export_dialog
 
     monkeypatch.setattr(export_dialog, "onnx_available", lambda: False)
     run = tmp_path / "run"

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_helpers import isolate_settings
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication
-
-from app_helpers import isolate_settings
 
 WAIT = 20_000
 
@@ -38,7 +37,7 @@ def png(path: Path, value: int, size: int = 12) -> Path:
     return path
 
 
-def show_pair(view) -> None:  # noqa: ANN001
+def show_pair(view) -> None:
     from app.restore_jobs import array_to_qimage
 
     before, after = np.full((8, 8, 3), 40, np.uint8), np.full((8, 8, 3), 200, np.uint8)
@@ -140,7 +139,7 @@ def test_save_result_proposes_pictures_then_the_last_output_folder_never_the_inp
     proposed: list[Path] = []
     answers = iter([tmp_path / "out" / "first.png", tmp_path / "out" / "second.png"])
 
-    def fake_save(parent, caption, start, filt):  # noqa: ANN001
+    def fake_save(parent, caption, start, filt):
         proposed.append(Path(start))
         return str(next(answers)), filt
 

@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
+from helpers import smooth_image
 from PIL import Image
 
-from helpers import smooth_image
 from noiseda_core.cli import main
 from noiseda_core.config import Config, config_to_dict, save_config
 from noiseda_core.export import read_metadata
@@ -41,11 +40,11 @@ def fake_run(run: Path) -> Path:
 def test_export_to_a_onnx_name_writes_onnx(tmp_path: Path, monkeypatch) -> None:
     """The exporter itself is checked against onnxruntime in test_onnx.py and, from the
     app's dialog, in test_app_export.py; here only the choice of format is."""
-    import noiseda_core.onnx_export as onnx_export
+    from noiseda_core import onnx_export
 
     written = []
 
-    def fake_export_onnx(restorer, out: Path) -> Path:  # noqa: ANN001
+    def fake_export_onnx(restorer, out: Path) -> Path:
         written.append((restorer.arch, Path(out)))
         Path(out).write_bytes(b"onnx")
         return Path(out)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
     QImage,
+    QKeyEvent,
     QKeySequence,
     QShortcut,
 )
@@ -328,18 +329,19 @@ class RestoreView(QWidget):
         self.compare.set_flipped(True)
         if not self._holding_space:
             self._holding_space = True
-            QApplication.instance().installEventFilter(self)
+            QCoreApplication.instance().installEventFilter(self)  # type: ignore[union-attr]
 
     def _release_flip(self) -> None:
         if self._holding_space:
             self._holding_space = False
-            QApplication.instance().removeEventFilter(self)
+            QCoreApplication.instance().removeEventFilter(self)  # type: ignore[union-attr]
         self.compare.set_flipped(False)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """While Space is held: its release ends the flip, its repeats go nowhere else."""
         kind = event.type()
-        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and event.key() == Qt.Key.Key_Space:
+        keys = (QEvent.Type.KeyPress, QEvent.Type.KeyRelease)
+        if kind in keys and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Space:
             if kind == QEvent.Type.KeyRelease and not event.isAutoRepeat():
                 self._release_flip()
             return True
