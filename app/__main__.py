@@ -26,9 +26,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from .qt_check import check_qt_platform
+    from .qt_check import check_display, check_qt_platform
 
-    problem = check_qt_platform()
+    problem = check_display() or check_qt_platform()
     if problem:
         print(problem, file=sys.stderr)
         return 1

@@ -1,16 +1,18 @@
-"""Export dialog: write the restorer of a run alone (EMA or raw weights) to a .safetensors file.
+"""Export dialog: write the restorer of a run alone (EMA or raw weights) to a .safetensors
+file, or to ONNX when the ``onnx`` extra is installed.
 
 Calls ``noiseda_core.checkpoint.export_run`` on a worker thread (imported only
-then, so opening the dialog stays fast); the file it writes carries the
-metadata ``noiseda restore`` and the restore view need to rebuild the network.
+then, so opening the dialog stays fast); a safetensors file carries the metadata
+``noiseda restore`` and the restore view need to rebuild the network.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QThreadPool, Signal
+from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -32,6 +34,13 @@ from noiseda_core.run_folder import CHECKPOINT, checkpoint_path
 
 ExportFn = Callable[..., Path]
 WEIGHTS = ("ema", "raw")
+SUFFIXES = {"safetensors": ".safetensors", "onnx": ".onnx"}
+ONNX_INSTALL = 'pip install "noiseda-studio[onnx]"'
+
+
+def onnx_available() -> bool:
+    """True when the ``onnx`` extra (onnx, onnxscript) is installed."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxscript"))
 
 
 def _export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safetensors") -> Path:
@@ -42,7 +51,8 @@ def _export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safe
 
 
 class ExportDialog(QDialog):
-    """Choose EMA or raw weights and an output file; Export writes it off the GUI thread.
+    """Choose EMA or raw weights, a format and an output file; Export writes it off the GUI
+    thread.
 
     Signals:
         exported(str): the file was written (its path).
@@ -67,9 +77,9 @@ class ExportDialog(QDialog):
         self.setMinimumWidth(520)
 
         intro = QLabel(
-            "Writes the trained restorer alone (no diffusion model, no optimiser) with the "
-            "metadata needed to load it: open it in the Restore view, or run "
-            "<code>noiseda restore --model FILE</code>."
+            "Writes the trained restorer alone (no diffusion model, no optimiser): as "
+            "safetensors with the metadata needed to load it (open it in the Restore view, or "
+            "run <code>noiseda restore --model FILE</code>), or as ONNX for onnxruntime."
         )
         intro.setWordWrap(True)
         self.run_label = QLabel(str(self.run_dir))
@@ -85,6 +95,27 @@ class ExportDialog(QDialog):
         weights_box.setSpacing(2)
         weights_box.addWidget(self.ema_radio)
         weights_box.addWidget(self.raw_radio)
+        self.safetensors_radio = QRadioButton("Safetensors (this app, noiseda restore, spandrel)")
+        self.onnx_radio = QRadioButton("ONNX (onnxruntime and other apps)")
+        self.safetensors_radio.setChecked(True)
+        formats = QButtonGroup(self)
+        formats.addButton(self.safetensors_radio)
+        formats.addButton(self.onnx_radio)
+        self.onnx_radio.toggled.connect(lambda _on: self._format_changed())
+        self.onnx_hint = QLabel("")
+        self.onnx_hint.setObjectName("hint")
+        self.onnx_hint.setWordWrap(True)
+        self.onnx_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        if not onnx_available():
+            self.onnx_radio.setEnabled(False)
+            self.onnx_hint.setText(f"ONNX needs the onnx extra: {ONNX_INSTALL}")
+            self.onnx_radio.setToolTip(self.onnx_hint.text())
+        self.onnx_hint.setVisible(bool(self.onnx_hint.text()))
+        format_box = QVBoxLayout()
+        format_box.setSpacing(2)
+        format_box.addWidget(self.safetensors_radio)
+        format_box.addWidget(self.onnx_radio)
+        format_box.addWidget(self.onnx_hint)
         self.out_edit = QLineEdit(str(self._default_output("ema")))
         self.out_edit.textEdited.connect(self._out_edited)
         self.out_edit.textChanged.connect(lambda _t: self._check())
@@ -99,6 +130,7 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         form.addRow("Run folder", self.run_label)
         form.addRow("Weights", weights_box)
+        form.addRow("Format", format_box)
         form.addRow("Output file", out_row)
         form.addRow("", self.note)
         self.banner = Banner(self)
@@ -127,12 +159,21 @@ class ExportDialog(QDialog):
             raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
         (self.ema_radio if weights == "ema" else self.raw_radio).setChecked(True)
 
+    def format(self) -> str:
+        """``safetensors`` or ``onnx``: the format chosen (a ``.onnx`` name chooses ONNX)."""
+        return "onnx" if self.onnx_radio.isChecked() else "safetensors"
+
+    def set_format(self, fmt: str) -> None:
+        if fmt not in SUFFIXES:
+            raise ValueError(f"format must be one of {tuple(SUFFIXES)}, got {fmt!r}")
+        (self.onnx_radio if fmt == "onnx" else self.safetensors_radio).setChecked(True)
+
     def output(self) -> Path:
-        """The output path, with ``.safetensors`` added when the name has no such suffix."""
+        """The output path, with the format's suffix added when the name has neither."""
         text = self.out_edit.text().strip()
         path = Path(text).expanduser() if text else Path()
-        if text and path.suffix.lower() != ".safetensors":
-            path = path.with_name(path.name + ".safetensors")
+        if text and path.name and path.suffix.lower() not in SUFFIXES.values():
+            path = path.with_name(path.name + SUFFIXES[self.format()])
         return path
 
     def set_output(self, path: Path) -> None:
@@ -140,19 +181,40 @@ class ExportDialog(QDialog):
         self.out_edit.setText(str(path))
 
     def _default_output(self, weights: str) -> Path:
-        return self.run_dir.parent / f"{self.run_dir.name}-{weights}.safetensors"
+        suffix = SUFFIXES[self.format()] if hasattr(self, "onnx_radio") else ".safetensors"
+        return self.run_dir.parent / f"{self.run_dir.name}-{weights}{suffix}"
+
+    def _format_changed(self) -> None:
+        """The name's suffix follows the format chosen."""
+        text = self.out_edit.text().strip()
+        path = Path(text)
+        if text and path.name and path.suffix.lower() in SUFFIXES.values():
+            wanted = str(path.with_suffix(SUFFIXES[self.format()]))
+            if wanted != text:
+                self.out_edit.setText(wanted)
+        self._check()
 
     def _weights_changed(self) -> None:
         if self._auto_name:
             self.out_edit.setText(str(self._default_output(self.weights())))
         self._check()
 
-    def _out_edited(self, _text: str) -> None:
+    def _out_edited(self, text: str) -> None:
+        """A typed name: ``.onnx`` chooses ONNX and ``.safetensors`` safetensors."""
         self._auto_name = False
+        suffix = Path(text.strip()).suffix.lower()
+        named = next((fmt for fmt, s in SUFFIXES.items() if s == suffix), None)
+        if named == "onnx" and self.onnx_radio.isEnabled():
+            self.onnx_radio.setChecked(True)
+        elif named == "safetensors":
+            self.safetensors_radio.setChecked(True)
 
     def _browse(self) -> None:
+        filters = ["Safetensors model (*.safetensors)"]
+        if self.onnx_radio.isEnabled():
+            filters.insert(0 if self.format() == "onnx" else 1, "ONNX model (*.onnx)")
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export the restorer to", str(self.output()), "Safetensors model (*.safetensors)"
+            self, "Export the restorer to", str(self.output()), ";;".join(filters)
         )
         if path:
             from .file_dialogs import Purpose, remember
@@ -171,6 +233,8 @@ class ExportDialog(QDialog):
             return "That is the run's own model.safetensors; choose another name."
         if out.exists() and out.is_dir():
             return f"{out} is a folder; choose a file name."
+        if out.suffix.lower() == ".onnx" and not self.onnx_radio.isEnabled():
+            return f"Writing ONNX needs the onnx extra: {ONNX_INSTALL}; or name the file .safetensors."
         return None
 
     def _check(self) -> None:
@@ -194,7 +258,8 @@ class ExportDialog(QDialog):
         if self._task is not None:
             return False
         out = self.output()
-        task = Task(self._export_fn, self.run_dir, out, weights=self.weights(), fmt="safetensors")
+        fmt = "onnx" if out.suffix.lower() == ".onnx" else "safetensors"
+        task = Task(self._export_fn, self.run_dir, out, weights=self.weights(), fmt=fmt)
         self._task = task
         task.signals.done.connect(self._done)
         task.signals.failed.connect(self._fail)

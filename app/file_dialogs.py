@@ -3,7 +3,8 @@
     path = open_file(parent, Purpose.MODELS, "Open a restorer model", MODEL_FILTER)
 
 Each purpose (models, images, output, configs) keeps its own last folder in the
-settings; models start in the runs folder until one was picked.
+settings; models start in the runs folder and outputs in the user's Pictures folder
+until one was picked.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 
+from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from . import settings
@@ -23,6 +25,12 @@ class Purpose(str, enum.Enum):
     CONFIGS = "config"  # the key older versions used for configurations
 
 
+def pictures_dir() -> Path:
+    """The user's Pictures folder (the home folder when there is none)."""
+    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return Path(location) if location and Path(location).is_dir() else Path.home()
+
+
 def start_dir(purpose: Purpose) -> Path:
     """The folder a dialog for ``purpose`` opens in."""
     last = str(settings.get(f"last_folder/{purpose.value}", "") or "")
@@ -32,6 +40,8 @@ def start_dir(purpose: Purpose) -> Path:
         runs = settings.runs_dir()
         if runs.is_dir():
             return runs
+    if purpose is Purpose.OUTPUT:
+        return pictures_dir()
     return Path.home()
 
 

@@ -87,11 +87,10 @@ class MainWindow(QMainWindow):
         self.setup_view.start_requested.connect(self.start_training)
         self.setup_view.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.setup_view.runs_folder_changed.connect(lambda _path: self.runs_view.refresh())
-        self.runs_view.folder_change_requested.connect(lambda path: self.setup_view.runs.set_path(path))
         self.runs_view.open_requested.connect(self.open_run)
         self.runs_view.continue_requested.connect(self.continue_run)
         self.runs_view.export_requested.connect(lambda path: self.open_export(path))
-        self.runs_view.restore_requested.connect(lambda path: self.open_model_in_restore(path))
+        self.runs_view.restore_requested.connect(self.open_run_in_restore)
         self.runs_view.refreshed.connect(self._maybe_offer_resume)
         self.resume_offer.continue_requested.connect(self.continue_run)
         self.resume_offer.show_requested.connect(self._show_offered_run)
@@ -267,12 +266,19 @@ class MainWindow(QMainWindow):
             self.open_model_in_restore()
         self.training_done.emit(event)
 
-    def open_before_after(self) -> bool:
+    def open_run_in_restore(self, run_dir: Path) -> None:
+        """Runs → Open in Restore: the same before/after as at the end of its training (its
+        starting model against its adapted one on its real image), else its model alone."""
+        if not self.open_before_after(run_dir):
+            self.open_model_in_restore(run_dir)
+
+    def open_before_after(self, run_dir: Path | None = None) -> bool:
         """A warm-started run: Restore compares the starting and the adapted model on a real
         image ("before adaptation" ↔ "after adaptation"). False when there is nothing to compare."""
         from .before_after import before_after
 
-        plan = before_after(self.run_dir) if self.run_dir else None
+        run_dir = Path(run_dir) if run_dir else self.run_dir
+        plan = before_after(run_dir) if run_dir else None
         if plan is None or not hasattr(self.restore_view, "compare_before_after"):
             return False
         self.restore_view.compare_before_after(plan.adapted, plan.start, plan.image)

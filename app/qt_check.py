@@ -1,4 +1,5 @@
-"""Before Qt starts on Linux/X11: are the system libraries of Qt's xcb plugin there?
+"""Before Qt starts on Linux: is there a display, and are the system libraries of Qt's
+xcb plugin there?
 
 When one is missing Qt aborts with a message that often names the wrong library
 (``libxcb-cursor0`` while ``libxcb-icccm4`` and ``libxcb-keysyms1`` were missing).
@@ -53,6 +54,26 @@ def uses_xcb(env: dict[str, str]) -> bool:
     if platform:
         return platform.split(";")[0].split(":")[0] == "xcb"
     return sys.platform.startswith("linux") and env.get("XDG_SESSION_TYPE", "") != "wayland"
+
+
+def check_display(env: dict[str, str] | None = None, platform: str | None = None) -> str | None:
+    """A message when Linux has no display to open a window on (Qt would abort), else None.
+
+    Only when ``QT_QPA_PLATFORM`` is unset: whoever sets it (``offscreen`` for tests and
+    screenshots) has chosen the platform themselves.
+    """
+    env = dict(os.environ if env is None else env)
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return ("Noise-DA Studio cannot open a window: there is no display (neither DISPLAY nor "
+            "WAYLAND_DISPLAY is set).\n"
+            "Start it from a desktop session (or over ssh -X), or work headless with the "
+            "command line:\n  noiseda --help   (demo-data, train, restore, evaluate, export)\n"
+            "To run the app without a screen (tests, the tour's screenshots) set "
+            "QT_QPA_PLATFORM=offscreen.")
 
 
 def check_qt_platform(env: dict[str, str] | None = None,

@@ -123,10 +123,16 @@ def pick_device() -> Any:
     return resolve_device("auto")
 
 
-def load_model(path: Path) -> LoadedModel:
-    """Load a restorer from a .safetensors file (UserError for a wrong or damaged one)."""
+def load_model(path: Path | str) -> LoadedModel:
+    """Load a restorer from a model file or ``builtin:NAME`` (UserError for a wrong or
+    damaged one)."""
+    from noiseda_core.builtin import is_builtin, resolve_model
     from noiseda_core.export import load_restorer, read_metadata
 
+    if is_builtin(str(path)):
+        loaded = load_model(resolve_model(str(path), "built-in restorer"))
+        loaded.caption = str(path).strip()
+        return loaded
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such model file; choose a .safetensors model.")

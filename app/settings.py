@@ -51,11 +51,14 @@ def data_dir() -> Path:
 def default_runs_dir(home: Path | None = None) -> Path:
     """Where runs go unless the user chose a folder: visible, without spaces (``~/NoiseDA/runs``).
 
-    Tests (``use_locations``) and ``NOISEDA_DATA_DIR`` keep it under their data folder.
+    The same folder ``noiseda train`` uses without ``--run-dir``. Tests (``use_locations``)
+    and ``NOISEDA_DATA_DIR`` keep it under their data folder.
     """
-    if home is None and (_data_dir_override is not None or os.environ.get("NOISEDA_DATA_DIR")):
+    from noiseda_core.run_folder import default_runs_root
+
+    if home is None and _data_dir_override is not None:
         return data_dir() / "runs"
-    return (home or Path.home()) / "NoiseDA" / "runs"
+    return default_runs_root(home)  # the CLI's default too, so the Runs page lists its runs
 
 
 def legacy_runs_dirs() -> list[Path]:
@@ -74,6 +77,16 @@ def runs_dir() -> Path:
     """The runs folder: the user's choice, else ``default_runs_dir()``."""
     text = str(get("setup/runs", "") or "")
     return Path(text) if text else default_runs_dir()
+
+
+def extra_runs_dirs() -> list[Path]:
+    """Folders the Runs page lists besides the one new runs go to (added there)."""
+    text = str(get("runs/extra_folders", "") or "")
+    return [Path(line) for line in text.splitlines() if line.strip()]
+
+
+def set_extra_runs_dirs(paths: list[Path]) -> None:
+    put("runs/extra_folders", "\n".join(dict.fromkeys(str(p) for p in paths)))
 
 
 def get(key: str, default: Any = None) -> Any:

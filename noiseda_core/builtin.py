@@ -39,23 +39,31 @@ def is_builtin(spec: str) -> bool:
     return spec.strip().startswith(PREFIX)
 
 
-def resolve_init_restorer(spec: str) -> Path:
-    """``builtin:NAME`` → its shipped file; anything else is a path. UserError if missing."""
-    spec = spec.strip()
-    if is_builtin(spec):
-        name = spec[len(PREFIX):]
+def resolve_model(spec: str | Path, what: str = "--model") -> Path:
+    """``builtin:NAME`` → its shipped file; anything else is a path. UserError if missing.
+
+    ``what`` names the option in the message (``--model``, ``model.init_restorer``).
+    """
+    text = str(spec).strip()
+    if is_builtin(text):
+        name = text[len(PREFIX):]
         available = builtin_restorers()
         if name not in available:
             names = ", ".join(PREFIX + n for n in available) or "none (this install ships none)"
-            raise UserError(f"model.init_restorer {spec!r}: no such built-in restorer; "
+            raise UserError(f"{what} {text!r}: no such built-in restorer; "
                             f"available: {names}; or give the path of a model file")
         return available[name]
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise UserError(f"model.init_restorer: model file not found: {path}; give a .safetensors "
+        raise UserError(f"{what}: model file not found: {path}; give a .safetensors "
                         f"(or weights-only .pth/.ckpt) file, or {PREFIX}{RECOMMENDED}")
     return path
 
 
+def resolve_init_restorer(spec: str) -> Path:
+    """``builtin:NAME`` → its shipped file; anything else is a path. UserError if missing."""
+    return resolve_model(spec, "model.init_restorer")
+
+
 __all__ = ["PREFIX", "RECOMMENDED", "builtin_dir", "builtin_restorers", "is_builtin",
-           "resolve_init_restorer"]
+           "resolve_init_restorer", "resolve_model"]

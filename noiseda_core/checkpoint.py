@@ -89,22 +89,47 @@ def _check_shape(path: Path, state: dict[str, Any]) -> None:
         raise UserError(f"checkpoint {path}: its config is not a table; start the run again")
 
 
-def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safetensors",
+FORMAT_SUFFIXES = {"safetensors": ".safetensors", "onnx": ".onnx"}
+
+
+def export_format(out: Path, fmt: str | None) -> str:
+    """The format an export to ``out`` writes: ``fmt``, else the one its suffix names.
+
+    ``.onnx`` means ONNX, anything else safetensors; a ``fmt`` that contradicts the
+    suffix (``m.onnx`` with ``safetensors``) is a UserError, never a misnamed file.
+    """
+    if fmt is not None and fmt not in FORMAT_SUFFIXES:
+        raise UserError(f"--format {fmt!r}: use safetensors or onnx")
+    named = next((f for f, suffix in FORMAT_SUFFIXES.items()
+                  if Path(out).suffix.lower() == suffix and not Path(out).is_dir()), None)
+    if fmt is None:
+        return named or "safetensors"
+    if named is not None and named != fmt:
+        raise UserError(f"{out}: the name says {named} but the format asked is {fmt}; name the "
+                        f"file *{FORMAT_SUFFIXES[fmt]}, or drop --format to write {named}")
+    return fmt
+
+
+def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str | None = None,
                *, overwrite: bool = False) -> Path:
     """Write the restorer of a run (``ema`` or ``raw`` weights) alone to ``out``.
 
-    ``fmt`` is ``safetensors`` (with metadata) or ``onnx`` (needs the ``onnx`` extra).
-    ``out`` may be a folder (the file is named after the run). An existing file is
-    replaced only with ``overwrite=True``, and never one of the run's own files.
+    ``fmt`` is ``safetensors`` (with metadata) or ``onnx`` (needs the ``onnx`` extra);
+    None follows ``out``'s suffix (``export_format``). ``out`` may be a folder (the file
+    is named after the run). An existing file is replaced only with ``overwrite=True``,
+    and never one of the run's own files. ``run_dir`` may also be ``builtin:NAME``: the
+    shipped restorer is written as it is.
     """
+    from .builtin import is_builtin
     from .config import config_from_dict, config_to_toml
     from .export import export_restorer
     from .starting_model import restorer_for_checkpoint
 
     if weights not in ("ema", "raw"):
         raise UserError(f"--weights {weights!r}: use ema or raw")
-    if fmt not in ("safetensors", "onnx"):
-        raise UserError(f"--format {fmt!r}: use safetensors or onnx")
+    fmt = export_format(Path(out), fmt)
+    if is_builtin(str(run_dir)):
+        return _export_builtin(str(run_dir), Path(out), fmt, overwrite=overwrite)
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run folder not found: {run_dir}")
@@ -142,6 +167,25 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str = "safet
     except FileExistsError:
         raise UserError(f"{out} appeared while exporting (another program wrote it); it was "
                         "kept: choose another --out, or pass --overwrite to replace it") from None
+    return out
+
+
+def _export_builtin(spec: str, out: Path, fmt: str, *, overwrite: bool) -> Path:
+    """Write the shipped restorer ``builtin:NAME`` to ``out`` (safetensors or ONNX)."""
+    from .builtin import PREFIX, resolve_model
+
+    source = resolve_model(spec)
+    if out.is_dir():
+        out = out / f"{spec.strip()[len(PREFIX):]}{FORMAT_SUFFIXES[fmt]}"
+    if out.exists() and (not out.is_file() or not overwrite):
+        raise UserError(f"{out} already exists; choose another --out, or pass --overwrite "
+                        "to replace it")
+    if fmt == "onnx":
+        from .export import load_restorer
+        from .onnx_export import export_onnx
+
+        return export_onnx(load_restorer(source).eval(), out)
+    atomic_write_bytes(out, source.read_bytes())
     return out
 
 

@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", help="CONFIG.toml (not needed with --resume)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.steps=500 (repeatable)")
-    p.add_argument("--run-dir", help="run folder (default: runs/<config>-<date-time>)")
+    p.add_argument("--run-dir", help="run folder (default: ~/NoiseDA/runs/<config>-<date-time>, "
+                   "where the app lists runs; $NOISEDA_DATA_DIR/runs/... when that is set)")
     p.add_argument("--minutes", type=float, metavar="N",
                    help="train for about N minutes: the first steps are timed and the run is "
                         "sized to end in time (same as --set train.minutes=N)")
@@ -128,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("restore", help="restore image files and/or folders")
-    p.add_argument("--model", required=True, help="a .safetensors restorer (from export/train)")
+    p.add_argument("--model", required=True,
+                   help="a .safetensors restorer (from export/train), or builtin:NAME")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
     p.add_argument("--out", required=True, help="output folder (PNG, names kept)")
     p.add_argument("--tile", type=int, default=None, help="tile size (default: automatic)")
@@ -142,16 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_restore)
 
     p = sub.add_parser("export", help="write a run's restorer alone")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--format", default="safetensors", choices=["safetensors", "onnx"])
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder, or builtin:NAME")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="the file (FILE.onnx writes ONNX, else safetensors) or a folder")
+    p.add_argument("--format", default=None, choices=["safetensors", "onnx"],
+                   help="default: what FILE's suffix names (.onnx → onnx, else safetensors); "
+                        "a contradicting suffix is refused")
     p.add_argument("--weights", default="ema", choices=["ema", "raw"])
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("evaluate", help="PSNR/SSIM of a model over pairs matched by relative "
                        "path and stem (input/sub/a.png ↔ target/sub/a.jpg)")
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", required=True, help="a model file, or builtin:NAME")
     p.add_argument("--input", required=True, metavar="DIR")
     p.add_argument("--target", required=True, metavar="DIR")
     p.add_argument("--json", action="store_true",

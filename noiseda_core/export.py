@@ -77,11 +77,18 @@ def export_restorer(
                  replace=replace)
 
 
-def read_metadata(path: Path) -> dict[str, str]:
-    """The string metadata of a safetensors file; UserError if it is not one."""
+def _model_file(spec: Path | str) -> Path:
+    """``builtin:NAME`` → the shipped file; any other path as it is."""
+    from .builtin import is_builtin, resolve_model
+
+    return resolve_model(spec) if is_builtin(str(spec)) else Path(spec)
+
+
+def read_metadata(path: Path | str) -> dict[str, str]:
+    """The string metadata of a safetensors file (or ``builtin:NAME``); UserError if not one."""
     from safetensors import safe_open
 
-    path = Path(path)
+    path = _model_file(path)
     if not path.is_file():
         raise UserError(f"{path}: model file not found; pass the path of a .safetensors model")
     try:
@@ -94,8 +101,9 @@ def read_metadata(path: Path) -> dict[str, str]:
         ) from exc
 
 
-def load_restorer(path: Path, device: torch.device | str = "cpu") -> Restorer:
-    """Rebuild the restorer from the file's metadata and load its weights strictly.
+def load_restorer(path: Path | str, device: torch.device | str = "cpu") -> Restorer:
+    """Rebuild the restorer from the file's metadata (or ``builtin:NAME``) and load its
+    weights strictly.
 
     Returns the restorer in eval mode on ``device``. Raises UserError (naming
     the file and what to do) for missing, non-safetensors, truncated or
@@ -105,7 +113,7 @@ def load_restorer(path: Path, device: torch.device | str = "cpu") -> Restorer:
 
     from .nets.foreign import PREFIX, load_foreign_restorer
 
-    path = Path(path)
+    path = _model_file(path)
     if path.suffix.lower() != ".safetensors" and path.is_file():
         return load_foreign_restorer(path).to(device)  # .pth / .ckpt: weights-only
     meta = read_metadata(path)

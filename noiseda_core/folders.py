@@ -160,7 +160,9 @@ def _inspect_paired(path: Path) -> FolderReport:
     problems += [f"{p}: a second file with the same name (ignored)" for p in paired.duplicates]
     bad = sum(1 for p in problems if "cannot read image" in p)
     parts = [f"{_plural(len(paired.pairs), 'pair')} matched", f"{len(unmatched)} unmatched"]
-    if bad:
+    if bad and len(paired.pairs) - bad <= 0:  # "1 pair matched, 2 unreadable" reads as usable
+        parts = [f"no readable pair ({parts[0]}, {_plural(bad, 'file')} unreadable)", parts[1]]
+    elif bad:
         parts.append(f"{bad} unreadable")
     if paired.skipped:
         parts.append(f"{len(paired.skipped)} non-image files skipped")
@@ -185,7 +187,9 @@ def _inspect_images(path: Path) -> FolderReport:
         )
     problems, checked = _check_files(scan.images)
     parts = [_plural(len(scan.images), "image")]
-    if problems:
+    if problems and len(problems) >= len(scan.images):  # not "1 image, 1 unreadable"
+        parts = [f"no readable image ({len(problems)} unreadable)"]
+    elif problems:
         parts.append(f"{len(problems)} unreadable")
     if scan.skipped:
         parts.append(f"{len(scan.skipped)} non-image files skipped")

@@ -14,6 +14,7 @@ crash can tear its last line; readers skip torn lines and a resume drops them.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -88,7 +89,7 @@ class RunFolder:
         root = Path(root)
         if not root.exists():
             raise UserError(f"run folder {root} does not exist; check the path (runs are "
-                            "usually under runs/)")
+                            f"usually under {default_runs_root()})")
         folder = cls(root)
         if not folder.config_path.is_file():
             raise UserError(f"{root} is not a run folder (no config.toml inside)")
@@ -222,10 +223,19 @@ def restartable(root: Path, *, locked_by_us: bool = False) -> bool:
     return locked_by_us or not is_locked(root)
 
 
+def default_runs_root(home: Path | None = None) -> Path:
+    """Where runs go unless told otherwise, for the CLI and the app alike: ``~/NoiseDA/runs``
+    (``$NOISEDA_DATA_DIR/runs`` when that is set), so the app's Runs page lists CLI runs."""
+    data = os.environ.get("NOISEDA_DATA_DIR")
+    if home is None and data:
+        return Path(data).expanduser() / "runs"
+    return (home or Path.home()) / "NoiseDA" / "runs"
+
+
 def default_run_dir(config_path: Path | None) -> Path:
-    """``runs/<config name>-<date-time>`` under the current folder."""
+    """``<default_runs_root()>/<config name>-<date-time>``."""
     stem = config_path.stem if config_path else "run"
-    return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return default_runs_root() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def checkpoint_path(root: Path) -> Path:

@@ -76,3 +76,29 @@ def test_the_score_line_shows_the_three_numbers(qtbot, start: float | None) -> N
         assert "starting model" not in text
     else:
         assert "starting model <b>23.10 dB</b>" in text and "+0.90 dB" in text
+
+
+def test_runs_open_in_restore_gives_the_same_before_after(qtbot, tmp_path: Path) -> None:
+    isolate_settings(tmp_path)
+    from app import settings
+    from app.main_window import MainWindow
+
+    run = _finished_run(tmp_path, str(tmp_path / "start.safetensors"))
+    settings.put("setup/runs", str(tmp_path))
+    window = MainWindow(confirm_close=False)
+    qtbot.addWidget(window)
+    window.show()
+    runs = window.runs_view
+    with qtbot.waitSignal(runs.refreshed, timeout=30000):
+        window.tabs.setCurrentWidget(runs)
+    runs.select(run)
+    assert runs.restore_button.isEnabled()
+    view = window.restore_view
+    with qtbot.waitSignal(view.restored, timeout=60000):
+        runs.restore_button.click()
+    assert window.tabs.currentWidget() is view
+    qtbot.waitUntil(lambda: view.compare.labels() == ("B: before adaptation", "A: after adaptation"),
+                    timeout=60000)
+    assert view.model().path == run / "model.safetensors"
+    assert view.second_model().path == tmp_path / "start.safetensors"
+    assert view.current_source().path == tmp_path / "p" / "val" / "input" / "000.png"

@@ -111,3 +111,54 @@ def test_the_exported_file_loads_and_restores_with_the_cli(
     image = next((run_dir.parent / "data" / "real").iterdir())
     assert noiseda(["restore", "--model", str(out), str(image), "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / f"{image.stem}.png").is_file()
+
+
+def test_typing_a_onnx_name_writes_onnx_that_onnxruntime_runs(qtbot, run_dir, tmp_path) -> None:
+    ort = pytest.importorskip("onnxruntime", reason="runs where the test extra is installed (CI)")
+    pytest.importorskip("onnxscript", reason="runs where the test extra is installed (CI)")
+    import numpy as np
+
+    dialog = make(qtbot, run_dir)
+    assert dialog.onnx_radio.isEnabled() and not dialog.onnx_hint.isVisible()
+    dialog.out_edit.clear()
+    qtbot.keyClicks(dialog.out_edit, str(tmp_path / "adapted.onnx"))
+    assert dialog.onnx_radio.isChecked(), "the typed name chooses the format"
+    with qtbot.waitSignal(dialog.exported, timeout=120_000) as blocker:
+        assert dialog.export()
+    assert blocker.args == [str(tmp_path / "adapted.onnx")]
+    assert [p.name for p in tmp_path.iterdir()] == ["adapted.onnx"]
+    session = ort.InferenceSession(str(tmp_path / "adapted.onnx"))
+    out = session.run(None, {"input": np.random.rand(1, 3, 24, 40).astype(np.float32)})[0]
+    assert out.shape == (1, 3, 24, 40)
+
+
+def test_the_format_choice_sets_the_suffix(qtbot, tmp_path, monkeypatch) -> None:
+    from app import export_dialog
+
+    monkeypatch.setattr(export_dialog, "onnx_available", lambda: True)
+    run = tmp_path / "myrun"
+    dialog = make(qtbot, run, export_fn=lambda *a, **k: pytest.fail("must not export"))
+    dialog.set_format("onnx")
+    assert dialog.output() == tmp_path / "myrun-ema.onnx"
+    dialog.set_weights("raw")
+    assert dialog.output() == tmp_path / "myrun-raw.onnx"
+    dialog.set_output(tmp_path / "picked")
+    assert dialog.output() == tmp_path / "picked.onnx"
+    dialog.set_format("safetensors")
+    assert dialog.output() == tmp_path / "picked.safetensors"
+
+
+def test_without_the_onnx_extra_the_dialog_says_how_to_get_it(qtbot, tmp_path, monkeypatch) -> None:
+    from app import export_dialog
+
+    monkeypatch.setattr(export_dialog, "onnx_available", lambda: False)
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.pt").write_bytes(b"x")
+    dialog = make(qtbot, run, export_fn=lambda *a, **k: pytest.fail("must not export"))
+    assert not dialog.onnx_radio.isEnabled()
+    assert dialog.onnx_hint.isVisible()
+    assert 'pip install "noiseda-studio[onnx]"' in dialog.onnx_hint.text()
+    dialog.set_output(tmp_path / "adapted.onnx")
+    assert not dialog.export_button.isEnabled()
+    assert "noiseda-studio[onnx]" in dialog.note.text()

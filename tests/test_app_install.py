@@ -1,11 +1,14 @@
-"""Install problems explained: the Qt X11 plugin's missing libraries and the apt line; the device query."""
+"""Install problems explained: no display, the Qt X11 plugin's missing libraries and the apt line; the device query."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from app.qt_check import check_qt_platform, debian_package, missing_libraries
 
@@ -55,3 +58,27 @@ def test_the_training_child_gets_no_pythonpath_of_the_apps_making(qtbot, tmp_pat
     job.start(tmp_path / "c.toml", tmp_path / "run")
     qtbot.waitUntil(lambda: not job.active, timeout=30000)
     assert "PYTHONPATH=<unset>" in job.log, list(job.log)
+
+
+def test_no_display_is_a_clear_message_pointing_at_the_command_line():
+    from app.qt_check import check_display
+
+    message = check_display({}, platform="linux")
+    assert message is not None and "no display" in message and "noiseda --help" in message
+    assert check_display({"DISPLAY": ":0"}, platform="linux") is None
+    assert check_display({"WAYLAND_DISPLAY": "wayland-0"}, platform="linux") is None
+    assert check_display({"QT_QPA_PLATFORM": "offscreen"}, platform="linux") is None
+    assert check_display({}, platform="darwin") is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only: other systems "
+                    "always have a display server")
+def test_the_app_without_a_display_exits_with_that_message_not_a_qt_abort():
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-m", "app"], check=False, capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 1, (out.returncode, out.stderr[-500:])
+    assert "no display" in out.stderr and "noiseda --help" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -83,11 +83,18 @@ def test_runs_panel_buttons_and_folder(qtbot, tmp_path):
         panel.continue_button.click()
     assert window.training_view.progress.value() == 30
     other = tmp_path / "elsewhere"
-    other.mkdir()
+    cli_run = interrupted_run(other, tiny_project(tmp_path / "data2"))
     with qtbot.waitSignal(panel.refreshed, timeout=15000):
-        panel.folder_change_requested.emit(str(other))
-    assert window.setup_view.runs_root() == other and panel.table.topLevelItemCount() == 0
-    assert settings.runs_dir() == other
+        panel.add_folder(other)
+    assert window.setup_view.runs_root() == runs, "listing a folder does not move new runs"
+    assert settings.runs_dir() == runs
+    listed = {Path(panel.table.topLevelItem(i).data(0, 256))
+              for i in range(panel.table.topLevelItemCount())}
+    assert listed == {run, cli_run}, "both folders are listed"
+    assert str(other) in panel.folder_label.text() and not panel.forget_button.isHidden()
+    with qtbot.waitSignal(panel.refreshed, timeout=15000):
+        panel.forget_added_folders()
+    assert panel.table.topLevelItemCount() == 1
 
 
 def test_default_runs_folder_is_visible_and_has_no_spaces(tmp_path):
@@ -162,3 +169,22 @@ def test_one_damaged_event_log_keeps_every_row(qtbot, tmp_path):
     assert rows[bad.name].text(1) == "interrupted (app closed or crashed) (log damaged)"
     assert rows[bad.name].text(2) == "3 / 40"
     assert "2 damaged line(s)" in rows[bad.name].toolTip(1)
+
+
+def test_runs_of_the_command_line_are_listed_beside_setups_folder(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("NOISEDA_DATA_DIR", str(tmp_path / "data"))
+    isolate_settings(tmp_path)
+    from app import settings
+    from app.views.runs_view import RunsView
+    from noiseda_core.run_folder import default_run_dir
+
+    cli_default = default_run_dir(Path("demo.toml")).parent  # `noiseda train` without --run-dir
+    assert cli_default == settings.default_runs_dir() == tmp_path / "data" / "runs"
+    cli_run = interrupted_run(cli_default, tiny_project(tmp_path / "p"))
+    settings.put("setup/runs", str(tmp_path / "mine"))  # Setup saves new runs elsewhere
+    panel = RunsView()
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.refreshed, timeout=15000):
+        panel.refresh()
+    assert panel.roots() == [tmp_path / "mine", cli_default]
+    assert [r.path for r in panel.runs] == [cli_run]

@@ -216,3 +216,18 @@ def test_window_shows_fast_without_torch(tmp_path):
     # Start-up time itself (≈ 0.9 s idle here) is a benchmark figure; this bound only
     # catches a gross regression on a loaded 2-core CI machine.
     assert float(seconds) < 10.0
+
+
+def test_cannot_start_yet_clears_when_the_folder_is_fixed(qtbot, view, tmp_path):
+    project = tiny_project(tmp_path / "p", pairs=2)
+    check_result(qtbot, view, "synthetic", project["synthetic"])
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.png").write_bytes(b"not a png")
+    result = check_result(qtbot, view, "real", broken)
+    assert "no readable image (1 unreadable)" in view.checks["real"].status.text(), result.message
+    view.request_start()
+    assert view.status.text().startswith("Cannot start yet") and "Real images" in view.status.text()
+    check_result(qtbot, view, "real", project["real"])
+    qtbot.waitUntil(lambda: not view.status.text().startswith("Cannot start yet"), timeout=15000)
+    assert "Real images" not in view.status.text() and view.problems() == []

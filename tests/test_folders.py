@@ -102,4 +102,13 @@ def test_synthetic_role_on_a_clean_folder_suggests_a_degradation(tmp_path: Path)
 def test_all_unreadable_is_not_ok(tmp_path: Path) -> None:
     (tmp_path / "a.png").write_bytes(b"junk")
     rep = inspect_folder(tmp_path, FolderRole.REFERENCE)
-    assert not rep.ok and rep.message.startswith("1 image, 1 unreadable")
+    assert not rep.ok and rep.message == "no readable image (1 unreadable)"
+
+
+def test_a_paired_folder_with_no_readable_pair_says_so(tmp_path: Path) -> None:
+    (tmp_path / "input").mkdir()
+    (tmp_path / "target").mkdir()
+    (tmp_path / "input" / "a.png").write_bytes(b"junk")
+    _img(tmp_path / "target" / "a.png")
+    rep = inspect_folder(tmp_path, FolderRole.SYNTHETIC_PAIRED)
+    assert not rep.ok and rep.message.startswith("no readable pair (1 pair matched, 1 file unreadable), 0 unmatched")

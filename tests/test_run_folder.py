@@ -247,3 +247,14 @@ def test_a_lock_file_with_other_contents_is_left_untouched(tmp_path: Path) -> No
     with pytest.raises(UserError, match="not a lock file"):
         RunFolder.existing(folder.root)
     assert (folder.root / ".lock").read_bytes() == b"my notes, not a lock\n"
+
+
+def test_the_command_line_puts_runs_where_the_app_lists_them(tmp_path, monkeypatch) -> None:
+    from noiseda_core.run_folder import default_run_dir
+
+    monkeypatch.delenv("NOISEDA_DATA_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    run = default_run_dir(Path("configs/demo.toml"))
+    assert run.parent == tmp_path / "NoiseDA" / "runs" and run.name.startswith("demo-")
+    monkeypatch.setenv("NOISEDA_DATA_DIR", str(tmp_path / "data"))
+    assert default_run_dir(None).parent == tmp_path / "data" / "runs"

@@ -23,12 +23,11 @@ def ask_folder(parent: QWidget) -> list[Path]:
     return [path] if path else []
 
 
-def ask_save_path(parent: QWidget, source_path: Path | None, name: str) -> Path | None:
-    """Where to save a restored image; suggests NAME_restored.png in the last output folder."""
-    last = start_dir(Purpose.OUTPUT)
-    folder = last if last != Path.home() or source_path is None else source_path.parent
+def ask_save_path(parent: QWidget, name: str) -> Path | None:
+    """Where to save a restored image; suggests NAME_restored.png in the last output folder,
+    else in Pictures (never beside the input: that is often the training data)."""
     return save_file(parent, Purpose.OUTPUT, "Save the restored image", f"{Path(name).stem}_restored.png",
-                     IMAGE_FILTER, folder)
+                     IMAGE_FILTER, start_dir(Purpose.OUTPUT))
 
 
 def ask_output_folder(parent: QWidget) -> Path | None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
     QImage,
+    QKeyEvent,
     QKeySequence,
     QShortcut,
 )
@@ -137,6 +138,13 @@ class RestoreView(QWidget):
         paste = QShortcut(QKeySequence(QKeySequence.StandardKey.Paste), self)
         paste.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         paste.activated.connect(self.paste)
+        # Space flips before/after wherever this page has the focus, not only on the image:
+        # the shortcut catches the press, a short-lived filter the release.
+        self.flip_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
+        self.flip_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.flip_shortcut.setAutoRepeat(False)
+        self.flip_shortcut.activated.connect(self._hold_flip)
+        self._holding_space = False
 
     def _button(self, text: str, tip: str, slot) -> QPushButton:  # noqa: ANN001
         button = QPushButton(text)
@@ -177,6 +185,7 @@ class RestoreView(QWidget):
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Cancel a batch and wait for the workers (call before the window closes)."""
+        self._release_flip()
         if self.batch.running():
             self.batch.cancel()
         self._pool.waitForDone(timeout_ms)
@@ -315,6 +324,35 @@ class RestoreView(QWidget):
         if self.isVisible() and (focus is None or self.isAncestorOf(focus)):
             self.compare.setFocus(Qt.FocusReason.OtherFocusReason)
 
+    def _hold_flip(self) -> None:
+        """Space pressed on this page: show "before" in place of "after" until it is released."""
+        self.compare.set_flipped(True)
+        if not self._holding_space:
+            self._holding_space = True
+            QCoreApplication.instance().installEventFilter(self)  # type: ignore[union-attr]
+
+    def _release_flip(self) -> None:
+        if self._holding_space:
+            self._holding_space = False
+            QCoreApplication.instance().removeEventFilter(self)  # type: ignore[union-attr]
+        self.compare.set_flipped(False)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """While Space is held: its release ends the flip, its repeats go nowhere else."""
+        kind = event.type()
+        keys = (QEvent.Type.KeyPress, QEvent.Type.KeyRelease)
+        if kind in keys and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Space:
+            if kind == QEvent.Type.KeyRelease and not event.isAutoRepeat():
+                self._release_flip()
+            return True
+        if kind == QEvent.Type.WindowDeactivate:  # a release we will never see
+            self._release_flip()
+        return False
+
+    def hideEvent(self, event) -> None:  # noqa: N802, ANN001
+        self._release_flip()
+        super().hideEvent(event)
+
     def _image_failed(self, message: str, request: int) -> None:
         if request != self._request:
             return
@@ -393,7 +431,7 @@ class RestoreView(QWidget):
     def choose_save(self) -> None:
         if self._result is not None:
             source = self._result.source
-            path = prompts.ask_save_path(self, source.path, source.name)
+            path = prompts.ask_save_path(self, source.name)
             if path is not None:
                 self.save_result(path)
 

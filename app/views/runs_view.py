@@ -1,7 +1,10 @@
-"""Runs: every run in the runs folder with its state; open, continue, export, restore.
+"""Runs: every run in the runs folders with its state; open, continue, export, restore.
 
-The list is read off the GUI thread (``app.run_index``); the buttons emit the chosen
-run folder and the main window does the work.
+Listed: the folder new runs go to (Setup's *Save runs in*), the default one (where
+``noiseda train`` puts runs without ``--run-dir``), and folders added here; adding one
+never changes where new runs go. The list is read off the GUI thread
+(``app.run_index``); the buttons emit the chosen run folder and the main window does
+the work.
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ class RunsView(QWidget):
     continue_requested = Signal(object)
     export_requested = Signal(object)
     restore_requested = Signal(object)
-    folder_change_requested = Signal(str)
     refreshed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -50,9 +52,13 @@ class RunsView(QWidget):
         self._again = False  # a refresh was asked for while one was running
         self.folder_label = QLabel(self)
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.change_button = QPushButton(icon("folder"), "Change folder…", self)
-        self.change_button.setToolTip("Choose where new runs are saved and which folder is listed")
-        self.change_button.clicked.connect(self._choose_folder)
+        self.add_button = QPushButton(icon("folder"), "Add folder…", self)
+        self.add_button.setToolTip("List the runs of another folder too (new runs still go "
+                                   "where Setup's \u201cSave runs in\u201d says)")
+        self.add_button.clicked.connect(self._choose_folder)
+        self.forget_button = QPushButton("Forget added folders", self)
+        self.forget_button.setToolTip("Stop listing the folders added here (nothing is deleted)")
+        self.forget_button.clicked.connect(self.forget_added_folders)
         self.refresh_button = QPushButton("Refresh", self)
         self.refresh_button.clicked.connect(self.refresh)
         self.table = QTreeWidget(self)
@@ -74,9 +80,10 @@ class RunsView(QWidget):
                                (self.restore_button, self.restore_requested)):
             button.clicked.connect(lambda _=False, s=signal: self._emit(s))
         top = QHBoxLayout()
-        top.addWidget(QLabel("Runs folder:", self))
+        top.addWidget(QLabel("Runs folders:", self))
         top.addWidget(self.folder_label, 1)
-        top.addWidget(self.change_button)
+        top.addWidget(self.add_button)
+        top.addWidget(self.forget_button)
         top.addWidget(self.refresh_button)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -91,13 +98,31 @@ class RunsView(QWidget):
 
     # ------------------------------------------------------------------ listing
     def roots(self) -> list[Path]:
-        return [settings.runs_dir(), *settings.legacy_runs_dirs()]
+        """The folders listed: where new runs go first, then the default (the CLI's), the
+        ones added here and where older versions put runs; each once."""
+        found: dict[str, Path] = {}
+        for path in (settings.runs_dir(), settings.default_runs_dir(),
+                     *settings.extra_runs_dirs(), *settings.legacy_runs_dirs()):
+            found.setdefault(str(Path(path).expanduser().resolve()), Path(path))
+        return list(found.values())
+
+    def add_folder(self, path: Path) -> None:
+        """List ``path``'s runs too (remembered); where new runs go does not change."""
+        settings.set_extra_runs_dirs([*settings.extra_runs_dirs(), Path(path)])
+        self.refresh()
+
+    def forget_added_folders(self) -> None:
+        settings.set_extra_runs_dirs([])
+        self.refresh()
 
     def refresh(self) -> None:
         """List the runs again (off the GUI thread); ``refreshed`` follows."""
         roots = self.roots()
         extra = [str(p) for p in roots[1:]]
-        self.folder_label.setText(str(roots[0]) + (f"   (also listed: {', '.join(extra)})" if extra else ""))
+        self.folder_label.setText(str(roots[0]) + "  (new runs)"
+                                  + (f"   also listed: {', '.join(extra)}" if extra else ""))
+        self.folder_label.setToolTip("\n".join(str(p) for p in roots))
+        self.forget_button.setVisible(bool(settings.extra_runs_dirs()))
         if self._pending:
             self._again = True
             return
@@ -179,6 +204,7 @@ class RunsView(QWidget):
         self.restore_button.setEnabled(run is not None and run.model and not active)
 
     def _choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose the runs folder", str(settings.runs_dir()))
+        path = QFileDialog.getExistingDirectory(self, "List the runs of another folder",
+                                                str(settings.runs_dir()))
         if path:
-            self.folder_change_requested.emit(path)
+            self.add_folder(Path(path))

@@ -59,6 +59,7 @@ class SetupView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.demo_busy = False
+        self._start_blocked = False  # the status shows "Cannot start yet"
         self._base: Config | None = None  # the loaded config: keys without a widget survive Start
         self._at_load: dict | None = None  # the form's values right after loading it
         self._demo_fit_pending = False  # the demo was loaded before the device was known
@@ -113,6 +114,7 @@ class SetupView(QWidget):
             self.labels[key] = QLabel(label + (" (optional)" if optional else ""))
             form.addRow(self.labels[key], cell)
             picker.path_changed.connect(lambda path, k=key: self._folder_changed(k, path))
+            check.checked.connect(lambda _result: self._recheck_blocked_start())
             self.pickers[key], self.checks[key] = picker, check
         self.runs = PathPicker("where run folders go", settings_key="last_folder/runs")
         self.runs.edit.setPlaceholderText(str(settings.default_runs_dir()))
@@ -312,14 +314,30 @@ class SetupView(QWidget):
     def request_start(self) -> None:
         problems = self.problems()
         if problems:
-            self.show_status("Cannot start yet:\n" + "\n".join(f"• {p}" for p in problems), ok=False)
+            self._show_blocked(problems)
             return
         cfg = self.current_config()
         self.save_state()
         self.show_status("Starting…", ok=None)
         self.start_requested.emit(cfg)
 
+    def _show_blocked(self, problems: list[str]) -> None:
+        self.show_status("Cannot start yet:\n" + "\n".join(f"• {p}" for p in problems), ok=False)
+        self._start_blocked = True
+
+    def _recheck_blocked_start(self) -> None:
+        """After "Cannot start yet", a folder check that came back updates that list, and
+        clears it once nothing stops a start (no stale message after the fix)."""
+        if not self._start_blocked:
+            return
+        problems = [p for p in self.problems() if "still checking" not in p]
+        if problems:
+            self._show_blocked(problems)
+        elif not any(check.busy for check in self.checks.values()):
+            self.show_status("Ready: nothing stops a start now.", ok=True)
+
     def show_status(self, text: str, ok: bool | None = None) -> None:
+        self._start_blocked = False
         self.status.setText(text)
         self.status.setStyleSheet(f"color: {status_colour(ok)}")
         self.message.emit(" ".join(text.split()))  # the status bar holds one line
@@ -398,6 +416,7 @@ class SetupView(QWidget):
 
     def _demo_done(self, toml: Path) -> None:
         self.demo_busy = False
+        self._start_blocked = False  # the status shows "Cannot start yet"
         self.demo_button.setEnabled(True)
         if self.load_file(Path(toml)):
             self.banner.hide()
@@ -408,5 +427,6 @@ class SetupView(QWidget):
 
     def _demo_failed(self, message: str) -> None:
         self.demo_busy = False
+        self._start_blocked = False  # the status shows "Cannot start yet"
         self.demo_button.setEnabled(True)
         self.show_status(f"Could not build the demo data: {message}", ok=False)

@@ -2,7 +2,8 @@
 
 ``ModelSlot.open(path)`` loads with ``noiseda_core.export.load_restorer`` on a
 worker; a wrong or damaged file leaves the previous model in place and reports
-one message through ``failed``.
+one message through ``failed``. *Built-in ▾* offers the restorers shipped with the
+app (``builtin:NAME``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThreadPool, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QWidget
 
 from app import restore_jobs as jobs
 from app.file_dialogs import Purpose, open_file
@@ -46,6 +47,12 @@ class ModelSlot(QWidget):
         self.title.setMinimumWidth(60)
         self.button = QPushButton(button_text)
         self.button.clicked.connect(self._choose)
+        self.builtin_button = QToolButton()
+        self.builtin_button.setText("Built-in")
+        self.builtin_button.setToolTip("A restorer shipped with the app (builtin:NAME)")
+        self.builtin_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.builtin_actions = self._builtin_menu()
+        self.builtin_button.setVisible(bool(self.builtin_actions))
         self.info = QLabel(empty_text)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.info.setMinimumWidth(40)
@@ -58,8 +65,23 @@ class ModelSlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.button)
+        layout.addWidget(self.builtin_button)
         layout.addWidget(self.info, 1)
         layout.addWidget(self.remove_button)
+
+    def _builtin_menu(self) -> dict:
+        """One menu entry per shipped restorer; ``{name: QAction}``."""
+        from noiseda_core.builtin import PREFIX, RECOMMENDED, builtin_restorers
+
+        menu = QMenu(self.builtin_button)
+        actions = {}
+        for name in builtin_restorers():
+            label = f"{PREFIX}{name}" + ("  (the recommended start)" if name == RECOMMENDED else "")
+            action = menu.addAction(label)
+            action.triggered.connect(lambda _=False, spec=f"{PREFIX}{name}": self.open(spec))
+            actions[name] = action
+        self.builtin_button.setMenu(menu)
+        return actions
 
     def model(self) -> LoadedModel | None:
         return self._model
@@ -67,11 +89,10 @@ class ModelSlot(QWidget):
     def is_loading(self) -> bool:
         return bool(self._tasks)
 
-    def open(self, path: Path, caption: str = "") -> None:
-        """Load ``path`` off the GUI thread; emits loaded or failed. ``caption`` names it
-        in the compare view instead of its file name."""
-        path = Path(path)
-        self.info.setText(f"Loading {path.name}…")
+    def open(self, path: Path | str, caption: str = "") -> None:
+        """Load ``path`` (a model file or ``builtin:NAME``) off the GUI thread; emits loaded
+        or failed. ``caption`` names it in the compare view instead of its file name."""
+        self.info.setText(f"Loading {Path(path).name}…")
         task = Task(jobs.load_model, path)
         self._tasks.add(task)
         if caption:
