@@ -114,6 +114,9 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str | None =
                *, overwrite: bool = False) -> Path:
     """Write the restorer of a run (``ema`` or ``raw`` weights) alone to ``out``.
 
+    ``ema`` is what the run exports: the weights its keep-best rule kept (the best
+    EMA weights, or the starting model's) when it kept any, else the last EMA.
+
     ``fmt`` is ``safetensors`` (with metadata) or ``onnx`` (needs the ``onnx`` extra);
     None follows ``out``'s suffix (``export_format``). ``out`` may be a folder (the file
     is named after the run). An existing file is replaced only with ``overwrite=True``,
@@ -138,7 +141,11 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str | None =
     cfg = config_from_dict(state["config"])
     restorer = restorer_for_checkpoint(cfg, state, checkpoint_path(run_dir))  # as trained
     try:
-        source = dict(state["ema"]["shadow"] if weights == "ema" else state["restorer"])
+        kept = state.get("keep_best") or {}
+        if weights == "ema" and isinstance(kept.get("weights"), dict):
+            source = dict(kept["weights"])  # the weights the run keeps (keep_best.py)
+        else:
+            source = dict(state["ema"]["shadow"] if weights == "ema" else state["restorer"])
         floating = {k for k, v in restorer.state_dict().items() if v.is_floating_point()}
         if not floating <= set(source) or not set(source) <= set(restorer.state_dict()):
             raise KeyError(f"keys differ: {sorted(floating ^ set(source))[:3]}")

@@ -134,3 +134,18 @@ def test_restore_cli_takes_a_pd_stride(project: Path, tmp_path: Path) -> None:
     code = main(["restore", "--model", model, "--pd", "2", "--device", "cpu",
                  str(project / "real" / "x0.png"), "--out", str(out)])
     assert code == 0 and (out / "x0.png").is_file()
+
+
+def test_export_of_a_run_writes_the_weights_it_kept(project: Path, tmp_path: Path) -> None:
+    """``noiseda export RUN`` gives the same weights as the run's own model.safetensors."""
+    from noiseda_core.checkpoint import export_run
+
+    cfg = tiny_config(project, "data.val=", "model.init_restorer=builtin:unet-t",
+                      "train.lr=0.02", "train.steps=2", "train.val_every=2",
+                      "train.checkpoint_every=2")
+    events = list(train(cfg, tmp_path / "run"))
+    assert events[-1].kept == "start"
+    out = export_run(tmp_path / "run", tmp_path / "again.safetensors")
+    own = load_file(str(tmp_path / "run" / "model.safetensors"))
+    exported = load_file(str(out))
+    assert all(torch.equal(own[k], exported[k]) for k in own)

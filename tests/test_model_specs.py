@@ -44,7 +44,7 @@ def test_export_to_a_onnx_name_writes_onnx(tmp_path: Path, monkeypatch) -> None:
 
     written = []
 
-    def fake_export_onnx(restorer, out: Path) -> Path:
+    def fake_export_onnx(restorer, out: Path, **_: object) -> Path:
         written.append((restorer.arch, Path(out)))
         Path(out).write_bytes(b"onnx")
         return Path(out)
