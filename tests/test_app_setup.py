@@ -148,7 +148,7 @@ def test_demo_data_fills_the_setup(qtbot, view, tmp_path):
     with qtbot.waitSignal(view.demo_ready, timeout=60000):
         view.load_demo(tmp_path / "demo")
     assert (tmp_path / "demo" / "demo.toml").is_file()
-    assert view.pickers["synthetic"].path().endswith("target")  # clean images, AWGN on the fly
+    assert view.pickers["synthetic"].path().endswith("target")  # clean images, fitted noise on the fly
     qtbot.waitUntil(lambda: not view.checks_busy(), timeout=15000)
     assert view.problems() == []
     assert view.options.start_from.value() == "builtin:unet-t"  # warm start is the default
@@ -162,7 +162,8 @@ def test_demo_data_fills_the_setup(qtbot, view, tmp_path):
     model, train = view.options.values()
     assert model["restorer"] == "unet-t" and model["diffusion"] == "tiny"
     assert model["init_restorer"] == "builtin:unet-t" and train["minutes"] == 8
-    assert train["batch"] <= 4
+    assert train["batch"] == 8  # the default flow's batch (issue 18)
+    assert view.degradation_spec() == "fit"  # noise fitted to the real photos
     assert "8 minutes" in view.status.text() and "No GPU" in view.status.text()
     assert view.problems() == []
     cfg = view.current_config()

@@ -19,6 +19,8 @@ import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget  # noqa: E402
 
+from noiseda_core.errors import UserError  # noqa: E402
+
 from ..tasks import run_in_thread  # noqa: E402
 
 
@@ -83,14 +85,23 @@ class NoisePanel(QWidget):
         self.text.setText("Measuring the noise in your real photos…")
         self.plot.setVisible(False)
         self.setVisible(True)
-        run_in_thread(lambda: fit_folder(Path(folder)),
-                      on_done=lambda fit: self._show(token, fit),
-                      on_error=lambda message: self._failed(token, message))
+        def work() -> tuple[int, object | None, str]:
+            try:
+                return token, fit_folder(Path(folder)), ""
+            except UserError as exc:
+                return token, None, str(exc)
 
-    def _show(self, token: int, fit: object) -> None:
+        # a bound method: a panel closed meanwhile is not called back (tasks.run_in_thread)
+        run_in_thread(work, on_done=self._show)
+
+    def _show(self, result: tuple[int, object | None, str]) -> None:
+        token, fit, message = result
         if token != self._token:
             return
-        self.show_fit(fit)
+        if fit is None:
+            self._failed(token, message)
+        else:
+            self.show_fit(fit)
 
     def show_fit(self, fit: object) -> None:
         self.fit = fit
