@@ -99,6 +99,12 @@ def tour_steps(window: object, out: Path, work: Path, quick: bool = True) -> Non
     window.tabs.setCurrentWidget(training)
     training.plot.flush()
     snap(window, out / "training.png")
+    print(f"tour: score line: {training.scores.text()}", flush=True)
+    import shutil
+
+    for name in ("events.jsonl", "config.toml"):  # the run's own record, beside the pictures
+        if (window.run_dir / name).is_file():
+            shutil.copyfile(window.run_dir / name, out / f"run_{name}")
 
     restore = window.restore_view
     if not hasattr(restore, "open_images"):
