@@ -56,6 +56,7 @@ def test_the_fitted_degradation_is_a_choice_that_round_trips(qtbot, view, tmp_pa
     view.source.setCurrentIndex(view.source.findData("clean"))
     view.degradation.setCurrentIndex(view.degradation.findData("fit"))
     assert view.degradation_spec() == "fit"
+    assert not view.sigma_dash.isVisible() and not view.sigma_lo.isVisible()  # no σ range
     assert view.form_values()["data"]["degradation"] == "fit"
 
 

@@ -87,7 +87,8 @@ class SetupView(QWidget):
         self.sigma_label = QLabel("σ")
         row.addWidget(self.sigma_label)
         row.addWidget(self.sigma_lo)
-        row.addWidget(QLabel("–"))
+        self.sigma_dash = QLabel("–")
+        row.addWidget(self.sigma_dash)
         row.addWidget(self.sigma_hi)
 
         data_box = QGroupBox("Data")
@@ -230,7 +231,7 @@ class SetupView(QWidget):
         for w in (self.degradation_label, self.sigma_row):
             w.setVisible(clean)
         awgn = self.degradation.currentData() == "awgn"
-        for w in (self.sigma_lo, self.sigma_hi, self.sigma_label):
+        for w in (self.sigma_lo, self.sigma_hi, self.sigma_label, self.sigma_dash):
             w.setVisible(awgn)
         self.labels["synthetic"].setText("Clean images" if clean else "Synthetic pairs")
         self.pickers["synthetic"].edit.setPlaceholderText(
