@@ -241,5 +241,44 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-__all__ = ["BatchAdvice", "fit_linear", "largest_fitting", "restore", "suggest_batch",
-           "tile_for", "with_suggested_batch"]
+
+
+# --------------------------------------------------------------------------- compiling
+
+CUDA_GRAPH_MAX_BATCH = 8  # at or below this batch a step is bound by kernel launches
+COMPILE_MODES = ("auto", "default", "reduce-overhead", "max-autotune",
+                 "max-autotune-no-cudagraphs")
+
+
+def compile_mode_for(device: torch.device, batch: int, requested: str | None = "auto") -> str | None:
+    """The ``torch.compile`` mode for a training step (None: the default mode).
+
+    ``auto``: CUDA graphs (``reduce-overhead``) on CUDA for batches up to
+    ``CUDA_GRAPH_MAX_BATCH``, where Python and launches bound the step; the default
+    mode elsewhere (CUDA graphs exist only on CUDA). An explicit mode is kept, except
+    that graph-capturing modes fall back to their plain twin off CUDA.
+    """
+    if requested in (None, "default"):
+        return None
+    if requested not in COMPILE_MODES:
+        raise ValueError(f"unknown compile mode {requested!r}; one of {', '.join(COMPILE_MODES)}")
+    on_cuda = device.type == "cuda"
+    if requested == "auto":
+        return "reduce-overhead" if on_cuda and batch <= CUDA_GRAPH_MAX_BATCH else None
+    if not on_cuda:
+        return {"reduce-overhead": None, "max-autotune": "max-autotune-no-cudagraphs"}.get(
+            requested, requested)
+    return requested
+
+
+def wants_checkpointing(peak_bytes: float, budget_bytes: float | None) -> bool:
+    """Whether to recompute the denoiser's full-resolution blocks in the backward pass.
+
+    Only when a measured step peak is above the memory budget (``None``: no budget,
+    never): checkpointing trades about a third more denoiser forward work for memory.
+    """
+    return budget_bytes is not None and peak_bytes > budget_bytes
+
+
+__all__ = ["BatchAdvice", "compile_mode_for", "fit_linear", "largest_fitting", "restore",
+           "suggest_batch", "tile_for", "wants_checkpointing", "with_suggested_batch"]
