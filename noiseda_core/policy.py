@@ -173,8 +173,9 @@ def tile_for(model: nn.Module, size: tuple[int, int], device: torch.device | str
              measure: Measure | None = None) -> int | None:
     """Tile side for restoring an image of ``size`` = (H, W); None: the whole image.
 
-    Measured once per model, device, precision and tile batch where memory is known;
-    elsewhere whole images up to ``AUTO_TILE_PIXELS`` and ``AUTO_TILE`` tiles above.
+    Measured once per model, device, precision and tile batch where memory is known (the
+    whole frame when its pixels fit in what ``tile_batch`` tiles may use); elsewhere whole
+    images up to ``AUTO_TILE_PIXELS`` and ``AUTO_TILE`` tiles above.
     """
     return _plan(model, size, torch.device(device), precision, tile_batch,
                  measure or measuring.default())[0]
@@ -194,7 +195,17 @@ def _plan(model: nn.Module, size: tuple[int, int], device: torch.device,
             return (None if hp * wp <= AUTO_TILE_PIXELS else AUTO_TILE), tile_batch
         known[key] = measured_tile(model, device, precision, free, m, tile_batch), tile_batch
     tile, batch = known[key]
-    return (None if hp <= tile and wp <= tile else tile), batch
+    return (None if whole_frame_fits((hp, wp), tile, batch) else tile), batch
+
+
+def whole_frame_fits(size: tuple[int, int], tile: int, tile_batch: int) -> bool:
+    """Whether a padded frame of ``size`` runs whole where ``tile_batch`` tiles of
+    ``tile``² were measured to fit: as many pixels or fewer, no side above ``TILE_CAP``
+    (or above the tile itself, when it fits anyway)."""
+    h, w = size
+    if h <= tile and w <= tile:
+        return True
+    return max(h, w) <= TILE_CAP and h * w <= tile_batch * tile * tile
 
 
 def restore(model: nn.Module, img: torch.Tensor, *, tile: int | None = None,
