@@ -36,6 +36,7 @@ from .config import Precision
 from .device import autocast_dtype
 from .nets.base import pad_to_multiple
 
+
 def _model_info(model: nn.Module) -> tuple[torch.device, torch.dtype]:
     for p in model.parameters():
         return p.device, p.dtype
@@ -142,18 +143,19 @@ _RUNNERS: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, nn.Module]] = (
     weakref.WeakKeyDictionary())
 
 
-def _runner(model: nn.Module, half: torch.dtype | None, compile: bool) -> nn.Module:
+def _runner(model: nn.Module, half: torch.dtype | None, compile: bool,
+            backend: str = "inductor") -> nn.Module:
     """``model`` as restoration runs it: a ``half``-dtype channels-last copy of its weights
     (None: the model itself) and/or compiled; rebuilt when the weights change in place."""
     tensors = list(model.parameters()) + list(model.buffers())
-    key = (tuple((id(p), p._version, p.device) for p in tensors), half, compile)
+    key = (tuple((id(p), p._version, p.device) for p in tensors), half, compile, backend)
     cached = _RUNNERS.get(model)
     if cached is not None and cached[0] == key:
         return cached[1]
     if half is None:  # compiled only: Dynamo's own cache finds the graph again
-        return torch.compile(model)
+        return torch.compile(model, backend=backend)
     net = copy.deepcopy(model).to(dtype=half, memory_format=torch.channels_last).eval()
-    net = torch.compile(net) if compile else net
+    net = torch.compile(net, backend=backend) if compile else net
     _RUNNERS[model] = key, net
     return net
 
@@ -171,6 +173,7 @@ def restore_image(
     tile_batch: int = 4,
     half_weights: bool | None = None,
     compile: bool = False,
+    compile_backend: str = "inductor",
 ) -> torch.Tensor:
     """Restore one image ``(3, H, W)`` in [0, 1] → ``(3, H, W)`` float32 in [0, 1].
 
@@ -204,7 +207,8 @@ def restore_image(
     was_training = model.training
     model.eval()
     try:
-        runner = _runner(model, amp if half else None, compile) if half or compile else model
+        runner = (_runner(model, amp if half else None, compile, compile_backend)
+                  if half or compile else model)
         out = _run(runner, x, t, ov, amp, tile_batch, mult, half)
     finally:
         model.train(was_training)

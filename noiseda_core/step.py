@@ -106,7 +106,7 @@ class TrainStep:
                    generator: torch.Generator | None) -> StepNoise | None:
         """The diffusion loss's random draws, made outside the (compiled) objective."""
         noise_da = self.parts.objective.noise_da
-        x_s, y_s, x_r, _ = inputs
+        _, y_s, x_r, _ = inputs
         if noise_da is None or phase == Phase.WARMUP_RESTORER or x_r is None or y_s is None:
             return None
         return noise_da.draw_noise_for(y_s, x_r.shape[0], generator)

@@ -3,8 +3,11 @@ window, the whole frame when it fits, the half-precision weights path."""
 
 from __future__ import annotations
 
+import itertools
+
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -32,7 +35,7 @@ def test_even_tiles_cover_with_one_side_and_enough_overlap(mult: int, tiles: int
     assert side <= max(tile, length) and side % mult == 0 or side == length
     assert starts[0] == 0 and starts[-1] + side == length  # the frame is covered end to end
     assert starts == sorted(starts)
-    for a, b in zip(starts, starts[1:]):
+    for a, b in itertools.pairwise(starts):
         assert b - a > 0 and a + side - b >= overlap  # neighbours overlap by at least overlap
     n = len(starts)
     if n > 1:  # the fewest tiles: one fewer of the largest side could not cover the frame
