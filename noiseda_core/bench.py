@@ -340,10 +340,10 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
     if checkpoint not in ("off", "on", "auto"):
         raise UserError(f"--checkpoint: {checkpoint!r}; use off, on or auto")
     variants = [] if skip_train else [(base_cfg, False)]
-    if compile and not skip_train:  # the compiled run first: it is the figure that matters
-        variants.insert(0, (replace(base_cfg, train=replace(base_cfg.train, compile=True)), False))
-    if checkpoint == "on" and variants:
-        variants.append((variants[0][0], True))
+    if compile and not skip_train:
+        variants.append((replace(base_cfg, train=replace(base_cfg.train, compile=True)), False))
+    if checkpoint == "on" and variants:  # checkpointing the last (the compiled) step
+        variants.append((variants[-1][0], True))
     warmup = (3 if on_gpu else 1)
     flops_per_image: int | None = None
     peaks: list[float] = []
@@ -361,10 +361,10 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
             _emit(_oom_record("train", line, exc))
             continue
         error = result.pop("compile_error")
-        if error is not None:  # the step fell back to eager: that figure is below or above
+        if error is not None:  # the step fell back to eager: that figure is above already
             _emit({"what": "compile-fallback", **common, "batch": batch, "patch": patch,
                    "error": error,
-                   "message": "torch.compile failed; the eager step is the figure to use"})
+                   "message": "torch.compile failed; the eager step above is the figure to use"})
             continue
         if flops_per_image is None:
             from .flops import train_step_flops
@@ -373,11 +373,11 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
         _emit(with_mfu({**line, **result}, flops_per_image, info.name))
         if result["peak_mem_gib"] is not None and not checkpointed:
             peaks.append(result["peak_mem_gib"])
-        if checkpoint == "auto" and not checkpointed and len(peaks) == 1:
+        if checkpoint == "auto" and not checkpointed and not variants and peaks:  # the last
             from .policy import wants_checkpointing
 
             goal = None if memory_goal_gib is None else memory_goal_gib * 2**30
-            if wants_checkpointing(peaks[0] * 2**30, goal):
+            if wants_checkpointing(peaks[-1] * 2**30, goal):
                 variants.insert(0, (cfg, True))
     if profile:
         line = {"what": "profile", **common, "batch": batch, "patch": patch}
