@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU measurement of issues 4 and 10 in one call; run from the repository root:
+# Every GPU measurement of issues 4, 10 and 19 in one call; run from the repository root:
 #
 #   bash benchmarks/gpu_all.sh                 # on the GPU machine (carry .whl/ if it lacks packages)
 #   DRY_RUN=1 bash benchmarks/gpu_all.sh       # any machine: CPU, tiny sizes, checks the script
@@ -42,13 +42,15 @@ fi
 if [ "${DRY_RUN:-0}" = 1 ]; then  # the same sections at toy sizes on the CPU
   DEVICE=${DEVICE:-cpu}; PRESET=tiny; PATCH=32; STEPS=1; B_MAIN=2; B_SMALL=1; B_BIG=3
   SIZES=64,96x64; SIZE_1K=64; PREC_ARGS="--steps 3 --batch 1 --patch 32 --restorer unet-tiny --diffusion tiny"
-  COMPILE=${DRY_COMPILE:-0}   # torch.compile on a CPU takes minutes: off unless asked
+  # Dynamo and AOTAutograd as on the GPU (graph breaks, recompiles), without inductor's C++
+  # code generation, which takes minutes on a CPU; DRY_COMPILE_BACKEND=inductor to try it
+  CBACKEND=${DRY_COMPILE_BACKEND:-aot_eager}; VARIANTS=all; CKPT=on; MEM_GOAL=16.5
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 else
   DEVICE=${DEVICE:-cuda}; PRESET=paper; PATCH=128; STEPS=20; B_MAIN=24; B_SMALL=3; B_BIG=64
   SIZES=1024,3840x2160; SIZE_1K=1024
   PREC_ARGS="--steps ${PREC_STEPS:-200} --batch 8 --patch 128 --restorer unet-s --diffusion paper --workers 4"
-  COMPILE=${COMPILE:-1}
+  CBACKEND=inductor; VARIANTS=auto; CKPT=auto; MEM_GOAL=16.5   # half the release's 33.0 GiB
 fi
 BENCH=("$PY" -m noiseda_core bench --device "$DEVICE" --preset "$PRESET" --patch "$PATCH" --steps "$STEPS")
 
@@ -83,32 +85,32 @@ PYEOF
 } >"$OUT/env.txt"
 GPUS=$("$PY" -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
 
-# 1. the goal: paper preset, batch 24, bf16 (+ restoration at 1024² and 4K in bf16, the
-#    batch policy.suggest_batch would pick)
-section train_bf16_b${B_MAIN} 120 "${BENCH[@]}" --batch "$B_MAIN" --precision bf16 --restore-sizes "$SIZES"
-section suggest_batch 60 "$PY" -c "from noiseda_core.bench import run_bench; run_bench(device='$DEVICE', preset='$PRESET', patch=$PATCH, precision='bf16', skip_train=True, skip_restore=True, suggest=True)"
-# 2. fp32 beside it (the release ran fp32), and the release's other batches
-section train_fp32_b${B_MAIN} 90 "${BENCH[@]}" --batch "$B_MAIN" --precision fp32 --skip-restore
-section train_bf16_b${B_SMALL} 60 "${BENCH[@]}" --batch "$B_SMALL" --precision bf16 --skip-restore
-section train_bf16_b${B_BIG} 90 "${BENCH[@]}" --batch "$B_BIG" --precision bf16 --skip-restore
-# where a step's time goes (torch.profiler: the step's phases and the top kernels)
-section profile_bf16_b${B_MAIN} 60 "${BENCH[@]}" --batch "$B_MAIN" --precision bf16 --skip-restore --profile
+# 1. the goal, compiled (issue 19): paper preset, batch 24, bf16, whole-graph compile
+#    (graph_breaks and recompiles in its JSON line), the eager step beside it, MFU in both;
+#    checkpointing of the denoiser's 128² blocks added when the peak is above 16.5 GiB
+section train_bf16_b${B_MAIN}_compile 200 "${BENCH[@]}" --batch "$B_MAIN" --precision bf16 --skip-restore --compile --compile-backend "$CBACKEND" --checkpoint "$CKPT" --memory-goal-gib "$MEM_GOAL"
+# 2. batch 3 under CUDA graphs (compile mode auto = reduce-overhead at small CUDA batches)
+section train_bf16_b${B_SMALL}_cudagraphs 120 "${BENCH[@]}" --batch "$B_SMALL" --precision bf16 --skip-restore --compile --compile-backend "$CBACKEND" --compile-mode auto
+# 3. restoration: bf16 weights path, the autocast path, compiled; 1024² and 4K; fp32 beside
+section restore_bf16 120 "${BENCH[@]}" --precision bf16 --skip-train --compile --compile-backend "$CBACKEND" --restore-sizes "$SIZES" --restore-variants "$VARIANTS"
 section restore_fp32 60 "$PY" -c "from noiseda_core.bench import run_bench; run_bench(device='$DEVICE', preset='$PRESET', precision='fp32', skip_train=True, restore_sizes='$SIZE_1K')"
-# 3. bf16 against fp32 over a short training run on the demo data (same seed)
+# 4. where an eager step's time goes: kernels only (no aten op counted over its kernels)
+section profile_bf16_b${B_MAIN} 60 "${BENCH[@]}" --batch "$B_MAIN" --precision bf16 --skip-restore --skip-train --profile
+section suggest_batch 45 "$PY" -c "from noiseda_core.bench import run_bench; run_bench(device='$DEVICE', preset='$PRESET', patch=$PATCH, precision='bf16', skip_train=True, skip_restore=True, suggest=True)"
+# 5. bf16 against fp32 over a short training run on the demo data (same seed): quality
 rm -rf /tmp/noiseda_precision
 section precision_check 170 "$PY" benchmarks/precision_check.py --device "$DEVICE" --out /tmp/noiseda_precision $PREC_ARGS
 cp /tmp/noiseda_precision/precision.json "$OUT/precision.json" 2>/dev/null
-# 4. DistributedDataParallel on 2 GPUs (only where there are two)
+# 6. DistributedDataParallel on 2 GPUs (only where there are two)
 if [ "${GPUS:-0}" -gt 1 ]; then
   DEMO=/tmp/noiseda_precision/demo/demo.toml
   [ -f "$DEMO" ] || "$PY" -m noiseda_core demo-data /tmp/noiseda_demo >/dev/null 2>>"$LOG"
   [ -f "$DEMO" ] || DEMO=/tmp/noiseda_demo/demo.toml
   section torchrun_2gpu 90 bash -c "$PY -m torch.distributed.run --standalone --nproc_per_node 2 -m noiseda_core train $DEMO --run-dir /tmp/noiseda_ddp --jsonl --set train.steps=30 --set train.batch=8 --set train.val_every=30 --set train.preview_every=30 > $OUT/torchrun.txt"
 fi
-# 5. torch.compile last: the slowest to start, and the one most likely to fail
-if [ "$COMPILE" = 1 ]; then
-  section train_bf16_b${B_MAIN}_compile 200 "${BENCH[@]}" --batch "$B_MAIN" --precision bf16 --skip-restore --compile
-fi
+# 7. the eager figures of the previous sessions, if time is left: fp32 and batch 64
+section train_fp32_b${B_MAIN} 90 "${BENCH[@]}" --batch "$B_MAIN" --precision fp32 --skip-restore
+section train_bf16_b${B_BIG} 90 "${BENCH[@]}" --batch "$B_BIG" --precision bf16 --skip-restore
 
 "$PY" benchmarks/summarize_gpu.py "$JSONL" "$OUT/env.txt" >"$OUT/summary.md" 2>>"$LOG"
 echo "done in $((SECONDS - START)) s; results in $OUT" >&2

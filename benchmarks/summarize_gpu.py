@@ -18,6 +18,7 @@ RELEASE_TRAIN = {3: (23.8, None), 24: (96.3, 33.0), 64: (106.2, 85.9)}  # images
 RELEASE_RESTORE_MPIX = 79.0  # 1024×1024, U-Net
 GOAL_FACTOR = 4.0
 GOAL_TRAIN_B24 = 400.0  # the issue rounds 4 × 96.3 up to 400 on an H200
+GOAL_TRAIN_B3 = 95.0  # issue 19: 4 × the release's 23.8 at batch 3
 GFLOP_PER_SAMPLE = 767.0  # issue 10: one joint step of the paper's networks at 128²
 CHIP_TFLOPS_BF16 = 790.0  # H200 dense bf16 → ≈ 1,030 img/s at best
 
@@ -28,6 +29,23 @@ def _fmt(value: object, digits: int = 1) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _compile_cell(r: dict) -> str:
+    """``False``, or the mode with Dynamo's graph breaks and recompiles (issue 19)."""
+    if not r.get("compile"):
+        return "False"
+    return (f"{r.get('compile_mode', 'default')}, {r.get('graph_breaks', '?')} breaks, "
+            f"{r.get('recompiles', '?')} recompiles")
+
+
+def _mfu(r: dict) -> str:
+    return f" (MFU {100 * r['mfu']:.1f} %)" if r.get("mfu") is not None else ""
+
+
+def _transfers(r: dict) -> str:
+    rate = r.get("mpix_per_s_with_transfers")
+    return f"; {_fmt(rate)} with transfers" if rate is not None else ""
 
 
 def summarize(lines: list[dict], env: str = "") -> str:
@@ -51,14 +69,16 @@ def summarize(lines: list[dict], env: str = "") -> str:
             rel = RELEASE_TRAIN.get(r["batch"]) if r.get("preset") == "paper" else None
             out.append(
                 f"| train {r['patch']}² | {r['preset']} | {r['batch']} | {r['precision']} | "
-                f"{r.get('compile', False)} | {_fmt(r['images_per_s'])} img/s | "
+                f"{_compile_cell(r)} | {_fmt(r['images_per_s'])} img/s{_mfu(r)} | "
                 f"{_fmt(rel[0]) + ' img/s' if rel else '—'} | {_fmt(r.get('peak_mem_gib'))} "
                 f"({_fmt(rel[1]) if rel else '—'}) | `{command_of.get(id(r), '')}` |")
         elif r.get("what") == "restore":
             rel = RELEASE_RESTORE_MPIX if r.get("width") == r.get("height") == 1024 else None
             out.append(
-                f"| restore {r['width']}×{r['height']} (tile {r.get('tile')}) | {r['preset']} | 1 | "
-                f"{r['precision']} | False | {_fmt(r['mpix_per_s'])} Mpix/s | "
+                f"| restore {r['width']}×{r['height']} {r.get('variant', '')} (tile "
+                f"{r.get('tile')}) | {r['preset']} | 1 | {r['precision']} | "
+                f"{r.get('variant') == 'compiled'} | {_fmt(r['mpix_per_s'])} Mpix/s{_mfu(r)}"
+                f"{_transfers(r)} | "
                 f"{_fmt(rel) + ' Mpix/s' if rel else '—'} | {_fmt(r.get('peak_mem_gib'))} | "
                 f"`{command_of.get(id(r), '')}` |")
         elif r.get("what") in ("compile-fallback", "error", "suggest-batch"):
@@ -82,6 +102,13 @@ def summarize(lines: list[dict], env: str = "") -> str:
                    f"{'MET' if ok_mem else 'NOT met'} (compile={best.get('compile')})")
     else:
         out.append("- batch 24 bf16 paper: not measured")
+    small = [r for r in lines if r.get("what") == "train" and r.get("preset") == "paper"
+             and r.get("batch") == 3 and r.get("precision") == "bf16"]
+    if small:
+        best3 = max(small, key=lambda r: r["images_per_s"])
+        out.append(f"- batch 3 bf16: {best3['images_per_s']:.1f} img/s (goal ≥ {GOAL_TRAIN_B3:.0f}): "
+                   f"{'MET' if best3['images_per_s'] >= GOAL_TRAIN_B3 else 'NOT met'} "
+                   f"(compile={_compile_cell(best3)})")
     restores = [r for r in lines if r.get("what") == "restore" and r.get("preset") == "paper"
                 and r.get("precision") != "fp32"]
     for r in restores:

@@ -96,7 +96,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                      steps=args.steps, precision=args.precision, compile=args.compile,
                      restore_sizes=args.restore_sizes, skip_restore=args.skip_restore,
                      skip_train=args.skip_train, suggest=args.suggest_batch,
-                     profile=args.profile)
+                     profile=args.profile, compile_mode=args.compile_mode,
+                     compile_backend=args.compile_backend, checkpoint=args.checkpoint,
+                     memory_goal_gib=args.memory_goal_gib,
+                     restore_variants_arg=args.restore_variants)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,6 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also print the batch size that fits the GPU's free memory")
     p.add_argument("--profile", action="store_true",
                    help="also print where a training step's time goes (torch.profiler)")
+    p.add_argument("--compile-mode", default="auto",
+                   choices=["auto", "default", "reduce-overhead", "max-autotune",
+                            "max-autotune-no-cudagraphs"],
+                   help="torch.compile mode (auto: CUDA graphs for small batches on CUDA)")
+    p.add_argument("--compile-backend", default="inductor", choices=["inductor", "aot_eager"],
+                   help="aot_eager: Dynamo without code generation (quick checks on a CPU)")
+    p.add_argument("--checkpoint", default="off", choices=["off", "on", "auto"],
+                   help="also time the step with the denoiser's full-resolution blocks "
+                        "checkpointed (auto: when the peak is above --memory-goal-gib)")
+    p.add_argument("--memory-goal-gib", type=float, default=None)
+    p.add_argument("--restore-variants", default="auto",
+                   help="auto, all, or some of weights,autocast,compiled")
     p.set_defaults(func=_cmd_bench)
     return parser
 

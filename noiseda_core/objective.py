@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .diffusion.loss import NoiseDALoss, charbonnier
+from .diffusion.loss import NoiseDALoss, StepNoise, charbonnier
 
 
 class Phase(str, enum.Enum):
@@ -65,11 +65,17 @@ class JointObjective(nn.Module):
         y_s: torch.Tensor,
         x_r: torch.Tensor,
         ref: torch.Tensor | None = None,
-        lam: float = 0.0,
+        lam: float | torch.Tensor = 0.0,
         phase: Phase = Phase.JOINT,
         generator: torch.Generator | None = None,
+        noise: StepNoise | None = None,
     ) -> StepTerms:
-        """All tensors (B, 3, P, P) in [0, 1]; returns the step's loss terms."""
+        """All tensors (B, 3, P, P) in [0, 1]; returns the step's loss terms.
+
+        A compiled step passes ``lam`` as a 0-dim tensor and the random draws as
+        ``noise`` (``NoiseDALoss.draw_noise``), so neither a new λ nor a generator
+        recompiles or breaks the graph; eager callers may pass a float and a generator.
+        """
         if self.noise_da is None or phase == Phase.WARMUP_RESTORER:
             res = charbonnier(self.restorer(x_s).float(), y_s.float())
             return StepTerms(total=res, res=res)
@@ -80,7 +86,8 @@ class JointObjective(nn.Module):
         else:
             out_s, out_r = self._restore_both(x_s, x_r)
         res = charbonnier(out_s.float(), y_s.float())
-        terms = self.noise_da(y_s, x_s, out_s, x_r, out_r, ref=ref, generator=generator)
+        terms = self.noise_da(y_s, x_s, out_s, x_r, out_r, ref=ref, generator=generator,
+                              noise=noise)
         if phase == Phase.PRETRAIN_DENOISER:
             total = terms.dif
         else:

@@ -173,8 +173,9 @@ def tile_for(model: nn.Module, size: tuple[int, int], device: torch.device | str
              measure: Measure | None = None) -> int | None:
     """Tile side for restoring an image of ``size`` = (H, W); None: the whole image.
 
-    Measured once per model, device, precision and tile batch where memory is known;
-    elsewhere whole images up to ``AUTO_TILE_PIXELS`` and ``AUTO_TILE`` tiles above.
+    Measured once per model, device, precision and tile batch where memory is known (the
+    whole frame when its pixels fit in what ``tile_batch`` tiles may use); elsewhere whole
+    images up to ``AUTO_TILE_PIXELS`` and ``AUTO_TILE`` tiles above.
     """
     return _plan(model, size, torch.device(device), precision, tile_batch,
                  measure or measuring.default())[0]
@@ -194,7 +195,17 @@ def _plan(model: nn.Module, size: tuple[int, int], device: torch.device,
             return (None if hp * wp <= AUTO_TILE_PIXELS else AUTO_TILE), tile_batch
         known[key] = measured_tile(model, device, precision, free, m, tile_batch), tile_batch
     tile, batch = known[key]
-    return (None if hp <= tile and wp <= tile else tile), batch
+    return (None if whole_frame_fits((hp, wp), tile, batch) else tile), batch
+
+
+def whole_frame_fits(size: tuple[int, int], tile: int, tile_batch: int) -> bool:
+    """Whether a padded frame of ``size`` runs whole where ``tile_batch`` tiles of
+    ``tile``² were measured to fit: as many pixels or fewer, no side above ``TILE_CAP``
+    (or above the tile itself, when it fits anyway)."""
+    h, w = size
+    if h <= tile and w <= tile:
+        return True
+    return max(h, w) <= TILE_CAP and h * w <= tile_batch * tile * tile
 
 
 def restore(model: nn.Module, img: torch.Tensor, *, tile: int | None = None,
@@ -268,5 +279,43 @@ def start_sizes(kind: str, total_gib: float = 0.0) -> StartSizes:
     return StartSizes("unet-t", "small", 64, 4, 1000, workers=0)
 
 
-__all__ = ["BatchAdvice", "StartSizes", "fit_linear", "largest_fitting", "restore",
-           "start_sizes", "suggest_batch", "tile_for", "with_suggested_batch"]
+# --------------------------------------------------------------------------- compiling
+
+CUDA_GRAPH_MAX_BATCH = 8  # at or below this batch a step is bound by kernel launches
+COMPILE_MODES = ("auto", "default", "reduce-overhead", "max-autotune",
+                 "max-autotune-no-cudagraphs")
+
+
+def compile_mode_for(device: torch.device, batch: int, requested: str | None = "auto") -> str | None:
+    """The ``torch.compile`` mode for a training step (None: the default mode).
+
+    ``auto``: CUDA graphs (``reduce-overhead``) on CUDA for batches up to
+    ``CUDA_GRAPH_MAX_BATCH``, where Python and launches bound the step; the default
+    mode elsewhere (CUDA graphs exist only on CUDA). An explicit mode is kept, except
+    that graph-capturing modes fall back to their plain twin off CUDA.
+    """
+    if requested in (None, "default"):
+        return None
+    if requested not in COMPILE_MODES:
+        raise ValueError(f"unknown compile mode {requested!r}; one of {', '.join(COMPILE_MODES)}")
+    on_cuda = device.type == "cuda"
+    if requested == "auto":
+        return "reduce-overhead" if on_cuda and batch <= CUDA_GRAPH_MAX_BATCH else None
+    if not on_cuda:
+        return {"reduce-overhead": None, "max-autotune": "max-autotune-no-cudagraphs"}.get(
+            requested, requested)
+    return requested
+
+
+def wants_checkpointing(peak_bytes: float, budget_bytes: float | None) -> bool:
+    """Whether to recompute the denoiser's full-resolution blocks in the backward pass.
+
+    Only when a measured step peak is above the memory budget (``None``: no budget,
+    never): checkpointing trades about a third more denoiser forward work for memory.
+    """
+    return budget_bytes is not None and peak_bytes > budget_bytes
+
+
+__all__ = ["BatchAdvice", "StartSizes", "compile_mode_for", "fit_linear", "largest_fitting",
+           "restore", "start_sizes", "suggest_batch", "tile_for", "wants_checkpointing",
+           "with_suggested_batch"]

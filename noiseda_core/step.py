@@ -11,6 +11,11 @@ gradient norm and the diagnostics of the diffusion loss (``diagnostics.py``: the
 fraction of steps with an active triplet hinge, counted on the device, and the
 gradient norms reaching the restorer from each term); Adam; the EMA of the restorer. A compiled model that fails is dropped
 for the eager one at its first call, once, with a line on stderr.
+
+Compiling: the objective is compiled whole (``fullgraph=True``) at the first call; the
+noise levels, ε and the shuffle masks are drawn outside it (``StepNoise``) and λ enters
+as a tensor, so a λ ramp never recompiles. ``compile_mode="auto"`` lets
+``policy.compile_mode_for`` pick CUDA graphs for small batches on CUDA.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from torch.profiler import record_function
 
 from . import parts as layout
 from .diagnostics import HingeCounter, term_grad_norms
+from .diffusion.loss import StepNoise
 from .objective import Phase, StepTerms
 from .parts import Parts
 
@@ -61,11 +67,16 @@ class TrainStep:
 
     def __init__(self, parts: Parts, device: torch.device, amp: torch.dtype | None, *,
                  model: nn.Module | None = None, compile: bool = False,
+                 compile_mode: str | None = "auto", compile_backend: str = "inductor",
                  any_rank: Callable[[bool], bool] | None = None) -> None:
         self.parts, self.device, self.amp = parts, device, amp
         self.eager: nn.Module = model if model is not None else parts.objective
-        # compiled lazily by PyTorch: a failure shows at the first call (see ``forward``)
-        self.model: nn.Module = torch.compile(self.eager) if compile else self.eager
+        if device.type == "cuda":  # fixed shapes every step: let cuDNN pick its fastest kernels
+            torch.backends.cudnn.benchmark = True
+        self.compile_mode, self.compile_backend = compile_mode, compile_backend
+        # compiled lazily, at the first call (the batch decides the mode; a failure shows there)
+        self.model: nn.Module = self.eager
+        self.compile_pending = compile
         self.compile_error: str | None = None
         self.scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
         self.params = [p for g in parts.optimizer.param_groups for p in g["params"]]
@@ -78,13 +89,45 @@ class TrainStep:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp)
 
+    def _compile(self, batch: int) -> None:
+        """Wrap the objective in ``torch.compile`` (whole graph; the mode from the policy)."""
+        from .policy import compile_mode_for
+
+        mode = compile_mode_for(self.device, batch, self.compile_mode)
+        self.compile_mode, self.compile_pending = mode, False
+        # DDP splits its graph at gradient buckets on purpose: no fullgraph there
+        whole = self.eager is self.parts.objective
+        if self.compile_backend != "inductor":  # modes are inductor's (tests: aot_eager)
+            mode = self.compile_mode = None
+        self.model = torch.compile(self.eager, fullgraph=whole, mode=mode,
+                                   backend=self.compile_backend)
+
+    def draw_noise(self, inputs: Sequence[torch.Tensor | None], phase: Phase,
+                   generator: torch.Generator | None) -> StepNoise | None:
+        """The diffusion loss's random draws, made outside the (compiled) objective."""
+        noise_da = self.parts.objective.noise_da
+        _, y_s, x_r, _ = inputs
+        if noise_da is None or phase == Phase.WARMUP_RESTORER or x_r is None or y_s is None:
+            return None
+        return noise_da.draw_noise_for(y_s, x_r.shape[0], generator)
+
     def forward(self, inputs: Sequence[torch.Tensor | None], lam: float, phase: Phase,
                 generator: torch.Generator | None) -> StepTerms:
-        """The loss terms; a failing compiled model is replaced by the eager one for good."""
+        """The loss terms; a failing compiled model is replaced by the eager one for good.
+
+        λ goes in as a 0-dim tensor and the random draws as ``StepNoise``: a λ ramp and
+        a generator neither recompile nor break the compiled graph.
+        """
         x_s, y_s, x_r, ref = inputs
+        if self.compile_pending:
+            self._compile(x_s.shape[0])
+        noise = self.draw_noise(inputs, phase, generator)
+        lam_t = torch.full((), float(lam), device=self.device)
+        if self.compile_mode == "reduce-overhead" and self.model is not self.eager:
+            torch.compiler.cudagraph_mark_step_begin()  # last step's graph outputs are done with
         try:
             with self.autocast():
-                return self.model(x_s, y_s, x_r, ref, lam=lam, phase=phase, generator=generator)
+                return self.model(x_s, y_s, x_r, ref, lam=lam_t, phase=phase, noise=noise)
         except Exception as exc:  # torch.compile fails in many ways; eager always works
             if self.model is self.eager or isinstance(exc, torch.OutOfMemoryError):
                 raise
@@ -93,18 +136,21 @@ class TrainStep:
                   file=sys.stderr)
             self.model = self.eager
         with self.autocast():
-            return self.model(x_s, y_s, x_r, ref, lam=lam, phase=phase, generator=generator)
+            return self.model(x_s, y_s, x_r, ref, lam=lam_t, phase=phase, noise=noise)
 
     def went_nonfinite(self) -> bool:
         """Whether any loss on any rank was NaN/inf so far (a sync: call it rarely)."""
         return self.any_rank(not bool(self.finite))
 
     def __call__(self, inputs: Sequence[torch.Tensor | None], *, lam: float, phase: Phase,
-                 generator: torch.Generator | None, logging_step: bool = False) -> StepResult:
+                 generator: torch.Generator | None, logging_step: bool = False,
+                 diagnose: bool | None = None) -> StepResult:
         """One update from ``inputs`` = (x_s, y_s, x_r, ref), each (B, 3, P, P) in [0, 1].
 
         On a logging step a non-finite loss returns ``nonfinite=True`` before the
         update, so a checkpoint (always on a logging step) never holds NaN weights.
+        ``diagnose``: the per-term gradient norms (two extra backward passes) on this
+        logging step; None: on every logging step.
         """
         opt = self.parts.optimizer
         with record_function("step.forward"):  # named ranges for ``noiseda bench --profile``
@@ -114,7 +160,8 @@ class TrainStep:
             self.hinges.add(terms.triplet)  # on the device: no sync
         if logging_step and self.went_nonfinite():
             return StepResult(terms, nonfinite=True)
-        diagnostics = self._diagnostics(terms, lam, phase) if logging_step else {}
+        diagnose = logging_step if diagnose is None else diagnose and logging_step
+        diagnostics = self._diagnostics(terms, lam, phase, diagnose) if logging_step else {}
         with record_function("step.backward"):
             opt.zero_grad(set_to_none=True)
             self.scaler.scale(terms.total).backward()
@@ -129,17 +176,37 @@ class TrainStep:
             self.parts.ema.update(self.parts.objective.restorer)
         return StepResult(terms, grad_norm=norm, diagnostics=diagnostics)
 
-    def _diagnostics(self, terms: StepTerms, lam: float, phase: Phase) -> dict[str, float]:
+    def _diagnostics(self, terms: StepTerms, lam: float, phase: Phase,
+                     grads: bool = True) -> dict[str, float]:
         """Logging-step figures: hinge-active fraction since the last one, ‖∇G‖ per term.
 
         The per-term gradients are two extra backward passes (``autograd.grad``), only on
-        logging steps and only without DDP (whose hooks expect one backward per step).
+        logging steps asked for, and only in an eager step without DDP (DDP's hooks
+        expect one backward per step; a compiled backward frees its buffers as it goes).
         """
         out: dict[str, float] = {}
         if (hinge := self.hinges.take()) is not None:
             out["hinge_active"] = hinge
-        if (phase == Phase.JOINT and lam > 0 and terms.dif is not None
-                and self.eager is self.parts.objective):
+        if (grads and phase == Phase.JOINT and lam > 0 and terms.dif is not None
+                and self.model is self.parts.objective):
             out["grad_res"], out["grad_dif"] = term_grad_norms(
                 terms.res, lam * terms.dif, self.parts.objective.restorer)
         return out
+
+
+def compile_counts() -> dict[str, int]:
+    """What ``torch._dynamo`` counted in this process so far: graphs compiled and graph
+    breaks (``torch._dynamo.utils.counters``; ``reset_compile_counts`` starts again)."""
+    from torch._dynamo.utils import counters
+
+    return {"graphs": int(counters["stats"]["unique_graphs"]),
+            "graph_breaks": int(sum(counters["graph_break"].values()))}
+
+
+def reset_compile_counts() -> None:
+    """Start ``compile_counts`` from zero (and forget compiled code: a fresh compile)."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+

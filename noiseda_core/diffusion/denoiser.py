@@ -7,7 +7,9 @@ self-attention (``scaled_dot_product_attention``, 32 channels per head) runs
 in the middle block (16×16 for 128×128 patches), optionally also at the
 downsample factors in ``DenoiserSize.attn_ds``; the output
 convolutions (last conv of every residual block, attention projections, final
-conv) start at zero, so an untrained denoiser predicts ε̂ = 0.
+conv) start at zero, so an untrained denoiser predicts ε̂ = 0. The norms run through
+``norm.group_norm_act`` (bf16 and channels-last kept, fusable by the compiler);
+``checkpoint_full_res`` recomputes the full-resolution stages in the backward pass.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from noiseda_core.diffusion.embedding import GAMMA_SCALE, GammaEmbedding
+from noiseda_core.diffusion.norm import group_norm_act
 from noiseda_core.errors import UserError
 
 
@@ -100,7 +104,7 @@ class ResBlock(nn.Module):
         self.skip = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = F.silu(self.norm1(x))
+        h = group_norm_act(x, self.norm1)
         if self.resample is Resample.DOWN:
             h, x = F.avg_pool2d(h, 2), F.avg_pool2d(x, 2)
         elif self.resample is Resample.UP:
@@ -110,8 +114,7 @@ class ResBlock(nn.Module):
             )
         h = self.conv1(h)
         scale, shift = self.emb(F.silu(emb))[:, :, None, None].chunk(2, dim=1)
-        h = self.norm2(h) * (1 + scale) + shift
-        h = self.conv2(self.drop(F.silu(h)))
+        h = self.conv2(self.drop(group_norm_act(h, self.norm2, scale, shift)))
         return self.skip(x) + h
 
 
@@ -131,7 +134,7 @@ class AttentionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor | None = None) -> torch.Tensor:
         b, c, h, w = x.shape
-        qkv = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w)
+        qkv = self.qkv(group_norm_act(x, self.norm, act=False)).reshape(b, 3, self.heads, c // self.heads, h * w)
         q, k, v = (qkv[:, i].transpose(-1, -2) for i in range(3))  # (B, heads, HW, d)
         out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, HW, d)
         out = out.transpose(-1, -2).reshape(b, c, h, w)
@@ -182,6 +185,7 @@ class ConditionalDenoiser(nn.Module):
                  gamma_scale: float = GAMMA_SCALE) -> None:
         super().__init__()
         self.size = size
+        self.checkpoint_full_res = False  # recompute the full-resolution blocks in backward
         base, g, hc, drop = size.base, size.groups, size.head_channels, size.dropout
         attn_ds = frozenset(size.attn_ds)
         emb_dim = 4 * base
@@ -241,14 +245,22 @@ class ConditionalDenoiser(nn.Module):
         """x (B, 9, H, W), γ (B,) in (0, 1] → ε̂ (B, 3, H, W) in the layers' dtype."""
         emb = self.embed(gamma)
         h = self.stem(x)
-        hs = [h]
+        hs, full = [h], x.shape[-1]
         for stage in self.down:
-            h = stage(h, emb)
+            h = self._run(stage, h, emb, full)
             hs.append(h)
         h = self.middle(h, emb)
         for stage in self.up:
-            h = stage(torch.cat([h, hs.pop()], dim=1), emb)
-        return self.head(h)
+            h = self._run(stage, torch.cat([h, hs.pop()], dim=1), emb, full)
+        norm, _, conv = self.head
+        return conv(group_norm_act(h, norm))
+
+    def _run(self, stage: Stage, h: torch.Tensor, emb: torch.Tensor, full: int) -> torch.Tensor:
+        """One stage; recomputed in the backward pass at full resolution when
+        ``checkpoint_full_res`` is on (activation checkpointing: memory for compute)."""
+        if self.checkpoint_full_res and h.shape[-1] == full and torch.is_grad_enabled():
+            return checkpoint(stage, h, emb, use_reentrant=False)
+        return stage(h, emb)
 
 
 def build_denoiser(size: str, patch: int, gamma_scale: float = GAMMA_SCALE) -> ConditionalDenoiser:

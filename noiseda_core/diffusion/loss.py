@@ -58,6 +58,22 @@ def _coin(batch: int, generator: torch.Generator | None, device: torch.device) -
 
 
 @dataclass
+class StepNoise:
+    """The random draws of one diffusion-loss evaluation, made outside it.
+
+    Drawn before the (maybe compiled) objective runs, so the compiled graph holds no
+    generator and never breaks on one: γ (N,), ε (N, 3, H, W), the channel-shuffle
+    masks (N,) bool of the positives and of the negatives (None where unused), with
+    N the batch after the real-per-pair repeat.
+    """
+
+    gamma: torch.Tensor
+    eps: torch.Tensor
+    shuffle_pos: torch.Tensor | None = None
+    shuffle_neg: torch.Tensor | None = None
+
+
+@dataclass
 class DiffusionTerms:
     """Scalar tensors of one diffusion-loss evaluation.
 
@@ -116,12 +132,41 @@ class NoiseDALoss(nn.Module):
         """True when residual-swapped negatives and the triplet term are computed."""
         return self.mode is Mode.NOISE_DA and self.residual_swap
 
+    def draw_noise(
+        self,
+        shape: torch.Size | tuple[int, ...],
+        device: torch.device,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> StepNoise:
+        """The draws of one evaluation for clean images of ``shape`` (N, 3, H, W).
+
+        Draw order on ``generator`` (on ``device``): γ (t then u), ε, the positives'
+        shuffle mask, the negatives' one: the order ``forward`` has always used.
+        """
+        batch = shape[0]
+        gamma = self.schedule.sample_gamma(batch, generator=generator, device=device)
+        eps = torch.randn(tuple(shape), generator=generator, device=device, dtype=dtype)
+        pos = neg = None
+        if self.channel_shuffle:
+            pos = _coin(batch, generator, device)
+            if self.uses_negatives:
+                neg = _coin(batch, generator, device)
+        return StepNoise(gamma, eps, pos, neg)
+
+    def draw_noise_for(
+        self, y_s: torch.Tensor, out_r_batch: int, generator: torch.Generator | None = None
+    ) -> StepNoise:
+        """``draw_noise`` for the batch ``forward`` will see (y_s repeated per real crop)."""
+        k = max(1, out_r_batch // max(y_s.shape[0], 1))
+        return self.draw_noise((y_s.shape[0] * k, *y_s.shape[1:]), y_s.device, generator,
+                               y_s.dtype)
+
+    @staticmethod
     def _slots(
-        self, a: torch.Tensor, b: torch.Tensor, generator: torch.Generator | None
+        a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.channel_shuffle:
-            return a, b
-        return shuffle_pair(a, b, _coin(a.shape[0], generator, a.device))
+        return (a, b) if mask is None else shuffle_pair(a, b, mask)
 
     def forward(
         self,
@@ -132,13 +177,16 @@ class NoiseDALoss(nn.Module):
         out_r: torch.Tensor,
         ref: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        noise: StepNoise | None = None,
     ) -> DiffusionTerms:
         """All images (B, 3, H, W): y_s clean synthetic, x_s/x_r degraded inputs, out_s/out_r the
         restorer's outputs (keep them attached), ref clean references (unpaired mode only).
         x_r/out_r may hold k·B images (k real crops per synthetic pair, ``train.real_per_pair``):
         then sample i of the synthetic side is repeated for real samples k·i … k·i + k − 1.
 
-        Draw order on ``generator`` (the tensors' device): γ (t then u), ε, CS mask, RS mask.
+        ``noise``: the draws made beforehand (``draw_noise``; what a compiled step passes);
+        without it they are drawn here from ``generator`` (the tensors' device), in the
+        order γ (t then u), ε, CS mask, RS mask.
         """
         k, rest = divmod(out_r.shape[0], max(out_s.shape[0], 1))
         if rest or k < 1:
@@ -153,12 +201,13 @@ class NoiseDALoss(nn.Module):
             clean = ref
         else:
             clean = y_s
-        batch, device = clean.shape[0], clean.device
-        gamma = self.schedule.sample_gamma(batch, generator=generator, device=device)
-        eps = torch.randn(clean.shape, generator=generator, device=device, dtype=clean.dtype)
+        batch = clean.shape[0]
+        if noise is None:
+            noise = self.draw_noise(clean.shape, clean.device, generator, clean.dtype)
+        gamma, eps = noise.gamma, noise.eps
         noisy = NoiseSchedule.q_sample(clean, gamma, eps)
 
-        c1, c2 = self._slots(out_s, out_r, generator)
+        c1, c2 = self._slots(out_s, out_r, noise.shuffle_pos)
         pos_in = torch.cat([noisy, c1, c2], dim=1)
         if not self.uses_negatives:
             mse = F.mse_loss(self.denoiser(pos_in, gamma).float(), eps.float())
@@ -166,7 +215,7 @@ class NoiseDALoss(nn.Module):
             return DiffusionTerms(dif=mse, mse=mse, triplet=zero, mse_neg=zero)
 
         n_s, n_r = swap_residuals(x_s, out_s, x_r, out_r)
-        n1, n2 = self._slots(n_s, n_r, generator)
+        n1, n2 = self._slots(n_s, n_r, noise.shuffle_neg)
         neg_in = torch.cat([noisy, n1, n2], dim=1)
         if self.batched:
             pred = self.denoiser(
