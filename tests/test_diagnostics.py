@@ -112,7 +112,8 @@ def test_gamma_scale_changes_the_embedding_and_is_validated() -> None:
 @pytest.mark.parametrize("weights", ["raw", "ema"])
 def test_validation_scores_the_chosen_weights(project: Path, tmp_path: Path, weights: str) -> None:
     cfg = tiny_config(project, "train.mode=baseline", "train.steps=3", "train.lr=3e-3",
-                      "train.ema_decay=0.5", f"train.eval_weights={weights}")
+                      "train.ema_decay=0.5", f"train.eval_weights={weights}",
+                      "train.keep_best=off")  # the last weights: raw and EMA differ
     run = tmp_path / "run"
     last = [e for e in train(cfg, run) if isinstance(e, Validation)][-1]
     monitor = RunMonitor(cfg, torch.device("cpu"))
