@@ -83,6 +83,26 @@ def _publish_new(tmp: Path, path: Path) -> None:
         tmp.unlink()
 
 
+def _temporary_beside(path: Path) -> Path:
+    """A new empty temporary file in ``path``'s folder (made when missing).
+
+    A folder that cannot hold files (a regular file on the way, ``/proc``) is a
+    ``UserError``; a full or read-only disk stays an ``OSError`` for the caller.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    except OSError as exc:
+        if disk_error(path, exc) is not None:
+            raise
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        why = (f"{blocker} is a file, not a folder" if blocker is not None else
+               f"no file can be made in {path.parent} ({exc.strerror or exc})")
+        raise UserError(f"cannot write {path}: {why}; choose another place") from None
+    os.close(fd)
+    return Path(name)
+
+
 def atomic_write(path: Path, write: Callable[[Path], None], *, replace: bool = True) -> None:
     """Call ``write(tmp_path)`` then move ``tmp_path`` onto ``path`` atomically.
 
@@ -93,11 +113,7 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, replace: bool = T
     path = Path(path)
     tmp: Path | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX,
-                                        dir=path.parent)
-        tmp = Path(tmp_name)
-        os.close(fd)
+        tmp = _temporary_beside(path)
         write(tmp)
         with open(tmp, "rb+") as handle:
             try:  # after write(): some writers (safetensors) replace the file they are given

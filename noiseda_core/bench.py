@@ -26,6 +26,7 @@ import torch
 from .config import Config, Mode, ModelConfig, Precision, TrainConfig
 from .device import autocast_dtype, describe_device, precision_name, resolve_device, synchronize
 from .errors import UserError
+from .imageio import MAX_PIXELS
 from .objective import StepTerms
 from .probe import ProbeStep
 
@@ -281,6 +282,9 @@ def _parse_size(text: str) -> tuple[int, int]:
         raise UserError(f"--restore-sizes: {text!r} is not a size (use 1024 or 3840x2160)") from None
     if min(size) < 16:
         raise UserError(f"--restore-sizes: {text!r} is too small (at least 16 pixels a side)")
+    if size[0] * size[1] > MAX_PIXELS:  # refused before anything is allocated
+        raise UserError(f"--restore-sizes: {text!r} is {size[0] * size[1] / 1e6:,.0f} megapixels, "
+                        f"more than the {MAX_PIXELS // 1_000_000} that restore accepts")
     return size
 
 
@@ -321,10 +325,11 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
     torch_device = resolve_device(device)
     info = describe_device(torch_device)
     on_gpu = torch_device.type == "cuda"
-    batch = batch or (24 if on_gpu else 2)
-    steps = steps or (20 if on_gpu else 3)
+    batch = (24 if on_gpu else 2) if batch is None else batch
+    steps = (20 if on_gpu else 3) if steps is None else steps
     if batch < 1 or steps < 1 or patch < 16:
-        raise UserError("--batch and --steps must be at least 1 and --patch at least 16")
+        raise UserError(f"--batch and --steps must be at least 1 and --patch at least 16 "
+                        f"(got --batch {batch}, --steps {steps}, --patch {patch})")
     sizes = [] if skip_restore else [_parse_size(s.strip()) for s in restore_sizes.split(",") if s.strip()]
     base_cfg = Config(model=PRESETS[preset],
                       train=TrainConfig(batch=batch, patch=patch, precision=Precision(precision),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,8 +77,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                               device=args.device, tile=args.tile, y_channel=args.y_channel)
     # with --json, stdout carries only the JSON object (the table goes to stderr)
     print(format_report(report), file=sys.stderr if args.json else sys.stdout)
-    if args.json:
-        print(json.dumps(report.summary()))
+    if args.json:  # strict JSON: a PSNR of identical images (inf) or NaN becomes null
+        summary = {key: value if not isinstance(value, float) or math.isfinite(value) else None
+                   for key, value in report.summary().items()}
+        print(json.dumps(summary, allow_nan=False))
     return 0
 
 

@@ -215,6 +215,12 @@ def _coerce(section: str, key: str, typ: Any, value: Any) -> Any:
     if typ is int:
         if isinstance(value, bool):
             raise UserError(f"config key {where}: expected a whole number, got {value!r}")
+        if isinstance(value, int):
+            return value
+        try:  # exact for long digit strings, which a float would round
+            return int(str(value).strip())
+        except ValueError:
+            pass
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
@@ -240,10 +246,10 @@ def _check_train(t: TrainConfig) -> None:
     for key, value in positive.items():
         if value < 1:
             raise UserError(f"config key {key}: must be at least 1, got {value}")
-    if t.patch < 16:
-        raise UserError(f"config key train.patch: must be at least 16, got {t.patch}")
-    if t.seed < 0:
-        raise UserError(f"config key train.seed: must be 0 or more, got {t.seed}")
+    if t.patch < MIN_PATCH:
+        raise UserError(f"config key train.patch: must be at least {MIN_PATCH}, got {t.patch}")
+    if not 0 <= t.seed <= MAX_SEED:
+        raise UserError(f"config key train.seed: must be 0 to {MAX_SEED}, got {t.seed}")
     if t.minutes < 0:
         raise UserError(f"config key train.minutes: must be 0 (off) or more, got {t.minutes}")
     if t.lr <= 0:
@@ -277,6 +283,8 @@ def _check_data(d: DataConfig) -> None:
             raise UserError(f"config key data.degradation: {exc}") from None
 
 
+MIN_PATCH = 16
+MAX_SEED = 2**32 - 1  # seeds are mixed into 64-bit generator seeds (seed × 1,000,003 + rank)
 MAX_STEPS = 1_000_000_000  # more than any run can take; keeps counts and ETAs sane
 MAX_PATCH = 4096
 
@@ -371,11 +379,18 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     """Read a TOML config file, then apply ``overrides`` (``section.key=value``)."""
     path = Path(path)
     if not path.is_file():
+        from .errors import not_a_file_reason
+
+        why = not_a_file_reason(path)
+        if why != "the file does not exist":
+            raise UserError(f"config file {path}: {why}; pass a .toml file")
         raise UserError(f"config file not found: {path} (create one with 'noiseda demo-data')")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UserError(f"config file {path} is not valid TOML: nested too deeply") from None
     cfg = config_from_dict(raw, base_dir=path.resolve().parent)
     return apply_overrides(cfg, overrides or [])
 

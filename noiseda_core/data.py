@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from .config import DataConfig
+from .config import MIN_PATCH, DataConfig
 from .degrade import Degradation, parse_degradation
 from .errors import UserError
 from .folders import PairedFolder, Sample, load_pairs  # load_pairs lives with the folders
@@ -231,6 +231,12 @@ def _usable(paths: list[Path], skipped: list[str]) -> list[Path]:
     return good
 
 
+def _overlap(a: Path, b: Path) -> bool:
+    """True when two folders are one, or one holds the other."""
+    a, b = a.resolve(), b.resolve()
+    return a == b or a in b.parents or b in a.parents
+
+
 class TrainData:
     """The three training streams behind one infinite, seeded ``batches()`` iterator.
 
@@ -288,6 +294,11 @@ class TrainData:
         streams = {"data.synthetic": [p for p, _ in pairs] or clean, "data.real": real}
         for key, paths in streams.items():
             self._note_small(key, paths, patch)
+        if cfg.real and cfg.val and _overlap(Path(cfg.real), Path(cfg.val)):
+            self.notes.append(
+                f"data.real ({cfg.real}) and data.val ({cfg.val}) share images: the validation "
+                "images are trained on, so the validation scores are not a held-out test; keep "
+                "the validation pairs in a folder of their own")
         workers = max(0, cfg.workers)
         self._sampler = _Sampler(
             pairs, clean, degradation, real, ref, patch, seed, rank,
@@ -300,10 +311,13 @@ class TrainData:
         """A note when every image of a stream is smaller than the patch (crops get upscaled)."""
         sides = [min(size) for size in map(image_size, paths) if size is not None]
         if sides and max(sides) < patch:
+            largest = max(sides)
+            advice = (f"lower train.patch to at most {largest}" if largest >= MIN_PATCH else
+                      f"use images of at least {MIN_PATCH} px a side (train.patch cannot go "
+                      f"below {MIN_PATCH})")
             self.notes.append(
                 f"every image of {key} is smaller than train.patch {patch} (the largest short "
-                f"side is {max(sides)} px): crops are upscaled; lower train.patch to at most "
-                f"{max(sides)} to train on real detail")
+                f"side is {largest} px): crops are upscaled; {advice} to train on real detail")
 
     def _same_size(self, pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
         """Pairs whose input and target have one size; the others are reported, not used."""

@@ -7,6 +7,9 @@ the GUI shows it in the window. Anything else that escapes is a bug.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class UserError(Exception):
     """A problem with the user's input (files, folders, config, checkpoint)."""
@@ -27,3 +30,15 @@ def with_out_of_memory_advice(message: str, details: str = "") -> str:
     if "out of memory" not in (message + details).lower() or OUT_OF_MEMORY_ADVICE in message:
         return message
     return f"{message}\nThe device ran out of memory: {OUT_OF_MEMORY_ADVICE}; then resume."
+
+
+def not_a_file_reason(path: Path) -> str:
+    """Why ``path`` cannot be read as a file: missing, a folder, or a FIFO/device/socket."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        return "the file does not exist"
+    if not path.exists():
+        return "it is a symbolic link to a file that does not exist"
+    if path.is_dir():
+        return "it is a folder, not a file"
+    return "not a regular file (a pipe, socket or device)"

@@ -28,7 +28,7 @@ import torch
 
 from . import __version__
 from .atomic import atomic_write
-from .errors import UserError
+from .errors import UserError, not_a_file_reason
 from .nets import RESTORERS, Restorer, build_restorer
 
 FORMAT = "noiseda-restorer/1"
@@ -90,7 +90,10 @@ def read_metadata(path: Path | str) -> dict[str, str]:
 
     path = _model_file(path)
     if not path.is_file():
-        raise UserError(f"{path}: model file not found; pass the path of a .safetensors model")
+        why = not_a_file_reason(path)
+        raise UserError(f"{path}: model file not found; pass the path of a .safetensors model"
+                        if why == "the file does not exist" else f"{path}: {why}; pass the path "
+                        "of a .safetensors model")
     try:
         with safe_open(str(path), framework="pt") as handle:
             return dict(handle.metadata() or {})
@@ -138,9 +141,11 @@ def load_restorer(path: Path | str, device: torch.device | str = "cpu") -> Resto
         args = json.loads(meta["arch_args"])
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: corrupt arch_args metadata ({exc}); {redo}") from exc
+    except RecursionError:
+        raise UserError(f"{path}: corrupt arch_args metadata (nested too deeply); {redo}") from None
     if not isinstance(args, dict):
         raise UserError(f"{path}: corrupt arch_args metadata (not a JSON object); {redo}")
-    from .nets.limits import check_arch_args
+    from .nets.limits import check_arch_args, check_finite_weights
 
     try:
         check_arch_args(arch, RESTORERS[arch].build, {**RESTORERS[arch].args, **args})
@@ -156,6 +161,7 @@ def load_restorer(path: Path | str, device: torch.device | str = "cpu") -> Resto
         state = load_file(str(path), device="cpu")
     except Exception as exc:  # truncated data and similar
         raise UserError(f"{path}: the weights cannot be read ({exc}); {redo}") from exc
+    check_finite_weights(state, path)
     try:
         restorer.net.load_state_dict(state, strict=True)
     except RuntimeError as exc:

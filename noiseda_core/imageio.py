@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import zlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +24,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .atomic import atomic_write
-from .errors import UserError
+from .atomic import atomic_write, atomic_write_bytes
+from .errors import UserError, not_a_file_reason
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
@@ -74,7 +75,7 @@ def _check_size(path: Path, width: int, height: int) -> None:
 def _open(path: Path) -> Image.Image:
     """Open (header only) and check the pixel count; Pillow's bomb checks become ours."""
     if not path.is_file():
-        raise _fail(path, "the file does not exist")
+        raise _fail(path, not_a_file_reason(path))
     if path.stat().st_size == 0:
         raise _fail(path, "the file is empty (0 bytes)")
     with warnings.catch_warnings():
@@ -138,7 +139,7 @@ def _orientation_fix(a: np.ndarray, orientation: int) -> np.ndarray:
         4: lambda x: x[::-1],
         5: lambda x: np.swapaxes(x, 0, 1),
         6: lambda x: np.rot90(x, -1),
-        7: lambda x: np.rot90(x, 1)[::-1],
+        7: lambda x: np.swapaxes(x[::-1, ::-1], 0, 1),  # transverse
         8: lambda x: np.rot90(x, 1),
     }
     return np.ascontiguousarray(ops[orientation](a)) if orientation in ops else a
@@ -270,8 +271,54 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+class FileSet:
+    """Files known by identity (resolved path, and device and inode when they exist).
+
+    ``path in files`` costs one ``resolve`` and one ``stat`` whatever the size of the
+    set, so guarding thousands of inputs stays linear.
+    """
+
+    def __init__(self, paths: Collection[Path] = ()) -> None:
+        self._paths: set[Path] = set()
+        self._inodes: set[tuple[int, int]] = set()
+        for path in paths:
+            self.add(Path(path))
+
+    @staticmethod
+    def _identity(path: Path) -> tuple[Path | None, tuple[int, int] | None]:
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop resolves to nothing
+            resolved = None
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            return resolved, None
+        return resolved, (st.st_dev, st.st_ino)
+
+    def add(self, path: Path) -> None:
+        resolved, inode = self._identity(Path(path))
+        if resolved is not None:
+            self._paths.add(resolved)
+        if inode is not None:
+            self._inodes.add(inode)
+
+    def __contains__(self, path: object) -> bool:
+        resolved, inode = self._identity(Path(path))  # type: ignore[arg-type]
+        return resolved in self._paths or inode in self._inodes
+
+
 def tensor_to_uint8(img: torch.Tensor) -> np.ndarray:
     """``(3, H, W)`` (or ``(1, 3, H, W)`` / ``(1, H, W)``) in [0, 1] → ``(H, W, 3)`` uint8."""
+    return _tensor_to_ints(img, 255.0, torch.uint8)
+
+
+def tensor_to_uint16(img: torch.Tensor) -> np.ndarray:
+    """Like ``tensor_to_uint8`` with 16 bits: ``(H, W, 3)`` uint16 in [0, 65535]."""
+    return _tensor_to_ints(img, 65535.0, torch.int32).astype(np.uint16)
+
+
+def _tensor_to_ints(img: torch.Tensor, top: float, dtype: torch.dtype) -> np.ndarray:
     t = img.detach().to("cpu", torch.float32)
     if t.ndim == 4 and t.shape[0] == 1:
         t = t[0]
@@ -279,31 +326,74 @@ def tensor_to_uint8(img: torch.Tensor) -> np.ndarray:
         raise ValueError(f"expected an image tensor (3, H, W), got shape {tuple(img.shape)}")
     if t.shape[0] == 1:
         t = t.expand(3, -1, -1)
-    a = (t.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+    a = (t.clamp(0.0, 1.0) * top).round().to(dtype)
     return np.ascontiguousarray(a.permute(1, 2, 0).numpy())
 
 
-def write_image(img: torch.Tensor, path: Path, *, protect: Collection[Path] = (),
-                replace: bool = True) -> Path:
-    """Write ``(3, H, W)`` in [0, 1] as an 8-bit image (format by suffix, PNG usually), atomically.
+def icc_profile(path: Path) -> bytes | None:
+    """The ICC colour profile embedded in an image file (header only), or None."""
+    try:
+        with _open(Path(path)) as img:
+            profile = img.info.get("icc_profile")
+    except (ImageReadError, *_DECODE_ERRORS, Image.DecompressionBombError):
+        return None
+    return bytes(profile) if profile else None
 
-    Refuses (``UserError``) to overwrite any file in ``protect`` (the inputs).
-    ``replace=False``: ``FileExistsError`` when ``path`` exists, even if it appeared
-    while the image was being encoded (another process writing the same folder).
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (len(data).to_bytes(4, "big") + kind + data
+            + zlib.crc32(kind + data).to_bytes(4, "big"))
+
+
+def add_png_chunk(png: bytes, kind: bytes, data: bytes) -> bytes:
+    """``png`` with one more chunk right after IHDR (where iCCP and eXIf may go)."""
+    after_ihdr = 8 + 4 + 4 + 13 + 4  # signature, then IHDR's length, type, data, CRC
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise ValueError("not a PNG stream")
+    return png[:after_ihdr] + _png_chunk(kind, data) + png[after_ihdr:]
+
+
+def _encode_16bit(img: torch.Tensor, fmt: str, icc: bytes | None) -> bytes:
+    """A 16-bit RGB PNG or TIFF (OpenCV writes those; Pillow cannot), ICC kept in PNG."""
+    bgr = np.ascontiguousarray(tensor_to_uint16(img)[..., ::-1])
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 3] if fmt == "PNG" else []
+    ok, encoded = cv2.imencode(".png" if fmt == "PNG" else ".tif", bgr, params)
+    if not ok:
+        raise OSError(f"OpenCV could not encode a 16-bit {fmt}")
+    data = encoded.tobytes()
+    if icc and fmt == "PNG":
+        data = add_png_chunk(data, b"iCCP", b"ICC profile\0\0" + zlib.compress(icc))
+    return data
+
+
+def write_image(img: torch.Tensor, path: Path, *, protect: Collection[Path] | FileSet = (),
+                depth: int = 8, icc: bytes | None = None, replace: bool = True) -> Path:
+    """Write ``(3, H, W)`` in [0, 1] as an image (format by suffix, PNG usually), atomically.
+
+    ``depth=16`` writes 16 bits per channel where the format has them (PNG, TIFF),
+    8 elsewhere; ``icc`` (an ICC profile) is embedded where the format carries one
+    (PNG, JPEG, WebP; TIFF at 8 bits). Refuses (``UserError``) to overwrite any file
+    in ``protect`` (the inputs). ``replace=False``: ``FileExistsError`` when ``path``
+    exists, even if it appeared while the image was being encoded (another process).
     """
     path = Path(path)
     fmt = _WRITE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         allowed = ", ".join(sorted(_WRITE_FORMATS))
         raise UserError(f"cannot write {path}: unknown image type (use one of {allowed})")
-    for guarded in protect:
-        if _same_file(path, Path(guarded)):
-            raise UserError(
-                f"refusing to overwrite the input image {path}; choose another output folder"
-            )
-    pil = Image.fromarray(tensor_to_uint8(img), mode="RGB")
+    guard = protect if isinstance(protect, FileSet) else FileSet(protect)
+    if path in guard:
+        raise UserError(
+            f"refusing to overwrite the input image {path}; choose another output folder"
+        )
     name, options = fmt
-    atomic_write(path, lambda tmp: pil.save(tmp, format=name, **options), replace=replace)
+    if depth == 16 and name in ("PNG", "TIFF"):
+        atomic_write_bytes(path, _encode_16bit(img, name, icc), replace=replace)
+        return path
+    pil = Image.fromarray(tensor_to_uint8(img), mode="RGB")
+    extra = {"icc_profile": icc} if icc and name != "BMP" else {}
+    atomic_write(path, lambda tmp: pil.save(tmp, format=name, **options, **extra),
+                 replace=replace)
     return path
 
 
@@ -315,7 +405,10 @@ def _is_hidden(rel: Path) -> bool:
 
 
 def scan_images(folder: Path, recursive: bool = True) -> ScanResult:
-    """Image files under ``folder`` (sorted; hidden files ignored) and non-image files skipped."""
+    """Image files under ``folder`` (sorted; hidden files ignored) and non-image files skipped.
+
+    Symbolic links to folders are followed, each folder at most once (no loops).
+    """
     folder = Path(folder)
     if not folder.exists():
         raise UserError(f"folder not found: {folder} (check the path)")
@@ -329,8 +422,17 @@ def scan_images(folder: Path, recursive: bool = True) -> ScanResult:
     if not os.access(folder, os.R_OK | os.X_OK):
         raise UserError(f"cannot read folder {folder}: permission denied (check permissions)")
     result = ScanResult()
-    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
+    seen: set[tuple[int, int]] = set()  # folders walked, by identity: links are followed once
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable, followlinks=True):
         base = Path(dirpath)
+        try:
+            st = os.stat(base)
+        except OSError as exc:
+            unreadable(exc)
+        if (st.st_dev, st.st_ino) in seen:  # a link back up (a loop) or to a folder seen
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
         for name in filenames:
             if name.startswith("."):
@@ -349,15 +451,19 @@ def scan_images(folder: Path, recursive: bool = True) -> ScanResult:
 __all__ = [
     "IMAGE_SUFFIXES",
     "MAX_PIXELS",
+    "FileSet",
     "ImageCache",
     "ImageReadError",
     "ScanResult",
+    "add_png_chunk",
     "array_to_tensor",
     "check_image",
+    "icc_profile",
     "read_image",
     "read_image_array",
     "scan_images",
     "tensor_to_uint8",
+    "tensor_to_uint16",
     "to_float",
     "write_image",
 ]

@@ -1,8 +1,8 @@
 """Export a restorer to ONNX with dynamic batch, height and width.
 
-The exported graph does what ``Restorer.forward`` does for images at least one
-``pad_multiple`` on each side: reflect-pad bottom/right up to the multiple (a square
-for nets that need one), run the net, add the input for residual nets, crop back.
+The exported graph does what ``Restorer.forward`` does for images of any size (down to
+1×1): pad bottom/right up to the multiple (mirrored, then the edge repeated, as
+``pad_to_multiple``), run the net, add the input for residual nets, crop back.
 It is exported with ``torch.export`` (the ``onnx`` and ``onnxscript`` packages),
 then checked with onnxruntime at another size when that is installed.
 """
@@ -13,7 +13,6 @@ import warnings
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .atomic import atomic_write
@@ -30,6 +29,14 @@ UNSUPPORTED_WHY = {  # measured: the exported graph's output differs from torch'
 EXAMPLE_SIDE = 64  # the size traced; any other size works at run time
 
 
+def _padding_index(length: int, target: int) -> torch.Tensor:
+    """Source index of each of ``target`` positions when ``length`` is padded at the end as
+    ``nets.base.pad_to_multiple`` does: mirrored while the side allows, then the edge
+    repeated (so sides of 1 to 4 pixels work too); no branch on the sizes."""
+    i = torch.arange(target)
+    return torch.where(i < length, i, (2 * (length - 1) - i).clamp(min=0))
+
+
 class _ExportableRestorer(nn.Module):
     """``Restorer.forward`` written with symbolic sizes only (no Python branches on them)."""
 
@@ -41,10 +48,11 @@ class _ExportableRestorer(nn.Module):
         self.square = restorer.square
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: (B, 3, H, W) in [0, 1], H and W ≥ the pad multiple → (B, 3, H, W)."""
+        """``x``: (B, 3, H, W) in [0, 1], any H, W ≥ 1 → (B, 3, H, W)."""
         h, w = x.shape[-2], x.shape[-1]
-        ph, pw = (-h) % self.multiple, (-w) % self.multiple
-        xp = F.pad(x, (0, pw, 0, ph), mode="reflect")
+        rows = _padding_index(h, h + (-h) % self.multiple)
+        cols = _padding_index(w, w + (-w) % self.multiple)
+        xp = x.index_select(2, rows).index_select(3, cols)
         out = self.net(xp)
         if not self.adds_input:
             out = xp + out
@@ -70,9 +78,8 @@ def export_onnx(restorer: Restorer, out: Path, *, replace: bool = True) -> Path:
     side = max(EXAMPLE_SIDE, 2 * restorer.pad_multiple)
     example = torch.rand(2, 3, side, side + restorer.pad_multiple)
     batch = torch.export.Dim("batch", min=1, max=1024)
-    least = restorer.pad_multiple
-    height = torch.export.Dim("height", min=least, max=65536)
-    width = torch.export.Dim("width", min=least, max=65536)
+    height = torch.export.Dim("height", min=1, max=65536)
+    width = torch.export.Dim("width", min=1, max=65536)
 
     def write(tmp: Path) -> None:
         with warnings.catch_warnings(), torch.no_grad():

@@ -1,4 +1,5 @@
-"""Restoring image files and folders into an output folder, as PNG.
+"""Restoring image files and folders into an output folder, as PNG (16-bit and the colour
+profile kept when the input has them).
 
     report = restore_paths(model, [Path("photos")], Path("restored"), device="cuda")
 
@@ -7,17 +8,19 @@ Each image goes through ``policy.restore`` (tile from free memory, halved on OOM
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from . import policy
 from .atomic import disk_error
 from .config import Precision
-from .errors import UserError
+from .errors import UserError, not_a_file_reason
 
 
 @dataclass
@@ -30,10 +33,20 @@ class RestoreReport:
     stopped: bool = False
 
 
-def _collect(inputs: list[Path], report: RestoreReport) -> list[tuple[Path, Path]]:
-    """(image path, output path relative to out_dir) for files and folders given."""
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _collect(inputs: list[Path], report: RestoreReport,
+             out_dir: Path | None = None) -> list[tuple[Path, Path]]:
+    """(image path, output path relative to out_dir) for files and folders given.
+
+    When ``out_dir`` is a subfolder of an input folder, the images inside it (earlier
+    outputs) are not inputs.
+    """
     from .imageio import IMAGE_SUFFIXES, scan_images
 
+    out_resolved = Path(os.path.realpath(out_dir)) if out_dir is not None else None
     jobs: list[tuple[Path, Path]] = []
     for item in map(Path, inputs):
         if item.is_dir():
@@ -43,12 +56,16 @@ def _collect(inputs: list[Path], report: RestoreReport) -> list[tuple[Path, Path
                 report.failed.append((item, str(exc)))
                 continue
             report.skipped.extend(scan.skipped)
-            jobs.extend((p, p.relative_to(item)) for p in scan.images)
+            below = out_resolved is not None and Path(os.path.realpath(item)) in out_resolved.parents
+            jobs.extend((p, p.relative_to(item)) for p in scan.images
+                        if not (below and _inside(Path(os.path.realpath(p)), out_resolved)))
         elif item.is_file():
             if item.suffix.lower() in IMAGE_SUFFIXES:
                 jobs.append((item, Path(item.name)))
             else:
                 report.skipped.append(item)
+        elif os.path.lexists(item):
+            report.failed.append((item, f"{item}: {not_a_file_reason(item)}"))
         else:
             report.failed.append((item, f"{item}: no such file or folder"))
     return jobs
@@ -81,7 +98,7 @@ def output_names(rels: list[Path]) -> list[Path]:
 
 def existing_outputs(inputs: list[Path], out_dir: Path) -> list[Path]:
     """The files a ``restore_paths(inputs, out_dir)`` would replace."""
-    jobs = _collect(list(inputs), RestoreReport())
+    jobs = _collect(list(inputs), RestoreReport(), Path(out_dir))
     names = output_names([rel for _, rel in jobs])
     return [Path(out_dir) / n for n in names if (Path(out_dir) / n).exists()]
 
@@ -122,17 +139,17 @@ def restore_paths(
     """
     from .pixel_shuffle import pd_restore
 
-    from .imageio import _same_file, read_image, write_image
+    from .imageio import FileSet, array_to_tensor, icc_profile, read_image_array, write_image
 
     report = RestoreReport()
-    jobs = _collect(list(inputs), report)
     out_dir = Path(out_dir)
-    protect = [p for p, _ in jobs]
+    jobs = _collect(list(inputs), report, out_dir)
+    protect = FileSet(p for p, _ in jobs)  # one lookup per output, not one per input
     names = output_names([rel for _, rel in jobs])
     targets = [(src, out_dir / name) for (src, _), name in zip(jobs, names)]
     taken = [dst for _, dst in targets if dst.exists()]
     for dst in taken:
-        if any(_same_file(dst, p) for p in protect):
+        if dst in protect:
             raise UserError(f"refusing to overwrite the input image {dst}; choose another "
                             "output folder")
     if taken and not overwrite:
@@ -145,17 +162,19 @@ def restore_paths(
             report.stopped = True
             break
         try:
-            img = read_image(src)
+            array = read_image_array(src)
             restored = pd_restore(lambda x: policy.restore(model, x, tile=tile, device=device,
-                                                           precision=precision), img, pd)
+                                                           precision=precision),
+                                  array_to_tensor(array), pd)
         except (UserError, OSError) as exc:
             report.failed.append((src, str(exc)))
         else:
             try:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    report.written.append(write_image(restored, dst, protect=protect,
-                                                      replace=overwrite))
+                    report.written.append(write_image(
+                        restored, dst, protect=protect, icc=icc_profile(src),
+                        depth=16 if array.dtype == np.uint16 else 8, replace=overwrite))
                 except FileExistsError:
                     report.failed.append((src, appeared_meanwhile(dst)))
             except OSError as exc:

@@ -206,14 +206,23 @@ def refuse_to_restart_over_results(root: Path) -> None:
             "(or put checkpoints/ back from a backup and resume)")
 
 
+# what file managers leave in any folder they show; never a user's work
+DESKTOP_JUNK = {"Thumbs.db", "desktop.ini"}
+
+
+def ignorable(name: str) -> bool:
+    """Hidden files (``.DS_Store``, ``._x``, killed writes' ``.x.tmp``, the lock) and
+    desktop junk: a folder holding only these counts as empty. They are never removed."""
+    return name.startswith(".") or name in DESKTOP_JUNK
+
+
 def restartable(root: Path, *, locked_by_us: bool = False) -> bool:
     """True for a run folder that may be started afresh: it holds only a run's own
     files, no checkpoint, no results (``run_results``) and no process is training in it."""
     root = Path(root)
     if not root.is_dir():
         return True
-    names = {p.name for p in root.iterdir() if not (p.name.startswith(".") and
-                                                      p.name.endswith(".tmp"))}
+    names = {p.name for p in root.iterdir() if not ignorable(p.name)}
     if not names - LOCK_FILES:
         return True
     if not names <= RUN_FILES or "config.toml" not in names:

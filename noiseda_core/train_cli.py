@@ -200,6 +200,7 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
     try:
         return _run(cfg, target, resume, control, display, overrides if resume else [])
     finally:
+        control.restore_signals()
         display.close()
         sys.stdout, sys.stderr = streams
 

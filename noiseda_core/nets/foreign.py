@@ -11,14 +11,16 @@ only through ``torch.load(weights_only=True)``, which refuses pickled code.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..errors import UserError
+from ..errors import UserError, not_a_file_reason
 from .base import Restorer
+from .limits import check_finite_weights
 
 PREFIX = "spandrel:"  # ``Restorer.arch`` of a net that spandrel built
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".ckpt", ".pt", ".bin")
@@ -28,7 +30,9 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of a model file, never unpickling; UserError naming the file otherwise."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: model file not found")
+        why = not_a_file_reason(path)
+        raise UserError(f"{path}: model file not found" if why == "the file does not exist"
+                        else f"{path}: {why}")
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
         from safetensors.torch import load_file
@@ -41,7 +45,9 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
         raise UserError(f"{path}: unsupported model file type {suffix or '(none)'}; "
                         "use .safetensors, or a weights-only .pth / .ckpt")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # the refusal below says all; torch's notes would not
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # an UnpicklingError for pickled code, others for broken files
         raise UserError(
             f"{path}: refused to load: this file is not plain weights ({exc.__class__.__name__}), "
@@ -86,6 +92,7 @@ def spandrel_restorer(state: dict, path: Path) -> Restorer:
 
     install_extra_arches()
     state = _canonical(state)
+    check_finite_weights(state, path)
     try:
         desc = spandrel.ModelLoader().load_from_state_dict(state)
     except spandrel.UnsupportedModelError:

@@ -59,6 +59,16 @@ def _estimate_transformer(name: str, args: dict[str, Any]) -> float:
     return (4 + 2 * ratio) * (dim * growth) ** 2 * max(blocks, 1)
 
 
+def check_finite_weights(state: dict[str, torch.Tensor], path: object) -> None:
+    """Refuse weights holding NaN or infinity: they would restore every image to black."""
+    for key, tensor in state.items():
+        if (isinstance(tensor, torch.Tensor) and tensor.is_floating_point()
+                and not bool(torch.isfinite(tensor).all())):
+            raise UserError(f"{path}: the weight {key} holds NaN or infinite values (the "
+                            "training diverged or the file is damaged); use an earlier model, "
+                            "or export the run again")
+
+
 def check_arch_args(name: str, build: Any, args: dict[str, Any]) -> None:
     """Raise ``UserError`` when ``args`` would build an impossible or enormous network."""
     try:
