@@ -20,6 +20,7 @@ from .config import Config, KeepRule, Mode, save_config
 from .data import TrainData
 from .device import autocast_dtype, precision_name, resolve_device
 from .distributed import DistContext, any_rank, device_for_rank, for_rank
+from .errors import UserError
 from .events import Event, Started
 from .keep_best import KeepBest
 from .monitor import RunMonitor, saved_start_scores
@@ -93,7 +94,13 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     if source == "proxy":
         from .proxy import proxy_setup
 
-        held, proxy_photos, proxy_noise = proxy_setup(cfg.data, t.seed)
+        try:
+            held, proxy_photos, proxy_noise = proxy_setup(cfg.data, t.seed)
+        except UserError as exc:  # no proxy: the run still trains and exports its last weights
+            if ctx.is_main:
+                print(f"note: no proxy pairs to keep the best weights by ({exc}); the last "
+                      "weights will be exported", file=sys.stderr)
+            source = ""
     torch.manual_seed(t.seed * 7919 + ctx.rank)
     data = TrainData(cfg.data, t.patch, t.seed, rank=ctx.rank, world_size=ctx.world_size,
                      need_reference=t.mode == Mode.NOISE_DA_UNPAIRED,

@@ -149,3 +149,12 @@ def test_export_of_a_run_writes_the_weights_it_kept(project: Path, tmp_path: Pat
     own = load_file(str(tmp_path / "run" / "model.safetensors"))
     exported = load_file(str(out))
     assert all(torch.equal(own[k], exported[k]) for k in own)
+
+
+def test_photos_too_small_for_a_proxy_still_train_and_export_the_last_weights(
+        tmp_path: Path) -> None:
+    small = write_project(tmp_path / "small", n_syn=5, n_real=2, size=24)
+    cfg = tiny_config(small, "data.val=", "train.steps=2", "train.val_every=2")
+    events = list(train(cfg, tmp_path / "run"))
+    assert isinstance(events[-1], Finished) and events[-1].kept == "final"
+    assert (tmp_path / "run" / "model.safetensors").is_file()

@@ -99,7 +99,7 @@ def test_restore_keeps_every_file_it_did_not_make(count, existing, strikes, over
         (out / "notes.txt").write_bytes(b"not an output")
         before = _snapshot(root)
         theirs: dict[Path, bytes] = {}
-        real_read, real_write = imageio.read_image, imageio.atomic_write
+        real_read, real_write = imageio.read_image_array, imageio.atomic_write
 
         def read_while_another_writes(path):  # after restore's own check, before its write
             dst = out / f"{Path(path).stem}.png"
@@ -116,7 +116,7 @@ def test_restore_keeps_every_file_it_did_not_make(count, existing, strikes, over
                 return real_write(path, half, **kwargs)
             return real_write(path, write, **kwargs)
 
-        mp.setattr(imageio, "read_image", read_while_another_writes)
+        mp.setattr(imageio, "read_image_array", read_while_another_writes)
         mp.setattr(imageio, "atomic_write", write_on_a_filling_disk)
         report = None
         try:
