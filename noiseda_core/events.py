@@ -45,6 +45,8 @@ class Started(Event):
     init_restorer: str = ""  # what the restorer started from ("" = from scratch)
     skipped_files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. every image smaller than the patch
+    wall_time: float | None = None  # when this start happened (Unix seconds)
+    minutes: float | None = None  # a time budget sizes the run (total_steps 0 until it has)
 
 
 @dataclass(frozen=True)
@@ -129,12 +131,24 @@ class Checkpoint(Event):
 
 @dataclass(frozen=True)
 class Finished(Event):
-    """The run ended normally or was stopped; ``model`` is the exported restorer if any."""
+    """The run ended normally or was stopped; ``model`` is the exported restorer if any.
+
+    ``out_of_time``: the time budget ended the run before the ``planned_steps`` it was
+    sized to (the machine slowed down); it can be continued. ``kept`` says which weights
+    were exported ("final", "best" or "start"; ``kept_step`` is their step) and
+    ``kept_psnr`` their validation PSNR, ``start_psnr`` the starting model's.
+    """
 
     type_name: ClassVar[str] = "finished"
     model: str = ""
     stopped: bool = False
     elapsed_s: float = 0.0
+    out_of_time: bool = False
+    planned_steps: int | None = None
+    kept: str = "final"
+    kept_step: int | None = None
+    kept_psnr: float | None = None
+    start_psnr: float | None = None
 
 
 @dataclass(frozen=True)
