@@ -1,4 +1,4 @@
-"""What the runs panel knows about each run folder: state, steps, best PSNR, date.
+"""What the runs panel knows about each run folder: state, steps, scores, start date.
 
 ``summarize(path)`` uses the core's ``run_state`` when it exists and otherwise reads
 ``events.jsonl`` itself (the same rules: the last start decides; a start without an
@@ -24,10 +24,15 @@ class RunSummary:
     step: int
     total_steps: int
     best_psnr: float | None
-    date: datetime | None  # when the run was set up
+    date: datetime | None  # when the run first started
     checkpoint: bool  # a resume point exists
     model: bool  # model.safetensors exists
     message: str = ""
+    kept: str | None = None  # which weights the export kept: final, best or start
+    kept_step: int | None = None
+    kept_psnr: float | None = None  # validation PSNR of the exported weights
+    start_psnr: float | None = None  # the starting model's
+    latest_psnr: float | None = None  # the last validation's (a run not exported yet)
 
     @property
     def name(self) -> str:
@@ -57,12 +62,14 @@ def summarize(path: Path) -> RunSummary:
         date = getattr(state, "started", None) or _mtime(path / "config.toml")
         return RunSummary(path, str(getattr(status, "value", status)), int(state.step),
                           int(state.total_steps), state.best_psnr, date, checkpoint, model,
-                          str(getattr(state, "message", "") or ""))
+                          str(getattr(state, "message", "") or ""),
+                          **{key: getattr(state, key, None) for key in
+                             ("kept", "kept_step", "kept_psnr", "start_psnr", "latest_psnr")})
     return _from_events(path, checkpoint, model)
 
 
 def _from_events(path: Path, checkpoint: bool, model: bool) -> RunSummary:
-    state, step, total, best, message = "interrupted", 0, 0, None, ""
+    state, step, total, best, message, latest = "interrupted", 0, 0, None, "", None
     log = path / "events.jsonl"
     try:
         lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -85,7 +92,9 @@ def _from_events(path: Path, checkpoint: bool, model: bool) -> RunSummary:
             state, message = "failed", str(data.get("message", ""))
         elif kind == "validation" and isinstance(data.get("psnr"), (int, float)):
             best = data["psnr"] if best is None else max(best, data["psnr"])
-    return RunSummary(path, state, step, total, best, _mtime(path / "config.toml"), checkpoint, model, message)
+            latest = data["psnr"]
+    return RunSummary(path, state, step, total, best, _mtime(path / "config.toml"), checkpoint, model,
+                      message, latest_psnr=latest)
 
 
 def _mtime(path: Path) -> datetime | None:
