@@ -86,6 +86,7 @@ def test_a_paused_budget_run_trains_all_its_planned_steps(tmp_path: Path, clock:
     assert isinstance(finished, Finished) and finished.step == planned
     assert not finished.stopped and not finished.out_of_time
     assert finished.elapsed_s < 600  # the pause is not training time
+    assert all(e.elapsed_s < 600 for e in events if isinstance(e, Progress))  # no jump after it
 
 
 def test_a_run_the_deadline_cuts_short_says_so(tmp_path: Path, clock: FakeClock) -> None:
@@ -139,3 +140,30 @@ def test_finished_scores_the_exported_weights_and_the_start_time_survives_a_resu
     later = time.time() + 3 * 86400  # as if resumed days later: config.toml rewritten then
     os.utime(run / "config.toml", (later, later))
     assert run_state(run).started == datetime.fromtimestamp(began)
+
+
+def test_the_cli_says_when_the_run_is_not_sized_yet_and_when_time_ran_out() -> None:
+    from noiseda_core.train_cli import _describe
+
+    assert "/0" not in _describe(Progress(step=3, total_steps=0))
+    assert "step 12/33" in _describe(Progress(step=12, total_steps=33))
+    line = _describe(Finished(step=13, model="/runs/a/model.safetensors", out_of_time=True,
+                              planned_steps=33, kept_psnr=25.07))
+    assert "13 of the 33 planned" in line and "25.07 dB" in line
+    assert "noiseda train --resume /runs/a --set train.steps=33" in line
+
+
+def test_devices_lists_a_restorer_only_with_its_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from noiseda_core import devices
+
+    real = importlib.util.find_spec
+    for installed in (False, True):
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, _on=installed: (
+            object() if _on and name == "spandrel_extra_arches" else
+            None if name == "spandrel_extra_arches" else real(name, *a)))
+        report = devices.device_report()
+        assert ("restormer" in report.restorers) is installed
+        text = devices.format_report(report)
+        assert ("noiseda-studio[restormer]" in text) is not installed
