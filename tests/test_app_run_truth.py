@@ -45,7 +45,7 @@ def test_a_run_cut_short_says_so_and_trains_longer(qtbot, tmp_path):
     with qtbot.waitSignal(window.training_done, timeout=30000):
         run_dir = window.start_training(tiny_config(tiny_project(tmp_path / "data")))
     assert (view.progress.value(), view.progress.maximum()) == (20, 30)  # not "20 / 20"
-    assert "time ran out" in view.title.text() and "30 planned" in view.title.text()
+    assert "time ran out" in view.title.text() and "30 planned steps" in view.title.text()
     assert view.longer_button.isVisibleTo(window) and not view.continue_button.isVisibleTo(window)
     view.longer_button.click()
     dialog = window.findChild(QInputDialog)

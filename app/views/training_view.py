@@ -321,8 +321,8 @@ class TrainingView(QWidget):
         if event is None or not getattr(event, "out_of_time", False):
             return ""
         planned = getattr(event, "planned_steps", None)
-        of = f" of the {int(planned):,} planned" if planned else ""
-        return (f" The time ran out before the steps{of}: the machine slowed down. "
+        steps = f"the {int(planned):,} planned steps" if planned else "its planned steps"
+        return (f" The time ran out before {steps}: the machine slowed down. "
                 "Train longer continues the run.")
 
     def can_train_longer(self) -> bool:
