@@ -124,8 +124,8 @@ class TimeBudget:
 
     def out_of_time(self, now: float) -> bool:
         """True when another step like the last one would leave no room for the end of the
-        run (a validation, a preview, a checkpoint, the export)."""
-        return now + self.last_step_s >= self.deadline - end_reserve_s(self.val_s, self.preview_s)
+        run (a validation, a preview, a checkpoint, the export); one that ends just in time fits."""
+        return now + self.last_step_s > self.deadline - end_reserve_s(self.val_s, self.preview_s)
 
     def cut(self, cfg: Config, step: int) -> Config:
         """``cfg`` ending at ``step``: the deadline came before the planned steps."""

@@ -160,9 +160,10 @@ def test_the_runs_page_scores_the_exported_model_as_evaluate_does_and_keeps_the_
 
     runs = tmp_path / "runs"
     settings.put("setup/runs", str(runs))
-    project = helpers.write_project(tmp_path / "p", size=32)
+    project = helpers.write_project(tmp_path / "p", n_syn=2, n_real=1, n_val=2, size=32)
     cfg = helpers.tiny_config(project, "train.steps=4", "train.val_every=2", "train.lr=0.002",
-                              "train.checkpoint_every=2", "train.preview_every=2")
+                              "train.checkpoint_every=2", "train.preview_every=1000",
+                              "train.preview_count=1")
     control, events = RunControl(), []
     for event in train(cfg, runs / "r1", control=control):
         events.append(event)

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from helpers import tiny_config, write_project
+from noiseda_core import budget as budget_module
 from noiseda_core import monitor as monitor_module
 from noiseda_core import progress as progress_module
 from noiseda_core import train as train_module
@@ -50,15 +51,21 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
         return step(self, *args, **kwargs)
 
     monkeypatch.setattr(TrainStep, "__call__", timed_step)
+    # few steps: timed over steps 2-3, one validation and preview, no bookkeeping time
+    for name, value in (("SKIP_STEPS", 1), ("MIN_MEASURE_STEPS", 2), ("MIN_MEASURE_S", 2.0),
+                        ("VALIDATIONS", 1), ("PREVIEWS", 1), ("CHECKPOINTS", 0),
+                        ("CHECKPOINT_S", 0.0), ("EXPORT_S", 0.0)):
+        monkeypatch.setattr(budget_module, name, value)
     return fake
 
 
 def budgeted_run(tmp_path: Path, clock: FakeClock, *, pause_at: int | None = None,
                  slow_from: int | None = None) -> list:
-    """A run of 15 (fake) seconds: timed over steps 3-6 at 1 s each, it plans 11 steps
-    (4 s of checkpoints and export); a 10-minute pause or a slowdown on request."""
-    project = write_project(tmp_path / "p", size=32)
-    cfg = tiny_config(project, "train.minutes=0.25", "train.steps=2000", "train.log_every=1")
+    """A run of 9 (fake) seconds: sized after step 3 at 1 s a step, it plans 9 steps; a
+    10-minute pause or a slowdown to 5 s a step after step 4 on request."""
+    project = write_project(tmp_path / "p", n_syn=2, n_real=1, n_val=1, size=32)
+    cfg = tiny_config(project, "train.minutes=0.15", "train.steps=2000", "train.log_every=1",
+                      "train.preview_count=1")
     control = RunControl()
 
     def pause_for_ten_minutes(timeout: float = 0.2) -> None:
@@ -77,12 +84,12 @@ def budgeted_run(tmp_path: Path, clock: FakeClock, *, pause_at: int | None = Non
 
 
 def test_a_paused_budget_run_trains_all_its_planned_steps(tmp_path: Path, clock: FakeClock) -> None:
-    events = budgeted_run(tmp_path, clock, pause_at=8)
+    events = budgeted_run(tmp_path, clock, pause_at=4)
     started, finished = events[0], events[-1]
-    assert isinstance(started, Started) and started.total_steps == 0 and started.minutes == 0.25
+    assert isinstance(started, Started) and started.total_steps == 0 and started.minutes == 0.15
     totals = [e.total_steps for e in events if isinstance(e, Progress)]
     planned = totals[-1]
-    assert planned == 11 and set(totals) == {0, planned}  # unknown until sized, then one length
+    assert planned == 9 and set(totals) == {0, planned}  # unknown until sized, then one length
     assert isinstance(finished, Finished) and finished.step == planned
     assert not finished.stopped and not finished.out_of_time
     assert finished.elapsed_s < 600  # the pause is not training time
@@ -90,11 +97,11 @@ def test_a_paused_budget_run_trains_all_its_planned_steps(tmp_path: Path, clock:
 
 
 def test_a_run_the_deadline_cuts_short_says_so(tmp_path: Path, clock: FakeClock) -> None:
-    events = budgeted_run(tmp_path, clock, slow_from=8)
+    events = budgeted_run(tmp_path, clock, slow_from=4)
     finished = events[-1]
     totals = [e.total_steps for e in events if isinstance(e, Progress)]
     assert isinstance(finished, Finished) and finished.out_of_time and not finished.stopped
-    assert finished.planned_steps == totals[-1] == 11 and finished.step == 9  # not "9 / 9"
+    assert finished.planned_steps == totals[-1] == 9 and finished.step == 5  # not "5 / 5"
     state = run_state(tmp_path / "run")
     assert state.total_steps == finished.planned_steps and state.can_resume
 
@@ -114,9 +121,9 @@ def test_finished_scores_the_exported_weights_and_the_start_time_survives_a_resu
         tmp_path: Path) -> None:
     """Stopped between validations: the exported EMA is scored afresh (what ``noiseda
     evaluate`` says of the file); a resume days later keeps the first start's time."""
-    project = write_project(tmp_path / "p", size=32)
+    project = write_project(tmp_path / "p", n_syn=2, n_real=1, n_val=2, size=32)
     cfg = tiny_config(project, "train.steps=4", "train.val_every=2", "train.checkpoint_every=2",
-                      "train.preview_every=2", "train.lr=0.002")
+                      "train.preview_every=1000", "train.lr=0.002", "train.preview_count=1")
     control = RunControl()
     events, run = [], tmp_path / "run"
     for event in train(cfg, run, control=control):
