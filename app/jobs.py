@@ -65,8 +65,10 @@ def worker_command(
     resume: bool = False,
     nproc: int = 1,
     worker: list[str] | None = None,
+    overrides: list[str] | None = None,
 ) -> list[str]:
-    """The child's argv: ``[python, -m, noiseda_core, train, ...]`` (torchrun when nproc > 1)."""
+    """The child's argv: ``[python, -m, noiseda_core, train, ...]`` (torchrun when nproc > 1);
+    ``overrides`` become ``--set KEY=VALUE`` (a resume may change only ``train.steps``)."""
     if worker is not None:
         head = list(worker)
     elif nproc > 1:
@@ -81,6 +83,8 @@ def worker_command(
         if config is None:
             raise ValueError("a new run needs a config file")
         args += [str(config), "--run-dir", str(run_dir)]
+    for override in overrides or []:
+        args += ["--set", override]
     return head + args + ["--jsonl", "--control-stdin"]
 
 
@@ -122,7 +126,8 @@ class TrainingJob(QObject):
     def active(self) -> bool:
         return self.state in {JobState.STARTING, JobState.RUNNING, JobState.PAUSED, JobState.STOPPING}
 
-    def start(self, config: Path | None, run_dir: Path, *, resume: bool = False, nproc: int = 1) -> None:
+    def start(self, config: Path | None, run_dir: Path, *, resume: bool = False, nproc: int = 1,
+              overrides: list[str] | None = None) -> None:
         """Start the child (a new run from ``config`` or ``resume`` of ``run_dir``)."""
         if self.active:
             raise RuntimeError("a training job is already running")
@@ -132,7 +137,8 @@ class TrainingJob(QObject):
         self._failed_event = None
         self._finished_event = None
         self._stdout_buf = self._stderr_buf = b""
-        argv = worker_command(config, self.run_dir, resume=resume, nproc=nproc, worker=self.worker)
+        argv = worker_command(config, self.run_dir, resume=resume, nproc=nproc, worker=self.worker,
+                              overrides=overrides)
         proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")

@@ -11,7 +11,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from noiseda_core.config import Config, save_config
 
@@ -89,6 +97,7 @@ class MainWindow(QMainWindow):
         self.setup_view.runs_folder_changed.connect(lambda _path: self.runs_view.refresh())
         self.runs_view.open_requested.connect(self.open_run)
         self.runs_view.continue_requested.connect(self.continue_run)
+        self.runs_view.longer_requested.connect(self.train_run_longer)
         self.runs_view.export_requested.connect(lambda path: self.open_export(path))
         self.runs_view.restore_requested.connect(self.open_run_in_restore)
         self.runs_view.refreshed.connect(self._maybe_offer_resume)
@@ -99,6 +108,7 @@ class MainWindow(QMainWindow):
         self.training_view.resume_requested.connect(self.job.resume)
         self.training_view.stop_requested.connect(lambda: self.job.stop(kill_after_s=STOP_TIMEOUT_S * 3))
         self.training_view.continue_requested.connect(self.continue_training)
+        self.training_view.longer_requested.connect(self.ask_train_longer)
         self.training_view.export_requested.connect(self.open_export)
         self.training_view.restore_requested.connect(self.open_model_in_restore)
         self.job.finished.connect(self._job_finished)
@@ -188,6 +198,42 @@ class MainWindow(QMainWindow):
         self.job.start(None, self.run_dir, resume=True, nproc=max(1, nproc))
         self.tabs.setCurrentWidget(self.training_view)
         self.setup_view.show_status(f"Continuing {self.run_dir}", ok=True)
+
+    def ask_train_longer(self) -> QInputDialog | None:
+        """Ask how many more steps the finished run on the Training page should train; the
+        answer starts it (a window-modal dialog: the caller gets it back, tests answer it)."""
+        view = self.training_view
+        if self.run_dir is None or self.job.active or not view.can_train_longer():
+            return None
+        step = view.shown_step()
+        end = view.finished_event
+        planned = getattr(end, "planned_steps", None) if getattr(end, "out_of_time", False) else None
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Train longer")
+        dialog.setInputMode(QInputDialog.InputMode.IntInput)
+        dialog.setLabelText(f"The run is at step {step:,}. Train this many more steps\n"
+                            "(from its last checkpoint, with the same settings):")
+        dialog.setIntRange(1, 10_000_000)
+        dialog.setIntStep(100)
+        dialog.setIntValue(planned - step if planned and planned > step else max(100, step))
+        dialog.intValueSelected.connect(lambda more: self.train_longer(step + more))
+        dialog.open()
+        return dialog
+
+    def train_longer(self, steps: int) -> None:
+        """Continue the finished run on the Training page until ``steps`` (only train.steps changes)."""
+        if self.run_dir is None or self.job.active:
+            return
+        nproc = self.setup_view.gpu_count() if self.setup_view.options.all_gpus.isChecked() else 1
+        self.training_view.begin(self.run_dir, fresh=False)
+        self.job.start(None, self.run_dir, resume=True, nproc=max(1, nproc),
+                       overrides=[f"train.steps={int(steps)}"])
+        self.tabs.setCurrentWidget(self.training_view)
+        self.setup_view.show_status(f"Training {self.run_dir} until step {steps:,}", ok=True)
+
+    def train_run_longer(self, path: Path) -> QInputDialog | None:
+        """Runs page: open a finished run and ask how much longer to train it."""
+        return self.ask_train_longer() if self.open_run(path) else None
 
     # ------------------------------------------------------------------ runs
     def _run_summary(self, path: Path) -> RunSummary:

@@ -1,4 +1,4 @@
-"""What the runs panel knows about each run folder: state, steps, best PSNR, date.
+"""What the runs panel knows about each run folder: state, steps, scores, start date.
 
 ``summarize(path)`` is the core's ``run_status.run_state`` (the last start decides; a
 start without an end is an interrupted run; a held lock is a running one) in the
@@ -26,11 +26,16 @@ class RunSummary:
     step: int
     total_steps: int
     best_psnr: float | None
-    date: datetime | None  # when the run was set up
+    date: datetime | None  # when the run first started
     checkpoint: bool  # a resume point exists
     model: bool  # model.safetensors exists
     message: str = ""
     damaged: bool = False  # its events.jsonl had lines that were skipped
+    kept: str | None = None  # which weights the export kept: final, best or start
+    kept_step: int | None = None
+    kept_psnr: float | None = None  # validation PSNR of the exported weights
+    start_psnr: float | None = None  # the starting model's
+    latest_psnr: float | None = None  # the last validation's (a run not exported yet)
 
     @property
     def name(self) -> str:
@@ -51,7 +56,9 @@ def summarize(path: Path) -> RunSummary:
     return RunSummary(path, state.status.value, state.step, state.total_steps, state.best_psnr,
                       state.started, checkpoint_path(path).is_file(),
                       (path / "model.safetensors").is_file(), state.message,
-                      bool(getattr(state, "damaged", 0)))
+                      bool(getattr(state, "damaged", 0)),
+                      **{key: getattr(state, key, None) for key in
+                         ("kept", "kept_step", "kept_psnr", "start_psnr", "latest_psnr")})
 
 
 def damaged_summary(path: Path, exc: Exception) -> RunSummary:

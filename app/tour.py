@@ -136,7 +136,9 @@ def tour_steps(window: object, out: Path, work: Path, quick: bool = True) -> Non
     if exported[0].startswith("FAILED") or not target.is_file():
         raise TourError(f"export failed: {exported[0]}")
     dialog.close()
-    print(f"tour: exported {target}", flush=True)
+    size = target.stat().st_size / 1e6  # the tour's work folder goes at the end: no path
+    print(f"tour: exported a {size:.1f} MB model through the export dialog (then removed with "
+          "the tour's temporary data)", flush=True)
 
 
 def run_tour(app: QApplication, out_dir: Path, timeout_s: float = 600.0,

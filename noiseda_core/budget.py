@@ -4,10 +4,12 @@ The loop times its first steps, then fixes ``train.steps`` so that the steps, th
 validations, previews, checkpoints and the final export all end within the budget;
 ``val_every`` / ``preview_every`` / ``checkpoint_every`` follow the new length, and the
 λ ramp (a fraction of the steps) with them. If the machine slows down afterwards, the
-run ends early at the deadline (as finished, with its final validation and export).
+run ends early at the deadline (as finished, with its final validation and export, and
+``cut_from`` set to the steps it had planned). Paused time does not count (``paused_for``).
 
     budget = TimeBudget(minutes=8, began=time.perf_counter())
     budget.step_done(step, now)            # after every step; True once it has measured
+    budget.paused_for(seconds)             # after a pause: the deadline moves with it
     cfg = budget.sized(cfg, step, now, val_s=..., preview_s=...)
 """
 
@@ -79,6 +81,16 @@ class TimeBudget:
         self.preview_s = 0.0
         self._last = began  # when the last step ended
         self.last_step_s = 0.0  # how long it took (the machine may have slowed down)
+        self.ran_out = False  # the deadline ended the run before its planned steps
+        self.cut_from: int | None = None  # the steps planned then (None: not sized yet)
+
+    def paused_for(self, seconds: float) -> None:
+        """The run was paused ``seconds``: none of it counts against the budget."""
+        self.began += seconds
+        self.deadline += seconds
+        self._last += seconds
+        if self._t0 is not None:
+            self._t0 += seconds
 
     @property
     def planned(self) -> bool:
@@ -112,8 +124,14 @@ class TimeBudget:
 
     def out_of_time(self, now: float) -> bool:
         """True when another step like the last one would leave no room for the end of the
-        run (a validation, a preview, a checkpoint, the export)."""
-        return now + self.last_step_s >= self.deadline - end_reserve_s(self.val_s, self.preview_s)
+        run (a validation, a preview, a checkpoint, the export); one that ends just in time fits."""
+        return now + self.last_step_s > self.deadline - end_reserve_s(self.val_s, self.preview_s)
+
+    def cut(self, cfg: Config, step: int) -> Config:
+        """``cfg`` ending at ``step``: the deadline came before the planned steps."""
+        self.ran_out = True
+        self.cut_from = cfg.train.steps if self.plan is not None else None
+        return replace(cfg, train=replace(cfg.train, steps=step))
 
     def monitored(self, seconds: float) -> None:
         """A validation (with previews) took ``seconds``: the end will need as long."""

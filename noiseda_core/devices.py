@@ -22,9 +22,24 @@ class DeviceReport:
     restorer_notes: dict[str, str] = field(default_factory=dict)
     denoisers: list[str] = field(default_factory=list)
     plan: dict = field(default_factory=dict)  # policy.start_sizes: what a first run starts with
+    missing: dict[str, str] = field(default_factory=dict)  # restorer → how to install its extra
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+OPTIONAL_MODULES = {"restormer": "spandrel_extra_arches"}  # restorer → the extra's module
+
+
+def missing_restorers() -> dict[str, str]:
+    """Restorers whose optional extra is not installed, with how to get it."""
+    import importlib.util
+
+    from .nets.spandrel_archs import RESTORMER_HINT
+
+    hints = {"restormer": RESTORMER_HINT}
+    return {name: hints[name] for name, module in OPTIONAL_MODULES.items()
+            if importlib.util.find_spec(module) is None}
 
 
 def device_report() -> DeviceReport:
@@ -35,8 +50,11 @@ def device_report() -> DeviceReport:
     from .nets import RESTORERS
     from .policy import start_sizes
 
-    notes = {name: str(getattr(spec, "description", "")) for name, spec in RESTORERS.items()}
-    extra = {"restorers": list(RESTORERS), "restorer_notes": notes, "denoisers": list(DENOISER_SIZES)}
+    missing = missing_restorers()
+    names = [name for name in RESTORERS if name not in missing]
+    notes = {name: str(getattr(RESTORERS[name], "description", "")) for name in names}
+    extra = {"restorers": names, "restorer_notes": notes, "denoisers": list(DENOISER_SIZES),
+             "missing": missing}
     device = resolve_device("auto")
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(0)
@@ -55,8 +73,10 @@ def format_report(report: DeviceReport) -> str:
     """A few lines for people."""
     size = f", {report.total_gib:.0f} GiB" if report.total_gib else ""
     many = f" ×{report.count}" if report.count > 1 else ""
-    return "\n".join([
+    lines = [
         f"device:    {report.kind} — {report.name}{many}{size}",
         f"restorers: {', '.join(report.restorers)}",
         f"denoisers: {', '.join(report.denoisers)}",
-    ])
+    ]
+    lines += [f"not installed: {name} ({hint})" for name, hint in report.missing.items()]
+    return "\n".join(lines)

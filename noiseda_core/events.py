@@ -45,6 +45,8 @@ class Started(Event):
     init_restorer: str = ""  # what the restorer started from ("" = from scratch)
     skipped_files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. every image smaller than the patch
+    wall_time: float | None = None  # when this start happened (Unix seconds)
+    minutes: float | None = None  # a time budget sizes the run (total_steps 0 until it has)
 
 
 @dataclass(frozen=True)
@@ -130,12 +132,20 @@ class Checkpoint(Event):
 
 @dataclass(frozen=True)
 class Finished(Event):
-    """The run ended normally or was stopped; ``model`` is the exported restorer if any."""
+    """The run ended normally or was stopped; ``model`` is the exported restorer if any.
+
+    ``out_of_time``: the time budget ended the run before the ``planned_steps`` it was
+    sized to (the machine slowed down); it can be continued. ``kept`` says which weights
+    were exported ("final", "best" or "start"; ``kept_step`` is their step) and
+    ``kept_psnr`` their validation PSNR, ``start_psnr`` the starting model's.
+    """
 
     type_name: ClassVar[str] = "finished"
     model: str = ""
     stopped: bool = False
     elapsed_s: float = 0.0
+    out_of_time: bool = False  # the time budget's deadline cut the run short
+    planned_steps: int | None = None  # the length it was sized to, when cut short
     kept: str = "final"  # the exported weights: "final", "best" (kept_step) or "start"
     kept_step: int | None = None
     kept_psnr: float | None = None  # their score on the validation (or proxy) pairs

@@ -2,10 +2,12 @@
 
     clock = StepClock(start=0, total=1000, images_per_step=24)
     clock.tick()                      # after every step
-    clock.restart_window()            # after a pause, validation or a checkpoint
+    clock.restart_window()            # after validation or a checkpoint
+    clock.paused_for(seconds)         # after a pause: elapsed and ETA leave it out
     clock.rate(), clock.elapsed(), clock.eta(step)
 
-The rate counts only training: pauses, monitoring and checkpoints restart its window.
+The rate counts only training: pauses, monitoring and checkpoints restart its window;
+elapsed time leaves pauses out.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ class StepClock:
 
     def tick(self) -> None:
         self.window_steps += 1
+
+    def paused_for(self, seconds: float) -> None:
+        """The run was paused ``seconds``: elapsed (and so the ETA) does not count them."""
+        self.began += seconds
+        self.restart_window()
 
     def restart_window(self) -> None:
         self.window_start, self.window_steps = time.perf_counter(), 0

@@ -1,4 +1,4 @@
-"""What a run folder says about its run: state, steps, best validation PSNR, dates.
+"""What a run folder says about its run: state, steps, validation PSNR, dates.
 
 ``events.jsonl`` is the source of truth; the folder's lock tells a live run from a
 dead one. The app's runs panel and scripts call ``run_state(path)`` and
@@ -46,11 +46,16 @@ class RunState:
     checkpoint_step: int | None  # where a resume continues; None: no checkpoint yet
     best_psnr: float | None  # best validation PSNR (dB) so far
     best_psnr_step: int | None
-    started: datetime | None  # when the run folder was set up (config.toml written)
+    started: datetime | None  # when the run first started (its first start event)
     updated: datetime | None  # the last event written
     message: str = ""  # why it failed, for a person
     model: Path | None = None  # the exported restorer, when one exists
     damaged: int = 0  # lines of events.jsonl that were skipped as damaged
+    kept: str | None = None  # which weights the last export kept: final, best or start
+    kept_step: int | None = None
+    kept_psnr: float | None = None  # the validation PSNR of the exported weights
+    start_psnr: float | None = None  # the starting model's (warm starts only)
+    latest_psnr: float | None = None  # the last validation's
 
     @property
     def name(self) -> str:
@@ -78,21 +83,25 @@ def run_state(path: Path) -> RunState:
     checkpoint_step: int | None = None
     best: float | None = None
     best_step: int | None = None
-    log = read_event_log(path)
-    for event in log.events:
         step = max(step, event.step) if not isinstance(event, Started) else event.step
         if isinstance(event, Started):
             status, message, total = RunStatus.INTERRUPTED, "", event.total_steps
+            began = began if began is not None else event.wall_time
         elif isinstance(event, Finished):
             status = RunStatus.STOPPED if event.stopped else RunStatus.FINISHED
+            last_end = event
+            total = max(total, event.planned_steps or 0)
         elif isinstance(event, Failed):
             status, message = RunStatus.FAILED, event.message
         elif isinstance(event, Checkpoint):
             checkpoint_step = event.step
         elif isinstance(event, Progress) and event.total_steps:
             total = event.total_steps
-        elif isinstance(event, Validation) and (best is None or event.psnr > best):
-            best, best_step = event.psnr, event.step
+        elif isinstance(event, Validation):
+            latest, start_psnr = event.psnr, event.psnr_start if event.psnr_start is not None \
+                else start_psnr
+            if best is None or event.psnr > best:
+                best, best_step = event.psnr, event.step
     if checkpoint_step is not None and not checkpoint_path(path).is_file():
         checkpoint_step = None
     if is_locked(path):
@@ -102,11 +111,12 @@ def run_state(path: Path) -> RunState:
                 "the state shown may be incomplete")
         message = f"{message}; {note}" if message else note
     model = path / "model.safetensors"
+    kept = last_end if last_end is not None and model.is_file() else None
     return RunState(
         path=path, status=status, step=step, total_steps=total, checkpoint_step=checkpoint_step,
-        best_psnr=best, best_psnr_step=best_step, started=_mtime(path / "config.toml"),
+        best_psnr=best, best_psnr_step=best_step,
+        started=datetime.fromtimestamp(began) if began else _mtime(path / "config.toml"),
         updated=_mtime(path / "events.jsonl") or _mtime(path / "config.toml"), message=message,
-        model=model if model.is_file() else None, damaged=log.damaged,
     )
 
 

@@ -34,7 +34,7 @@ from .data import Batch
 from .diffusion.loss import lambda_at
 from .distributed import DistContext, all_reduce_mean, any_rank, init_distributed, shutdown
 from .errors import OUT_OF_MEMORY_ADVICE, UserError
-from .events import Diagnostics, Event, Failed, Finished, Progress
+from .events import Diagnostics, Event, Failed, Finished, Progress, Started, Validation
 from .objective import Phase
 from .progress import StepClock
 from .resume_config import restart_config, resumed_config
@@ -101,16 +101,17 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
     entered = time.perf_counter()  # a time budget counts from here
     run = setup_run(cfg, run_dir, state, ctx)
     cfg, t = run.cfg, run.cfg.train
-    yield run.emit(run.started())
     budget = _time_budget(run, entered)
+    yield run.emit(_started(run, budget))
     yield from _starting_point(run, budget)
     batches = run.data.batches(t.batch, pin_memory=run.device.type == "cuda")
     clock = StepClock(run.start, t.steps, t.batch * ctx.world_size)
     step = run.start
+    last_validation: Validation | None = None
     run.parts.objective.train()
     try:
         while step < t.steps:
-            if _stop_after_pauses(control, run, clock):
+            if _stop_after_pauses(control, run, clock, budget):
                 break
             phase, lam = phase_at(step, cfg), lambda_for(step, cfg)
             logging_step = is_logging_step(step + 1, cfg)
@@ -128,12 +129,16 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
             if logging_step:
                 event = _progress(run, step, result, lam, phase, clock)
                 if budget is not None:
-                    event = replace(event, eta_s=budget.eta_s(time.perf_counter(), event.eta_s))
+                    event = replace(event, eta_s=budget.eta_s(time.perf_counter(), event.eta_s),
+                                    total_steps=_shown_total(budget, t.steps))
                 yield run.emit(event)
             monitor_began = time.perf_counter()
             if logging_step and (diag := _diagnostics(run, step, result)) is not None:
                 yield run.emit(diag)
-            yield from _monitor(run, step)
+            for event in _monitor(run, step):
+                if isinstance(event, Validation):
+                    last_validation = event
+                yield event
             if budget is not None and step % t.val_every == 0:
                 budget.monitored(time.perf_counter() - monitor_began)
             if step % t.checkpoint_every == 0 and step < t.steps:
@@ -151,13 +156,26 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
         return
     if (event := save_checkpoint(run, step)) is not None:
         yield run.emit(event)
-    model_path = export_model(run, step) if ctx.is_main else ""
+    kept_psnr = None
     kept = run.keeper.kept if run.keeper is not None else None
+    kept = kept if kept is not None and kept.psnr is not None else None
+    if ctx.is_main and kept is None:
+        kept_psnr, fresh = _kept_score(run, step, last_validation)
+        if fresh is not None:
+            yield run.emit(fresh)
+    model_path = export_model(run, step) if ctx.is_main else ""
+    start = run.monitor.start_scores if run.monitor is not None else None
+    ran_out = budget is not None and budget.ran_out
+    if kept is not None:  # keep-best: the exported weights and their score
+        scores = dict(kept=kept.kind, kept_step=kept.step, kept_psnr=kept.psnr,
+                      start_psnr=kept.start_psnr, kept_source=kept.source)
+    else:
+        scores = dict(kept="final", kept_step=step, kept_psnr=kept_psnr,
+                      start_psnr=start[0] if start is not None else None,
+                      kept_source="val" if kept_psnr is not None else "")
     yield run.emit(Finished(
         step=step, model=model_path, stopped=step < t.steps, elapsed_s=clock.elapsed(),
-        kept=kept.kind if kept else "final", kept_step=kept.step if kept else None,
-        kept_psnr=kept.psnr if kept else None, start_psnr=kept.start_psnr if kept else None,
-        kept_source=kept.source if kept else ""))
+        out_of_time=ran_out, planned_steps=budget.cut_from if ran_out else None, **scores))
 
 
 # ----------------------------------------------------------------------------- start and budget
@@ -171,6 +189,39 @@ def _time_budget(run: Run, entered: float) -> TimeBudget | None:
         print("train.minutes is not used with several processes; train.steps is", file=sys.stderr)
         return None
     return TimeBudget(run.cfg.train.minutes, entered)
+
+
+def _started(run: Run, budget: TimeBudget | None) -> Started:
+    """The Started event, with its start time; a run still to be sized to its minutes
+    has no length yet (``total_steps`` 0)."""
+    event = replace(run.started(), wall_time=time.time())
+    if budget is None:
+        return event
+    return replace(event, total_steps=0, minutes=run.cfg.train.minutes)
+
+
+def _shown_total(budget: TimeBudget, steps: int) -> int:
+    """The length a budgeted run reports: 0 before it is sized, the planned steps after
+    the deadline cut it short (``train.steps`` is then the step it ended at)."""
+    if budget.cut_from is not None:
+        return budget.cut_from
+    return steps if budget.planned else 0
+
+
+def _kept_score(run: Run, step: int, last: Validation | None) -> tuple[float | None, Validation | None]:
+    """Validation PSNR of the weights ``export_model`` writes (the EMA at ``step``): the
+    last validation's when it scored exactly those, else a fresh validation (returned to
+    be logged when validations score the EMA, as they do by default)."""
+    if run.monitor is None:
+        return None, None
+    ema_scored = run.cfg.train.eval_weights != "raw"
+    if last is not None and last.step == step and ema_scored:
+        return last.psnr, None
+    run.parts.ema.copy_to(run.parts.eval_restorer)
+    fresh = run.monitor.validate(run.parts.eval_restorer, step)
+    if fresh is None:
+        return None, None
+    return fresh.psnr, fresh if ema_scored else None
 
 
 def _starting_point(run: Run, budget: TimeBudget | None) -> Iterator[Event]:
@@ -207,7 +258,7 @@ def _fit_to_budget(run: Run, budget: TimeBudget, step: int) -> bool:
     if budget.step_done(step - run.start, now):
         run.cfg = budget.sized(run.cfg, step, now)
     elif step < run.cfg.train.steps and budget.out_of_time(now):
-        run.cfg = replace(run.cfg, train=replace(run.cfg.train, steps=step))
+        run.cfg = budget.cut(run.cfg, step)
     else:
         return False
     if run.folder is not None:  # the run folder's config says what runs
@@ -228,13 +279,21 @@ def astuple_batch(batch: Batch) -> tuple[torch.Tensor | None, ...]:
     return batch.x_s, batch.y_s, batch.x_r, batch.ref
 
 
-def _stop_after_pauses(control: RunControl, run: Run, clock: StepClock) -> bool:
-    """Wait out a pause (all ranks together); True when a stop was asked for on any rank."""
+def _stop_after_pauses(control: RunControl, run: Run, clock: StepClock,
+                       budget: TimeBudget | None = None) -> bool:
+    """Wait out a pause (all ranks together); True when a stop was asked for on any rank.
+    The paused time counts neither as elapsed time nor against a time budget."""
     stop, paused = _agree(control, run)
+    if not paused or stop:
+        return stop
+    began = time.perf_counter()
     while paused and not stop:
         control.wait_while_paused()
-        clock.restart_window()
         stop, paused = _agree(control, run)
+    seconds = time.perf_counter() - began
+    clock.paused_for(seconds)
+    if budget is not None:
+        budget.paused_for(seconds)
     return stop
 
 

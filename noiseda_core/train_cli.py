@@ -39,7 +39,8 @@ def _describe(event: Event) -> str | None:
         return line
     if isinstance(event, Progress):
         dif = f" dif {event.loss_dif:.4f}" if event.loss_dif is not None else ""
-        return (f"step {event.step}/{event.total_steps} res {event.loss_res:.4f}{dif} "
+        of = f"/{event.total_steps}" if event.total_steps else " (timing the first steps)"
+        return (f"step {event.step}{of} res {event.loss_res:.4f}{dif} "
                 f"λ {event.lam:.4f} {event.images_per_s:.1f} img/s eta {event.eta_s:.0f}s")
     if isinstance(event, Validation):
         if event.step == 0 and event.psnr_start is not None:
@@ -47,11 +48,25 @@ def _describe(event: Event) -> str | None:
                     f"{event.ssim:.4f} (noisy input {event.psnr_input:.2f} dB)")
         return f"step {event.step} validation: PSNR {event.psnr:.2f} dB SSIM {event.ssim:.4f}"
     if isinstance(event, Finished):
-        word = "stopped" if event.stopped else "finished"
-        return f"{word} at step {event.step} after {event.elapsed_s:.0f}s; model: {event.model}"
+        return _describe_end(event)
     if isinstance(event, Failed):
         return f"failed at step {event.step}: {event.message}"
     return None
+
+
+def _describe_end(event: Finished) -> str:
+    """How the run ended, what it kept, and how to go on when the deadline cut it short."""
+    word = "stopped" if event.stopped else "finished"
+    line = f"{word} at step {event.step} after {event.elapsed_s:.0f}s; model: {event.model}"
+    if event.kept_psnr is not None:
+        line += f" (validation PSNR {event.kept_psnr:.2f} dB)"
+    if event.out_of_time:
+        planned = f" of the {event.planned_steps} planned" if event.planned_steps else ""
+        run = Path(event.model).parent if event.model else Path("RUN_DIR")
+        more = event.planned_steps or event.step * 2
+        line += (f"\nthe time ran out at step {event.step}{planned}: the machine slowed down. "
+                 f"Continue with: noiseda train --resume {run} --set train.steps={more}")
+    return line
 
 
 def _rank() -> int:
@@ -147,11 +162,13 @@ class _Display:
         from tqdm import tqdm
 
         if self.bar is None:
-            self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
+            self.bar = tqdm(total=total or None, initial=initial, unit="step", dynamic_ncols=True,
                             file=sys.stderr, leave=False)
 
     def _bar(self, event: Progress) -> None:
         self._open_bar(event.total_steps, event.step)
+        if event.total_steps and self.bar.total != event.total_steps:  # a budget sized the run
+            self.bar.total = event.total_steps
         self.bar.update(event.step - self.bar.n)
         post = {"res": f"{event.loss_res:.4f}", "img/s": f"{event.images_per_s:.1f}"}
         if event.loss_dif is not None:
@@ -198,7 +215,8 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
         if advice:
             print(f"warning: {advice}", file=sys.stderr, flush=True)
     try:
-        return _run(cfg, target, resume, control, display, overrides if resume else [])
+        return _run(cfg, target, resume, control, display, overrides if resume else [],
+                    in_app=control_stdin)
     finally:
         control.restore_signals()
         display.close()
@@ -206,7 +224,7 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
 
 
 def _run(cfg, target: Path, resume: Path | None, control: RunControl, display: _Display,
-         overrides: list[str]) -> int:
+         overrides: list[str], in_app: bool = False) -> int:
     from .errors import UserError
     from .train import train
 
@@ -232,15 +250,16 @@ def _run(cfg, target: Path, resume: Path | None, control: RunControl, display: _
         return 1
     display.close()  # the bar goes before the summary lines
     if isinstance(last, Finished) and validation is not None and not display.quiet:
-        print(summary(validation), file=sys.stderr if display.jsonl else sys.stdout, flush=True)
+        print(summary(validation, in_app=in_app), file=sys.stderr if display.jsonl else sys.stdout, flush=True)
     return 1 if isinstance(last, Failed) else 0
 
 
 LOSS_NOTICE_DB = 0.05  # below this loss the summary says so
 
 
-def summary(v: Validation) -> str:
-    """The three numbers a run ends with: noisy input, starting model, adapted model."""
+def summary(v: Validation, in_app: bool = False) -> str:
+    """The three numbers a run ends with: noisy input, starting model, adapted model.
+    ``in_app``: the app shows it (its advice names the app's button, not a flag)."""
     def pair(psnr: float | None, ssim: float | None) -> str:
         if psnr is None:
             return "—"
@@ -256,6 +275,7 @@ def summary(v: Validation) -> str:
         gain = v.psnr - v.psnr_start
         lines.append(f"  adaptation: {gain:+.2f} dB over the starting model")
         if gain < -LOSS_NOTICE_DB:  # short CPU runs do this (benchmarks/DOMAIN_GAP.md)
+            longer = "Train longer" if in_app else "train longer (--minutes, or --resume RUN --set train.steps=N)"
             lines.append("  the starting model scores higher on these pairs: keep using it, "
-                         "or train longer (--minutes) and compare again")
+                         f"or {longer} and compare again")
     return "\n".join(lines)

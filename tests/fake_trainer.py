@@ -5,7 +5,9 @@ checkpoint, honours ``pause``/``resume``/``stop`` on stdin. Behaviour comes from
 FAKE_STEPS (default 40), FAKE_DELAY (seconds per step, default 0.01), FAKE_CRASH_AT (raise at
 that step: traceback on stderr, a ``failed`` event, exit 1), FAKE_OOM_AT (same, as a CUDA OOM),
 FAKE_HANG_AT (stop answering at that step; for kill tests), FAKE_USER_ERROR (exit 2),
-FAKE_WARM (validation also reports a starting model). Diagnostics come with every progress.
+FAKE_WARM (validation also reports a starting model), FAKE_PLANNED (the run ends as cut short
+by its time budget, which had planned that many steps). ``--set train.steps=N`` sets the
+length. Diagnostics come with every progress.
 Used by the GUI tests for failure paths that the real worker cannot produce on demand.
 """
 
@@ -57,6 +59,7 @@ def main() -> int:
     parser.add_argument("--resume")
     parser.add_argument("--jsonl", action="store_true")
     parser.add_argument("--control-stdin", action="store_true")
+    parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args()
     if os.environ.get("FAKE_USER_ERROR"):
         print("error: data.real: folder /nowhere does not exist", file=sys.stderr)
@@ -64,6 +67,10 @@ def main() -> int:
     run_dir = Path(args.resume or args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     steps = int(os.environ.get("FAKE_STEPS", "40"))
+    for override in args.set:
+        key, _, value = override.partition("=")
+        if key == "train.steps":
+            steps = int(value)
     delay = float(os.environ.get("FAKE_DELAY", "0.01"))
     crash_at = int(os.environ.get("FAKE_CRASH_AT", "-1"))
     oom_at = int(os.environ.get("FAKE_OOM_AT", "-1"))
@@ -147,7 +154,9 @@ def main() -> int:
                     checkpoint=str(ckpt) if ckpt.is_file() else ""))
         return 1
     save(step)
-    emit(Finished(step=step, model=str(run_dir / "model.safetensors"), elapsed_s=time.time() - t0))
+    planned = int(os.environ.get("FAKE_PLANNED", "0")) or None
+    emit(Finished(step=step, model=str(run_dir / "model.safetensors"), elapsed_s=time.time() - t0,
+                  out_of_time=planned is not None, planned_steps=planned))
     return 0
 
 

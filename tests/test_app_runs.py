@@ -46,7 +46,7 @@ def test_after_a_kill_the_app_offers_the_run_and_continues_it(qtbot, tmp_path):
     assert panel.folder_label.text().startswith(str(runs))
     row = panel.table.topLevelItem(0)
     assert [row.text(i) for i in range(4)] == [run.name, "interrupted (app closed or crashed)", "20 / 40",
-                                               "22.50 dB"]
+                                               "last validation: 22.50 dB (no model yet)"]
     assert row.text(4).startswith("20")  # a date
 
     window.resume_offer.show_button.click()  # curves and previews of the past run
@@ -188,3 +188,48 @@ def test_runs_of_the_command_line_are_listed_beside_setups_folder(qtbot, tmp_pat
         panel.refresh()
     assert panel.roots() == [tmp_path / "mine", cli_default]
     assert [r.path for r in panel.runs] == [cli_run]
+
+
+def test_the_runs_page_scores_the_exported_model_as_evaluate_does_and_keeps_the_start_date(
+        qtbot, tmp_path):
+    """Stopped between validations: the page shows the exported weights' score (what
+    ``noiseda evaluate`` measures), not the best validation; "Started" is the first start."""
+    import os
+    import re
+    import time
+    from datetime import datetime
+
+    import helpers
+    from app.views.runs_view import RunsView
+    from noiseda_core.control import RunControl
+    from noiseda_core.evaluate import evaluate_folders
+    from noiseda_core.train import train
+
+    isolate_settings(tmp_path)
+    from app import settings
+
+    runs = tmp_path / "runs"
+    settings.put("setup/runs", str(runs))
+    project = helpers.write_project(tmp_path / "p", n_syn=2, n_real=1, n_val=2, size=32)
+    cfg = helpers.tiny_config(project, "train.steps=4", "train.val_every=2", "train.lr=0.002",
+                              "train.checkpoint_every=2", "train.preview_every=1000",
+                              "train.preview_count=1")
+    control, events = RunControl(), []
+    for event in train(cfg, runs / "r1", control=control):
+        events.append(event)
+        if isinstance(event, Progress) and event.step == 3:
+            control.request_stop()
+    later = time.time() + 2 * 86400  # config.toml rewritten by a resume two days later
+    os.utime(runs / "r1" / "config.toml", (later, later))
+    view = RunsView()
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.refreshed, timeout=15000):
+        view.refresh()
+    row = view.table.topLevelItem(0)
+    shown = re.fullmatch(r"kept weights: (\d+\.\d\d) dB", row.text(3))
+    assert shown is not None, row.text(3)
+    report = evaluate_folders(runs / "r1" / "model.safetensors", project / "val" / "input",
+                              project / "val" / "target", device="cpu")
+    assert abs(float(shown.group(1)) - report.summary()["psnr"]) <= 0.01
+    began = datetime.fromtimestamp(events[0].wall_time)
+    assert row.text(4) == began.strftime("%Y-%m-%d %H:%M")

@@ -19,6 +19,9 @@ def test_tour_writes_four_real_screenshots(tmp_path):
     result = subprocess.run([sys.executable, "-m", "app", "--tour", str(out), "--tour-timeout", "280"],
                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+    for word in result.stdout.split():  # every path the tour names is still there
+        if word.startswith(os.sep) and "tour:" not in word:
+            assert Path(word.rstrip(".,;:)")).exists(), f"the tour names {word}, which is gone"
     for name in ("setup.png", "training.png", "restore.png", "compare.png"):
         path = out / name
         assert path.is_file(), name

@@ -29,7 +29,24 @@ from ..run_index import RunSummary, find_runs
 from ..tasks import run_in_thread
 from ..theme import icon
 
-COLUMNS = ["Run", "State", "Steps", "Best val. PSNR", "Started"]
+COLUMNS = ["Run", "State", "Steps", "Validation PSNR", "Started"]
+SCORE_TIP = ("PSNR on the run's validation pairs of the weights that were exported (what Export and "
+             "Open in Restore give you), beside the model the run started from")
+KEPT_WORDS = {"best": "the best validation's", "start": "the starting model's"}
+
+
+def score_text(run: RunSummary) -> str:
+    """The exported weights' validation PSNR beside the start's; the last validation's for a
+    run with no model yet."""
+    if run.kept_psnr is not None:
+        which = KEPT_WORDS.get(run.kept or "final")
+        at = f", step {run.kept_step:,}" if which and run.kept_step is not None else ""
+        text = f"kept weights{f' ({which}{at})' if which else ''}: {run.kept_psnr:.2f} dB"
+        return text + (f" (start {run.start_psnr:.2f} dB)" if run.start_psnr is not None else "")
+    if run.latest_psnr is not None:
+        return f"last validation: {run.latest_psnr:.2f} dB (no model yet)" if not run.model \
+            else f"last validation: {run.latest_psnr:.2f} dB"
+    return "—"
 STATE_WORDS = {"running": "running", "finished": "finished", "stopped": "stopped",
                "failed": "failed", "interrupted": "interrupted (app closed or crashed)",
                "damaged": "damaged (see the tooltip)"}
@@ -40,6 +57,7 @@ class RunsView(QWidget):
 
     open_requested = Signal(object)
     continue_requested = Signal(object)
+    longer_requested = Signal(object)  # a finished run, to train for more steps
     export_requested = Signal(object)
     restore_requested = Signal(object)
     refreshed = Signal()
@@ -74,8 +92,8 @@ class RunsView(QWidget):
         self.continue_button = QPushButton(icon("resume"), "Continue training", self)
         self.export_button = QPushButton(icon("export"), "Export…", self)
         self.restore_button = QPushButton(icon("restore"), "Open in Restore", self)
+        self.continue_button.clicked.connect(self._continue_clicked)
         for button, signal in ((self.open_button, self.open_requested),
-                               (self.continue_button, self.continue_requested),
                                (self.export_button, self.export_requested),
                                (self.restore_button, self.restore_requested)):
             button.clicked.connect(lambda _=False, s=signal: self._emit(s))
@@ -151,7 +169,7 @@ class RunsView(QWidget):
         for run in runs:
             state = "running" if self.active_run is not None and run.path == self.active_run else run.state
             steps = f"{run.step:,} / {run.total_steps:,}" if run.total_steps else f"{run.step:,}"
-            psnr = f"{run.best_psnr:.2f} dB" if run.best_psnr is not None else "—"
+            psnr = score_text(run)
             date = run.date.strftime("%Y-%m-%d %H:%M") if run.date else ""
             word = STATE_WORDS.get(state, state)
             if run.damaged and state != "damaged":
@@ -161,6 +179,7 @@ class RunsView(QWidget):
             item.setToolTip(0, str(run.path))
             if run.message:
                 item.setToolTip(1, run.message)
+            item.setToolTip(3, SCORE_TIP)
             self.table.addTopLevelItem(item)
             if selected is not None and run.path == selected:
                 item.setSelected(True)
@@ -199,9 +218,20 @@ class RunsView(QWidget):
         run = self.summary(self.selected())
         active = run is not None and self.active_run is not None and run.path == self.active_run
         self.open_button.setEnabled(run is not None)
-        self.continue_button.setEnabled(run is not None and run.can_resume and self.active_run is None)
+        finished = run is not None and run.state == "finished"
+        self.continue_button.setText("Train longer…" if finished else "Continue training")
+        self.continue_button.setToolTip("Continue this finished run for more steps (only the number "
+                                        "of steps changes)" if finished else
+                                        "Continue from the run's last checkpoint")
+        self.continue_button.setEnabled(run is not None and self.active_run is None and (
+            run.checkpoint if finished else run.can_resume))
         self.export_button.setEnabled(run is not None and (run.checkpoint or run.model))
         self.restore_button.setEnabled(run is not None and run.model and not active)
+
+    def _continue_clicked(self) -> None:
+        run = self.summary(self.selected())
+        if run is not None:
+            (self.longer_requested if run.state == "finished" else self.continue_requested).emit(run.path)
 
     def _choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "List the runs of another folder",

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
+    QLabel,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -96,6 +97,10 @@ class TrainingOptions(QWidget):
         basic.addRow("Mode", self.mode)
         basic.addRow("Train for", self.minutes)
         basic.addRow("Steps", self.steps)
+        self.steps_sized = QLabel("sized to the time: the first steps are timed", self)
+        self.steps_sized.setObjectName("hint")
+        basic.addRow("Steps", self.steps_sized)
+        self._basic = basic
         basic.addRow("Batch", self.batch)
         basic.addRow("Patch", self.patch)
 
@@ -316,7 +321,11 @@ class TrainingOptions(QWidget):
                                  "Set by the starting model (choose From scratch to pick one)")
 
     def _minutes_changed(self, *_: object) -> None:
-        self.steps.setEnabled(self.minutes.value() <= 0)
+        """A run of minutes has no step count to show until it has timed its first steps."""
+        sized = self.minutes.value() > 0
+        self.steps.setEnabled(not sized)
+        self._basic.setRowVisible(self.steps, not sized)
+        self._basic.setRowVisible(self.steps_sized, sized)
 
     def _task_changed(self, *_: object) -> None:
         self.lr.setValue(TASK_LR[Task(self.task.currentData())])

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from ..widgets.loss_plot import LossPlot
 
 
+STOPPING_TEXT = "Stopping… (finishing the step, keeping a checkpoint)"
+
+
 def fmt_duration(seconds: float) -> str:
     seconds = max(0, int(seconds))
     h, rest = divmod(seconds, 3600)
@@ -51,6 +54,7 @@ class TrainingView(QWidget):
     resume_requested = Signal()
     stop_requested = Signal()
     continue_requested = Signal()  # resume a failed or stopped run from its checkpoint
+    longer_requested = Signal()  # train a finished run further (only train.steps changes)
     export_requested = Signal()
     restore_requested = Signal()
 
@@ -60,6 +64,7 @@ class TrainingView(QWidget):
         self.run_dir: Path | None = None
         self.total_steps = 0
         self.stopped = False  # the last run ended on Stop (it can continue from its checkpoint)
+        self.finished_event: object | None = None  # how the last run here ended
         self.replayed: RunSummary | None = None  # a past run shown from its events.jsonl
         self._latest: object | None = None
         self._ips: float | None = None  # images/s of the last progress shown
@@ -89,11 +94,15 @@ class TrainingView(QWidget):
         self.pause_button = QPushButton(icon("pause"), "Pause", self)
         self.stop_button = QPushButton(icon("stop"), "Stop", self)
         self.continue_button = QPushButton(icon("resume"), "Continue training", self)
+        self.longer_button = QPushButton(icon("resume"), "Train longer…", self)
+        self.longer_button.setToolTip("Continue this finished run for more steps, from its last "
+                                      "checkpoint (only the number of steps changes)")
         self.export_button = QPushButton(icon("export"), "Export…", self)
         self.restore_button = QPushButton(icon("restore"), "Open in Restore", self)
         self.pause_button.clicked.connect(self._pause_clicked)
         self.stop_button.clicked.connect(self.stop_requested)
         self.continue_button.clicked.connect(self.continue_requested)
+        self.longer_button.clicked.connect(self.longer_requested)
         self.export_button.clicked.connect(self.export_requested)
         self.restore_button.clicked.connect(self.restore_requested)
         self.stop_button.setToolTip("Stop after this step and keep a checkpoint")
@@ -124,8 +133,8 @@ class TrainingView(QWidget):
         titles.addWidget(self.title)
         titles.addWidget(self.run_label)
         head.addLayout(titles, 1)
-        for b in (self.pause_button, self.stop_button, self.continue_button, self.export_button,
-                  self.restore_button):
+        for b in (self.pause_button, self.stop_button, self.continue_button, self.longer_button,
+                  self.export_button, self.restore_button):
             head.addWidget(b)
         bar = QHBoxLayout()
         bar.addWidget(self.progress, 1)
@@ -186,6 +195,7 @@ class TrainingView(QWidget):
             self.progress.setTextVisible(False)
         self.error_panel.hide()
         self.stopped = False
+        self.finished_event = None
         self.replayed = None
         self.run_label.setText(f"Run folder: {self.run_dir}")
         self.title.setText("Starting the training worker…")
@@ -209,6 +219,9 @@ class TrainingView(QWidget):
                 self.previews.add_preview(event)
             elif kind == "Started":
                 self.total_steps = int(getattr(event, "total_steps", 0))
+                self.finished_event = None  # a resume: that end is history
+            elif kind == "Finished":
+                self.finished_event = event
         self._show_latest()
         self.plot.flush()
         self.previews.flush()
@@ -216,20 +229,27 @@ class TrainingView(QWidget):
         self.progress.setRange(0, max(1, run.total_steps or run.step))
         self.progress.setValue(run.step)
         self.progress.setTextVisible(True)
-        self.title.setText(f"Run {run.name}: {run.state} at step {run.step:,}{total}.")
+        self.title.setText(f"Run {run.name}: {run.state} at step {run.step:,}{total}."
+                           + self._cut_short_note())
         self.replayed = run
         self._update_buttons()
         return len(events)
 
     def on_started(self, event: object) -> None:
         self.total_steps = int(getattr(event, "total_steps", 0))
-        self.progress.setRange(0, max(1, self.total_steps))
-        self.progress.setValue(int(getattr(event, "step", 0)))
+        minutes = getattr(event, "minutes", None)
+        if self.total_steps == 0 and minutes:
+            self.progress.setRange(0, 0)  # busy until the first steps are timed
+        else:
+            self.progress.setRange(0, max(1, self.total_steps))
+            self.progress.setValue(int(getattr(event, "step", 0)))
         self.progress.setTextVisible(self.total_steps > 0)
         resumed = " (resumed)" if getattr(event, "resumed", False) else ""
         self._run_title = f"Training on {getattr(event, 'device', '?')}{resumed}"
         self.title.setText(self._run_title)
-        self.stats.setText(f"mode {getattr(event, 'mode', '')}, {getattr(event, 'precision', '')}")
+        self.stats.setText(f"timing the first steps to fit {float(minutes):g} min" if minutes and
+                           not self.total_steps else
+                           f"mode {getattr(event, 'mode', '')}, {getattr(event, 'precision', '')}")
         self._ips, self._eta, self._elapsed = None, None, 0.0
         self._event_clock = time.monotonic()
 
@@ -249,7 +269,7 @@ class TrainingView(QWidget):
         if total:
             self.progress.setRange(0, total)
         self.progress.setValue(step)
-        self.progress.setTextVisible(True)
+        self.progress.setTextVisible(total > 0)  # a budget still timing its first steps: busy
         self._ips = float(getattr(event, "images_per_s", 0.0))
         self._elapsed = float(getattr(event, "elapsed_s", 0.0))
         self._eta = float(getattr(event, "eta_s", 0.0))
@@ -279,14 +299,56 @@ class TrainingView(QWidget):
         self.previews.flush()
         self.stopped = bool(getattr(event, "stopped", False))
         self.scores.add_finished(event)
-        self.progress.setValue(min(int(getattr(event, "step", 0)), self.progress.maximum()))
+        self.finished_event = event
+        step = int(getattr(event, "step", 0))
+        planned = getattr(event, "planned_steps", None)
+        if getattr(event, "out_of_time", False) and planned:
+            self.progress.setRange(0, max(int(planned), step))
+        elif self.progress.maximum() == 0:  # still busy: ended before the budget sized it
+            self.progress.setRange(0, max(1, step))
+        self.progress.setTextVisible(True)
+        self.progress.setValue(min(step, self.progress.maximum()))
         if self.stopped:
-            self.title.setText(f"Stopped at step {getattr(event, 'step', 0)}; a checkpoint was kept.")
+            self.title.setText(f"Stopped at step {step:,}; a checkpoint was kept.")
+        elif getattr(event, "out_of_time", False):
+            self.title.setText(f"Finished at step {step:,}." + self._cut_short_note())
         else:
-            self.title.setText(f"Finished {getattr(event, 'step', 0)} steps.")
+            self.title.setText(f"Finished {step:,} steps.")
             self.progress.setValue(self.progress.maximum())
         self._render_stats()  # no ETA once the run has ended
         self._update_buttons()
+
+    def _cut_short_note(self) -> str:
+        """Why a run ended before its planned steps (the deadline of its minutes), else ""."""
+        event = self.finished_event
+        if event is None or not getattr(event, "out_of_time", False):
+            return ""
+        planned = getattr(event, "planned_steps", None)
+        steps = f"the {int(planned):,} planned steps" if planned else "its planned steps"
+        return (f" The time ran out before {steps}: the machine slowed down. "
+                "Train longer continues the run.")
+
+    def can_train_longer(self) -> bool:
+        """A finished (not stopped) run with a checkpoint, shown here and not training."""
+        state = self.job.state if self.job is not None else JobState.IDLE
+        if state in {JobState.STARTING, JobState.RUNNING, JobState.PAUSED, JobState.STOPPING}:
+            return False
+        if self.replayed is not None:
+            finished = self.replayed.state == "finished"
+        else:
+            finished = state == JobState.FINISHED and not self.stopped
+        return finished and self._has_checkpoint()
+
+    def shown_step(self) -> int:
+        """The step the run shown here reached."""
+        if self.finished_event is not None:
+            return int(getattr(self.finished_event, "step", 0))
+        if self.replayed is not None:
+            return self.replayed.step
+        return self.progress.value()
+
+    def _has_checkpoint(self) -> bool:
+        return self.run_dir is not None and (self.run_dir / "checkpoints" / "last.pt").is_file()
 
     def on_failed(self, failure: Failure) -> None:
         self._show_latest()
@@ -317,6 +379,9 @@ class TrainingView(QWidget):
         if paused:
             self._freeze_clock()
             self.title.setText("Paused: press Resume to go on.")
+        elif state == JobState.STOPPING:
+            self._freeze_clock()
+            self.title.setText(STOPPING_TEXT)
         elif state == JobState.RUNNING and self._run_title:
             self.title.setText(self._run_title)
         if state == JobState.RUNNING:
@@ -327,11 +392,13 @@ class TrainingView(QWidget):
             self._tick.stop()
         self._render_stats()
         self.stop_button.setEnabled(live or state == JobState.STARTING)
-        has_ckpt = self.run_dir is not None and checkpoint_path(self.run_dir).is_file()
+        has_ckpt = self._has_checkpoint()
         resumable = state == JobState.FAILED or (state == JobState.FINISHED and self.stopped)
+        self.longer_button.setVisible(self.can_train_longer())
         if self.replayed is not None and state not in {JobState.STARTING, JobState.RUNNING,
                                                        JobState.PAUSED, JobState.STOPPING}:
-            self.continue_button.setVisible(self.replayed.can_resume)
+            self.continue_button.setVisible(self.replayed.can_resume
+                                            and self.replayed.state != "finished")
             self.restore_button.setEnabled(self._model_exists())
             self.export_button.setEnabled(has_ckpt or self._model_exists())
             return

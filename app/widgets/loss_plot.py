@@ -219,7 +219,8 @@ class LossPlot(QWidget):
             self.loss_plot.set_data(key, self.steps[key], ys)
         self.lam_plot.set_data("lam", self.lam_steps, self.lam)
         self.psnr_plot.set_data("psnr", self.val_steps, self.psnr)
-        self.psnr_plot.redraw_range()
+        trained = max((steps[-1] for steps in (*self.steps.values(), self.lam_steps) if steps), default=0)
+        self.psnr_plot.redraw_range(last_step=trained)
         for plot in self.diag_plots.values():
             for field in plot.series:
                 ys = self.diag[field]

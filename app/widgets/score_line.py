@@ -36,7 +36,8 @@ def score_text(event: object) -> str:
             line += f" (<span style='color:{colour}'>{delta}</span>)" if colour else f" ({delta})"
         line += f" at step {step:,}"
         if start is not None and psnr - float(start) < -LOSS_NOTICE_DB:
-            line += ": the starting model is still better on these pairs"
+            line += (": the starting model is still better on these pairs; keep using it, "
+                     "or Train longer and compare again")
         parts.append(line)
     plural = "s" if count != 1 else ""
     if getattr(event, "source", "val") == "proxy":

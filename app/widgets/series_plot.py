@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from itertools import pairwise
 from html import escape
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
@@ -17,6 +18,30 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QPalette  # noqa: E402
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget  # noqa: E402
+
+LABEL_GAP_PX = 18  # labelled ticks on a log axis are at least this far apart
+
+
+class LogFriendlyAxis(pg.AxisItem):
+    """On a log scale, label only as many of 1…9 × 10ⁿ as fit (1, 2, 5 or just the decades),
+    so 0.1 / 0.09 / 0.08 never print over each other."""
+
+    SUBSETS = ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 3, 5, 7), (1, 2, 5), (1, 3), (1,))
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # pyqtgraph's names
+        decades = max(maxVal - minVal, 1e-9)
+        px_per_decade = size / decades
+        for subset in self.SUBSETS:
+            logs = [math.log10(m) for m in subset] + [1.0]
+            if min(b - a for a, b in pairwise(logs)) * px_per_decade >= LABEL_GAP_PX:
+                break
+        else:  # not even the decades fit one each: every few decades
+            every = max(1, math.ceil(LABEL_GAP_PX / px_per_decade))
+            first = math.ceil(minVal / every) * every
+            return [(float(every), [float(v) for v in range(first, math.floor(maxVal) + 1, every)])]
+        values = [e + math.log10(m) for e in range(math.floor(minVal), math.ceil(maxVal) + 1)
+                  for m in subset]
+        return [(None, [v for v in values if minVal <= v <= maxVal])]
 
 
 class SeriesPlot(QWidget):
@@ -31,7 +56,7 @@ class SeriesPlot(QWidget):
         self.header = QLabel(self)
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setWordWrap(True)
-        self.widget = pg.PlotWidget(self)
+        self.widget = pg.PlotWidget(self, axisItems={"left": LogFriendlyAxis("left")})
         self.widget.setMinimumHeight(90)
         self.item = self.widget.getPlotItem()
         self.item.setLabel("left", y_label)
@@ -96,12 +121,15 @@ class SeriesPlot(QWidget):
                 values += [float(v) for v in ys if math.isfinite(float(v))]
         return values
 
-    def redraw_range(self) -> None:
-        """Y from the data and the reference lines, never narrower than ``min_span``."""
+    def redraw_range(self, last_step: int = 0) -> None:
+        """Y from the data and the reference lines, never narrower than ``min_span``; X from 0
+        to the last point or ``last_step`` (the steps trained so far), never the empty 0–1."""
         if self.min_span is None:
             return
         values = self.y_values() + [v for _, _, v in self.refs.values() if v is not None and math.isfinite(v)]
         xs = [float(x) for c in self.curves.values() if (d := c.getData()[0]) is not None for x in d]
+        if last_step > 0 or xs:
+            self.item.setXRange(0, max(max(xs, default=0.0) * 1.04, float(last_step), 1.0), padding=0)
         if not values:
             return
         lo, hi = min(values), max(values)
@@ -110,8 +138,6 @@ class SeriesPlot(QWidget):
             lo, hi = mid - self.min_span / 2, mid + self.min_span / 2
         pad = (hi - lo) * 0.08
         self.item.setYRange(lo - pad, hi + pad, padding=0)
-        if xs:
-            self.item.setXRange(0, max(max(xs) * 1.04, 1.0), padding=0)
 
     def y_range(self) -> tuple[float, float]:
         (_, _), (lo, hi) = self.item.viewRange()
@@ -131,10 +157,15 @@ class SeriesPlot(QWidget):
         self._update_header()
 
     def _update_header(self) -> None:
+        """Title and legend; a legend entry never breaks inside ("noisy input" stays whole)."""
+        def entry(mark: str, colour: str, name: str) -> str:
+            return (f"<span style='white-space:nowrap'><span style='color:{colour}'>{mark}</span>"
+                    f"&nbsp;{escape(name)}</span>")
+
         parts = [f"<b>{escape(self.title)}</b>"]
         for name, colour in self.series.values():
-            parts.append(f"<span style='color:{colour}'>━━</span>&nbsp;{escape(name)}")
+            parts.append(entry("━━", colour, name))
         for name, colour, value in self.refs.values():
             if value is not None and math.isfinite(value):
-                parts.append(f"<span style='color:{colour}'>╌╌</span>&nbsp;{escape(name)}")
+                parts.append(entry("╌╌", colour, name))
         self.header.setText("&nbsp;&nbsp;&nbsp;".join(parts))
