@@ -36,6 +36,7 @@ class RunSummary:
     kept_psnr: float | None = None  # validation PSNR of the exported weights
     start_psnr: float | None = None  # the starting model's
     latest_psnr: float | None = None  # the last validation's (a run not exported yet)
+    kept_source: str = ""  # "val" or "proxy": what kept_psnr was measured on
 
     @property
     def name(self) -> str:
@@ -58,7 +59,8 @@ def summarize(path: Path) -> RunSummary:
                       (path / "model.safetensors").is_file(), state.message,
                       bool(getattr(state, "damaged", 0)),
                       **{key: getattr(state, key, None) for key in
-                         ("kept", "kept_step", "kept_psnr", "start_psnr", "latest_psnr")})
+                         ("kept", "kept_step", "kept_psnr", "start_psnr", "latest_psnr")},
+                      kept_source=getattr(state, "kept_source", "") or "")
 
 
 def damaged_summary(path: Path, exc: Exception) -> RunSummary:

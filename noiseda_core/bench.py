@@ -104,6 +104,9 @@ def time_train_step(cfg: Config, device: torch.device, steps: int, warmup: int, 
     if compiled:
         reset_compile_counts()
     _peak_reset(device)
+    from .policy import compile_mode_for
+
+    compile_mode = compile_mode_for(device, cfg.train.batch, compile_mode)
     step = ProbeStep(cfg, device, compile_mode=compile_mode, compile_backend=compile_backend,
                      checkpoint=checkpoint)
     last: dict[str, StepTerms] = {}

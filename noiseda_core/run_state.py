@@ -29,6 +29,7 @@ from .parts import Parts, build_parts
 from .run_checkpoint import hand_edited, restore_rng
 from .run_folder import RunFolder
 from .starting_model import restorer_for, restorer_for_checkpoint, with_starting_architecture
+from .policy import compile_mode_for
 from .step import TrainStep
 
 
@@ -150,7 +151,7 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
             model, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=phased)
     step = TrainStep(parts, device, autocast_dtype(t.precision, device), model=model,
-                     compile=t.compile,
+                     compile=t.compile, compile_mode=compile_mode_for(device, t.batch),
                      any_rank=lambda flag: any_rank(flag, ctx=ctx, device=device)[0])
     if state is not None and state.get("scaler"):
         step.scaler.load_state_dict(state["scaler"])

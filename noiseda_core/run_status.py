@@ -56,6 +56,7 @@ class RunState:
     kept_psnr: float | None = None  # the validation PSNR of the exported weights
     start_psnr: float | None = None  # the starting model's (warm starts only)
     latest_psnr: float | None = None  # the last validation's
+    kept_source: str = ""  # "val" or "proxy": what kept_psnr was measured on
 
     @property
     def name(self) -> str:
@@ -83,6 +84,11 @@ def run_state(path: Path) -> RunState:
     checkpoint_step: int | None = None
     best: float | None = None
     best_step: int | None = None
+    began: float | None = None
+    last_end: Finished | None = None
+    start_psnr = latest = None
+    log = read_event_log(path)
+    for event in log.events:
         step = max(step, event.step) if not isinstance(event, Started) else event.step
         if isinstance(event, Started):
             status, message, total = RunStatus.INTERRUPTED, "", event.total_steps
@@ -97,7 +103,7 @@ def run_state(path: Path) -> RunState:
             checkpoint_step = event.step
         elif isinstance(event, Progress) and event.total_steps:
             total = event.total_steps
-        elif isinstance(event, Validation):
+        elif isinstance(event, Validation) and event.source != "proxy":  # the user's pairs only
             latest, start_psnr = event.psnr, event.psnr_start if event.psnr_start is not None \
                 else start_psnr
             if best is None or event.psnr > best:
@@ -117,6 +123,14 @@ def run_state(path: Path) -> RunState:
         best_psnr=best, best_psnr_step=best_step,
         started=datetime.fromtimestamp(began) if began else _mtime(path / "config.toml"),
         updated=_mtime(path / "events.jsonl") or _mtime(path / "config.toml"), message=message,
+        model=model if model.is_file() else None, damaged=log.damaged,
+        kept=kept.kept if kept is not None and kept.kept_psnr is not None else None,
+        kept_step=kept.kept_step if kept is not None else None,
+        kept_psnr=kept.kept_psnr if kept is not None else None,
+        kept_source=kept.kept_source if kept is not None else "",
+        start_psnr=kept.start_psnr if kept is not None and kept.start_psnr is not None
+        else start_psnr,
+        latest_psnr=latest,
     )
 
 

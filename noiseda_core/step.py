@@ -90,10 +90,9 @@ class TrainStep:
         return torch.autocast(self.device.type, dtype=self.amp)
 
     def _compile(self, batch: int) -> None:
-        """Wrap the objective in ``torch.compile`` (whole graph; the mode from the policy)."""
-        from .policy import compile_mode_for
-
-        mode = compile_mode_for(self.device, batch, self.compile_mode)
+        """Wrap the objective in ``torch.compile`` (whole graph; the mode its caller resolved
+        with ``policy.compile_mode_for``: the step decides nothing)."""
+        mode = None if self.compile_mode in (None, "auto", "default") else self.compile_mode
         self.compile_mode, self.compile_pending = mode, False
         # DDP splits its graph at gradient buckets on purpose: no fullgraph there
         whole = self.eager is self.parts.objective

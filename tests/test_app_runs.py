@@ -226,7 +226,7 @@ def test_the_runs_page_scores_the_exported_model_as_evaluate_does_and_keeps_the_
     with qtbot.waitSignal(view.refreshed, timeout=15000):
         view.refresh()
     row = view.table.topLevelItem(0)
-    shown = re.fullmatch(r"kept weights: (\d+\.\d\d) dB", row.text(3))
+    shown = re.fullmatch(r"kept weights(?: \(the best, step 2\))?: (\d+\.\d\d) dB", row.text(3))
     assert shown is not None, row.text(3)
     report = evaluate_folders(runs / "r1" / "model.safetensors", project / "val" / "input",
                               project / "val" / "target", device="cpu")

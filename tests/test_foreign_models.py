@@ -91,7 +91,8 @@ def test_a_community_model_adapts_and_exports_in_its_own_layout(name: str, tmp_p
     project = write_project(tmp_path / "p", size=64)
     cfg = tiny_config(project, "train.steps=2", "train.patch=64", "train.batch=1",
                       "train.val_every=100", "train.preview_every=100", "train.lr=1e-3",
-                      f"model.init_restorer={path}")
+                      f"model.init_restorer={path}",
+                      "train.keep_best=off")  # the trained weights, not a kept start
     events = list(train(cfg, tmp_path / "run"))
     assert isinstance(events[-1], Finished) and not events[-1].stopped
 

@@ -152,7 +152,10 @@ def test_bench_on_the_cpu_prints_every_section_of_a_gpu_run(
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.strip()]
     assert [(x["what"], x.get("compile")) for x in lines] == [
         ("suggest-batch", None), ("train", False), ("train", True), ("profile", None),
-        ("restore", None), ("restore", None)]
+        ("restore", None), ("restore", None), ("restore", None), ("restore", None)]
+    restores = [(x["size"], x["variant"]) for x in lines if x["what"] == "restore"]
+    assert restores == [(64, "default"), (64, "compiled"), ("96x64", "default"),
+                        ("96x64", "compiled")]  # with --compile, each size also compiled
     profile = lines[3]
     assert set(profile["phases_ms"]) == {"step.forward", "step.backward", "step.optimizer",
                                          "step.ema"}

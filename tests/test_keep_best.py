@@ -158,3 +158,16 @@ def test_photos_too_small_for_a_proxy_still_train_and_export_the_last_weights(
     events = list(train(cfg, tmp_path / "run"))
     assert isinstance(events[-1], Finished) and events[-1].kept == "final"
     assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def test_the_runs_page_names_proxy_scores_as_such(project: Path, tmp_path: Path) -> None:
+    """A run kept by proxy pairs: its row says so, and proxy scores are not validation."""
+    from app.run_index import summarize
+    from app.views.runs_view import score_text
+
+    cfg = tiny_config(project, "data.val=", "model.init_restorer=builtin:unet-t",
+                      "train.lr=0.02", "train.steps=2", "train.val_every=2")
+    list(train(cfg, tmp_path / "run"))
+    row = summarize(tmp_path / "run")
+    assert row.kept == "start" and row.kept_source == "proxy" and row.latest_psnr is None
+    assert "on proxy pairs" in score_text(row) and "starting model" in score_text(row)

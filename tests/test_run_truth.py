@@ -123,7 +123,8 @@ def test_finished_scores_the_exported_weights_and_the_start_time_survives_a_resu
     evaluate`` says of the file); a resume days later keeps the first start's time."""
     project = write_project(tmp_path / "p", n_syn=2, n_real=1, n_val=2, size=32)
     cfg = tiny_config(project, "train.steps=4", "train.val_every=2", "train.checkpoint_every=2",
-                      "train.preview_every=1000", "train.lr=0.002", "train.preview_count=1")
+                      "train.preview_every=1000", "train.lr=0.002", "train.preview_count=1",
+                      "train.keep_best=off")  # the last weights (keep-best: test_keep_best.py)
     control = RunControl()
     events, run = [], tmp_path / "run"
     for event in train(cfg, run, control=control):

@@ -32,7 +32,7 @@ from ..theme import icon
 COLUMNS = ["Run", "State", "Steps", "Validation PSNR", "Started"]
 SCORE_TIP = ("PSNR on the run's validation pairs of the weights that were exported (what Export and "
              "Open in Restore give you), beside the model the run started from")
-KEPT_WORDS = {"best": "the best validation's", "start": "the starting model's"}
+KEPT_WORDS = {"best": "the best", "start": "the starting model's"}
 
 
 def score_text(run: RunSummary) -> str:
@@ -42,6 +42,7 @@ def score_text(run: RunSummary) -> str:
         which = KEPT_WORDS.get(run.kept or "final")
         at = f", step {run.kept_step:,}" if which and run.kept_step is not None else ""
         text = f"kept weights{f' ({which}{at})' if which else ''}: {run.kept_psnr:.2f} dB"
+        text += " on proxy pairs" if getattr(run, "kept_source", "") == "proxy" else ""
         return text + (f" (start {run.start_psnr:.2f} dB)" if run.start_psnr is not None else "")
     if run.latest_psnr is not None:
         return f"last validation: {run.latest_psnr:.2f} dB (no model yet)" if not run.model \
