@@ -273,7 +273,11 @@ def fit_folder(folder: Path, *, max_images: int = MAX_IMAGES, seed: int = 0) -> 
         images.append(_centre(array[..., :3], MAX_SIDE))
     if not images:
         raise UserError(f"{folder}: none of the images could be read to measure their noise")
-    return fit_images(images, seed=seed)
+    try:
+        return fit_images(images, seed=seed)
+    except UserError as exc:
+        raise UserError(f"{folder}: {exc}, or choose another synthetic degradation than "
+                        '"fit" (e.g. awgn:0-75)') from None
 
 
 def resolve_degradation(cfg):  # noqa: ANN001, ANN201 - Config in, Config out (no import cycle)

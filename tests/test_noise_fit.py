@@ -43,6 +43,19 @@ def test_fit_refuses_photos_without_flat_areas() -> None:
         fit_images([np.zeros((20, 20, 3), np.float32)])
 
 
+def test_a_folder_too_busy_to_measure_is_named_with_what_to_do(tmp_path) -> None:
+    from PIL import Image
+
+    from noiseda_core.noise_fit import fit_folder
+
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    with pytest.raises(UserError, match=f"{tmp_path}.*flat.*awgn") as info:
+        fit_folder(tmp_path)
+    assert "\n" not in str(info.value)
+
+
 def test_fitted_spec_round_trips_and_bad_specs_are_refused() -> None:
     noise = FittedNoise(0.0031, 0.00042, 0.62, 0.28)
     again = parse_degradation(noise.spec)
