@@ -14,12 +14,23 @@ from pathlib import Path
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="noiseda-app", description="Noise-DA Studio")
-    parser.add_argument("--tour", metavar="OUT_DIR", type=Path,
-                        help="drive the whole flow on demo data, save screenshots into OUT_DIR, exit")
-    parser.add_argument("--tour-size", default="1280x800", help="window size for the tour's screenshots")
-    parser.add_argument("--tour-timeout", type=float, default=600.0, help="seconds before the tour gives up")
-    parser.add_argument("--tour-demo", action="store_true",
-                        help="train the demo as shipped (its minutes) instead of a few quick steps")
+    parser.add_argument(
+        "--tour",
+        metavar="OUT_DIR",
+        type=Path,
+        help="drive the whole flow on demo data, save screenshots into OUT_DIR, exit",
+    )
+    parser.add_argument(
+        "--tour-size", default="1280x800", help="window size for the tour's screenshots"
+    )
+    parser.add_argument(
+        "--tour-timeout", type=float, default=600.0, help="seconds before the tour gives up"
+    )
+    parser.add_argument(
+        "--tour-demo",
+        action="store_true",
+        help="train the demo as shipped (its minutes) instead of a few quick steps",
+    )
     args, _qt_args = parser.parse_known_args(argv)
     return args
 
@@ -47,11 +58,15 @@ def main(argv: list[str] | None = None) -> int:
         from .tour import run_tour
 
         width, _, height = args.tour_size.partition("x")
-        return run_tour(app, args.tour, timeout_s=args.tour_timeout, size=(int(width), int(height)),
-                        quick=not args.tour_demo)
+        return run_tour(
+            app,
+            args.tour,
+            timeout_s=args.tour_timeout,
+            size=(int(width), int(height)),
+            quick=not args.tour_demo,
+        )
 
     from .main_window import MainWindow
-
     from .tasks import wait_all
 
     window = MainWindow()

@@ -234,7 +234,9 @@ class ExportDialog(QDialog):
         if out.exists() and out.is_dir():
             return f"{out} is a folder; choose a file name."
         if out.suffix.lower() == ".onnx" and not self.onnx_radio.isEnabled():
-            return f"Writing ONNX needs the onnx extra: {ONNX_INSTALL}; or name the file .safetensors."
+            return (
+                f"Writing ONNX needs the onnx extra: {ONNX_INSTALL}; or name the file .safetensors."
+            )
         return None
 
     def _check(self) -> None:

@@ -51,7 +51,9 @@ def remember(purpose: Purpose, path: str | Path) -> None:
     settings.put(f"last_folder/{purpose.value}", str(path if path.is_dir() else path.parent))
 
 
-def open_file(parent: QWidget | None, purpose: Purpose, caption: str, file_filter: str) -> Path | None:
+def open_file(
+    parent: QWidget | None, purpose: Purpose, caption: str, file_filter: str
+) -> Path | None:
     path, _ = QFileDialog.getOpenFileName(parent, caption, str(start_dir(purpose)), file_filter)
     if not path:
         return None
@@ -59,7 +61,9 @@ def open_file(parent: QWidget | None, purpose: Purpose, caption: str, file_filte
     return Path(path)
 
 
-def open_files(parent: QWidget | None, purpose: Purpose, caption: str, file_filter: str) -> list[Path]:
+def open_files(
+    parent: QWidget | None, purpose: Purpose, caption: str, file_filter: str
+) -> list[Path]:
     paths, _ = QFileDialog.getOpenFileNames(parent, caption, str(start_dir(purpose)), file_filter)
     if paths:
         remember(purpose, paths[0])
@@ -74,8 +78,14 @@ def open_folder(parent: QWidget | None, purpose: Purpose, caption: str) -> Path 
     return Path(path)
 
 
-def save_file(parent: QWidget | None, purpose: Purpose, caption: str, name: str, file_filter: str,
-              folder: Path | None = None) -> Path | None:
+def save_file(
+    parent: QWidget | None,
+    purpose: Purpose,
+    caption: str,
+    name: str,
+    file_filter: str,
+    folder: Path | None = None,
+) -> Path | None:
     """Save dialog suggesting ``name`` in ``folder`` (default: the purpose's last folder)."""
     start = (folder if folder is not None else start_dir(purpose)) / name
     path, _ = QFileDialog.getSaveFileName(parent, caption, str(start), file_filter)

@@ -42,7 +42,9 @@ def _dialog(parent: QWidget, title: str, html: str) -> QDialog:
 
 
 def shortcuts_html(rows: list[tuple[str, str]]) -> str:
-    cells = "".join(f"<tr><td><b>{escape(k)}</b>&nbsp;&nbsp;</td><td>{escape(w)}</td></tr>" for k, w in rows)
+    cells = "".join(
+        f"<tr><td><b>{escape(k)}</b>&nbsp;&nbsp;</td><td>{escape(w)}</td></tr>" for k, w in rows
+    )
     return f"<table cellpadding='3'>{cells}</table>"
 
 

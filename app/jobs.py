@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from noiseda_core.errors import with_out_of_memory_advice
 from noiseda_core.events import (
     Checkpoint,
     Diagnostics,
@@ -31,7 +32,6 @@ from noiseda_core.events import (
     Validation,
     event_from_json,
 )
-from noiseda_core.errors import with_out_of_memory_advice
 from noiseda_core.run_folder import checkpoint_path
 
 LOG_LINES = 200
@@ -72,8 +72,16 @@ def worker_command(
     if worker is not None:
         head = list(worker)
     elif nproc > 1:
-        head = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                "--nproc_per_node", str(nproc), "-m", "noiseda_core"]
+        head = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            str(nproc),
+            "-m",
+            "noiseda_core",
+        ]
     else:
         head = [sys.executable, "-m", "noiseda_core"]
     args = ["train"]
@@ -102,8 +110,13 @@ class TrainingJob(QObject):
     log_line = Signal(str)
     state_changed = Signal(str)  # JobState value
 
-    def __init__(self, parent: QObject | None = None, *, worker: list[str] | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        worker: list[str] | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.worker = worker
         self.extra_env = dict(extra_env or {})
@@ -124,10 +137,22 @@ class TrainingJob(QObject):
     # ------------------------------------------------------------------ control
     @property
     def active(self) -> bool:
-        return self.state in {JobState.STARTING, JobState.RUNNING, JobState.PAUSED, JobState.STOPPING}
+        return self.state in {
+            JobState.STARTING,
+            JobState.RUNNING,
+            JobState.PAUSED,
+            JobState.STOPPING,
+        }
 
-    def start(self, config: Path | None, run_dir: Path, *, resume: bool = False, nproc: int = 1,
-              overrides: list[str] | None = None) -> None:
+    def start(
+        self,
+        config: Path | None,
+        run_dir: Path,
+        *,
+        resume: bool = False,
+        nproc: int = 1,
+        overrides: list[str] | None = None,
+    ) -> None:
         """Start the child (a new run from ``config`` or ``resume`` of ``run_dir``)."""
         if self.active:
             raise RuntimeError("a training job is already running")
@@ -137,8 +162,14 @@ class TrainingJob(QObject):
         self._failed_event = None
         self._finished_event = None
         self._stdout_buf = self._stderr_buf = b""
-        argv = worker_command(config, self.run_dir, resume=resume, nproc=nproc, worker=self.worker,
-                              overrides=overrides)
+        argv = worker_command(
+            config,
+            self.run_dir,
+            resume=resume,
+            nproc=nproc,
+            worker=self.worker,
+            overrides=overrides,
+        )
         proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
@@ -250,7 +281,9 @@ class TrainingJob(QObject):
 
     def _on_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
-            self._append_log(f"could not start the worker: {self._proc.errorString() if self._proc else ''}")
+            self._append_log(
+                f"could not start the worker: {self._proc.errorString() if self._proc else ''}"
+            )
             self._fail(None, "The training worker could not be started.")
 
     def _on_exit(self, code: int, status: QProcess.ExitStatus) -> None:
@@ -295,9 +328,16 @@ class TrainingJob(QObject):
         else:
             trace = _traceback_from_log(list(self.log))
         message = with_out_of_memory_advice(message, trace)
-        checkpoint = (event.checkpoint if event is not None and event.checkpoint else "") or self._find_checkpoint()
-        failure = Failure(message=message, traceback=trace, log_tail="\n".join(list(self.log)[-40:]),
-                          exit_code=code, checkpoint=checkpoint)
+        checkpoint = (
+            event.checkpoint if event is not None and event.checkpoint else ""
+        ) or self._find_checkpoint()
+        failure = Failure(
+            message=message,
+            traceback=trace,
+            log_tail="\n".join(list(self.log)[-40:]),
+            exit_code=code,
+            checkpoint=checkpoint,
+        )
         self._set_state(JobState.FAILED)
         self.failed.emit(failure)
 

@@ -56,8 +56,13 @@ class MainWindow(QMainWindow):
     training_failed = Signal(object)  # Failure
     resume_offered = Signal(object)  # the interrupted run's folder
 
-    def __init__(self, *, worker: list[str] | None = None, extra_env: dict[str, str] | None = None,
-                 confirm_close: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        worker: list[str] | None = None,
+        extra_env: dict[str, str] | None = None,
+        confirm_close: bool = True,
+    ) -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(icon("app"))
@@ -106,7 +111,9 @@ class MainWindow(QMainWindow):
         self.resume_offer.declined.connect(lambda path: settings.put("runs/declined", str(path)))
         self.training_view.pause_requested.connect(self.job.pause)
         self.training_view.resume_requested.connect(self.job.resume)
-        self.training_view.stop_requested.connect(lambda: self.job.stop(kill_after_s=STOP_TIMEOUT_S * 3))
+        self.training_view.stop_requested.connect(
+            lambda: self.job.stop(kill_after_s=STOP_TIMEOUT_S * 3)
+        )
         self.training_view.continue_requested.connect(self.continue_training)
         self.training_view.longer_requested.connect(self.ask_train_longer)
         self.training_view.export_requested.connect(self.open_export)
@@ -127,7 +134,10 @@ class MainWindow(QMainWindow):
         screen = self.screen().availableGeometry() if self.screen() is not None else None
         width, height = 1280, 800
         if screen is not None and screen.width() >= 1024:  # not the 800×600 offscreen stub
-            width, height = min(width, int(screen.width() * 0.9)), min(height, int(screen.height() * 0.9))
+            width, height = (
+                min(width, int(screen.width() * 0.9)),
+                min(height, int(screen.height() * 0.9)),
+            )
         self.resize(width, height)
 
     def _page_changed(self, *_: object) -> None:
@@ -155,9 +165,15 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
-            QTimer.singleShot(150, self.setup_view.start_device_query)  # torch, in a child, after the first paint
-            QTimer.singleShot(200, self.runs_view.refresh)  # then: offer to continue an interrupted run
-            run_in_thread(lambda: importlib.import_module("app.widgets.loss_plot"))  # warm pyqtgraph
+            QTimer.singleShot(
+                150, self.setup_view.start_device_query
+            )  # torch, in a child, after the first paint
+            QTimer.singleShot(
+                200, self.runs_view.refresh
+            )  # then: offer to continue an interrupted run
+            run_in_thread(
+                lambda: importlib.import_module("app.widgets.loss_plot")
+            )  # warm pyqtgraph
 
     # ------------------------------------------------------------------ training
     def new_run_dir(self, cfg: Config) -> Path:
@@ -207,12 +223,16 @@ class MainWindow(QMainWindow):
             return None
         step = view.shown_step()
         end = view.finished_event
-        planned = getattr(end, "planned_steps", None) if getattr(end, "out_of_time", False) else None
+        planned = (
+            getattr(end, "planned_steps", None) if getattr(end, "out_of_time", False) else None
+        )
         dialog = QInputDialog(self)
         dialog.setWindowTitle("Train longer")
         dialog.setInputMode(QInputDialog.InputMode.IntInput)
-        dialog.setLabelText(f"The run is at step {step:,}. Train this many more steps\n"
-                            "(from its last checkpoint, with the same settings):")
+        dialog.setLabelText(
+            f"The run is at step {step:,}. Train this many more steps\n"
+            "(from its last checkpoint, with the same settings):"
+        )
         dialog.setIntRange(1, 10_000_000)
         dialog.setIntStep(100)
         dialog.setIntValue(planned - step if planned and planned > step else max(100, step))
@@ -226,8 +246,13 @@ class MainWindow(QMainWindow):
             return
         nproc = self.setup_view.gpu_count() if self.setup_view.options.all_gpus.isChecked() else 1
         self.training_view.begin(self.run_dir, fresh=False)
-        self.job.start(None, self.run_dir, resume=True, nproc=max(1, nproc),
-                       overrides=[f"train.steps={int(steps)}"])
+        self.job.start(
+            None,
+            self.run_dir,
+            resume=True,
+            nproc=max(1, nproc),
+            overrides=[f"train.steps={int(steps)}"],
+        )
         self.tabs.setCurrentWidget(self.training_view)
         self.setup_view.show_status(f"Training {self.run_dir} until step {steps:,}", ok=True)
 
@@ -246,7 +271,9 @@ class MainWindow(QMainWindow):
         path = Path(path)
         if self.job.active:
             if path != self.run_dir:
-                self.statusBar().showMessage("A run is training: stop it before opening another.", STATUS_MS)
+                self.statusBar().showMessage(
+                    "A run is training: stop it before opening another.", STATUS_MS
+                )
                 return False
             self.tabs.setCurrentWidget(self.training_view)
             return True
@@ -278,16 +305,20 @@ class MainWindow(QMainWindow):
         settings.put("runs/active", "")
         runs = sorted(self.runs_view.runs, key=lambda r: str(r.path) != died_in)  # that one first
         for run in runs:
-            if (run.state == "interrupted" or str(run.path) == died_in) and run.can_resume \
-                    and str(run.path) != declined:
+            if (
+                (run.state == "interrupted" or str(run.path) == died_in)
+                and run.can_resume
+                and str(run.path) != declined
+            ):
                 self.resume_offer.offer(run)
                 self.resume_offered.emit(run.path)
                 return
 
     def _job_state(self, state: str) -> None:
-        self.setup_view.start_button.setEnabled(JobState(state) not in
-                                                {JobState.STARTING, JobState.RUNNING, JobState.PAUSED,
-                                                 JobState.STOPPING})
+        self.setup_view.start_button.setEnabled(
+            JobState(state)
+            not in {JobState.STARTING, JobState.RUNNING, JobState.PAUSED, JobState.STOPPING}
+        )
         active = self.job.run_dir if self.job.active else None
         if active is not None:  # cleared when the job ends here; still set after a crash or kill -9
             settings.put("runs/active", str(active))
@@ -300,11 +331,14 @@ class MainWindow(QMainWindow):
     def _job_finished(self, event: object) -> None:
         settings.put("runs/active", "")
         stopped = bool(getattr(event, "stopped", False))
-        self.statusBar().showMessage("Training stopped; checkpoint kept." if stopped else "Training finished.",
-                                     STATUS_MS)
+        self.statusBar().showMessage(
+            "Training stopped; checkpoint kept." if stopped else "Training finished.", STATUS_MS
+        )
         step = int(getattr(event, "step", 0))
         self.setup_view.show_status(
-            f"Last run {'stopped' if stopped else 'finished'} at step {step:,}: {self.run_dir}", ok=True)
+            f"Last run {'stopped' if stopped else 'finished'} at step {step:,}: {self.run_dir}",
+            ok=True,
+        )
         if self._closing:
             self.close()
             return
@@ -333,7 +367,9 @@ class MainWindow(QMainWindow):
 
     def _job_failed(self, failure: Failure) -> None:
         settings.put("runs/active", "")
-        self.statusBar().showMessage("Training failed: " + failure.message.splitlines()[0], STATUS_MS)
+        self.statusBar().showMessage(
+            "Training failed: " + failure.message.splitlines()[0], STATUS_MS
+        )
         self.setup_view.show_status(f"Last run failed: {self.run_dir}", ok=False)
         if self._closing:
             self.close()
@@ -352,7 +388,9 @@ class MainWindow(QMainWindow):
     def open_export(self, run_dir: Path | None = None) -> QWidget | None:
         run_dir = Path(run_dir) if run_dir else self.run_dir
         if run_dir is None:
-            QMessageBox.information(self, "Export", "Train a model first: export needs a run folder.")
+            QMessageBox.information(
+                self, "Export", "Train a model first: export needs a run folder."
+            )
             return None
         try:
             from .export_dialog import ExportDialog
@@ -364,8 +402,12 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _about(self) -> None:
-        QMessageBox.about(self, APP_NAME, f"<b>{APP_NAME}</b><br>Adapt a restoration network from synthetic "
-                          "pairs to your own real images (Noise-DA, ICLR 2025).")
+        QMessageBox.about(
+            self,
+            APP_NAME,
+            f"<b>{APP_NAME}</b><br>Adapt a restoration network from synthetic "
+            "pairs to your own real images (Noise-DA, ICLR 2025).",
+        )
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
@@ -373,9 +415,11 @@ class MainWindow(QMainWindow):
             if not self._closing:
                 if self.confirm_close:
                     answer = QMessageBox.question(
-                        self, "Training is running",
+                        self,
+                        "Training is running",
                         "Stop the training (a checkpoint is kept) and quit?",
-                        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+                        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                    )
                     if answer != QMessageBox.StandardButton.Yes:
                         event.ignore()
                         return

@@ -49,8 +49,14 @@ class Menus:
         window.tabs.currentChanged.connect(self.page_changed)
         self.page_changed()
 
-    def _action(self, menu: QMenu, text: str, slot: Callable[[], object], keys: list[str] | None = None,
-                icon_name: str = "") -> QAction:
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[[], object],
+        keys: list[str] | None = None,
+        icon_name: str = "",
+    ) -> QAction:
         action = QAction(icon(icon_name) if icon_name else icon("none"), text, self.window)
         if keys:
             action.setShortcuts([QKeySequence(k) for k in keys])
@@ -61,19 +67,27 @@ class Menus:
     def _file(self) -> None:
         w, m = self.window, self.file_menu
         self._action(m, "Try with &demo data", lambda: w.setup_view.load_demo(), icon_name="demo")
-        self.load_action = self._action(m, "&Load configuration…", w.setup_view._load_dialog, icon_name="open")
-        self.save_config_action = self._action(m, "&Save configuration…", w.setup_view._save_dialog,
-                                               icon_name="save")
+        self.load_action = self._action(
+            m, "&Load configuration…", w.setup_view._load_dialog, icon_name="open"
+        )
+        self.save_config_action = self._action(
+            m, "&Save configuration…", w.setup_view._save_dialog, icon_name="save"
+        )
         m.addSeparator()
-        self.open_images_action = self._action(m, "&Open images to restore…",
-                                               lambda: w._in_restore("open_button"), icon_name="open")
-        self.open_model_action = self._action(m, "Open &model…", lambda: w._in_restore("slot_a"),
-                                              ["Ctrl+Shift+O"], "restore")
-        self.save_result_action = self._action(m, "Save &result…", self._save_result, icon_name="save")
+        self.open_images_action = self._action(
+            m, "&Open images to restore…", lambda: w._in_restore("open_button"), icon_name="open"
+        )
+        self.open_model_action = self._action(
+            m, "Open &model…", lambda: w._in_restore("slot_a"), ["Ctrl+Shift+O"], "restore"
+        )
+        self.save_result_action = self._action(
+            m, "Save &result…", self._save_result, icon_name="save"
+        )
         self.export_action = self._action(m, "&Export…", w.open_export, ["Ctrl+E"], "export")
         m.addSeparator()
-        self.runs_action = self._action(m, "&Runs…", lambda: w.tabs.setCurrentWidget(w.runs_view),
-                                        ["Ctrl+R"], "open")
+        self.runs_action = self._action(
+            m, "&Runs…", lambda: w.tabs.setCurrentWidget(w.runs_view), ["Ctrl+R"], "open"
+        )
         m.addSeparator()
         quit_action = self._action(m, "&Quit", w.close)
         quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
@@ -109,9 +123,15 @@ class Menus:
     def _help(self) -> None:
         from .help_dialogs import show_guide, show_shortcuts
 
-        self.shortcuts_action = self._action(self.help_menu, "&Keyboard shortcuts", lambda: show_shortcuts(
-            self.window, self.shortcut_rows()), ["F1"])
-        self.guide_action = self._action(self.help_menu, "Quick &guide", lambda: show_guide(self.window))
+        self.shortcuts_action = self._action(
+            self.help_menu,
+            "&Keyboard shortcuts",
+            lambda: show_shortcuts(self.window, self.shortcut_rows()),
+            ["F1"],
+        )
+        self.guide_action = self._action(
+            self.help_menu, "Quick &guide", lambda: show_guide(self.window)
+        )
         self.help_menu.addSeparator()
         self._action(self.help_menu, "&About", self.window._about)
 
@@ -149,7 +169,9 @@ class Menus:
         rows = []
         for menu, page in ((self.file_menu, ""), (self.view_menu, "Restore: ")):
             for action in menu.actions():
-                keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
+                keys = [
+                    k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()
+                ]
                 if action is self.load_action:
                     keys = ["Ctrl+O"]
                     page_text = "Setup/Training: "
@@ -162,6 +184,8 @@ class Menus:
                 else:
                     page_text = page
                 if keys:
-                    rows.append((" / ".join(keys), page_text + action.text().replace("&", "").rstrip("…")))
+                    rows.append(
+                        (" / ".join(keys), page_text + action.text().replace("&", "").rstrip("…"))
+                    )
         rows += [("F1", "This list")] if not any(r[1] == "This list" for r in rows) else []
         return rows + EXTRA_KEYS

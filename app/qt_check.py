@@ -27,8 +27,10 @@ def xcb_plugin() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     for root in spec.submodule_search_locations:
-        for candidate in (Path(root) / "Qt" / "plugins" / "platforms" / "libqxcb.so",
-                          Path(root) / "plugins" / "platforms" / "libqxcb.so"):
+        for candidate in (
+            Path(root) / "Qt" / "plugins" / "platforms" / "libqxcb.so",
+            Path(root) / "plugins" / "platforms" / "libqxcb.so",
+        ):
             if candidate.is_file():
                 return candidate
     return None
@@ -68,16 +70,19 @@ def check_display(env: dict[str, str] | None = None, platform: str | None = None
         return None
     if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
         return None
-    return ("Noise-DA Studio cannot open a window: there is no display (neither DISPLAY nor "
-            "WAYLAND_DISPLAY is set).\n"
-            "Start it from a desktop session (or over ssh -X), or work headless with the "
-            "command line:\n  noiseda --help   (demo-data, train, restore, evaluate, export)\n"
-            "To run the app without a screen (tests, the tour's screenshots) set "
-            "QT_QPA_PLATFORM=offscreen.")
+    return (
+        "Noise-DA Studio cannot open a window: there is no display (neither DISPLAY nor "
+        "WAYLAND_DISPLAY is set).\n"
+        "Start it from a desktop session (or over ssh -X), or work headless with the "
+        "command line:\n  noiseda --help   (demo-data, train, restore, evaluate, export)\n"
+        "To run the app without a screen (tests, the tour's screenshots) set "
+        "QT_QPA_PLATFORM=offscreen."
+    )
 
 
-def check_qt_platform(env: dict[str, str] | None = None,
-                      run_ldd: Callable[[Path], str] | None = None) -> str | None:
+def check_qt_platform(
+    env: dict[str, str] | None = None, run_ldd: Callable[[Path], str] | None = None
+) -> str | None:
     """A message for people when Qt's X11 plugin lacks system libraries, else None."""
     env = dict(os.environ if env is None else env)
     if not uses_xcb(env):
@@ -93,10 +98,12 @@ def check_qt_platform(env: dict[str, str] | None = None,
     if not missing:
         return None
     packages = " ".join(dict.fromkeys(debian_package(m) for m in missing))
-    return ("Noise-DA Studio cannot open a window: Qt's X11 plugin needs system libraries that are "
-            f"not installed:\n  {', '.join(missing)}\n"
-            f"On Debian or Ubuntu install them with:\n  sudo apt-get install {packages}\n"
-            "(other systems: install the packages that provide these files).")
+    return (
+        "Noise-DA Studio cannot open a window: Qt's X11 plugin needs system libraries that are "
+        f"not installed:\n  {', '.join(missing)}\n"
+        f"On Debian or Ubuntu install them with:\n  sudo apt-get install {packages}\n"
+        "(other systems: install the packages that provide these files)."
+    )
 
 
 def _ldd(path: Path) -> str:

@@ -77,7 +77,9 @@ class LoadedModel:
 
     def summary(self) -> str:
         """One line: file · arch · parameters · extra facts from the metadata."""
-        folder = self.path.parent.name if self.path.stem == "model" and self.path.parent.name else ""
+        folder = (
+            self.path.parent.name if self.path.stem == "model" and self.path.parent.name else ""
+        )
         shown = f"{folder}/{self.path.name}" if folder else self.path.name
         if self.caption:
             shown = f"{self.caption}: {shown}"

@@ -44,8 +44,10 @@ class RunSummary:
 
     @property
     def can_resume(self) -> bool:
-        return self.checkpoint and (self.state in {"stopped", "failed", "interrupted"} or (
-            self.state == "finished" and self.step < self.total_steps))
+        return self.checkpoint and (
+            self.state in {"stopped", "failed", "interrupted"}
+            or (self.state == "finished" and self.step < self.total_steps)
+        )
 
 
 def summarize(path: Path) -> RunSummary:
@@ -54,20 +56,39 @@ def summarize(path: Path) -> RunSummary:
 
     path = Path(path)
     state = run_state(path)
-    return RunSummary(path, state.status.value, state.step, state.total_steps, state.best_psnr,
-                      state.started, checkpoint_path(path).is_file(),
-                      (path / "model.safetensors").is_file(), state.message,
-                      bool(getattr(state, "damaged", 0)),
-                      **{key: getattr(state, key, None) for key in
-                         ("kept", "kept_step", "kept_psnr", "start_psnr", "latest_psnr")},
-                      kept_source=getattr(state, "kept_source", "") or "")
+    return RunSummary(
+        path,
+        state.status.value,
+        state.step,
+        state.total_steps,
+        state.best_psnr,
+        state.started,
+        checkpoint_path(path).is_file(),
+        (path / "model.safetensors").is_file(),
+        state.message,
+        bool(getattr(state, "damaged", 0)),
+        **{
+            key: getattr(state, key, None)
+            for key in ("kept", "kept_step", "kept_psnr", "start_psnr", "latest_psnr")
+        },
+        kept_source=getattr(state, "kept_source", "") or "",
+    )
 
 
 def damaged_summary(path: Path, exc: Exception) -> RunSummary:
     """The row of a run folder whose files could not be summarised."""
-    return RunSummary(path, "damaged", 0, 0, None, _mtime(path / "config.toml"), False, False,
-                      f"could not read this run ({exc.__class__.__name__}: {exc}); "
-                      f"check {path / 'events.jsonl'}", True)
+    return RunSummary(
+        path,
+        "damaged",
+        0,
+        0,
+        None,
+        _mtime(path / "config.toml"),
+        False,
+        False,
+        f"could not read this run ({exc.__class__.__name__}: {exc}); check {path / 'events.jsonl'}",
+        True,
+    )
 
 
 def _mtime(path: Path) -> datetime | None:

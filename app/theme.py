@@ -6,7 +6,7 @@ both schemes; ``apply_theme`` re-runs when the system switches.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -52,7 +52,11 @@ def dark_palette() -> QPalette:
     }
     for role, colour in roles.items():
         p.setColor(role, QColor(colour))
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+    for role in (
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+        QPalette.ColorRole.WindowText,
+    ):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6c7079"))
     return p
 
@@ -101,7 +105,7 @@ def is_dark() -> bool:
     return bool(value) if value is not None else system_is_dark()
 
 
-@lru_cache(maxsize=None)
+@cache
 def icon(name: str) -> QIcon:
     """An icon from ``resources/icons/NAME.svg`` (empty icon when missing)."""
     path = RESOURCES / "icons" / f"{name}.svg"

@@ -23,9 +23,18 @@ from . import settings
 from .tasks import wait_all
 
 TINY = {  # widget name on TrainingOptions → value (the restorer is the built-in's, unet-t)
-    "denoiser": "tiny", "device": "cpu", "precision": "fp32", "minutes": 0,
-    "steps": 12, "batch": 2, "patch": 32, "log_every": 2, "preview_every": 6, "val_every": 6,
-    "checkpoint_every": 6, "workers": 0,
+    "denoiser": "tiny",
+    "device": "cpu",
+    "precision": "fp32",
+    "minutes": 0,
+    "steps": 12,
+    "batch": 2,
+    "patch": 32,
+    "log_every": 2,
+    "preview_every": 6,
+    "val_every": 6,
+    "checkpoint_every": 6,
+    "workers": 0,
 }
 
 
@@ -73,8 +82,11 @@ def tour_steps(window: object, out: Path, work: Path, quick: bool = True) -> Non
     wait_until(lambda: setup.device_label.info is not None, 120, "the device query")
     print("tour: building demo data", flush=True)
     setup.load_demo(work / "demo")
-    wait_until(lambda: not setup.checks_busy() and setup.pickers["synthetic"].path() != "", 180,
-               "the demo data and its folder checks")
+    wait_until(
+        lambda: not setup.checks_busy() and setup.pickers["synthetic"].path() != "",
+        180,
+        "the demo data and its folder checks",
+    )
     if quick:
         apply_tiny(setup.options)
     problems = setup.problems()
@@ -82,8 +94,10 @@ def tour_steps(window: object, out: Path, work: Path, quick: bool = True) -> Non
         raise TourError("setup refused the demo data: " + " ".join(problems))
     snap(window, out / "setup.png")
 
-    print(f"tour: training ({'a few steps' if quick else 'the demo as shipped'}, real worker)",
-          flush=True)
+    print(
+        f"tour: training ({'a few steps' if quick else 'the demo as shipped'}, real worker)",
+        flush=True,
+    )
     outcome: list[object] = []
     window.training_done.connect(outcome.append)
     window.training_failed.connect(outcome.append)
@@ -109,11 +123,17 @@ def tour_steps(window: object, out: Path, work: Path, quick: bool = True) -> Non
     restore = window.restore_view
     if not hasattr(restore, "open_images"):
         raise TourError("the restore view is not available")
-    wait_until(lambda: restore.model() is not None and restore.second_model() is not None, 120,
-               "the starting and the adapted model to load in the restore view")
+    wait_until(
+        lambda: restore.model() is not None and restore.second_model() is not None,
+        120,
+        "the starting and the adapted model to load in the restore view",
+    )
     before_after = ("B: before adaptation", "A: after adaptation")
-    wait_until(lambda: restore.compare.labels() == before_after and not restore.is_busy(), 180,
-               "the before/after compare on a real demo image")
+    wait_until(
+        lambda: restore.compare.labels() == before_after and not restore.is_busy(),
+        180,
+        "the before/after compare on a real demo image",
+    )
     window.tabs.setCurrentWidget(restore)
     restore.set_swipe_mode(False)
     snap(window, out / "restore.png")
@@ -137,12 +157,20 @@ def tour_steps(window: object, out: Path, work: Path, quick: bool = True) -> Non
         raise TourError(f"export failed: {exported[0]}")
     dialog.close()
     size = target.stat().st_size / 1e6  # the tour's work folder goes at the end: no path
-    print(f"tour: exported a {size:.1f} MB model through the export dialog (then removed with "
-          "the tour's temporary data)", flush=True)
+    print(
+        f"tour: exported a {size:.1f} MB model through the export dialog (then removed with "
+        "the tour's temporary data)",
+        flush=True,
+    )
 
 
-def run_tour(app: QApplication, out_dir: Path, timeout_s: float = 600.0,
-             size: tuple[int, int] = (1280, 800), quick: bool = True) -> int:
+def run_tour(
+    app: QApplication,
+    out_dir: Path,
+    timeout_s: float = 600.0,
+    size: tuple[int, int] = (1280, 800),
+    quick: bool = True,
+) -> int:
     """Drive the flow; 0 on success, 1 with a message on stderr otherwise."""
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -157,7 +185,11 @@ def run_tour(app: QApplication, out_dir: Path, timeout_s: float = 600.0,
     status = {"code": 1}
 
     def watchdog() -> None:
-        print(f"tour: FAILED: global timeout of {timeout_s:.0f} s reached", file=sys.stderr, flush=True)
+        print(
+            f"tour: FAILED: global timeout of {timeout_s:.0f} s reached",
+            file=sys.stderr,
+            flush=True,
+        )
         window.job.kill()
         window.job.wait(5000)
         QApplication.exit(1)

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from domain_gap import BUILTIN, GAP, SPLITS, score_model  # noqa: E402
 from domain_gap_data import prepare  # noqa: E402
 
-from noiseda_core.config import Config, apply_overrides, config_from_dict, load_config  # noqa: E402
+from noiseda_core.config import Config, apply_overrides, config_from_dict  # noqa: E402
 from noiseda_core.demo import DEMO_CONFIG  # noqa: E402
 
 MODES = {"noise-da": [], "baseline": ["train.mode=baseline"]}
@@ -43,9 +43,15 @@ MODES = {"noise-da": [], "baseline": ["train.mode=baseline"]}
 
 def flow_overrides(root: Path, minutes: float, seed: int, mode: str) -> list[str]:
     """The demo's config, folders swapped for the dataset's, no validation pairs."""
-    return [f"data.synthetic={root / 'synthetic' / 'clean'}", f"data.real={root / 'real'}",
-            "data.val=", f"train.minutes={minutes}", f"train.seed={seed}", "train.device=cpu",
-            *MODES[mode]]
+    return [
+        f"data.synthetic={root / 'synthetic' / 'clean'}",
+        f"data.real={root / 'real'}",
+        "data.val=",
+        f"train.minutes={minutes}",
+        f"train.seed={seed}",
+        "train.device=cpu",
+        *MODES[mode],
+    ]
 
 
 def demo_defaults() -> Config:
@@ -53,8 +59,9 @@ def demo_defaults() -> Config:
     return config_from_dict(raw)
 
 
-def run_flow(overrides: list[str], run_dir: str, score_split: str, root: str,
-             threads: int) -> dict[str, object]:
+def run_flow(
+    overrides: list[str], run_dir: str, score_split: str, root: str, threads: int
+) -> dict[str, object]:
     """One run of the default flow, then its exported model scored (a parallel job)."""
     import shutil
 
@@ -74,33 +81,51 @@ def run_flow(overrides: list[str], run_dir: str, score_split: str, root: str,
             final = event
     assert final is not None, f"{run_dir} did not finish"
     scored = apply_overrides(cfg, [f"data.val={Path(root) / SPLITS[score_split]}"])
-    return {"seconds": time.perf_counter() - began, "steps": final.step, "kept": final.kept,
-            "kept_step": final.kept_step, "kept_proxy": final.kept_psnr,
-            "start_proxy": final.start_psnr, "proxy_curve": proxy,
-            "score": score_model(scored, Path(final.model)),
-            "config": (Path(run_dir) / "config.toml").read_text()}
+    return {
+        "seconds": time.perf_counter() - began,
+        "steps": final.step,
+        "kept": final.kept,
+        "kept_step": final.kept_step,
+        "kept_proxy": final.kept_psnr,
+        "start_proxy": final.start_psnr,
+        "proxy_curve": proxy,
+        "score": score_model(scored, Path(final.model)),
+        "config": (Path(run_dir) / "config.toml").read_text(),
+    }
 
 
 def provenance(argv: list[str]) -> dict[str, str]:
     import torch
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
 
-    return {"commit": git("rev-parse", "HEAD"), "dirty": str(bool(git("status", "--porcelain"))),
-            "command": "python benchmarks/default_flow.py " + " ".join(argv),
-            "python": platform.python_version(), "torch": torch.__version__,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or ''}".strip(),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": str(bool(git("status", "--porcelain"))),
+        "command": "python benchmarks/default_flow.py " + " ".join(argv),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or ''}".strip(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
 
 
 def report(results: dict, baselines: dict) -> str:
-    lines = ["| dataset | row | real PSNR (dB) | Δ vs start | Δ vs baseline flow | SSIM | steps | kept |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| dataset | row | real PSNR (dB) | Δ vs start | Δ vs baseline flow | SSIM | steps | kept |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for dataset, rows in baselines.items():
         start = rows["start"]["psnr"]
-        for name, key in (("noisy input", "psnr_input"), ("start (built-in unet-t)", "psnr"),
-                          ("start + PD 2", "psnr_pd2"), ("start + PD 3", "psnr_pd3")):
+        for name, key in (
+            ("noisy input", "psnr_input"),
+            ("start (built-in unet-t)", "psnr"),
+            ("start + PD 2", "psnr_pd2"),
+            ("start + PD 3", "psnr_pd3"),
+        ):
             value = rows["start"].get(key)
             if value is not None:
                 lines.append(f"| {dataset} | {name} | {value:.2f} | {value - start:+.2f} | | | | |")
@@ -115,17 +140,21 @@ def report(results: dict, baselines: dict) -> str:
             mean = statistics.mean(psnrs)
             spread = f" ± {statistics.stdev(psnrs):.2f}" if len(psnrs) > 1 else ""
             per_seed = ", ".join(f"{p - start:+.2f}" for p in psnrs)
-            vs_base = (f"{mean - statistics.mean(base):+.2f}" if base and mode != "baseline" else "")
+            vs_base = f"{mean - statistics.mean(base):+.2f}" if base and mode != "baseline" else ""
             kept = ", ".join(f"{r['kept']}@{r['kept_step']}" for r in found)
             steps = ", ".join(str(r["steps"]) for r in found)
-            lines.append(f"| {dataset} | default flow, {mode} ({len(psnrs)} seeds) | {mean:.2f}{spread} "
-                         f"| {mean - start:+.2f} ({per_seed}) | {vs_base} | {statistics.mean(ssims):.3f} "
-                         f"| {steps} | {kept} |")
+            lines.append(
+                f"| {dataset} | default flow, {mode} ({len(psnrs)} seeds) | {mean:.2f}{spread} "
+                f"| {mean - start:+.2f} ({per_seed}) | {vs_base} | {statistics.mean(ssims):.3f} "
+                f"| {steps} | {kept} |"
+            )
     return "\n".join(lines)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--datasets", default="phone,polyu")
     parser.add_argument("--modes", default="noise-da,baseline")
     parser.add_argument("--seeds", default="0,1,2")
@@ -147,13 +176,20 @@ def main() -> int:
     roots = {}
     for dataset in args.datasets.split(","):
         root, info = prepare(dataset, Path(args.cache), GAP)
-        start_cfg = apply_overrides(demo_defaults(), [f"data.synthetic={root / 'synthetic' / 'clean'}",
-                                                      f"data.real={root / 'real'}",
-                                                      f"data.val={root / SPLITS[args.split]}"])
+        start_cfg = apply_overrides(
+            demo_defaults(),
+            [
+                f"data.synthetic={root / 'synthetic' / 'clean'}",
+                f"data.real={root / 'real'}",
+                f"data.val={root / SPLITS[args.split]}",
+            ],
+        )
         from domain_gap import _score_start
 
-        baselines[dataset] = {"info": info, "start": _score_start(apply_overrides(
-            start_cfg, [f"model.init_restorer={BUILTIN}"]))}
+        baselines[dataset] = {
+            "info": info,
+            "start": _score_start(apply_overrides(start_cfg, [f"model.init_restorer={BUILTIN}"])),
+        }
         roots[dataset] = root
     # seeds outer: a study cut short still has every row for its first seeds
     for seed in (int(s) for s in args.seeds.split(",")):
@@ -164,33 +200,59 @@ def main() -> int:
                 if mode == "baseline" and dataset in args.no_baseline.split(","):
                     continue
                 overrides = flow_overrides(root, args.minutes, seed, mode) + args.set
-                jobs.append((dataset, mode, seed, overrides,
-                             str(out / "runs" / f"{dataset}-{mode}-seed{seed}"), str(root)))
+                jobs.append(
+                    (
+                        dataset,
+                        mode,
+                        seed,
+                        overrides,
+                        str(out / "runs" / f"{dataset}-{mode}-seed{seed}"),
+                        str(root),
+                    )
+                )
     meta = provenance(sys.argv[1:])
 
     def save() -> None:
         text = report(results, baselines)
-        results_path.write_text(json.dumps({"meta": meta, "split": args.split, "minutes": args.minutes,
-                                            "baselines": baselines, "runs": results}, indent=1))
-        (out / "results.md").write_text(f"{meta['command']}\ncommit {meta['commit']}, {meta['machine']}, "
-                                        f"torch {meta['torch']}, {meta['date']}; split {args.split}\n\n"
-                                        + text + "\n")
+        results_path.write_text(
+            json.dumps(
+                {
+                    "meta": meta,
+                    "split": args.split,
+                    "minutes": args.minutes,
+                    "baselines": baselines,
+                    "runs": results,
+                },
+                indent=1,
+            )
+        )
+        (out / "results.md").write_text(
+            f"{meta['command']}\ncommit {meta['commit']}, {meta['machine']}, "
+            f"torch {meta['torch']}, {meta['date']}; split {args.split}\n\n" + text + "\n"
+        )
         print(text, flush=True)
 
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     threads = max(1, (os.cpu_count() or 1) // max(args.jobs, 1))
-    with ProcessPoolExecutor(max(args.jobs, 1), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(run_flow, o, d, args.split, r, threads): (ds, m, s)
-                   for ds, m, s, o, d, r in jobs}
+    with ProcessPoolExecutor(
+        max(args.jobs, 1), mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        futures = {
+            pool.submit(run_flow, o, d, args.split, r, threads): (ds, m, s)
+            for ds, m, s, o, d, r in jobs
+        }
         for future in as_completed(futures):
             dataset, mode, seed = futures[future]
             result = future.result()
             results.setdefault(dataset, {}).setdefault(mode, {})[str(seed)] = result
             score = result["score"]
-            print(f"{dataset} {mode} seed {seed}: {score['psnr']:.2f} dB, {result['steps']} steps, "
-                  f"kept {result['kept']}@{result['kept_step']}", flush=True)
+            print(
+                f"{dataset} {mode} seed {seed}: {score['psnr']:.2f} dB, {result['steps']} steps, "
+                f"kept {result['kept']}@{result['kept_step']}",
+                flush=True,
+            )
             save()
     save()
     return 0

@@ -92,9 +92,21 @@ STUDIES: dict[str, dict[str, list[str]]] = {
         "noise-da": ["train.mode=noise-da"],
         "lambda-2.0": ["train.mode=noise-da", "train.lambda_weight=2.0"],
         "baseline-fit": ["train.mode=baseline", "data.degradation=fit"],
-        "lambda-2.0-fit": ["train.mode=noise-da", "train.lambda_weight=2.0", "data.degradation=fit"],
-        "lambda-0.2-fit": ["train.mode=noise-da", "train.lambda_weight=0.2", "data.degradation=fit"],
-        "lambda-0.5-fit": ["train.mode=noise-da", "train.lambda_weight=0.5", "data.degradation=fit"],
+        "lambda-2.0-fit": [
+            "train.mode=noise-da",
+            "train.lambda_weight=2.0",
+            "data.degradation=fit",
+        ],
+        "lambda-0.2-fit": [
+            "train.mode=noise-da",
+            "train.lambda_weight=0.2",
+            "data.degradation=fit",
+        ],
+        "lambda-0.5-fit": [
+            "train.mode=noise-da",
+            "train.lambda_weight=0.5",
+            "data.degradation=fit",
+        ],
     },
 }
 
@@ -102,14 +114,36 @@ PRESETS: dict[str, list[str]] = {
     # 2-core CPU: unet-t (2.1 M) + denoiser tiny (0.37 M), batch 8 of 64², lr 5e-4: on one
     # core ≈ 0.5 s/step (baseline, oracle) and ≈ 1.5 s/step (noise-da). At 32² or lr 2e-4
     # the oracle learns too slowly for the gate within a session (issue 9, 26 Nov).
-    "cpu": ["model.restorer=unet-t", "model.diffusion=tiny", "train.batch=8", "train.patch=64",
-            "train.lr=5e-4", "train.device=cpu", "train.precision=fp32", "train.val_max_side=512"],
+    "cpu": [
+        "model.restorer=unet-t",
+        "model.diffusion=tiny",
+        "train.batch=8",
+        "train.patch=64",
+        "train.lr=5e-4",
+        "train.device=cpu",
+        "train.precision=fp32",
+        "train.val_max_side=512",
+    ],
     # Checks the script in seconds (DRY_RUN=1 of gpu_domain_gap.sh, tests).
-    "tiny": ["model.restorer=unet-tiny", "model.diffusion=tiny", "train.batch=2", "train.patch=32",
-             "train.device=cpu", "train.precision=fp32", "train.val_max_side=96"],
+    "tiny": [
+        "model.restorer=unet-tiny",
+        "model.diffusion=tiny",
+        "train.batch=2",
+        "train.patch=32",
+        "train.device=cpu",
+        "train.precision=fp32",
+        "train.val_max_side=96",
+    ],
     # One H100/H200: the paper's networks.
-    "gpu": ["model.restorer=unet-s", "model.diffusion=paper", "train.batch=24", "train.patch=128",
-            "train.lr=1e-4", "train.val_max_side=512", "data.workers=6"],
+    "gpu": [
+        "model.restorer=unet-s",
+        "model.diffusion=paper",
+        "train.batch=24",
+        "train.patch=128",
+        "train.lr=1e-4",
+        "train.val_max_side=512",
+        "data.workers=6",
+    ],
 }
 
 
@@ -117,15 +151,23 @@ SPLITS = {"tune": "real_tune", "test": "real_val"}  # choose on tune, report on 
 
 
 def dataset_overrides(root: Path, split: str = "test") -> list[str]:
-    return [f"data.synthetic={root / 'synthetic' / 'clean'}", "data.degradation=awgn:0-75",
-            f"data.real={root / 'real'}", f"data.val={root / SPLITS[split]}"]
+    return [
+        f"data.synthetic={root / 'synthetic' / 'clean'}",
+        "data.degradation=awgn:0-75",
+        f"data.real={root / 'real'}",
+        f"data.val={root / SPLITS[split]}",
+    ]
 
 
 def oracle_overrides(root: Path, gap: str) -> list[str]:
     """Supervised on pairs with the real degradation: made from the same clean images
     (phone), or the real pairs of the training scenes (polyu)."""
     if (root / "oracle_pairs").is_dir():
-        return ["train.mode=baseline", f"data.synthetic={root / 'oracle_pairs'}", "data.degradation="]
+        return [
+            "train.mode=baseline",
+            f"data.synthetic={root / 'oracle_pairs'}",
+            "data.degradation=",
+        ]
     return ["train.mode=baseline", f"data.degradation={gap}"]
 
 
@@ -177,10 +219,14 @@ def score_model(cfg: Config, path: Path, pd: int = 1) -> dict[str, float] | None
     monitor = RunMonitor(cfg, torch.device("cpu"))
     if pd > 1:
         monitor._restore = lambda model, image: pd_restore(  # type: ignore[method-assign]
-            lambda x: policy.restore(model, x, device=torch.device("cpu")).cpu(), image, pd)
+            lambda x: policy.restore(model, x, device=torch.device("cpu")).cpu(), image, pd
+        )
     found = monitor.validate(restorer, 0)
-    return None if found is None else {"psnr": found.psnr, "ssim": found.ssim,
-                                       "psnr_input": found.psnr_input}
+    return (
+        None
+        if found is None
+        else {"psnr": found.psnr, "ssim": found.ssim, "psnr_input": found.psnr_input}
+    )
 
 
 def _limit_threads(threads: int) -> None:
@@ -202,8 +248,12 @@ def run_one(cfg: Config, run_dir: Path) -> dict[str, object]:
     curve, proxy, diagnostics, began, final = [], [], [], time.perf_counter(), None
     for event in train(cfg, run_dir):
         if isinstance(event, Validation):
-            point = {"step": event.step, "psnr": event.psnr, "ssim": event.ssim,
-                     "psnr_input": event.psnr_input}
+            point = {
+                "step": event.step,
+                "psnr": event.psnr,
+                "ssim": event.ssim,
+                "psnr_input": event.psnr_input,
+            }
             (proxy if event.source == "proxy" else curve).append(point)
         elif isinstance(event, Diagnostics):
             diagnostics.append(event.to_dict())
@@ -211,10 +261,20 @@ def run_one(cfg: Config, run_dir: Path) -> dict[str, object]:
             final = event
     if final is None:
         raise SystemExit(f"run {run_dir} did not finish; see its events.jsonl")
-    kept = {"kind": final.kept, "step": final.kept_step, "source": final.kept_source,
-            **(score_model(cfg, Path(final.model)) or {})}  # the exported weights, scored
-    return {"curve": curve, "proxy_curve": proxy, "kept": kept, "diagnostics": diagnostics,
-            "seconds": time.perf_counter() - began, "steps": final.step}
+    kept = {
+        "kind": final.kept,
+        "step": final.kept_step,
+        "source": final.kept_source,
+        **(score_model(cfg, Path(final.model)) or {}),
+    }  # the exported weights, scored
+    return {
+        "curve": curve,
+        "proxy_curve": proxy,
+        "kept": kept,
+        "diagnostics": diagnostics,
+        "seconds": time.perf_counter() - began,
+        "steps": final.step,
+    }
 
 
 def gate_lines(results: dict[str, dict[str, dict]]) -> tuple[bool | None, str]:
@@ -226,9 +286,11 @@ def gate_lines(results: dict[str, dict[str, dict]]) -> tuple[bool | None, str]:
     b = statistics.mean(base[s]["curve"][-1]["psnr"] for s in seeds)
     o = statistics.mean(oracle[s]["curve"][-1]["psnr"] for s in seeds)
     met = o - b >= GATE_DB
-    return met, (f"GATE: oracle {o:.2f} dB vs baseline {b:.2f} dB on the held-out real crops "
-                 f"(seeds {','.join(seeds)}): {o - b:+.2f} dB, needs ≥ {GATE_DB:g} → "
-                 + ("MET" if met else "NOT MET: this benchmark cannot see adaptation"))
+    return met, (
+        f"GATE: oracle {o:.2f} dB vs baseline {b:.2f} dB on the held-out real crops "
+        f"(seeds {','.join(seeds)}): {o - b:+.2f} dB, needs ≥ {GATE_DB:g} → "
+        + ("MET" if met else "NOT MET: this benchmark cannot see adaptation")
+    )
 
 
 def finished_runs(out: Path) -> dict[str, dict[str, dict]]:
@@ -245,8 +307,11 @@ def finished_runs(out: Path) -> dict[str, dict[str, dict]]:
     return found if isinstance(found, dict) else {}
 
 
-def pending(jobs: list[tuple[str, int, list[str]]], results: dict[str, dict[str, dict]],
-            finished: dict[str, dict[str, dict]]) -> list[tuple[str, int, list[str]]]:
+def pending(
+    jobs: list[tuple[str, int, list[str]]],
+    results: dict[str, dict[str, dict]],
+    finished: dict[str, dict[str, dict]],
+) -> list[tuple[str, int, list[str]]]:
     """The jobs still to run. A run ``finished`` holds with exactly the job's overrides is
     moved into ``results`` instead (and said so): an interrupted study resumes."""
     todo = []
@@ -307,33 +372,54 @@ def _run_from_events(path: Path) -> dict[str, object]:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--dataset", default="phone", choices=["phone", "polyu"])
     parser.add_argument("--gap", default=GAP, help="the real degradation (phone dataset)")
     parser.add_argument("--study", default="paper", choices=sorted(STUDIES))
     parser.add_argument("--variants", default="", help="comma-separated subset of the study")
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    parser.add_argument("--split", default="test", choices=sorted(SPLITS),
-                        help="held-out real pairs to score on: tune (for choices) or test")
+    parser.add_argument(
+        "--split",
+        default="test",
+        choices=sorted(SPLITS),
+        help="held-out real pairs to score on: tune (for choices) or test",
+    )
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="runs at a time, each on cores/jobs threads (2 on a 2-core CPU: "
-                             "small nets use one core each better than two together)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs at a time, each on cores/jobs threads (2 on a 2-core CPU: "
+        "small nets use one core each better than two together)",
+    )
     parser.add_argument("--val-every", type=int, default=0, help="default: steps/8")
-    parser.add_argument("--init", default="builtin",
-                        help="warm start: builtin (resources/restorers/unet-t), a .safetensors "
-                             "file, or none (from scratch)")
-    parser.add_argument("--warm-start-steps", type=int, default=0,
-                        help="instead of --init: a baseline run this long per seed")
+    parser.add_argument(
+        "--init",
+        default="builtin",
+        help="warm start: builtin (resources/restorers/unet-t), a .safetensors "
+        "file, or none (from scratch)",
+    )
+    parser.add_argument(
+        "--warm-start-steps",
+        type=int,
+        default=0,
+        help="instead of --init: a baseline run this long per seed",
+    )
     parser.add_argument("--no-gate", action="store_true", help="skip the oracle/baseline gate")
     parser.add_argument("--ignore-gate", action="store_true", help="go on when the gate fails")
     parser.add_argument("--set", action="append", default=[], help="extra overrides for all runs")
     parser.add_argument("--out", default="")
     parser.add_argument("--cache", default=str(REPO / "runs" / "datasets"))
     parser.add_argument("--replot", nargs="+", metavar="DIR", help="merge DIRs' results, redraw")
-    parser.add_argument("--at-step", type=int, default=0,
-                        help="with --replot: compare every run at this step (unfinished runs too)")
+    parser.add_argument(
+        "--at-step",
+        type=int,
+        default=0,
+        help="with --replot: compare every run at this step (unfinished runs too)",
+    )
     return parser.parse_args()
 
 
@@ -370,11 +456,21 @@ def main() -> int:
             return starts[str(seed)]
         warm: list[str] = []
         if args.warm_start_steps:  # one baseline run per seed; every variant starts from it
-            start = apply_overrides(Config(), PRESETS[args.preset] + dataset_overrides(root, args.split) + [
-                "train.mode=baseline", f"train.steps={args.warm_start_steps}", f"train.seed={seed}",
-                f"train.val_every={args.warm_start_steps}", "train.log_every=100",
-                f"train.preview_every={args.warm_start_steps}",
-                f"train.checkpoint_every={args.warm_start_steps}"] + args.set)
+            start = apply_overrides(
+                Config(),
+                PRESETS[args.preset]
+                + dataset_overrides(root, args.split)
+                + [
+                    "train.mode=baseline",
+                    f"train.steps={args.warm_start_steps}",
+                    f"train.seed={seed}",
+                    f"train.val_every={args.warm_start_steps}",
+                    "train.log_every=100",
+                    f"train.preview_every={args.warm_start_steps}",
+                    f"train.checkpoint_every={args.warm_start_steps}",
+                ]
+                + args.set,
+            )
             warm_dir = out / "runs" / f"warm-start-seed{seed}"
             if not (warm_dir / "model.safetensors").is_file():
                 run_one(start, warm_dir)
@@ -389,13 +485,25 @@ def main() -> int:
         return warm
 
     def job(name: str, seed: int) -> tuple[str, int, list[str]]:
-        overrides = (PRESETS[args.preset] + dataset_overrides(root, args.split) + warm_for(seed)
-                     + [f"train.steps={args.steps}", f"train.seed={seed}",
-                        f"train.val_every={val_every}", f"train.preview_every={args.steps}",
-                        f"train.checkpoint_every={args.steps}", "train.log_every=25"]
-                     + (oracle_overrides(root, args.gap)
-                        if name == ORACLE else resolve_fractions(study[name], args.steps))
-                     + args.set)
+        overrides = (
+            PRESETS[args.preset]
+            + dataset_overrides(root, args.split)
+            + warm_for(seed)
+            + [
+                f"train.steps={args.steps}",
+                f"train.seed={seed}",
+                f"train.val_every={val_every}",
+                f"train.preview_every={args.steps}",
+                f"train.checkpoint_every={args.steps}",
+                "train.log_every=25",
+            ]
+            + (
+                oracle_overrides(root, args.gap)
+                if name == ORACLE
+                else resolve_fractions(study[name], args.steps)
+            )
+            + args.set
+        )
         return name, seed, overrides
 
     def record(name: str, seed: int, overrides: list[str], result: dict) -> None:
@@ -403,8 +511,11 @@ def main() -> int:
         result["start"] = start_psnr(apply_overrides(Config(), overrides))
         results.setdefault(name, {})[str(seed)] = result
         last = result["curve"][-1]
-        print(f"{name:>18} seed {seed}: real PSNR {last['psnr']:.2f} dB SSIM {last['ssim']:.4f} "
-              f"({result['seconds'] / 60:.1f} min)", flush=True)
+        print(
+            f"{name:>18} seed {seed}: real PSNR {last['psnr']:.2f} dB SSIM {last['ssim']:.4f} "
+            f"({result['seconds'] / 60:.1f} min)",
+            flush=True,
+        )
         (out / "results.json").write_text(json.dumps(results, indent=1))
 
     def run_all(jobs: list[tuple[str, int, list[str]]]) -> None:
@@ -412,16 +523,27 @@ def main() -> int:
         todo = pending(jobs, results, finished)
         if args.jobs <= 1:
             for name, seed, overrides in todo:
-                record(name, seed, overrides, run_overrides(overrides, out / "runs" / f"{name}-seed{seed}"))
+                record(
+                    name,
+                    seed,
+                    overrides,
+                    run_overrides(overrides, out / "runs" / f"{name}-seed{seed}"),
+                )
             return
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         threads = max(1, (os.cpu_count() or 1) // args.jobs)
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_limit_threads, initargs=(threads,)) as pool:
-            futures = {pool.submit(run_overrides, o, out / "runs" / f"{n}-seed{s}"): (n, s, o)
-                       for n, s, o in todo}
+        with ProcessPoolExecutor(
+            args.jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_limit_threads,
+            initargs=(threads,),
+        ) as pool:
+            futures = {
+                pool.submit(run_overrides, o, out / "runs" / f"{n}-seed{s}"): (n, s, o)
+                for n, s, o in todo
+            }
             for future in as_completed(futures):
                 record(*futures[future], future.result())
 
@@ -434,16 +556,25 @@ def main() -> int:
         if not met and not args.ignore_gate:
             return 2
     # 2. The variants (the slowest first, so parallel jobs end together).
-    run_all(sorted((job(name, seed) for seed in seeds for name in names),
-                   key=lambda j: "noise-da" not in j[0]))
-    header = (f"dataset {args.dataset} ({json.dumps(info)}), study {args.study}, preset "
-              f"{args.preset}, steps {args.steps}, start {args.init if not args.warm_start_steps else f'{args.warm_start_steps} baseline steps'}, "
-              f"seeds {args.seeds}\ncommand: python benchmarks/domain_gap.py "
-              + " ".join(sys.argv[1:]) + "\n\n")
+    run_all(
+        sorted(
+            (job(name, seed) for seed in seeds for name in names),
+            key=lambda j: "noise-da" not in j[0],
+        )
+    )
+    header = (
+        f"dataset {args.dataset} ({json.dumps(info)}), study {args.study}, preset "
+        f"{args.preset}, steps {args.steps}, start {args.init if not args.warm_start_steps else f'{args.warm_start_steps} baseline steps'}, "
+        f"seeds {args.seeds}\ncommand: python benchmarks/domain_gap.py "
+        + " ".join(sys.argv[1:])
+        + "\n\n"
+    )
     text = gate_lines(results)[1]
     order = ["baseline", ORACLE] + names  # parallel runs finish in any order
-    ordered = {k: results[k] for k in sorted(results, key=lambda k: order.index(k)
-                                             if k in order else len(order))}
+    ordered = {
+        k: results[k]
+        for k in sorted(results, key=lambda k: order.index(k) if k in order else len(order))
+    }
     table = full_report(ordered)
     (out / "results.md").write_text(header + text + "\n\n" + table + "\n")
     plot_curves(results, out / "curves.png")

@@ -31,18 +31,33 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 # ../shared/data beside the checkout (or beside the worktrees folder); $NOISEDA_DATA wins.
-SHARED = next((p for p in ([Path(os.environ["NOISEDA_DATA"])] if os.environ.get("NOISEDA_DATA") else [])
-               + [REPO.parent / "shared" / "data", REPO.parent.parent / "shared" / "data"]
-               if p.is_dir()), REPO.parent / "shared" / "data")
+SHARED = next(
+    (
+        p
+        for p in ([Path(os.environ["NOISEDA_DATA"])] if os.environ.get("NOISEDA_DATA") else [])
+        + [REPO.parent / "shared" / "data", REPO.parent.parent / "shared" / "data"]
+        if p.is_dir()
+    ),
+    REPO.parent / "shared" / "data",
+)
 SHARED_CLEAN = SHARED / "clean"
 POLYU = SHARED / "real_pairs" / "polyu"
 CROP = 64  # held-out real crops (px)
 MIN_VAL_CROPS = 60
 # scikit-image photographs used when ../shared/data/clean is missing (colour photos only;
 # none of them is in the built-in restorer's training set except where noted there).
-SKIMAGE_PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
-                  "motorcycle_right.png", "retina.jpg", "ihc.png", "hubble_deep_field.jpg",
-                  "color.png"]
+SKIMAGE_PHOTOS = [
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+    "retina.jpg",
+    "ihc.png",
+    "hubble_deep_field.jpg",
+    "color.png",
+]
 
 
 def clean_sources() -> tuple[list[Path], str]:
@@ -59,7 +74,11 @@ def clean_sources() -> tuple[list[Path], str]:
 def _save(a: np.ndarray | torch.Tensor, path: Path) -> None:
     from noiseda_core.imageio import write_image
 
-    t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
+    t = (
+        a
+        if isinstance(a, torch.Tensor)
+        else torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
+    )
     write_image(t.clamp(0, 1), path)
 
 
@@ -81,14 +100,16 @@ def build_phone(target: Path, gap: str = "phone") -> dict[str, object]:
     rng = np.random.default_rng(0)
     order = rng.permutation(len(images))
     n = len(images)
-    synthetic, real, held = order[: n // 2], order[n // 2: n * 3 // 4], order[n * 3 // 4:]
+    synthetic, real, held = order[: n // 2], order[n // 2 : n * 3 // 4], order[n * 3 // 4 :]
     degradation = parse_degradation(gap)
     for index in synthetic:
-        _save(read_image(images[index]), target / "synthetic" / "clean" / f"{images[index].stem}.png")
+        _save(
+            read_image(images[index]), target / "synthetic" / "clean" / f"{images[index].stem}.png"
+        )
     for index in real:
         clean = read_image(images[index]).permute(1, 2, 0).numpy()
         _save(degradation.apply(clean, rng), target / "real" / f"{images[index].stem}.png")
-    splits = {"real_tune": held[: len(held) // 2], "real_val": held[len(held) // 2:]}
+    splits = {"real_tune": held[: len(held) // 2], "real_val": held[len(held) // 2 :]}
     crops = {}
     for split, members in splits.items():
         per_image = -(-MIN_VAL_CROPS // max(len(members), 1))
@@ -100,13 +121,20 @@ def build_phone(target: Path, gap: str = "phone") -> dict[str, object]:
             size = min(CROP, h, w)
             for k, (top, left) in enumerate(_crop_grid(h, w, per_image, size)):
                 name = f"{images[index].stem}_{k:02d}.png"
-                _save(noisy[top: top + size, left: left + size], target / split / "input" / name)
-                _save(clean[top: top + size, left: left + size], target / split / "target" / name)
+                _save(noisy[top : top + size, left : left + size], target / split / "input" / name)
+                _save(clean[top : top + size, left : left + size], target / split / "target" / name)
                 crops[split] += 1
-    return {"source": source, "synthetic_images": len(synthetic), "real_images": len(real),
-            "tune_images": len(splits["real_tune"]), "test_images": len(splits["real_val"]),
-            "tune_crops": crops["real_tune"], "test_crops": crops["real_val"], "crop": CROP,
-            "gap": gap}
+    return {
+        "source": source,
+        "synthetic_images": len(synthetic),
+        "real_images": len(real),
+        "tune_images": len(splits["real_tune"]),
+        "test_images": len(splits["real_val"]),
+        "tune_crops": crops["real_tune"],
+        "test_crops": crops["real_val"],
+        "crop": CROP,
+        "gap": gap,
+    }
 
 
 def polyu_scene(path: Path) -> str:
@@ -144,12 +172,17 @@ def build_polyu(target: Path) -> dict[str, object]:
         split = "real_tune" if polyu_scene(path) in tune_scenes else "real_val"
         for k, (top, left) in enumerate(_crop_grid(h, w, 2, size)):
             name = f"{path.stem}_{k}.png"
-            _save(noisy[:, top: top + size, left: left + size], target / split / "input" / name)
-            _save(clean[:, top: top + size, left: left + size], target / split / "target" / name)
+            _save(noisy[:, top : top + size, left : left + size], target / split / "input" / name)
+            _save(clean[:, top : top + size, left : left + size], target / split / "target" / name)
             crops += 1
-    return {"source": f"{source} + {POLYU}", "tune_scenes": len(tune_scenes),
-            "test_scenes": len(val_scenes) - len(tune_scenes),
-            "real_scenes": len(scenes) - len(val_scenes), "val_crops": crops, "gap": "polyu"}
+    return {
+        "source": f"{source} + {POLYU}",
+        "tune_scenes": len(tune_scenes),
+        "test_scenes": len(val_scenes) - len(tune_scenes),
+        "real_scenes": len(scenes) - len(val_scenes),
+        "val_crops": crops,
+        "gap": "polyu",
+    }
 
 
 def prepare(name: str, cache: Path, gap: str = "phone") -> tuple[Path, dict[str, object]]:

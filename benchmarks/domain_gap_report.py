@@ -16,7 +16,7 @@ def _mean_sd(values: list[float], signed: bool = False) -> str:
 def _diag_mean(run: dict, key: str, second_half: bool = True) -> float | None:
     rows = [d[key] for d in run.get("diagnostics", []) if d.get(key) is not None]
     if second_half:
-        rows = rows[len(rows) // 2:]
+        rows = rows[len(rows) // 2 :]
     return statistics.mean(rows) if rows else None
 
 
@@ -24,19 +24,26 @@ def summarise(results: Results) -> str:
     """Markdown: final real PSNR per variant (mean ± sd over seeds), Δ vs the baseline of the
     same seeds and vs the starting restorer (warm starts), the best point of the curve, and
     diagnostics over the second half."""
-    lines = ["| variant | seeds | real PSNR (dB) | real SSIM | Δ vs baseline (dB) | Δ vs start (dB) | "
-             "best on curve | hinge active | ‖∇dif‖/‖∇res‖ | noise left (σ, 8-bit) | min/run |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| variant | seeds | real PSNR (dB) | real SSIM | Δ vs baseline (dB) | Δ vs start (dB) | "
+        "best on curve | hinge active | ‖∇dif‖/‖∇res‖ | noise left (σ, 8-bit) | min/run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     base = results.get("baseline", {})
     for variant, runs in results.items():
         seeds = sorted(runs)
         psnrs = [runs[s]["curve"][-1]["psnr"] for s in seeds]
         ssims = [runs[s]["curve"][-1]["ssim"] for s in seeds]
         best = [max(p["psnr"] for p in runs[s]["curve"]) for s in seeds]
-        paired = [runs[s]["curve"][-1]["psnr"] - base[s]["curve"][-1]["psnr"] for s in seeds if s in base]
+        paired = [
+            runs[s]["curve"][-1]["psnr"] - base[s]["curve"][-1]["psnr"] for s in seeds if s in base
+        ]
         delta = _mean_sd(paired, signed=True) if paired and variant != "baseline" else "—"
-        gained = [runs[s]["curve"][-1]["psnr"] - runs[s]["start"]["psnr"] for s in seeds
-                  if runs[s].get("start")]
+        gained = [
+            runs[s]["curve"][-1]["psnr"] - runs[s]["start"]["psnr"]
+            for s in seeds
+            if runs[s].get("start")
+        ]
         from_start = _mean_sd(gained, signed=True) if gained else "—"
         hinge = [h for s in seeds if (h := _diag_mean(runs[s], "hinge_active")) is not None]
         ratios = []
@@ -51,7 +58,8 @@ def summarise(results: Results) -> str:
             f"{from_start} | "
             f"{statistics.mean(best):.2f} | {f'{statistics.mean(hinge):.2f}' if hinge else '—'} | "
             f"{f'{statistics.mean(ratios):.3f}' if ratios else '—'} | "
-            f"{f'{statistics.mean(noise):.2f}' if noise else '—'} | {minutes:.1f} |")
+            f"{f'{statistics.mean(noise):.2f}' if noise else '—'} | {minutes:.1f} |"
+        )
     first = next(iter(next(iter(results.values())).values()))
     note = f"\nNoisy real input: {first['curve'][-1]['psnr_input']:.2f} dB."
     if first.get("start"):
@@ -62,9 +70,13 @@ def summarise(results: Results) -> str:
 def curve_table(results: Results) -> str:
     """Markdown: mean real PSNR (± sd over seeds) of every variant at every validation step
     all its seeds reached: the budget curve as numbers."""
-    steps = sorted({p["step"] for runs in results.values() for r in runs.values() for p in r["curve"]})
-    lines = ["| variant | " + " | ".join(f"step {s}" for s in steps) + " |",
-             "| --- |" + " --- |" * len(steps)]
+    steps = sorted(
+        {p["step"] for runs in results.values() for r in runs.values() for p in r["curve"]}
+    )
+    lines = [
+        "| variant | " + " | ".join(f"step {s}" for s in steps) + " |",
+        "| --- |" + " --- |" * len(steps),
+    ]
     for variant, runs in results.items():
         cells = []
         for step in steps:
@@ -76,8 +88,11 @@ def curve_table(results: Results) -> str:
 
 def full_report(results: Results) -> str:
     """The summary table, then the budget curve as numbers."""
-    return (summarise(results) + "\n\nReal PSNR over steps (dB, mean ± sd of seeds):\n\n"
-            + curve_table(results))
+    return (
+        summarise(results)
+        + "\n\nReal PSNR over steps (dB, mean ± sd of seeds):\n\n"
+        + curve_table(results)
+    )
 
 
 def plot_curves(results: Results, path: Path) -> None:
@@ -105,9 +120,23 @@ def plot_curves(results: Results, path: Path) -> None:
     for k in range(5):
         y = y0 + (y1 - y0) * k / 4
         draw.text((5, sy(y) - 6), f"{y:.2f}", fill="black")
-    draw.text((width // 2 - 120, height - 30), f"step (0 to {x1}); y: real PSNR (dB), mean of seeds",
-              fill="black")
-    colours = ["black", "red", "blue", "green", "orange", "purple", "brown", "magenta", "teal", "grey"]
+    draw.text(
+        (width // 2 - 120, height - 30),
+        f"step (0 to {x1}); y: real PSNR (dB), mean of seeds",
+        fill="black",
+    )
+    colours = [
+        "black",
+        "red",
+        "blue",
+        "green",
+        "orange",
+        "purple",
+        "brown",
+        "magenta",
+        "teal",
+        "grey",
+    ]
     for index, (variant, (xs, ys)) in enumerate(series.items()):
         colour = colours[index % len(colours)]
         if len(xs) > 1:

@@ -24,14 +24,18 @@ def main() -> int:
     parser.add_argument("--worker", choices=["fake", "real"], default="fake")
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--delay", type=float, default=0.003, help="fake worker: seconds per step")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="start training while the device query child still runs")
-    parser.add_argument("--profile", action="store_true", help="print where the GUI thread spends time")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="start training while the device query child still runs",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="print where the GUI thread spends time"
+    )
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
     from app_helpers import FAKE_WORKER, isolate_settings, tiny_config, tiny_project
+    from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
     tmp = Path(tempfile.mkdtemp(prefix="noiseda-bench-"))
@@ -80,10 +84,12 @@ def main() -> int:
 
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
     seconds = time.perf_counter() - t0
-    print(f"worker={args.worker} ticks={len(meter.stalls_ms)} run_s={seconds:.1f} "
-          f"points={window.training_view.plot.point_count()} "
-          f"stall_ms p50={meter.percentile(50):.1f} p99={meter.percentile(99):.1f} "
-          f"max={max(meter.stalls_ms or [float('nan')]):.1f}")
+    print(
+        f"worker={args.worker} ticks={len(meter.stalls_ms)} run_s={seconds:.1f} "
+        f"points={window.training_view.plot.point_count()} "
+        f"stall_ms p50={meter.percentile(50):.1f} p99={meter.percentile(99):.1f} "
+        f"max={max(meter.stalls_ms or [float('nan')]):.1f}"
+    )
     window.close()
     return 0
 

@@ -46,8 +46,15 @@ def charbonnier(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-3) -> torch.Te
 class PlainStep:
     """The Noise-DA joint step written without any of our speed measures."""
 
-    def __init__(self, preset: str, patch: int, device: torch.device, lr: float = 1e-4,
-                 margin: float = 0.1, ema_decay: float = 0.999) -> None:
+    def __init__(
+        self,
+        preset: str,
+        patch: int,
+        device: torch.device,
+        lr: float = 1e-4,
+        margin: float = 0.1,
+        ema_decay: float = 0.999,
+    ) -> None:
         model = PRESETS[preset]
         self.device = device
         self.restorer = build_restorer(model.restorer).to(device)
@@ -68,13 +75,15 @@ class PlainStep:
             seconds.append(a[i] if swap else b[i])
         return torch.stack(firsts), torch.stack(seconds)
 
-    def __call__(self, x_s: torch.Tensor, y_s: torch.Tensor, x_r: torch.Tensor,
-                 lam: float = 0.1) -> torch.Tensor:
+    def __call__(
+        self, x_s: torch.Tensor, y_s: torch.Tensor, x_r: torch.Tensor, lam: float = 0.1
+    ) -> torch.Tensor:
         out_s = self.restorer(x_s)
         out_r = self.restorer(x_r)
         loss_res = charbonnier(out_s, y_s)
-        gamma = self.schedule.sample_gamma(y_s.shape[0], generator=self.generator,
-                                           device=self.device)
+        gamma = self.schedule.sample_gamma(
+            y_s.shape[0], generator=self.generator, device=self.device
+        )
         eps = torch.randn(y_s.shape, generator=self.generator, device=self.device)
         noisy = NoiseSchedule.q_sample(y_s, gamma, eps)
         c1, c2 = self.shuffle(out_s, out_r)
@@ -96,8 +105,9 @@ class PlainStep:
         return loss
 
 
-def time_plain(preset: str, batch: int, patch: int, device: torch.device, steps: int,
-               warmup: int) -> dict:
+def time_plain(
+    preset: str, batch: int, patch: int, device: torch.device, steps: int, warmup: int
+) -> dict:
     step = PlainStep(preset, patch, device)
     shape = (batch, 3, patch, patch)
     x_s, y_s, x_r = (torch.rand(shape, device=device) for _ in range(3))
@@ -110,8 +120,12 @@ def time_plain(preset: str, batch: int, patch: int, device: torch.device, steps:
         if i >= warmup:
             times.append(time.perf_counter() - start)
     step_s = statistics.median(times)
-    return {"precision": "fp32", "step_s": round(step_s, 5),
-            "images_per_s": round(batch / step_s, 3), "loss": float(loss.detach())}
+    return {
+        "precision": "fp32",
+        "step_s": round(step_s, 5),
+        "images_per_s": round(batch / step_s, 3),
+        "loss": float(loss.detach()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,32 +137,57 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                        help="ours only (plain is always fp32)")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="ours only (plain is always fp32)",
+    )
     parser.add_argument("--impl", default="both", choices=["both", "ours", "plain"])
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
     name = describe_device(device).name
-    cfg = Config(model=PRESETS[args.preset],
-                 train=TrainConfig(batch=args.batch, patch=args.patch,
-                                   precision=Precision(args.precision), device=args.device))
+    cfg = Config(
+        model=PRESETS[args.preset],
+        train=TrainConfig(
+            batch=args.batch,
+            patch=args.patch,
+            precision=Precision(args.precision),
+            device=args.device,
+        ),
+    )
     impls = ["ours", "plain"] if args.impl == "both" else [args.impl]
     seen: dict[str, list[float]] = {impl: [] for impl in impls}
-    common = {"preset": args.preset, "device": name, "batch": args.batch, "patch": args.patch,
-              "threads": torch.get_num_threads()}
+    common = {
+        "preset": args.preset,
+        "device": name,
+        "batch": args.batch,
+        "patch": args.patch,
+        "threads": torch.get_num_threads(),
+    }
     for repeat in range(args.repeats):
         for impl in impls:
             torch.manual_seed(0)
             if impl == "ours":
                 result = time_train_step(cfg, device, steps=args.steps, warmup=args.warmup)
             else:
-                result = time_plain(args.preset, args.batch, args.patch, device,
-                                    args.steps, args.warmup)
+                result = time_plain(
+                    args.preset, args.batch, args.patch, device, args.steps, args.warmup
+                )
             seen[impl].append(result["step_s"])
-            print(json.dumps({"what": "train", "impl": impl, "repeat": repeat, **common,
-                              **{k: result[k] for k in ("precision", "step_s", "images_per_s")}}),
-                  flush=True)
+            print(
+                json.dumps(
+                    {
+                        "what": "train",
+                        "impl": impl,
+                        "repeat": repeat,
+                        **common,
+                        **{k: result[k] for k in ("precision", "step_s", "images_per_s")},
+                    }
+                ),
+                flush=True,
+            )
     summary = {"what": "summary", **common, "repeats": args.repeats, "steps": args.steps}
     for impl, times in seen.items():
         summary[f"{impl}_median_step_s"] = round(statistics.median(times), 5)
@@ -156,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         summary[f"{impl}_median_images_per_s"] = round(args.batch / statistics.median(times), 4)
     if len(seen) == 2:
         summary["ours_vs_plain_median"] = round(
-            statistics.median(seen["plain"]) / statistics.median(seen["ours"]), 4)
+            statistics.median(seen["plain"]) / statistics.median(seen["ours"]), 4
+        )
         summary["ours_vs_plain_min"] = round(min(seen["plain"]) / min(seen["ours"]), 4)
     print(json.dumps(summary), flush=True)
     return 0

@@ -38,13 +38,22 @@ def run_one(config: Path, out: Path, precision: str, args: argparse.Namespace) -
     """Train one run; return its curve, final validation and timing."""
     from noiseda_core.train import train
 
-    sets = [f"train.precision={precision}", f"train.steps={args.steps}",
-            f"train.batch={args.batch}", f"train.patch={args.patch}", f"train.seed={args.seed}",
-            f"train.device={args.device}", f"model.restorer={args.restorer}",
-            f"model.diffusion={args.diffusion}", "train.log_every=1",
-            f"train.val_every={args.steps}", f"train.preview_every={args.steps}",
-            f"train.checkpoint_every={args.steps + 1}", f"train.lambda_ramp={args.lambda_ramp}",
-            f"data.workers={args.workers}"]
+    sets = [
+        f"train.precision={precision}",
+        f"train.steps={args.steps}",
+        f"train.batch={args.batch}",
+        f"train.patch={args.patch}",
+        f"train.seed={args.seed}",
+        f"train.device={args.device}",
+        f"model.restorer={args.restorer}",
+        f"model.diffusion={args.diffusion}",
+        "train.log_every=1",
+        f"train.val_every={args.steps}",
+        f"train.preview_every={args.steps}",
+        f"train.checkpoint_every={args.steps + 1}",
+        f"train.lambda_ramp={args.lambda_ramp}",
+        f"data.workers={args.workers}",
+    ]
     cfg = apply_overrides(load_config(config), sets)
     curve: list[float] = []
     final: Validation | None = None
@@ -58,10 +67,14 @@ def run_one(config: Path, out: Path, precision: str, args: argparse.Namespace) -
             raise UserError(f"the {precision} run failed: {event.message}")
         elif isinstance(event, Finished):
             pass
-    return {"precision": precision, "curve": curve,
-            "psnr": final.psnr if final else None, "ssim": final.ssim if final else None,
-            "psnr_input": final.psnr_input if final else None,
-            "seconds": round(time.perf_counter() - began, 2)}
+    return {
+        "precision": precision,
+        "curve": curve,
+        "psnr": final.psnr if final else None,
+        "ssim": final.ssim if final else None,
+        "psnr_input": final.psnr_input if final else None,
+        "seconds": round(time.perf_counter() - began, 2),
+    }
 
 
 def compare(a: list[float], b: list[float]) -> dict[str, float]:
@@ -70,20 +83,26 @@ def compare(a: list[float], b: list[float]) -> dict[str, float]:
     rel = [abs(b[i] - a[i]) / max(abs(a[i]), 1e-12) for i in range(n)]
     # Curves are noisy step to step; compare them also smoothed over windows of 10 %.
     w = max(1, n // 10)
-    mean_a = [statistics.fmean(a[i:i + w]) for i in range(0, n - w + 1, w)]
-    mean_b = [statistics.fmean(b[i:i + w]) for i in range(0, n - w + 1, w)]
+    mean_a = [statistics.fmean(a[i : i + w]) for i in range(0, n - w + 1, w)]
+    mean_b = [statistics.fmean(b[i : i + w]) for i in range(0, n - w + 1, w)]
     rel_smooth = [abs(y - x) / max(abs(x), 1e-12) for x, y in zip(mean_a, mean_b)]
-    return {"steps_compared": n, "max_rel_diff": max(rel) if rel else math.nan,
-            "median_rel_diff": statistics.median(rel) if rel else math.nan,
-            "max_rel_diff_smoothed": max(rel_smooth) if rel_smooth else math.nan,
-            "final_loss_fp32": statistics.fmean(a[-w:]) if a else math.nan,
-            "final_loss_other": statistics.fmean(b[-w:]) if b else math.nan}
+    return {
+        "steps_compared": n,
+        "max_rel_diff": max(rel) if rel else math.nan,
+        "median_rel_diff": statistics.median(rel) if rel else math.nan,
+        "max_rel_diff_smoothed": max(rel_smooth) if rel_smooth else math.nan,
+        "final_loss_fp32": statistics.fmean(a[-w:]) if a else math.nan,
+        "final_loss_other": statistics.fmean(b[-w:]) if b else math.nan,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None,
-                        help="demo.toml to train on (default: write demo data under OUT/demo)")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="demo.toml to train on (default: write demo data under OUT/demo)",
+    )
     parser.add_argument("--out", default="precision_check")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch", type=int, default=8)
@@ -93,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--lambda-ramp", type=float, default=0.2,
-                        help="λ ramp as a fraction of the steps (short runs: reach λ early)")
+    parser.add_argument(
+        "--lambda-ramp",
+        type=float,
+        default=0.2,
+        help="λ ramp as a fraction of the steps (short runs: reach λ early)",
+    )
     parser.add_argument("--other", default="bf16", choices=["bf16", "fp16"])
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -112,12 +135,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"precision_check: error: {exc}", file=sys.stderr)
         return 2
     for run in runs:
-        print(json.dumps({"what": "precision-run", **{k: v for k, v in run.items() if k != "curve"},
-                          "final_loss": run["curve"][-1] if run["curve"] else None}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "what": "precision-run",
+                    **{k: v for k, v in run.items() if k != "curve"},
+                    "final_loss": run["curve"][-1] if run["curve"] else None,
+                }
+            ),
+            flush=True,
+        )
     ref, other = runs
-    summary = {"what": "precision-summary", "other": args.other, "steps": args.steps,
-               "batch": args.batch, "patch": args.patch, "restorer": args.restorer,
-               "diffusion": args.diffusion, "seed": args.seed, **compare(ref["curve"], other["curve"])}
+    summary = {
+        "what": "precision-summary",
+        "other": args.other,
+        "steps": args.steps,
+        "batch": args.batch,
+        "patch": args.patch,
+        "restorer": args.restorer,
+        "diffusion": args.diffusion,
+        "seed": args.seed,
+        **compare(ref["curve"], other["curve"]),
+    }
     if ref["psnr"] is not None and other["psnr"] is not None:
         summary["psnr_fp32"] = round(ref["psnr"], 4)
         summary[f"psnr_{args.other}"] = round(other["psnr"], 4)

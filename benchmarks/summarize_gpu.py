@@ -35,8 +35,10 @@ def _compile_cell(r: dict) -> str:
     """``False``, or the mode with Dynamo's graph breaks and recompiles (issue 19)."""
     if not r.get("compile"):
         return "False"
-    return (f"{r.get('compile_mode', 'default')}, {r.get('graph_breaks', '?')} breaks, "
-            f"{r.get('recompiles', '?')} recompiles")
+    return (
+        f"{r.get('compile_mode', 'default')}, {r.get('graph_breaks', '?')} breaks, "
+        f"{r.get('recompiles', '?')} recompiles"
+    )
 
 
 def _mfu(r: dict) -> str:
@@ -62,8 +64,14 @@ def summarize(lines: list[dict], env: str = "") -> str:
     out = ["# GPU measurements (benchmarks/gpu_all.sh)", ""]
     device = next((x.get("device") for x in lines if x.get("device")), "unknown device")
     out.append(f"Device: **{device}**. Release figures: NVIDIA H200, fp32, its defaults.")
-    out += ["", ("| what | preset | batch | precision | compile | ours | release | peak GiB "
-            "(release) | command |"), "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out += [
+        "",
+        (
+            "| what | preset | batch | precision | compile | ours | release | peak GiB "
+            "(release) | command |"
+        ),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in lines:
         if r.get("what") == "train":
             rel = RELEASE_TRAIN.get(r["batch"]) if r.get("preset") == "paper" else None
@@ -71,7 +79,8 @@ def summarize(lines: list[dict], env: str = "") -> str:
                 f"| train {r['patch']}² | {r['preset']} | {r['batch']} | {r['precision']} | "
                 f"{_compile_cell(r)} | {_fmt(r['images_per_s'])} img/s{_mfu(r)} | "
                 f"{_fmt(rel[0]) + ' img/s' if rel else '—'} | {_fmt(r.get('peak_mem_gib'))} "
-                f"({_fmt(rel[1]) if rel else '—'}) | `{command_of.get(id(r), '')}` |")
+                f"({_fmt(rel[1]) if rel else '—'}) | `{command_of.get(id(r), '')}` |"
+            )
         elif r.get("what") == "restore":
             rel = RELEASE_RESTORE_MPIX if r.get("width") == r.get("height") == 1024 else None
             out.append(
@@ -80,63 +89,106 @@ def summarize(lines: list[dict], env: str = "") -> str:
                 f"{r.get('variant') == 'compiled'} | {_fmt(r['mpix_per_s'])} Mpix/s{_mfu(r)}"
                 f"{_transfers(r)} | "
                 f"{_fmt(rel) + ' Mpix/s' if rel else '—'} | {_fmt(r.get('peak_mem_gib'))} | "
-                f"`{command_of.get(id(r), '')}` |")
+                f"`{command_of.get(id(r), '')}` |"
+            )
         elif r.get("what") in ("compile-fallback", "error", "suggest-batch"):
-            out.append(f"| {r['what']} | {r.get('preset', '')} | {r.get('batch', '')} | | | "
-                       f"{r.get('message') or r.get('error')} | | | `{command_of.get(id(r), '')}` |")
+            out.append(
+                f"| {r['what']} | {r.get('preset', '')} | {r.get('batch', '')} | | | "
+                f"{r.get('message') or r.get('error')} | | | `{command_of.get(id(r), '')}` |"
+            )
     out += ["", "## Goals (issues 4 and 10)", ""]
-    main = [r for r in lines if r.get("what") == "train" and r.get("preset") == "paper"
-            and r.get("batch") == 24 and r.get("precision") == "bf16"]
+    main = [
+        r
+        for r in lines
+        if r.get("what") == "train"
+        and r.get("preset") == "paper"
+        and r.get("batch") == 24
+        and r.get("precision") == "bf16"
+    ]
     if main:
         best = max(main, key=lambda r: r["images_per_s"])
         limit = CHIP_TFLOPS_BF16 * 1e3 / GFLOP_PER_SAMPLE
-        out.append(f"- chip limit for this step ≈ {limit:.0f} img/s ({GFLOP_PER_SAMPLE:.0f} GFLOP a "
-                   f"sample at {CHIP_TFLOPS_BF16:.0f} TFLOP/s bf16, an H200): batch 24 runs at "
-                   f"{100 * best['images_per_s'] / limit:.1f} % of it")
+        out.append(
+            f"- chip limit for this step ≈ {limit:.0f} img/s ({GFLOP_PER_SAMPLE:.0f} GFLOP a "
+            f"sample at {CHIP_TFLOPS_BF16:.0f} TFLOP/s bf16, an H200): batch 24 runs at "
+            f"{100 * best['images_per_s'] / limit:.1f} % of it"
+        )
         ok_speed = best["images_per_s"] >= GOAL_TRAIN_B24
         peak = best.get("peak_mem_gib")
         ok_mem = peak is not None and peak <= RELEASE_TRAIN[24][1] / 2
-        out.append(f"- batch 24 bf16: {best['images_per_s']:.1f} img/s (goal ≥ "
-                   f"{GOAL_TRAIN_B24:.0f}): {'MET' if ok_speed else 'NOT met'}; "
-                   f"peak {_fmt(peak, 2)} GiB (goal ≤ {RELEASE_TRAIN[24][1] / 2:.1f}): "
-                   f"{'MET' if ok_mem else 'NOT met'} (compile={best.get('compile')})")
+        out.append(
+            f"- batch 24 bf16: {best['images_per_s']:.1f} img/s (goal ≥ "
+            f"{GOAL_TRAIN_B24:.0f}): {'MET' if ok_speed else 'NOT met'}; "
+            f"peak {_fmt(peak, 2)} GiB (goal ≤ {RELEASE_TRAIN[24][1] / 2:.1f}): "
+            f"{'MET' if ok_mem else 'NOT met'} (compile={best.get('compile')})"
+        )
     else:
         out.append("- batch 24 bf16 paper: not measured")
-    small = [r for r in lines if r.get("what") == "train" and r.get("preset") == "paper"
-             and r.get("batch") == 3 and r.get("precision") == "bf16"]
+    small = [
+        r
+        for r in lines
+        if r.get("what") == "train"
+        and r.get("preset") == "paper"
+        and r.get("batch") == 3
+        and r.get("precision") == "bf16"
+    ]
     if small:
         best3 = max(small, key=lambda r: r["images_per_s"])
-        out.append(f"- batch 3 bf16: {best3['images_per_s']:.1f} img/s (goal ≥ {GOAL_TRAIN_B3:.0f}): "
-                   f"{'MET' if best3['images_per_s'] >= GOAL_TRAIN_B3 else 'NOT met'} "
-                   f"(compile={_compile_cell(best3)})")
-    restores = [r for r in lines if r.get("what") == "restore" and r.get("preset") == "paper"
-                and r.get("precision") != "fp32"]
+        out.append(
+            f"- batch 3 bf16: {best3['images_per_s']:.1f} img/s (goal ≥ {GOAL_TRAIN_B3:.0f}): "
+            f"{'MET' if best3['images_per_s'] >= GOAL_TRAIN_B3 else 'NOT met'} "
+            f"(compile={_compile_cell(best3)})"
+        )
+    restores = [
+        r
+        for r in lines
+        if r.get("what") == "restore"
+        and r.get("preset") == "paper"
+        and r.get("precision") != "fp32"
+    ]
     for r in restores:
         goal = GOAL_FACTOR * RELEASE_RESTORE_MPIX
-        out.append(f"- restore {r['width']}×{r['height']} {r['precision']}: {r['mpix_per_s']:.1f} "
-                   f"Mpix/s (goal ≥ {goal:.0f}): {'MET' if r['mpix_per_s'] >= goal else 'NOT met'}")
+        out.append(
+            f"- restore {r['width']}×{r['height']} {r['precision']}: {r['mpix_per_s']:.1f} "
+            f"Mpix/s (goal ≥ {goal:.0f}): {'MET' if r['mpix_per_s'] >= goal else 'NOT met'}"
+        )
     prec = next((r for r in lines if r.get("what") == "precision-summary"), None)
     if prec:
-        out.append(f"- bf16 vs fp32 ({prec['steps']} steps, batch {prec['batch']}): final real PSNR "
-                   f"diff {_fmt(prec.get('psnr_diff_db'), 3)} dB (bound 0.1: "
-                   f"{'MET' if prec.get('psnr_ok') else 'NOT met'}); loss curves: median relative "
-                   f"diff {_fmt(prec.get('median_rel_diff'), 4)}, smoothed max "
-                   f"{_fmt(prec.get('max_rel_diff_smoothed'), 4)}")
+        out.append(
+            f"- bf16 vs fp32 ({prec['steps']} steps, batch {prec['batch']}): final real PSNR "
+            f"diff {_fmt(prec.get('psnr_diff_db'), 3)} dB (bound 0.1: "
+            f"{'MET' if prec.get('psnr_ok') else 'NOT met'}); loss curves: median relative "
+            f"diff {_fmt(prec.get('median_rel_diff'), 4)}, smoothed max "
+            f"{_fmt(prec.get('max_rel_diff_smoothed'), 4)}"
+        )
     for r in (x for x in lines if x.get("what") == "profile"):
-        out += ["", f"## Where a step's time goes (torch.profiler, {r.get('preset')} batch "
-                f"{r.get('batch')}, {r.get('precision')}, {r.get('clock')} time per step)", ""]
+        out += [
+            "",
+            f"## Where a step's time goes (torch.profiler, {r.get('preset')} batch "
+            f"{r.get('batch')}, {r.get('precision')}, {r.get('clock')} time per step)",
+            "",
+        ]
         phases = r.get("phases_ms", {})
-        out.append("Phases (ms a step, CPU-side range / device kernels): " + ", ".join(
-            f"{k.removeprefix('step.')} {v['cpu_ms']:.1f} / {_fmt(v.get('device_ms'))}"
-            for k, v in phases.items()))
+        out.append(
+            "Phases (ms a step, CPU-side range / device kernels): "
+            + ", ".join(
+                f"{k.removeprefix('step.')} {v['cpu_ms']:.1f} / {_fmt(v.get('device_ms'))}"
+                for k, v in phases.items()
+            )
+        )
         out += ["", "| op | ms/step | share | calls/step |", "| --- | --- | --- | --- |"]
-        out += [f"| `{t['op']}` | {t['ms']:.2f} | {100 * t['share']:.1f} % | {t['calls']} |"
-                for t in r.get("top", [])]
+        out += [
+            f"| `{t['op']}` | {t['ms']:.2f} | {100 * t['share']:.1f} % | {t['calls']} |"
+            for t in r.get("top", [])
+        ]
     failed = [s for s in sections.values() if s.get("rc") not in (0, None) or s.get("skipped")]
     if failed:
         out += ["", "## Sections that did not finish cleanly", ""]
-        out += [f"- {s['name']}: rc {s.get('rc')}, {s.get('skipped', '')}"
-                f"{' timed out' if s.get('timed_out') else ''} (see log.txt)" for s in failed]
+        out += [
+            f"- {s['name']}: rc {s.get('rc')}, {s.get('skipped', '')}"
+            f"{' timed out' if s.get('timed_out') else ''} (see log.txt)"
+            for s in failed
+        ]
     if env:
         out += ["", "## Environment", "", "```", env.strip(), "```"]
     return "\n".join(out) + "\n"

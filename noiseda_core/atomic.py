@@ -62,8 +62,14 @@ def _as_os_error(exc: BaseException) -> OSError:
 
 
 # link() is not supported here (FAT, some FUSE and SMB mounts): claim the name instead
-_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP),
-             errno.ENOSYS, errno.EMLINK, errno.EXDEV}
+_NO_LINKS = {
+    errno.EPERM,
+    errno.EOPNOTSUPP,
+    getattr(errno, "ENOTSUP", errno.EOPNOTSUPP),
+    errno.ENOSYS,
+    errno.EMLINK,
+    errno.EXDEV,
+}
 
 
 def _publish_new(tmp: Path, path: Path) -> None:
@@ -76,8 +82,11 @@ def _publish_new(tmp: Path, path: Path) -> None:
         if exc.errno not in _NO_LINKS:
             raise
         # no hard links: claim the name (an empty file for an instant), then fill it
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                         0o600))
+        os.close(
+            os.open(
+                path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
+            )
+        )
         os.replace(tmp, path)
     else:
         tmp.unlink()
@@ -96,8 +105,11 @@ def _temporary_beside(path: Path) -> Path:
         if disk_error(path, exc) is not None:
             raise
         blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        why = (f"{blocker} is a file, not a folder" if blocker is not None else
-               f"no file can be made in {path.parent} ({exc.strerror or exc})")
+        why = (
+            f"{blocker} is a file, not a folder"
+            if blocker is not None
+            else f"no file can be made in {path.parent} ({exc.strerror or exc})"
+        )
         raise UserError(f"cannot write {path}: {why}; choose another place") from None
     os.close(fd)
     return Path(name)

@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from .config import Config, Mode, ModelConfig, Precision, TrainConfig
-from .device import autocast_dtype, describe_device, precision_name, resolve_device, synchronize
+from .config import Config, ModelConfig, Precision, TrainConfig
+from .device import describe_device, precision_name, resolve_device, synchronize
 from .errors import UserError
 from .imageio import MAX_PIXELS
 from .objective import StepTerms
@@ -67,8 +67,10 @@ def step_times(run: Callable[[int], object], steps: int, device: torch.device) -
     of each step with a synchronisation after it.
     """
     if device.type == "cuda":
-        marks = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-                 for _ in range(steps)]
+        marks = [
+            (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+            for _ in range(steps)
+        ]
         for i, (begin, end) in enumerate(marks):
             begin.record()
             run(i)
@@ -90,9 +92,16 @@ def lambda_ramp(i: int, n: int) -> float:
     return 0.2 * (i + 1) / max(n, 1)
 
 
-def time_train_step(cfg: Config, device: torch.device, steps: int, warmup: int, *,
-                    compile_mode: str | None = "auto", compile_backend: str = "inductor",
-                    checkpoint: bool = False) -> dict[str, Any]:
+def time_train_step(
+    cfg: Config,
+    device: torch.device,
+    steps: int,
+    warmup: int,
+    *,
+    compile_mode: str | None = "auto",
+    compile_backend: str = "inductor",
+    checkpoint: bool = False,
+) -> dict[str, Any]:
     """Median seconds per joint step for ``cfg`` (batch, patch, precision, compile).
 
     A compiled run also reports ``graph_breaks`` (Dynamo's count) and ``recompiles``
@@ -107,8 +116,13 @@ def time_train_step(cfg: Config, device: torch.device, steps: int, warmup: int, 
     from .policy import compile_mode_for
 
     compile_mode = compile_mode_for(device, cfg.train.batch, compile_mode)
-    step = ProbeStep(cfg, device, compile_mode=compile_mode, compile_backend=compile_backend,
-                     checkpoint=checkpoint)
+    step = ProbeStep(
+        cfg,
+        device,
+        compile_mode=compile_mode,
+        compile_backend=compile_backend,
+        checkpoint=checkpoint,
+    )
     last: dict[str, StepTerms] = {}
 
     def run(i: int, n: int) -> None:
@@ -123,18 +137,29 @@ def time_train_step(cfg: Config, device: torch.device, steps: int, warmup: int, 
     times = step_times(lambda i: run(i, steps), steps, device)
     loss = float(last["terms"].total.detach())
     step_s = statistics.median(times)
-    result = {"precision": precision_name(step.amp), "step_s": round(step_s, 5),
-              "images_per_s": round(batch / step_s, 3), "peak_mem_gib": _peak_gib(device),
-              "peak_reserved_gib": _reserved_gib(device), "steps": steps, "warmup": warmup,
-              "first_step_s": round(first_s, 3), "timing": "cuda-events"
-              if device.type == "cuda" else "wall-clock", "checkpoint": checkpoint,
-              "loss": loss, "compile_error": step.step.compile_error}
+    result = {
+        "precision": precision_name(step.amp),
+        "step_s": round(step_s, 5),
+        "images_per_s": round(batch / step_s, 3),
+        "peak_mem_gib": _peak_gib(device),
+        "peak_reserved_gib": _reserved_gib(device),
+        "steps": steps,
+        "warmup": warmup,
+        "first_step_s": round(first_s, 3),
+        "timing": "cuda-events" if device.type == "cuda" else "wall-clock",
+        "checkpoint": checkpoint,
+        "loss": loss,
+        "compile_error": step.step.compile_error,
+    }
     if compiled and after_first is not None:
         counts = compile_counts()
-        result.update(compile_mode=step.step.compile_mode or "default",
-                      compile_backend=compile_backend, graph_breaks=counts["graph_breaks"],
-                      recompiles=counts["graphs"] - after_first["graphs"],
-                      graphs=counts["graphs"])
+        result.update(
+            compile_mode=step.step.compile_mode or "default",
+            compile_backend=compile_backend,
+            graph_breaks=counts["graph_breaks"],
+            recompiles=counts["graphs"] - after_first["graphs"],
+            graphs=counts["graphs"],
+        )
     return result
 
 
@@ -146,10 +171,13 @@ def with_mfu(result: dict[str, Any], flops_per_image: int, device_name: str) -> 
     achieved = flops_per_image * result["images_per_s"]
     peak = peak_flops(device_name)
     value = mfu(achieved, peak)
-    return {**result, "gflop_per_image": round(flops_per_image / 1e9, 2),
-            "tflop_per_s": round(achieved / 1e12, 3),
-            "peak_tflop_per_s": None if peak is None else round(peak / 1e12, 1),
-            "mfu": None if value is None else round(value, 4)}
+    return {
+        **result,
+        "gflop_per_image": round(flops_per_image / 1e9, 2),
+        "tflop_per_s": round(achieved / 1e12, 3),
+        "peak_tflop_per_s": None if peak is None else round(peak / 1e12, 1),
+        "mfu": None if value is None else round(value, 4),
+    }
 
 
 PHASES = ("step.forward", "step.backward", "step.optimizer", "step.ema")
@@ -169,8 +197,9 @@ def timed_rows(averages: Any, on_gpu: bool) -> list[Any]:
     return [e for e in averages if not e.key.startswith(("step.", "ProfilerStep"))]
 
 
-def profile_train_step(cfg: Config, device: torch.device, steps: int, warmup: int,
-                       top: int = 12) -> dict[str, Any]:
+def profile_train_step(
+    cfg: Config, device: torch.device, steps: int, warmup: int, top: int = 12
+) -> dict[str, Any]:
     """Where a step's time goes (``torch.profiler``): the step's phases and the top ops.
 
     Op times are per step, in milliseconds: on CUDA of the kernels alone (``timed_rows``:
@@ -197,21 +226,38 @@ def profile_train_step(cfg: Config, device: torch.device, steps: int, warmup: in
     ops = timed_rows(averages, on_gpu)
     all_self = sum(getattr(e, self_key) for e in ops) or 1.0
     ranked = sorted(ops, key=lambda e: getattr(e, self_key), reverse=True)[:top]
-    phases = {e.key: {"cpu_ms": round(e.cpu_time_total / 1e3 / steps, 3),
-                      "device_ms": round(e.device_time_total / 1e3 / steps, 3) if on_gpu else None}
-              for e in averages if e.key in PHASES}
-    return {"precision": precision_name(step.amp), "steps": steps, "clock": "kernels" if on_gpu
-            else "cpu", "self_ms_per_step": round(all_self / 1e3 / steps, 3), "phases_ms": phases,
-            "top": [{"op": e.key, "ms": round(getattr(e, self_key) / 1e3 / steps, 3),
-                     "share": round(getattr(e, self_key) / all_self, 4), "calls": e.count // steps}
-                    for e in ranked]}
+    phases = {
+        e.key: {
+            "cpu_ms": round(e.cpu_time_total / 1e3 / steps, 3),
+            "device_ms": round(e.device_time_total / 1e3 / steps, 3) if on_gpu else None,
+        }
+        for e in averages
+        if e.key in PHASES
+    }
+    return {
+        "precision": precision_name(step.amp),
+        "steps": steps,
+        "clock": "kernels" if on_gpu else "cpu",
+        "self_ms_per_step": round(all_self / 1e3 / steps, 3),
+        "phases_ms": phases,
+        "top": [
+            {
+                "op": e.key,
+                "ms": round(getattr(e, self_key) / 1e3 / steps, 3),
+                "share": round(getattr(e, self_key) / all_self, 4),
+                "calls": e.count // steps,
+            }
+            for e in ranked
+        ],
+    }
 
 
 RESTORE_VARIANTS = ("weights", "autocast", "compiled")
 
 
-def restore_variants(requested: str, device: torch.device, precision: str,
-                     compile: bool) -> list[str]:
+def restore_variants(
+    requested: str, device: torch.device, precision: str, compile: bool
+) -> list[str]:
     """Which restoration paths to time: ``weights`` (half-precision channels-last weights,
     no autocast), ``autocast`` (fp32 weights under autocast, the previous path) and
     ``compiled`` (the weights path through ``torch.compile``).
@@ -228,8 +274,10 @@ def restore_variants(requested: str, device: torch.device, precision: str,
         chosen = [v.strip() for v in requested.split(",") if v.strip()]
         unknown = sorted(set(chosen) - set(RESTORE_VARIANTS))
         if unknown or not chosen:
-            raise UserError(f"--restore-variants: {', '.join(unknown) or requested!r} unknown; "
-                            f"use auto, all or some of {', '.join(RESTORE_VARIANTS)}")
+            raise UserError(
+                f"--restore-variants: {', '.join(unknown) or requested!r} unknown; "
+                f"use auto, all or some of {', '.join(RESTORE_VARIANTS)}"
+            )
         return chosen
     half = _autocast_dtype(precision, torch.float32, device) is not None
     if device.type != "cuda" or not half:
@@ -237,9 +285,17 @@ def restore_variants(requested: str, device: torch.device, precision: str,
     return ["weights", "autocast"] + (["compiled"] if compile else [])
 
 
-def time_restore(restorer_name: str, device: torch.device, width: int, height: int,
-                 precision: str, repeats: int = 3, tile: int | None = None,
-                 variant: str = "default", compile_backend: str = "inductor") -> dict[str, Any]:
+def time_restore(
+    restorer_name: str,
+    device: torch.device,
+    width: int,
+    height: int,
+    precision: str,
+    repeats: int = 3,
+    tile: int | None = None,
+    variant: str = "default",
+    compile_backend: str = "inductor",
+) -> dict[str, Any]:
     """Megapixels per second restoring one ``width``×``height`` image (median of repeats).
 
     ``mpix_per_s`` times the restoration of an image already on the device (compute);
@@ -254,24 +310,36 @@ def time_restore(restorer_name: str, device: torch.device, width: int, height: i
     compiled = variant == "compiled"
     if compiled and amp is None:  # no half precision: the compiled fp32 net
         half = None
-    options = {"device": device, "precision": precision, "tile": tile, "half_weights": half,
-               "compile": compiled, "compile_backend": compile_backend}
+    options = {
+        "device": device,
+        "precision": precision,
+        "tile": tile,
+        "half_weights": half,
+        "compile": compiled,
+        "compile_backend": compile_backend,
+    }
     host = torch.rand(3, height, width)
     on_device = host.to(device)
     _peak_reset(device)
     restore_image(model, on_device, **options)  # warm-up (and compiling)
     compute = step_times(lambda _: restore_image(model, on_device, **options), repeats, device)
     whole = step_times(lambda _: restore_image(model, host, **options), repeats, device)
-    transfer = step_times(lambda _: on_device.copy_(host.to(device, non_blocking=True)).cpu(),
-                          repeats, device)
+    transfer = step_times(
+        lambda _: on_device.copy_(host.to(device, non_blocking=True)).cpu(), repeats, device
+    )
     seconds, with_transfers = statistics.median(compute), statistics.median(whole)
     mpix = width * height / 1e6
-    return {"precision": precision_name(amp), "variant": variant, "tile": tile,
-            "seconds": round(seconds, 5), "mpix_per_s": round(mpix / seconds, 3),
-            "seconds_with_transfers": round(with_transfers, 5),
-            "mpix_per_s_with_transfers": round(mpix / with_transfers, 3),
-            "transfer_s": round(statistics.median(transfer), 5),
-            "peak_mem_gib": _peak_gib(device)}
+    return {
+        "precision": precision_name(amp),
+        "variant": variant,
+        "tile": tile,
+        "seconds": round(seconds, 5),
+        "mpix_per_s": round(mpix / seconds, 3),
+        "seconds_with_transfers": round(with_transfers, 5),
+        "mpix_per_s_with_transfers": round(mpix / with_transfers, 3),
+        "transfer_s": round(statistics.median(transfer), 5),
+        "peak_mem_gib": _peak_gib(device),
+    }
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -282,12 +350,16 @@ def _parse_size(text: str) -> tuple[int, int]:
         else:
             size = int(text), int(text)
     except ValueError:
-        raise UserError(f"--restore-sizes: {text!r} is not a size (use 1024 or 3840x2160)") from None
+        raise UserError(
+            f"--restore-sizes: {text!r} is not a size (use 1024 or 3840x2160)"
+        ) from None
     if min(size) < 16:
         raise UserError(f"--restore-sizes: {text!r} is too small (at least 16 pixels a side)")
     if size[0] * size[1] > MAX_PIXELS:  # refused before anything is allocated
-        raise UserError(f"--restore-sizes: {text!r} is {size[0] * size[1] / 1e6:,.0f} megapixels, "
-                        f"more than the {MAX_PIXELS // 1_000_000} that restore accepts")
+        raise UserError(
+            f"--restore-sizes: {text!r} is {size[0] * size[1] / 1e6:,.0f} megapixels, "
+            f"more than the {MAX_PIXELS // 1_000_000} that restore accepts"
+        )
     return size
 
 
@@ -298,17 +370,34 @@ def _emit(record: dict[str, Any]) -> None:
 def _oom_record(what: str, base: dict[str, Any], exc: BaseException) -> dict[str, Any]:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    return {**base, "what": "error", "during": what, "error": "out of memory",
-            "detail": str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}
+    return {
+        **base,
+        "what": "error",
+        "during": what,
+        "error": "out of memory",
+        "detail": str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
+    }
 
 
-def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
-              preset: str = "tiny", steps: int | None = None, precision: str = "auto",
-              compile: bool = False, restore_sizes: str = "1024,3840x2160",
-              skip_restore: bool = False, skip_train: bool = False,
-              suggest: bool = False, profile: bool = False, compile_mode: str = "auto",
-              compile_backend: str = "inductor", checkpoint: str = "off",
-              memory_goal_gib: float | None = None, restore_variants_arg: str = "auto") -> int:
+def run_bench(
+    device: str = "auto",
+    batch: int | None = None,
+    patch: int = 128,
+    preset: str = "tiny",
+    steps: int | None = None,
+    precision: str = "auto",
+    compile: bool = False,
+    restore_sizes: str = "1024,3840x2160",
+    skip_restore: bool = False,
+    skip_train: bool = False,
+    suggest: bool = False,
+    profile: bool = False,
+    compile_mode: str = "auto",
+    compile_backend: str = "inductor",
+    checkpoint: str = "off",
+    memory_goal_gib: float | None = None,
+    restore_variants_arg: str = "auto",
+) -> int:
     """Print one JSON object per measurement; returns the exit status.
 
     ``compile``: after the eager run, time the same step under ``torch.compile``;
@@ -331,20 +420,39 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
     batch = (24 if on_gpu else 2) if batch is None else batch
     steps = (20 if on_gpu else 3) if steps is None else steps
     if batch < 1 or steps < 1 or patch < 16:
-        raise UserError(f"--batch and --steps must be at least 1 and --patch at least 16 "
-                        f"(got --batch {batch}, --steps {steps}, --patch {patch})")
-    sizes = [] if skip_restore else [_parse_size(s.strip()) for s in restore_sizes.split(",") if s.strip()]
-    base_cfg = Config(model=PRESETS[preset],
-                      train=TrainConfig(batch=batch, patch=patch, precision=Precision(precision),
-                                        device=device, compile=False))
+        raise UserError(
+            f"--batch and --steps must be at least 1 and --patch at least 16 "
+            f"(got --batch {batch}, --steps {steps}, --patch {patch})"
+        )
+    sizes = (
+        []
+        if skip_restore
+        else [_parse_size(s.strip()) for s in restore_sizes.split(",") if s.strip()]
+    )
+    base_cfg = Config(
+        model=PRESETS[preset],
+        train=TrainConfig(
+            batch=batch, patch=patch, precision=Precision(precision), device=device, compile=False
+        ),
+    )
     common = {"preset": preset, "device": info.name}
     if suggest:
         from .policy import suggest_batch
 
         advice = suggest_batch(base_cfg, torch_device)
-        _emit({"what": "suggest-batch", **common, "patch": patch, "batch": advice.batch,
-               "measured": advice.measured, "message": advice.message})
-    paths = restore_variants(restore_variants_arg, torch_device, precision, compile) if sizes else []
+        _emit(
+            {
+                "what": "suggest-batch",
+                **common,
+                "patch": patch,
+                "batch": advice.batch,
+                "measured": advice.measured,
+                "message": advice.message,
+            }
+        )
+    paths = (
+        restore_variants(restore_variants_arg, torch_device, precision, compile) if sizes else []
+    )
     if checkpoint not in ("off", "on", "auto"):
         raise UserError(f"--checkpoint: {checkpoint!r}; use off, on or auto")
     variants = [] if skip_train else [(base_cfg, False)]
@@ -352,27 +460,44 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
         variants.append((replace(base_cfg, train=replace(base_cfg.train, compile=True)), False))
     if checkpoint == "on" and variants:  # checkpointing the last (the compiled) step
         variants.append((variants[-1][0], True))
-    warmup = (3 if on_gpu else 1)
+    warmup = 3 if on_gpu else 1
     flops_per_image: int | None = None
     peaks: list[float] = []
     while variants:
         cfg, checkpointed = variants.pop(0)
-        line = {"what": "train", **common, "batch": batch, "patch": patch,
-                "compile": cfg.train.compile}
+        line = {
+            "what": "train",
+            **common,
+            "batch": batch,
+            "patch": patch,
+            "compile": cfg.train.compile,
+        }
         try:
             # compiling happens in the first steps: give it more warm-up
-            result = time_train_step(cfg, torch_device, steps=steps,
-                                     warmup=warmup + (2 if cfg.train.compile else 0),
-                                     compile_mode=compile_mode, compile_backend=compile_backend,
-                                     checkpoint=checkpointed)
+            result = time_train_step(
+                cfg,
+                torch_device,
+                steps=steps,
+                warmup=warmup + (2 if cfg.train.compile else 0),
+                compile_mode=compile_mode,
+                compile_backend=compile_backend,
+                checkpoint=checkpointed,
+            )
         except torch.OutOfMemoryError as exc:
             _emit(_oom_record("train", line, exc))
             continue
         error = result.pop("compile_error")
         if error is not None:  # the step fell back to eager: that figure is above already
-            _emit({"what": "compile-fallback", **common, "batch": batch, "patch": patch,
-                   "error": error,
-                   "message": "torch.compile failed; the eager step above is the figure to use"})
+            _emit(
+                {
+                    "what": "compile-fallback",
+                    **common,
+                    "batch": batch,
+                    "patch": patch,
+                    "error": error,
+                    "message": "torch.compile failed; the eager step above is the figure to use",
+                }
+            )
             continue
         if flops_per_image is None:
             from .flops import train_step_flops
@@ -390,34 +515,70 @@ def run_bench(device: str = "auto", batch: int | None = None, patch: int = 128,
     if profile:
         line = {"what": "profile", **common, "batch": batch, "patch": patch}
         try:
-            _emit({**line, **profile_train_step(base_cfg, torch_device, steps=min(steps, 5),
-                                                 warmup=warmup)})
+            _emit(
+                {
+                    **line,
+                    **profile_train_step(
+                        base_cfg, torch_device, steps=min(steps, 5), warmup=warmup
+                    ),
+                }
+            )
         except torch.OutOfMemoryError as exc:
             _emit(_oom_record("profile", line, exc))
     restorer = PRESETS[preset].restorer
     for (width, height), variant in ((size, v) for size in sizes for v in paths):
-        line = {"what": "restore", **common, "restorer": restorer,
-                "size": width if width == height else f"{width}x{height}",
-                "width": width, "height": height}
+        line = {
+            "what": "restore",
+            **common,
+            "restorer": restorer,
+            "size": width if width == height else f"{width}x{height}",
+            "width": width,
+            "height": height,
+        }
         try:
             from .flops import mfu, peak_flops, restore_flops
             from .nets import build_restorer
             from .policy import tile_for
 
-            tile = tile_for(build_restorer(restorer).to(torch_device), (height, width),
-                            torch_device, precision)
-            result = time_restore(restorer, torch_device, width, height, precision,
-                                  repeats=5 if on_gpu else 1, tile=tile, variant=variant,
-                                  compile_backend=compile_backend)
+            tile = tile_for(
+                build_restorer(restorer).to(torch_device), (height, width), torch_device, precision
+            )
+            result = time_restore(
+                restorer,
+                torch_device,
+                width,
+                height,
+                precision,
+                repeats=5 if on_gpu else 1,
+                tile=tile,
+                variant=variant,
+                compile_backend=compile_backend,
+            )
         except torch.OutOfMemoryError as exc:
             _emit(_oom_record("restore", {**line, "variant": variant}, exc))
             continue
         flops = restore_flops(restorer, height, width)
         value = mfu(flops / result["seconds"], peak_flops(info.name))
-        _emit({**line, **result, "gflop": round(flops / 1e9, 1),
-               "mfu": None if value is None else round(value, 4)})
+        _emit(
+            {
+                **line,
+                **result,
+                "gflop": round(flops / 1e9, 1),
+                "mfu": None if value is None else round(value, 4),
+            }
+        )
     return 0
 
 
-__all__ = ["PRESETS", "make_step", "profile_train_step", "restore_variants", "run_bench",
-           "step_times", "time_restore", "time_train_step", "timed_rows", "with_mfu"]
+__all__ = [
+    "PRESETS",
+    "make_step",
+    "profile_train_step",
+    "restore_variants",
+    "run_bench",
+    "step_times",
+    "time_restore",
+    "time_train_step",
+    "timed_rows",
+    "with_mfu",
+]

@@ -41,15 +41,24 @@ class Plan:
     step_s: float  # measured seconds per step
 
 
-def plan_run(*, budget_s: float, elapsed_s: float, done: int, step_s: float, val_s: float,
-             preview_s: float, log_every: int) -> Plan:
+def plan_run(
+    *,
+    budget_s: float,
+    elapsed_s: float,
+    done: int,
+    step_s: float,
+    val_s: float,
+    preview_s: float,
+    log_every: int,
+) -> Plan:
     """Steps that fit ``budget_s`` after ``elapsed_s`` and ``done`` steps at ``step_s`` each.
 
     The remaining time pays for the steps and for ``VALIDATIONS`` validations (``val_s``
     each), ``PREVIEWS`` previews, ``CHECKPOINTS + 1`` checkpoints and the export.
     """
-    overhead = (VALIDATIONS * val_s + PREVIEWS * preview_s + (CHECKPOINTS + 1) * CHECKPOINT_S
-                + EXPORT_S)
+    overhead = (
+        VALIDATIONS * val_s + PREVIEWS * preview_s + (CHECKPOINTS + 1) * CHECKPOINT_S + EXPORT_S
+    )
     left = budget_s - elapsed_s - overhead
     steps = done + max(1, int(left / max(step_s, 1e-6)))
     return Plan(
@@ -113,13 +122,23 @@ class TimeBudget:
         """``cfg`` with the steps and intervals that fit the rest of the budget."""
         assert self._t0 is not None and self._n > 0
         self.plan = plan_run(
-            budget_s=self.budget_s, elapsed_s=now - self.began, done=step,
-            step_s=(now - self._t0) / self._n, val_s=self.val_s, preview_s=self.preview_s,
-            log_every=cfg.train.log_every)
+            budget_s=self.budget_s,
+            elapsed_s=now - self.began,
+            done=step,
+            step_s=(now - self._t0) / self._n,
+            val_s=self.val_s,
+            preview_s=self.preview_s,
+            log_every=cfg.train.log_every,
+        )
         p = self.plan
-        train = replace(cfg.train, steps=p.steps, val_every=p.val_every,
-                        preview_every=p.preview_every, checkpoint_every=p.checkpoint_every,
-                        log_every=p.log_every)
+        train = replace(
+            cfg.train,
+            steps=p.steps,
+            val_every=p.val_every,
+            preview_every=p.preview_every,
+            checkpoint_every=p.checkpoint_every,
+            log_every=p.log_every,
+        )
         return replace(cfg, train=train)
 
     def out_of_time(self, now: float) -> bool:

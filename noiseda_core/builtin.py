@@ -46,17 +46,21 @@ def resolve_model(spec: str | Path, what: str = "--model") -> Path:
     """
     text = str(spec).strip()
     if is_builtin(text):
-        name = text[len(PREFIX):]
+        name = text[len(PREFIX) :]
         available = builtin_restorers()
         if name not in available:
             names = ", ".join(PREFIX + n for n in available) or "none (this install ships none)"
-            raise UserError(f"{what} {text!r}: no such built-in restorer; "
-                            f"available: {names}; or give the path of a model file")
+            raise UserError(
+                f"{what} {text!r}: no such built-in restorer; "
+                f"available: {names}; or give the path of a model file"
+            )
         return available[name]
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise UserError(f"{what}: model file not found: {path}; give a .safetensors "
-                        f"(or weights-only .pth/.ckpt) file, or {PREFIX}{RECOMMENDED}")
+        raise UserError(
+            f"{what}: model file not found: {path}; give a .safetensors "
+            f"(or weights-only .pth/.ckpt) file, or {PREFIX}{RECOMMENDED}"
+        )
     return path
 
 
@@ -65,5 +69,12 @@ def resolve_init_restorer(spec: str) -> Path:
     return resolve_model(spec, "model.init_restorer")
 
 
-__all__ = ["PREFIX", "RECOMMENDED", "builtin_dir", "builtin_restorers", "is_builtin",
-           "resolve_init_restorer", "resolve_model"]
+__all__ = [
+    "PREFIX",
+    "RECOMMENDED",
+    "builtin_dir",
+    "builtin_restorers",
+    "is_builtin",
+    "resolve_init_restorer",
+    "resolve_model",
+]

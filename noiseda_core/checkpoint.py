@@ -45,11 +45,13 @@ def _read_payload(path: Path) -> bytes:
         raise UserError(f"checkpoint {path} cannot be read ({exc.strerror or exc})") from None
     if not data.startswith(MAGIC):
         return data  # an older checkpoint without a checksum
-    digest, payload = data[len(MAGIC):len(MAGIC) + 32], data[len(MAGIC) + 32:]
+    digest, payload = data[len(MAGIC) : len(MAGIC) + 32], data[len(MAGIC) + 32 :]
     if hashlib.sha256(payload).digest() != digest:
-        raise UserError(f"checkpoint {path} is damaged (its checksum does not match: the file "
-                        "changed after it was written); restore it from a backup or start the "
-                        "run again")
+        raise UserError(
+            f"checkpoint {path} is damaged (its checksum does not match: the file "
+            "changed after it was written); restore it from a backup or start the "
+            "run again"
+        )
     return payload
 
 
@@ -67,8 +69,10 @@ def load_resume_state(run_dir: Path, map_location: str | torch.device = "cpu") -
     try:
         state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for bad files
-        raise UserError(f"checkpoint {path} cannot be read ({exc.__class__.__name__}): "
-                        "it is damaged or not a Noise-DA Studio resume state") from None
+        raise UserError(
+            f"checkpoint {path} cannot be read ({exc.__class__.__name__}): "
+            "it is damaged or not a Noise-DA Studio resume state"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise UserError(f"checkpoint {path} is not a Noise-DA Studio resume state of this version")
     _check_shape(path, state)
@@ -79,12 +83,16 @@ def _check_shape(path: Path, state: dict[str, Any]) -> None:
     """Refuse hand-edited states (missing keys, a non-integer step) with one clear line."""
     missing = [key for key in REQUIRED_KEYS if key not in state]
     if missing:
-        raise UserError(f"checkpoint {path} lacks {', '.join(missing)}: it was edited or is "
-                        "not a Noise-DA Studio resume state; start the run again")
+        raise UserError(
+            f"checkpoint {path} lacks {', '.join(missing)}: it was edited or is "
+            "not a Noise-DA Studio resume state; start the run again"
+        )
     step = state["step"]
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise UserError(f"checkpoint {path}: step {step!r} is not a whole number ≥ 0; the file "
-                        "was edited; start the run again")
+        raise UserError(
+            f"checkpoint {path}: step {step!r} is not a whole number ≥ 0; the file "
+            "was edited; start the run again"
+        )
     if not isinstance(state["config"], dict):
         raise UserError(f"checkpoint {path}: its config is not a table; start the run again")
 
@@ -100,18 +108,32 @@ def export_format(out: Path, fmt: str | None) -> str:
     """
     if fmt is not None and fmt not in FORMAT_SUFFIXES:
         raise UserError(f"--format {fmt!r}: use safetensors or onnx")
-    named = next((f for f, suffix in FORMAT_SUFFIXES.items()
-                  if Path(out).suffix.lower() == suffix and not Path(out).is_dir()), None)
+    named = next(
+        (
+            f
+            for f, suffix in FORMAT_SUFFIXES.items()
+            if Path(out).suffix.lower() == suffix and not Path(out).is_dir()
+        ),
+        None,
+    )
     if fmt is None:
         return named or "safetensors"
     if named is not None and named != fmt:
-        raise UserError(f"{out}: the name says {named} but the format asked is {fmt}; name the "
-                        f"file *{FORMAT_SUFFIXES[fmt]}, or drop --format to write {named}")
+        raise UserError(
+            f"{out}: the name says {named} but the format asked is {fmt}; name the "
+            f"file *{FORMAT_SUFFIXES[fmt]}, or drop --format to write {named}"
+        )
     return fmt
 
 
-def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str | None = None,
-               *, overwrite: bool = False) -> Path:
+def export_run(
+    run_dir: Path,
+    out: Path,
+    weights: str = "ema",
+    fmt: str | None = None,
+    *,
+    overwrite: bool = False,
+) -> Path:
     """Write the restorer of a run (``ema`` or ``raw`` weights) alone to ``out``.
 
     ``ema`` is what the run exports: the weights its keep-best rule kept (the best
@@ -152,8 +174,10 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str | None =
         restorer.load_state_dict(source, strict=False)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise UserError(f"checkpoint {checkpoint_path(run_dir)}: the {weights} weights do not fit "
-                        f"{cfg.model.restorer} ({detail}); the file was edited or damaged") from None
+        raise UserError(
+            f"checkpoint {checkpoint_path(run_dir)}: the {weights} weights do not fit "
+            f"{cfg.model.restorer} ({detail}); the file was edited or damaged"
+        ) from None
     restorer.eval()
     try:  # created exclusively unless overwrite: a file that appeared meanwhile is kept
         if fmt == "onnx":
@@ -172,8 +196,10 @@ def export_run(run_dir: Path, out: Path, weights: str = "ema", fmt: str | None =
             replace=overwrite,
         )
     except FileExistsError:
-        raise UserError(f"{out} appeared while exporting (another program wrote it); it was "
-                        "kept: choose another --out, or pass --overwrite to replace it") from None
+        raise UserError(
+            f"{out} appeared while exporting (another program wrote it); it was "
+            "kept: choose another --out, or pass --overwrite to replace it"
+        ) from None
     return out
 
 
@@ -183,10 +209,11 @@ def _export_builtin(spec: str, out: Path, fmt: str, *, overwrite: bool) -> Path:
 
     source = resolve_model(spec)
     if out.is_dir():
-        out = out / f"{spec.strip()[len(PREFIX):]}{FORMAT_SUFFIXES[fmt]}"
+        out = out / f"{spec.strip()[len(PREFIX) :]}{FORMAT_SUFFIXES[fmt]}"
     if out.exists() and (not out.is_file() or not overwrite):
-        raise UserError(f"{out} already exists; choose another --out, or pass --overwrite "
-                        "to replace it")
+        raise UserError(
+            f"{out} already exists; choose another --out, or pass --overwrite to replace it"
+        )
     if fmt == "onnx":
         from .export import load_restorer
         from .onnx_export import export_onnx
@@ -210,6 +237,7 @@ def export_target(run_dir: Path, out: Path, fmt: str, *, overwrite: bool) -> Pat
     if out.exists() and not out.is_file():
         raise UserError(f"{out} exists and is not a file; choose another --out")
     if out.exists() and not overwrite:
-        raise UserError(f"{out} already exists; choose another --out, or pass --overwrite "
-                        "to replace it")
+        raise UserError(
+            f"{out} already exists; choose another --out, or pass --overwrite to replace it"
+        )
     return out

@@ -292,8 +292,10 @@ MAX_PATCH = 4096
 def _check_more_train_ranges(t: TrainConfig) -> None:
     """Bounds for the keys a typo can push out of range (negative, absurdly large)."""
     at_least_zero = {
-        "train.lambda_ramp": t.lambda_ramp, "train.lambda_weight": t.lambda_weight,
-        "train.margin": t.margin, "train.denoiser_lr": t.denoiser_lr,
+        "train.lambda_ramp": t.lambda_ramp,
+        "train.lambda_weight": t.lambda_weight,
+        "train.margin": t.margin,
+        "train.denoiser_lr": t.denoiser_lr,
         "train.warmup_restorer_steps": t.warmup_restorer_steps,
         "train.denoiser_pretrain_steps": t.denoiser_pretrain_steps,
         "train.preview_count": t.preview_count,
@@ -449,4 +451,3 @@ __all__ = [
     "config_to_toml",
     "describe_keys",
 ]
-

@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
-                     if hasattr(signal, name))
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 STUCK_GRACE_S = 20.0  # a stop signal Python has not handled by then means native code hangs
 
 
@@ -105,8 +106,9 @@ class RunControl:
             self.request_stop(name)
 
         if threading.current_thread() is threading.main_thread():
-            self._previous_handlers = {signum: signal.signal(signum, on_signal)
-                                       for signum in STOP_SIGNALS}
+            self._previous_handlers = {
+                signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS
+            }
             self._watch_signals()
 
     def restore_signals(self) -> None:
@@ -141,8 +143,9 @@ class RunControl:
             os.close(write_end)
             return
         self._wakeup = (previous, write_end)
-        threading.Thread(target=self._watch, args=(read_end,), name="signal-watch",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._watch, args=(read_end,), name="signal-watch", daemon=True
+        ).start()
 
     def _watch(self, read_end: int) -> None:
         try:
@@ -160,9 +163,11 @@ class RunControl:
             time.sleep(0.05)
         if self._signals_handled < count:
             name = signal.Signals(signum).name
-            note = (f"noiseda: {name} was not handled within {STUCK_GRACE_S:g} s: the training "
-                    "is stuck in native code; exiting now (the last checkpoint is kept: "
-                    "continue with 'noiseda train --resume RUN_DIR')\n")
+            note = (
+                f"noiseda: {name} was not handled within {STUCK_GRACE_S:g} s: the training "
+                "is stuck in native code; exiting now (the last checkpoint is kept: "
+                "continue with 'noiseda train --resume RUN_DIR')\n"
+            )
             try:
                 os.write(2, note.encode())  # not sys.stderr: the stuck thread may hold its lock
             except OSError:

@@ -35,8 +35,11 @@ def estimate_step_s(cfg: Config, cores: int | None = None) -> float:
     """Rough seconds per training step of ``cfg`` on a CPU with ``cores`` cores."""
     cores = max(1, cores or os.cpu_count() or 1)
     t = cfg.train
-    per_image = (BASELINE_SECONDS_PER_IMAGE_128 if t.mode == Mode.BASELINE
-                 else SECONDS_PER_IMAGE_128.get(cfg.model.diffusion, 5.0))
+    per_image = (
+        BASELINE_SECONDS_PER_IMAGE_128
+        if t.mode == Mode.BASELINE
+        else SECONDS_PER_IMAGE_128.get(cfg.model.diffusion, 5.0)
+    )
     return per_image * (t.patch / 128) ** 2 * t.batch * 2 / min(cores, 32)
 
 
@@ -60,13 +63,24 @@ def cpu_advice(cfg: Config, cores: int | None = None, device_type: str | None = 
 
     smaller = {"paper": "small", "small": "tiny"}.get(cfg.model.diffusion, cfg.model.diffusion)
     patch, batch = min(cfg.train.patch, 64 if cfg.train.patch > 64 else 32), min(cfg.train.batch, 4)
-    lighter = replace(cfg, model=replace(cfg.model, diffusion=smaller),
-                      train=replace(cfg.train, patch=patch, batch=batch))
-    flags = [f"--set {key}={value}" for key, value, old in (
-        ("model.diffusion", smaller, cfg.model.diffusion), ("train.patch", patch, cfg.train.patch),
-        ("train.batch", batch, cfg.train.batch)) if value != old]
-    return (f"this run is sized for a GPU: on this CPU one step (batch {cfg.train.batch}, "
-            f"patch {cfg.train.patch}, denoiser '{cfg.model.diffusion}') takes about "
-            f"{_human(step_s)}, so {cfg.train.steps:,} steps take about {_human(total_s)}. "
-            f"For a CPU, add {' '.join(flags)} (about {_human(estimate_step_s(lighter, cores))} "
-            "a step) and fewer --set train.steps=..., or train on a GPU")
+    lighter = replace(
+        cfg,
+        model=replace(cfg.model, diffusion=smaller),
+        train=replace(cfg.train, patch=patch, batch=batch),
+    )
+    flags = [
+        f"--set {key}={value}"
+        for key, value, old in (
+            ("model.diffusion", smaller, cfg.model.diffusion),
+            ("train.patch", patch, cfg.train.patch),
+            ("train.batch", batch, cfg.train.batch),
+        )
+        if value != old
+    ]
+    return (
+        f"this run is sized for a GPU: on this CPU one step (batch {cfg.train.batch}, "
+        f"patch {cfg.train.patch}, denoiser '{cfg.model.diffusion}') takes about "
+        f"{_human(step_s)}, so {cfg.train.steps:,} steps take about {_human(total_s)}. "
+        f"For a CPU, add {' '.join(flags)} (about {_human(estimate_step_s(lighter, cores))} "
+        "a step) and fewer --set train.steps=..., or train on a GPU"
+    )

@@ -274,8 +274,11 @@ class TrainData:
             self.skipped += [f"{p}: not an image file" for p in paired.skipped]
             flat = _usable(sorted({p for pair in paired.pairs for p in pair}), self.skipped)
             ok = set(flat)
-            pairs = [pair for pair in paired.pairs
-                     if pair[0] in ok and pair[1] in ok and pair[1] not in exclude]
+            pairs = [
+                pair
+                for pair in paired.pairs
+                if pair[0] in ok and pair[1] in ok and pair[1] not in exclude
+            ]
             pairs = self._same_size(pairs)
             self._require(pairs, cfg.synthetic)
         else:
@@ -298,7 +301,8 @@ class TrainData:
             self.notes.append(
                 f"data.real ({cfg.real}) and data.val ({cfg.val}) share images: the validation "
                 "images are trained on, so the validation scores are not a held-out test; keep "
-                "the validation pairs in a folder of their own")
+                "the validation pairs in a folder of their own"
+            )
         workers = max(0, cfg.workers)
         self._sampler = _Sampler(
             pairs, clean, degradation, real, ref, patch, seed, rank,
@@ -312,12 +316,16 @@ class TrainData:
         sides = [min(size) for size in map(image_size, paths) if size is not None]
         if sides and max(sides) < patch:
             largest = max(sides)
-            advice = (f"lower train.patch to at most {largest}" if largest >= MIN_PATCH else
-                      f"use images of at least {MIN_PATCH} px a side (train.patch cannot go "
-                      f"below {MIN_PATCH})")
+            advice = (
+                f"lower train.patch to at most {largest}"
+                if largest >= MIN_PATCH
+                else f"use images of at least {MIN_PATCH} px a side (train.patch cannot go "
+                f"below {MIN_PATCH})"
+            )
             self.notes.append(
                 f"every image of {key} is smaller than train.patch {patch} (the largest short "
-                f"side is {largest} px): crops are upscaled; {advice} to train on real detail")
+                f"side is {largest} px): crops are upscaled; {advice} to train on real detail"
+            )
 
     def _same_size(self, pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
         """Pairs whose input and target have one size; the others are reported, not used."""
@@ -325,8 +333,10 @@ class TrainData:
         for x, y in pairs:
             sx, sy = image_size(x), image_size(y)
             if sx is not None and sy is not None and sx != sy:
-                self.skipped.append(f"pair {x} / {y}: input is {sx[0]}x{sx[1]} but target is "
-                                    f"{sy[0]}x{sy[1]} (a pair must have the same size)")
+                self.skipped.append(
+                    f"pair {x} / {y}: input is {sx[0]}x{sx[1]} but target is "
+                    f"{sy[0]}x{sy[1]} (a pair must have the same size)"
+                )
             else:
                 kept.append((x, y))
         return kept

@@ -248,8 +248,9 @@ PHONE_SHOT_RANGE = (1.5e-3, 3.5e-3)  # a narrow band of Brooks et al.'s range: I
 PHONE_BLUR = 1.2  # the earlier, blotchy model's blur (only with an explicit BLUR)
 
 
-def phone_noise(lo: float = PHONE_STRENGTH[0], hi: float = PHONE_STRENGTH[1],
-                blur: float = 0.0) -> CameraNoise:
+def phone_noise(
+    lo: float = PHONE_STRENGTH[0], hi: float = PHONE_STRENGTH[1], blur: float = 0.0
+) -> CameraNoise:
     """The "phone" degradation: strong sensor noise through a smartphone ISP, no JPEG.
 
     ``blur`` > 0 gives the earlier benchmark's blurred-field model instead (no ISP).
@@ -305,9 +306,11 @@ def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
 # --------------------------------------------------------------------------- parsing
 
 _RANGE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(?:-\s*([0-9]*\.?[0-9]+))?\s*$")
-_HELP = ('use "awgn:LO-HI" (σ in 8-bit levels, e.g. "awgn:0-75"), "camera", "camera:LO-HI", '
-         '"phone", "phone:LO-HI", "phone:LO-HI:BLUR" (BLUR: σ in pixels of the noise field), '
-         '"fit" (measured in the real photos) or "fit:A,B,BLUR,RHO"')
+_HELP = (
+    'use "awgn:LO-HI" (σ in 8-bit levels, e.g. "awgn:0-75"), "camera", "camera:LO-HI", '
+    '"phone", "phone:LO-HI", "phone:LO-HI:BLUR" (BLUR: σ in pixels of the noise field), '
+    '"fit" (measured in the real photos) or "fit:A,B,BLUR,RHO"'
+)
 
 
 def _parse_range(spec: str, text: str) -> tuple[float, float]:
@@ -360,8 +363,10 @@ def parse_degradation(spec: str) -> Degradation:
 
 def _parse_fit(spec: str, args: str) -> FittedNoise:
     if not args.strip():
-        raise UserError(f"degradation {spec!r} is measured from data.real when a run is planned; "
-                        "resolve it with noiseda_core.noise_fit.resolve_degradation first")
+        raise UserError(
+            f"degradation {spec!r} is measured from data.real when a run is planned; "
+            "resolve it with noiseda_core.noise_fit.resolve_degradation first"
+        )
     try:
         values = [float(v) for v in args.split(",")]
     except ValueError:

@@ -134,8 +134,9 @@ def _save(a: np.ndarray, path: Path, project: DemoProject) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        write_image(torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))), path,
-                    replace=False)
+        write_image(
+            torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))), path, replace=False
+        )
     except FileExistsError:
         project.kept.append(path)
     else:
@@ -171,8 +172,9 @@ def write_demo_project(out: Path, seed: int = 0) -> DemoProject:
         _save(camera.apply(clean, rng), out / "real_val" / "input" / f"{name}.png", project)
         _save(clean, out / "real_val" / "target" / f"{name}.png", project)
     try:
-        atomic_write_bytes(project.toml, (DEMO_HEADER + tomli_w.dumps(DEMO_CONFIG)).encode("utf-8"),
-                           replace=False)
+        atomic_write_bytes(
+            project.toml, (DEMO_HEADER + tomli_w.dumps(DEMO_CONFIG)).encode("utf-8"), replace=False
+        )
     except FileExistsError:
         project.kept.append(project.toml)
     else:
@@ -185,5 +187,10 @@ def write_demo_data(out: Path, seed: int = 0) -> Path:
     return write_demo_project(out, seed).toml
 
 
-__all__ = ["DEMO_CONFIG", "DemoProject", "skimage_data_dir", "write_demo_data",
-           "write_demo_project"]
+__all__ = [
+    "DEMO_CONFIG",
+    "DemoProject",
+    "skimage_data_dir",
+    "write_demo_data",
+    "write_demo_project",
+]

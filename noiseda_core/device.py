@@ -1,7 +1,7 @@
 """Choosing the device and the arithmetic: CUDA, Apple's MPS or the CPU.
 
-    device = resolve_device("auto")          # cuda if present, else mps, else cpu
-    dtype = autocast_dtype(Precision.AUTO, device)   # bf16 on capable GPUs, else None
+device = resolve_device("auto")          # cuda if present, else mps, else cpu
+dtype = autocast_dtype(Precision.AUTO, device)   # bf16 on capable GPUs, else None
 """
 
 from __future__ import annotations
@@ -26,15 +26,25 @@ def resolve_device(spec: str) -> torch.device:
     try:
         device = torch.device(spec)
     except RuntimeError:
-        raise UserError(f"device {spec!r} is not known (use auto, cpu, cuda, cuda:N or mps)") from None
+        raise UserError(
+            f"device {spec!r} is not known (use auto, cpu, cuda, cuda:N or mps)"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device {spec!r} was asked for but no CUDA GPU is available (use auto or cpu)")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UserError(
+            f"device {spec!r} was asked for but no CUDA GPU is available (use auto or cpu)"
+        )
+    if (
+        device.type == "cuda"
+        and device.index is not None
+        and device.index >= torch.cuda.device_count()
+    ):
         raise UserError(f"device {spec!r}: only {torch.cuda.device_count()} CUDA device(s) present")
     if device.type == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
-        raise UserError("device 'mps' was asked for but Apple's MPS is not available (use auto or cpu)")
+        raise UserError(
+            "device 'mps' was asked for but Apple's MPS is not available (use auto or cpu)"
+        )
     return device
 
 
@@ -81,7 +91,11 @@ def describe_device(device: torch.device) -> DeviceInfo:
     if device.type == "mps":
         return DeviceInfo(name="Apple MPS", kind="mps", total_gib=0.0, free_gib=0.0, count=1)
     return DeviceInfo(
-        name=f"CPU ({torch.get_num_threads()} threads)", kind="cpu", total_gib=0.0, free_gib=0.0, count=1
+        name=f"CPU ({torch.get_num_threads()} threads)",
+        kind="cpu",
+        total_gib=0.0,
+        free_gib=0.0,
+        count=1,
     )
 
 

@@ -38,8 +38,11 @@ def missing_restorers() -> dict[str, str]:
     from .nets.spandrel_archs import RESTORMER_HINT
 
     hints = {"restormer": RESTORMER_HINT}
-    return {name: hints[name] for name, module in OPTIONAL_MODULES.items()
-            if importlib.util.find_spec(module) is None}
+    return {
+        name: hints[name]
+        for name, module in OPTIONAL_MODULES.items()
+        if importlib.util.find_spec(module) is None
+    }
 
 
 def device_report() -> DeviceReport:
@@ -53,19 +56,25 @@ def device_report() -> DeviceReport:
     missing = missing_restorers()
     names = [name for name in RESTORERS if name not in missing]
     notes = {name: str(getattr(RESTORERS[name], "description", "")) for name in names}
-    extra = {"restorers": names, "restorer_notes": notes, "denoisers": list(DENOISER_SIZES),
-             "missing": missing}
+    extra = {
+        "restorers": names,
+        "restorer_notes": notes,
+        "denoisers": list(DENOISER_SIZES),
+        "missing": missing,
+    }
     device = resolve_device("auto")
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(0)
-        report = DeviceReport("cuda", props.name, props.total_memory / 2**30,
-                              torch.cuda.device_count(), **extra)
+        report = DeviceReport(
+            "cuda", props.name, props.total_memory / 2**30, torch.cuda.device_count(), **extra
+        )
     elif device.type == "mps":
         report = DeviceReport("mps", "Apple MPS", 0.0, 1, **extra)
     else:
         threads = torch.get_num_threads()
-        report = DeviceReport("cpu", f"CPU ({threads} thread{'s' if threads != 1 else ''})",
-                              0.0, 1, **extra)
+        report = DeviceReport(
+            "cpu", f"CPU ({threads} thread{'s' if threads != 1 else ''})", 0.0, 1, **extra
+        )
     return replace(report, plan=asdict(start_sizes(report.kind, report.total_gib)))
 
 

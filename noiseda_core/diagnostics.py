@@ -42,8 +42,9 @@ def _norm(grads: tuple[torch.Tensor | None, ...]) -> float:
     return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(found))))
 
 
-def term_grad_norms(res: torch.Tensor, dif: torch.Tensor,
-                    restorer: nn.Module) -> tuple[float, float]:
+def term_grad_norms(
+    res: torch.Tensor, dif: torch.Tensor, restorer: nn.Module
+) -> tuple[float, float]:
     """(‖∂res/∂θ_G‖, ‖∂dif/∂θ_G‖) for the restorer's parameters θ_G; keeps the graph.
 
     ``dif`` should already carry its weight (λ·L_dif), so the two norms compare what

@@ -8,8 +8,8 @@ CPU) and wrap the objective in DistributedDataParallel. Rank 0 alone writes file
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -37,14 +37,15 @@ def init_distributed(device_spec: str) -> DistContext:
         return DistContext()
     rank = int(os.environ["RANK"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() and (device_spec == "auto" or device_spec.startswith("cuda"))
+    use_cuda = torch.cuda.is_available() and (
+        device_spec == "auto" or device_spec.startswith("cuda")
+    )
     if use_cuda:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         # Rank 0 validates and writes previews while the others wait in the next collective:
         # allow that an hour rather than the default 10 minutes.
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo",
-                                timeout=timedelta(hours=1))
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo", timeout=timedelta(hours=1))
     return DistContext(rank=rank, local_rank=local_rank, world_size=world)
 
 

@@ -20,8 +20,9 @@ class OutOfMemoryAdvice(UserError):
 
 
 # what to change after a training run ran out of device memory (the CLI and the app say this)
-OUT_OF_MEMORY_ADVICE = ("lower train.batch or train.patch, set train.auto_batch=true, or pick a "
-                        "smaller model.diffusion")
+OUT_OF_MEMORY_ADVICE = (
+    "lower train.batch or train.patch, set train.auto_batch=true, or pick a smaller model.diffusion"
+)
 
 
 def with_out_of_memory_advice(message: str, details: str = "") -> str:

@@ -53,14 +53,17 @@ def _keyed(paths: list[Path], root: Path, what: str) -> dict[str, Path]:
     for path in paths:
         key = _pair_key(path, root)
         if key in keyed:
-            raise UserError(f"{what} folder {root} holds both {keyed[key].name} and {path.name} "
-                            f"in {path.parent}: the pair is ambiguous; keep one of them")
+            raise UserError(
+                f"{what} folder {root} holds both {keyed[key].name} and {path.name} "
+                f"in {path.parent}: the pair is ambiguous; keep one of them"
+            )
         keyed[key] = path
     return keyed
 
 
-def match_pairs(inputs: list[Path], input_root: Path, targets: list[Path],
-                target_root: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
+def match_pairs(
+    inputs: list[Path], input_root: Path, targets: list[Path], target_root: Path
+) -> tuple[list[tuple[Path, Path]], list[str]]:
     """Pairs (input, target) with the same relative path less suffix, and the files left
     without a partner. ``UserError`` when a folder holds two files for one pair."""
     by_input = _keyed(inputs, input_root, "input")
@@ -71,8 +74,15 @@ def match_pairs(inputs: list[Path], input_root: Path, targets: list[Path],
     return pairs, unmatched
 
 
-def evaluate_folders(model: Path, input_dir: Path, target_dir: Path, *, device: str = "auto",
-                     tile: int | None = None, y_channel: bool = False) -> EvaluationReport:
+def evaluate_folders(
+    model: Path,
+    input_dir: Path,
+    target_dir: Path,
+    *,
+    device: str = "auto",
+    tile: int | None = None,
+    y_channel: bool = False,
+) -> EvaluationReport:
     """Restore every matched input with ``model`` and score it against its target."""
     from .device import resolve_device
     from .export import load_restorer
@@ -82,11 +92,17 @@ def evaluate_folders(model: Path, input_dir: Path, target_dir: Path, *, device: 
 
     torch_device = resolve_device(device)
     restorer = load_restorer(model, torch_device)
-    pairs, unmatched = match_pairs(scan_images(input_dir).images, Path(input_dir),
-                                   scan_images(target_dir).images, Path(target_dir))
+    pairs, unmatched = match_pairs(
+        scan_images(input_dir).images,
+        Path(input_dir),
+        scan_images(target_dir).images,
+        Path(target_dir),
+    )
     if not pairs:
-        raise UserError(f"no file of {input_dir} has a target at the same place and name in "
-                        f"{target_dir}; name pairs alike, e.g. input/0001.png and target/0001.png")
+        raise UserError(
+            f"no file of {input_dir} has a target at the same place and name in "
+            f"{target_dir}; name pairs alike, e.g. input/0001.png and target/0001.png"
+        )
     report = EvaluationReport(model=str(model), unmatched=unmatched)
     for source, target in pairs:
         try:
@@ -95,17 +111,21 @@ def evaluate_folders(model: Path, input_dir: Path, target_dir: Path, *, device: 
             report.failed.append(str(exc))
             continue
         if degraded.shape != clean.shape:
-            report.failed.append(f"{source}: size {tuple(degraded.shape[1:])} differs from "
-                                 f"{target} {tuple(clean.shape[1:])}")
+            report.failed.append(
+                f"{source}: size {tuple(degraded.shape[1:])} differs from "
+                f"{target} {tuple(clean.shape[1:])}"
+            )
             continue
         restored = restore(restorer, degraded, tile=tile, device=torch_device).cpu()
-        report.scores.append(PairScore(
-            name=_pair_key(source, Path(input_dir)),
-            psnr=psnr(restored, clean, y_channel=y_channel),
-            ssim=ssim(restored, clean, y_channel=y_channel),
-            psnr_input=psnr(degraded, clean, y_channel=y_channel),
-            ssim_input=ssim(degraded, clean, y_channel=y_channel),
-        ))
+        report.scores.append(
+            PairScore(
+                name=_pair_key(source, Path(input_dir)),
+                psnr=psnr(restored, clean, y_channel=y_channel),
+                ssim=ssim(restored, clean, y_channel=y_channel),
+                psnr_input=psnr(degraded, clean, y_channel=y_channel),
+                ssim_input=ssim(degraded, clean, y_channel=y_channel),
+            )
+        )
     if not report.scores:
         raise UserError("no pair could be evaluated:\n  " + "\n  ".join(report.failed))
     return report
@@ -114,11 +134,15 @@ def evaluate_folders(model: Path, input_dir: Path, target_dir: Path, *, device: 
 def format_report(report: EvaluationReport) -> str:
     lines = [f"{'image':<24} {'PSNR':>8} {'SSIM':>7}   {'input PSNR':>10} {'SSIM':>7}"]
     for s in report.scores:
-        lines.append(f"{s.name[:24]:<24} {s.psnr:8.2f} {s.ssim:7.4f}   {s.psnr_input:10.2f} "
-                     f"{s.ssim_input:7.4f}")
+        lines.append(
+            f"{s.name[:24]:<24} {s.psnr:8.2f} {s.ssim:7.4f}   {s.psnr_input:10.2f} "
+            f"{s.ssim_input:7.4f}"
+        )
     summary = report.summary()
-    lines.append(f"{'mean of ' + str(summary['count']):<24} {summary['psnr']:8.2f} "
-                 f"{summary['ssim']:7.4f}   {summary['psnr_input']:10.2f} {summary['ssim_input']:7.4f}")
+    lines.append(
+        f"{'mean of ' + str(summary['count']):<24} {summary['psnr']:8.2f} "
+        f"{summary['ssim']:7.4f}   {summary['psnr_input']:10.2f} {summary['ssim_input']:7.4f}"
+    )
     for name in report.unmatched:
         lines.append(f"unmatched: {name}")
     for reason in report.failed:

@@ -67,8 +67,11 @@ def read_event_log(run_dir: Path) -> EventLog:
         except (json.JSONDecodeError, RecursionError):
             log.damaged += not line.startswith("{")  # a line cut short by a kill is no damage
             continue
-        if isinstance(data, dict) and data.get("type") not in EVENT_TYPES and isinstance(
-                data.get("type"), str):
+        if (
+            isinstance(data, dict)
+            and data.get("type") not in EVENT_TYPES
+            and isinstance(data.get("type"), str)
+        ):
             continue  # written by a newer version
         try:
             log.events.append(event_from_dict(data))

@@ -62,7 +62,10 @@ def export_metadata(restorer: Restorer, extra: dict[str, str] | None = None) -> 
 
 
 def export_restorer(
-    restorer: Restorer, path: Path, *, extra_metadata: dict[str, str] | None = None,
+    restorer: Restorer,
+    path: Path,
+    *,
+    extra_metadata: dict[str, str] | None = None,
     replace: bool = True,
 ) -> None:
     """Write ``restorer`` to ``path`` (safetensors, atomic) with the metadata above.
@@ -73,8 +76,9 @@ def export_restorer(
 
     metadata = export_metadata(restorer, extra_metadata)
     tensors = _tensors(restorer)
-    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata),
-                 replace=replace)
+    atomic_write(
+        Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata), replace=replace
+    )
 
 
 def _model_file(spec: Path | str) -> Path:
@@ -91,9 +95,11 @@ def read_metadata(path: Path | str) -> dict[str, str]:
     path = _model_file(path)
     if not path.is_file():
         why = not_a_file_reason(path)
-        raise UserError(f"{path}: model file not found; pass the path of a .safetensors model"
-                        if why == "the file does not exist" else f"{path}: {why}; pass the path "
-                        "of a .safetensors model")
+        raise UserError(
+            f"{path}: model file not found; pass the path of a .safetensors model"
+            if why == "the file does not exist"
+            else f"{path}: {why}; pass the path of a .safetensors model"
+        )
     try:
         with safe_open(str(path), framework="pt") as handle:
             return dict(handle.metadata() or {})

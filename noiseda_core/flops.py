@@ -71,9 +71,12 @@ def train_step_flops(cfg: Config, batch: int = 1) -> int:
         restorer = build_restorer(cfg.model.restorer)
         noise_da = None
         if t.mode.value != "baseline":
-            noise_da = NoiseDALoss(build_denoiser(cfg.model.diffusion, t.patch),
-                                   mode=t.mode, channel_shuffle=t.channel_shuffle,
-                                   residual_swap=t.residual_swap)
+            noise_da = NoiseDALoss(
+                build_denoiser(cfg.model.diffusion, t.patch),
+                mode=t.mode,
+                channel_shuffle=t.channel_shuffle,
+                residual_swap=t.residual_swap,
+            )
         objective = JointObjective(restorer, noise_da)
     shape = (batch, 3, t.patch, t.patch)
     x_s, y_s = torch.rand(shape, device=meta), torch.rand(shape, device=meta)
@@ -101,5 +104,7 @@ def parameter_counts(cfg: Config) -> dict[str, int]:
     with torch.device("meta"):
         restorer = build_restorer(cfg.model.restorer)
         denoiser = build_denoiser(cfg.model.diffusion, cfg.train.patch)
-    return {"restorer": sum(p.numel() for p in restorer.net.parameters()),
-            "denoiser": sum(p.numel() for p in denoiser.parameters())}
+    return {
+        "restorer": sum(p.numel() for p in restorer.net.parameters()),
+        "denoiser": sum(p.numel() for p in denoiser.parameters()),
+    }

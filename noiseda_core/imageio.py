@@ -341,8 +341,7 @@ def icc_profile(path: Path) -> bytes | None:
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return (len(data).to_bytes(4, "big") + kind + data
-            + zlib.crc32(kind + data).to_bytes(4, "big"))
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
 
 
 def add_png_chunk(png: bytes, kind: bytes, data: bytes) -> bytes:
@@ -366,8 +365,15 @@ def _encode_16bit(img: torch.Tensor, fmt: str, icc: bytes | None) -> bytes:
     return data
 
 
-def write_image(img: torch.Tensor, path: Path, *, protect: Collection[Path] | FileSet = (),
-                depth: int = 8, icc: bytes | None = None, replace: bool = True) -> Path:
+def write_image(
+    img: torch.Tensor,
+    path: Path,
+    *,
+    protect: Collection[Path] | FileSet = (),
+    depth: int = 8,
+    icc: bytes | None = None,
+    replace: bool = True,
+) -> Path:
     """Write ``(3, H, W)`` in [0, 1] as an image (format by suffix, PNG usually), atomically.
 
     ``depth=16`` writes 16 bits per channel where the format has them (PNG, TIFF),
@@ -392,8 +398,7 @@ def write_image(img: torch.Tensor, path: Path, *, protect: Collection[Path] | Fi
         return path
     pil = Image.fromarray(tensor_to_uint8(img), mode="RGB")
     extra = {"icc_profile": icc} if icc and name != "BMP" else {}
-    atomic_write(path, lambda tmp: pil.save(tmp, format=name, **options, **extra),
-                 replace=replace)
+    atomic_write(path, lambda tmp: pil.save(tmp, format=name, **options, **extra), replace=replace)
     return path
 
 

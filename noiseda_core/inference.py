@@ -70,9 +70,14 @@ def even_tiles(length: int, tile: int, overlap: int, multiple: int = 1) -> tuple
     return side, [i * (length - side) // (n - 1) for i in range(n)]
 
 
-def _window_1d(start: int, size: int, length: int, overlap: int,
-               device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
-               ) -> torch.Tensor:
+def _window_1d(
+    start: int,
+    size: int,
+    length: int,
+    overlap: int,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """Blend weight along one axis for a tile ``[start, start + size)`` of ``[0, length)``,
     made on ``device`` in ``dtype`` (the accumulator's: fp32 unless the image is fp64)."""
     w = torch.ones(size, dtype=dtype, device=device)
@@ -82,16 +87,16 @@ def _window_1d(start: int, size: int, length: int, overlap: int,
     ramp = torch.sin(0.5 * math.pi * (i + 0.5) / max(ramp_len, 1)) ** 2
     if start > 0:  # a neighbour on the low side
         w[:margin] = 0.0
-        w[margin:margin + ramp_len] *= ramp
+        w[margin : margin + ramp_len] *= ramp
     if start + size < length:  # a neighbour on the high side
-        w[size - margin:] = 0.0
-        w[size - margin - ramp_len:size - margin] *= ramp.flip(0)
+        w[size - margin :] = 0.0
+        w[size - margin - ramp_len : size - margin] *= ramp.flip(0)
     return w
 
 
 def _chunks(items: list, n: int) -> Iterator[list]:
     for k in range(0, len(items), n):
-        yield items[k:k + n]
+        yield items[k : k + n]
 
 
 def _run(
@@ -129,22 +134,24 @@ def _run(
     wsum = torch.zeros(1, 1, hp, wp, device=device, dtype=acc_dtype)
     coords = [(y, s) for y in ys for s in xs]
     for chunk in _chunks(coords, max(1, tile_batch)):
-        batch = torch.cat([x[..., y:y + th, s:s + tw] for y, s in chunk])
+        batch = torch.cat([x[..., y : y + th, s : s + tw] for y, s in chunk])
         out = forward(batch)
         for k, (y, s) in enumerate(chunk):
             w = wy[y][:, None] * wx[s][None, :]
-            acc[..., y:y + th, s:s + tw] += out[k:k + 1] * w
-            wsum[..., y:y + th, s:s + tw] += w
+            acc[..., y : y + th, s : s + tw] += out[k : k + 1] * w
+            wsum[..., y : y + th, s : s + tw] += w
     return acc / wsum.clamp_min(1e-12)
 
 
 # model → (its weights' identity and versions, dtype, compile) and the net built from them
 _RUNNERS: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, nn.Module]] = (
-    weakref.WeakKeyDictionary())
+    weakref.WeakKeyDictionary()
+)
 
 
-def _runner(model: nn.Module, half: torch.dtype | None, compile: bool,
-            backend: str = "inductor") -> nn.Module:
+def _runner(
+    model: nn.Module, half: torch.dtype | None, compile: bool, backend: str = "inductor"
+) -> nn.Module:
     """``model`` as restoration runs it: a ``half``-dtype channels-last copy of its weights
     (None: the model itself) and/or compiled; rebuilt when the weights change in place."""
     tensors = list(model.parameters()) + list(model.buffers())
@@ -207,8 +214,11 @@ def restore_image(
     was_training = model.training
     model.eval()
     try:
-        runner = (_runner(model, amp if half else None, compile, compile_backend)
-                  if half or compile else model)
+        runner = (
+            _runner(model, amp if half else None, compile, compile_backend)
+            if half or compile
+            else model
+        )
         out = _run(runner, x, t, ov, amp, tile_batch, mult, half)
     finally:
         model.train(was_training)

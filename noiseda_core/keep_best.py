@@ -35,9 +35,15 @@ class Kept:
         if self.kind == "final" or self.psnr is None:
             return "the last weights"
         if self.kind == "start":
-            return (f"the starting model unchanged: no step beat its {self.psnr:.2f} dB on the "
-                    f"{_source_name(self.source)}")
-        gain = "" if self.start_psnr is None else f", {self.psnr - self.start_psnr:+.2f} dB over the start"
+            return (
+                f"the starting model unchanged: no step beat its {self.psnr:.2f} dB on the "
+                f"{_source_name(self.source)}"
+            )
+        gain = (
+            ""
+            if self.start_psnr is None
+            else f", {self.psnr - self.start_psnr:+.2f} dB over the start"
+        )
         return f"the weights of step {self.step} ({self.psnr:.2f} dB on the {_source_name(self.source)}{gain})"
 
 
@@ -80,8 +86,13 @@ class KeepBest:
         return True
 
     def state_dict(self) -> dict[str, object]:
-        return {"source": self.source, "best_step": self.best_step, "best_psnr": self.best_psnr,
-                "start_psnr": self.start_psnr, "weights": self.weights}
+        return {
+            "source": self.source,
+            "best_step": self.best_step,
+            "best_psnr": self.best_psnr,
+            "start_psnr": self.start_psnr,
+            "weights": self.weights,
+        }
 
     def load_state_dict(self, state: dict[str, object]) -> None:
         self.source = str(state.get("source", self.source))

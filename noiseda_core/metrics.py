@@ -20,7 +20,6 @@ import math
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 _Y_WEIGHTS = (65.481 / 255.0, 128.553 / 255.0, 24.966 / 255.0)
 
@@ -51,8 +50,9 @@ def _prepare(
     return a, b
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor, *, y_channel: bool = False,
-         data_range: float = 1.0) -> float:
+def psnr(
+    a: torch.Tensor, b: torch.Tensor, *, y_channel: bool = False, data_range: float = 1.0
+) -> float:
     """Peak signal-to-noise ratio in dB (per image, then averaged; ``inf`` if identical)."""
     a, b = _prepare(a, b, y_channel)
     mse = ((a - b) ** 2).flatten(1).mean(dim=1)
@@ -66,8 +66,9 @@ def _gaussian_1d(size: int, sigma: float) -> torch.Tensor:
     return g / g.sum()
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, *, y_channel: bool = False,
-         data_range: float = 1.0) -> float:
+def ssim(
+    a: torch.Tensor, b: torch.Tensor, *, y_channel: bool = False, data_range: float = 1.0
+) -> float:
     """Structural similarity (mean over valid window positions, channels, batch)."""
     a, b = _prepare(a, b, y_channel)
     channels = a.shape[1]
@@ -87,7 +88,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor, *, y_channel: bool = False,
                 for c in range(arr.shape[1]):
                     filtered[i, c] = cv2.sepFilter2D(arr[i, c], cv2.CV_64F, kernel, kernel)
             h, w = arr.shape[-2:]
-            out.append(torch.from_numpy(filtered[..., half:h - half, half:w - half]))
+            out.append(torch.from_numpy(filtered[..., half : h - half, half : w - half]))
         return out
 
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2

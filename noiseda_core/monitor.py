@@ -12,11 +12,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import policy
 from .config import Config, Task
 from .data import load_pairs, preview_inputs
 from .events import Preview, Validation
 from .imageio import write_image
-from . import policy
 from .metrics import psnr, ssim
 from .run_folder import RunFolder
 
@@ -29,7 +29,9 @@ class RunMonitor:
     def __init__(self, cfg: Config, device: torch.device) -> None:
         self.device = device
         self.y_channel = cfg.train.task == Task.DERAIN
-        self.val = load_pairs(Path(cfg.data.val), max_side=cfg.train.val_max_side) if cfg.data.val else []
+        self.val = (
+            load_pairs(Path(cfg.data.val), max_side=cfg.train.val_max_side) if cfg.data.val else []
+        )
         size = min(PREVIEW_SIZE, max(cfg.train.patch, 64))
         self.previews = preview_inputs(cfg.data, cfg.train.preview_count, size, cfg.train.seed)
         self.proxy: list = []  # proxy pairs (proxy.py) when the run keeps its best by them
@@ -73,9 +75,16 @@ class RunMonitor:
         """A step-0 ``Validation`` of the starting model (after ``score_start``)."""
         assert self.start_scores is not None and self.input_scores is not None
         (value, structure), (noisy, noisy_ssim) = self.start_scores, self.input_scores
-        return Validation(step=0, psnr=value, ssim=structure, psnr_input=noisy,
-                          ssim_input=noisy_ssim, count=len(self.val), psnr_start=value,
-                          ssim_start=structure)
+        return Validation(
+            step=0,
+            psnr=value,
+            ssim=structure,
+            psnr_input=noisy,
+            ssim_input=noisy_ssim,
+            count=len(self.val),
+            psnr_start=value,
+            ssim_start=structure,
+        )
 
     @torch.no_grad()
     def validate(self, model: nn.Module, step: int) -> Validation | None:
@@ -108,10 +117,17 @@ class RunMonitor:
         if step == 0:
             self.proxy_start = (value, structure)
         start = self.proxy_start
-        return Validation(step=step, psnr=value, ssim=structure, psnr_input=self.proxy_input[0],
-                          ssim_input=self.proxy_input[1], count=len(self.proxy),
-                          psnr_start=start[0] if start else None,
-                          ssim_start=start[1] if start else None, source="proxy")
+        return Validation(
+            step=step,
+            psnr=value,
+            ssim=structure,
+            psnr_input=self.proxy_input[0],
+            ssim_input=self.proxy_input[1],
+            count=len(self.proxy),
+            psnr_start=start[0] if start else None,
+            ssim_start=start[1] if start else None,
+            source="proxy",
+        )
 
     @torch.no_grad()
     def real_noise(self, model: nn.Module) -> tuple[float | None, float | None]:

@@ -73,9 +73,11 @@ class NoiseFit:
         return self.std_at(0.5)
 
     def summary(self) -> str:
-        return (f"σ {self.std_at(0.1):.1f}–{self.std_at(0.9):.1f} levels (dark–bright), "
-                f"correlation {self.lag1:.2f} at 1 px, colour correlation {self.chroma:+.2f} "
-                f"({self.blocks} flat blocks in {self.images} photos)")
+        return (
+            f"σ {self.std_at(0.1):.1f}–{self.std_at(0.9):.1f} levels (dark–bright), "
+            f"correlation {self.lag1:.2f} at 1 px, colour correlation {self.chroma:+.2f} "
+            f"({self.blocks} flat blocks in {self.images} photos)"
+        )
 
 
 # --------------------------------------------------------------------------- measuring
@@ -143,8 +145,11 @@ def _measure(blocks: _Blocks) -> dict[str, object]:
     if len(centres) >= 2:
         a, b = np.polyfit(centres, medians, 1)
         if a < 0 or b < 0:  # keep the line physical: clamp and refit the other term
-            a, b = (0.0, float(np.mean(medians))) if a < 0 else (
-                float(np.dot(centres, medians) / np.dot(centres, centres)), 0.0)
+            a, b = (
+                (0.0, float(np.mean(medians)))
+                if a < 0
+                else (float(np.dot(centres, medians) / np.dot(centres, centres)), 0.0)
+            )
     elif centres:
         a, b = 0.0, medians[0]
     else:
@@ -161,8 +166,14 @@ def _measure(blocks: _Blocks) -> dict[str, object]:
     corr = np.corrcoef(flat.T) if len(flat) > 1 else np.eye(3)
     chroma = float((corr[0, 1] + corr[0, 2] + corr[1, 2]) / 3)
     levels = [(c, 255.0 * math.sqrt(max(m, 0.0))) for c, m in zip(centres, medians)]
-    return {"a": float(a), "b": float(b), "lag1": lag(1), "lag2": lag(2), "chroma": chroma,
-            "levels": levels}
+    return {
+        "a": float(a),
+        "b": float(b),
+        "lag1": lag(1),
+        "lag2": lag(2),
+        "chroma": chroma,
+        "levels": levels,
+    }
 
 
 def _blur_for_lag1(lag1: float) -> float:
@@ -175,16 +186,27 @@ def _blur_for_lag1(lag1: float) -> float:
 def fit_images(images: list[np.ndarray], *, calibrate: bool = True, seed: int = 0) -> NoiseFit:
     """Fit the noise of ``(H, W, 3)`` float images in [0, 1]; ``UserError`` when too flat-less."""
     per_image = [flat_blocks(img) for img in images]
-    blocks = _Blocks(np.concatenate([b.residual for b in per_image]),
-                     np.concatenate([b.mean for b in per_image]))
+    blocks = _Blocks(
+        np.concatenate([b.residual for b in per_image]), np.concatenate([b.mean for b in per_image])
+    )
     if len(blocks.residual) < 8:
-        raise UserError("the real photos are too small or too busy to measure their noise "
-                        "(fewer than 8 flat 16×16 areas); add photos with some plain areas")
+        raise UserError(
+            "the real photos are too small or too busy to measure their noise "
+            "(fewer than 8 flat 16×16 areas); add photos with some plain areas"
+        )
     measured = _measure(blocks)
-    fit = NoiseFit(a=measured["a"], b=measured["b"], blur=_blur_for_lag1(measured["lag1"]),
-                   rho=float(np.clip(measured["chroma"], 0.0, 0.95)), lag1=measured["lag1"],
-                   lag2=measured["lag2"], chroma=measured["chroma"], blocks=len(blocks.residual),
-                   images=len(images), levels=measured["levels"])
+    fit = NoiseFit(
+        a=measured["a"],
+        b=measured["b"],
+        blur=_blur_for_lag1(measured["lag1"]),
+        rho=float(np.clip(measured["chroma"], 0.0, 0.95)),
+        lag1=measured["lag1"],
+        lag2=measured["lag2"],
+        chroma=measured["chroma"],
+        blocks=len(blocks.residual),
+        images=len(images),
+        levels=measured["levels"],
+    )
     if calibrate:
         fit = _self_calibrate(fit, per_image, seed)
     return fit
@@ -220,8 +242,13 @@ def _self_calibrate(fit: NoiseFit, per_image: list[_Blocks], seed: int) -> Noise
 
     lag1 = float(np.clip(fit.lag1 + (fit.lag1 - again["lag1"]), 0.0, 0.99))
     rho = float(np.clip(fit.rho + (fit.chroma - again["chroma"]), 0.0, 0.95))
-    return replace(fit, a=scaled(fit.a, fit.a, again["a"]), b=scaled(fit.b, fit.b, again["b"]),
-                   blur=_blur_for_lag1(lag1), rho=rho)
+    return replace(
+        fit,
+        a=scaled(fit.a, fit.a, again["a"]),
+        b=scaled(fit.b, fit.b, again["b"]),
+        blur=_blur_for_lag1(lag1),
+        rho=rho,
+    )
 
 
 def field_stats(noise: np.ndarray) -> dict[str, float]:
@@ -258,8 +285,9 @@ def fit_folder(folder: Path, *, max_images: int = MAX_IMAGES, seed: int = 0) -> 
 
     paths = sorted(scan_images(Path(folder)).images)
     if not paths:
-        raise UserError(f"{folder}: no images to measure the noise in; choose the folder of "
-                        "real photos")
+        raise UserError(
+            f"{folder}: no images to measure the noise in; choose the folder of real photos"
+        )
     picks = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, min(max_images, len(paths)))]
     images = []
     for path in dict.fromkeys(picks):
@@ -276,8 +304,9 @@ def fit_folder(folder: Path, *, max_images: int = MAX_IMAGES, seed: int = 0) -> 
     try:
         return fit_images(images, seed=seed)
     except UserError as exc:
-        raise UserError(f"{folder}: {exc}, or choose another synthetic degradation than "
-                        '"fit" (e.g. awgn:0-75)') from None
+        raise UserError(
+            f'{folder}: {exc}, or choose another synthetic degradation than "fit" (e.g. awgn:0-75)'
+        ) from None
 
 
 def resolve_degradation(cfg):  # noqa: ANN001, ANN201 - Config in, Config out (no import cycle)
@@ -290,5 +319,11 @@ def resolve_degradation(cfg):  # noqa: ANN001, ANN201 - Config in, Config out (n
     return replace(cfg, data=replace(cfg.data, degradation=fit.degradation.spec))
 
 
-__all__ = ["NoiseFit", "field_stats", "fit_folder", "fit_images", "flat_blocks",
-           "resolve_degradation"]
+__all__ = [
+    "NoiseFit",
+    "field_stats",
+    "fit_folder",
+    "fit_images",
+    "flat_blocks",
+    "resolve_degradation",
+]

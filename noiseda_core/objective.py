@@ -52,8 +52,9 @@ class JointObjective(nn.Module):
         # normalises over the batch (BatchNorm, e.g. DnCNN): then the domains stay apart.
         self.joint_forward = not _has_batch_statistics(restorer)
 
-    def _restore_both(self, x_s: torch.Tensor,
-                      x_r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _restore_both(
+        self, x_s: torch.Tensor, x_r: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.joint_forward and x_s.shape[1:] == x_r.shape[1:]:
             out = self.restorer(torch.cat([x_s, x_r]))
             return out[: len(x_s)], out[len(x_s) :]
@@ -86,14 +87,21 @@ class JointObjective(nn.Module):
         else:
             out_s, out_r = self._restore_both(x_s, x_r)
         res = charbonnier(out_s.float(), y_s.float())
-        terms = self.noise_da(y_s, x_s, out_s, x_r, out_r, ref=ref, generator=generator,
-                              noise=noise)
+        terms = self.noise_da(
+            y_s, x_s, out_s, x_r, out_r, ref=ref, generator=generator, noise=noise
+        )
         if phase == Phase.PRETRAIN_DENOISER:
             total = terms.dif
         else:
             total = res + lam * terms.dif
-        return StepTerms(total=total, res=res, dif=terms.dif, mse=terms.mse, triplet=terms.triplet,
-                         mse_neg=terms.mse_neg if self.noise_da.uses_negatives else None)
+        return StepTerms(
+            total=total,
+            res=res,
+            dif=terms.dif,
+            mse=terms.mse,
+            triplet=terms.triplet,
+            mse_neg=terms.mse_neg if self.noise_da.uses_negatives else None,
+        )
 
 
 def _has_batch_statistics(module: nn.Module) -> bool:

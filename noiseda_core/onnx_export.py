@@ -68,12 +68,15 @@ def export_onnx(restorer: Restorer, out: Path, *, replace: bool = True) -> Path:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401
     except ImportError:
-        raise UserError("ONNX export needs the onnx packages: "
-                        "pip install 'noiseda-studio[onnx]'") from None
+        raise UserError(
+            "ONNX export needs the onnx packages: pip install 'noiseda-studio[onnx]'"
+        ) from None
     if restorer.arch not in ONNX_ARCHS:
         why = UNSUPPORTED_WHY.get(restorer.arch, "it is not tested with ONNX")
-        raise UserError(f"ONNX export does not support {restorer.arch} ({why}); export "
-                        f"safetensors instead, or train one of: {', '.join(ONNX_ARCHS)}")
+        raise UserError(
+            f"ONNX export does not support {restorer.arch} ({why}); export "
+            f"safetensors instead, or train one of: {', '.join(ONNX_ARCHS)}"
+        )
     model = _ExportableRestorer(restorer).eval()
     side = max(EXAMPLE_SIDE, 2 * restorer.pad_multiple)
     example = torch.rand(2, 3, side, side + restorer.pad_multiple)
@@ -85,8 +88,12 @@ def export_onnx(restorer: Restorer, out: Path, *, replace: bool = True) -> Path:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
-                model, (example,), dynamo=True, input_names=["input"],
-                output_names=["restored"], dynamic_shapes={"x": {0: batch, 2: height, 3: width}},
+                model,
+                (example,),
+                dynamo=True,
+                input_names=["input"],
+                output_names=["restored"],
+                dynamic_shapes={"x": {0: batch, 2: height, 3: width}},
                 verbose=False,
             )
             program.save(str(tmp))
@@ -97,6 +104,8 @@ def export_onnx(restorer: Restorer, out: Path, *, replace: bool = True) -> Path:
         raise
     except Exception as exc:  # the exporter raises many types; name the net and the cause
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise UserError(f"ONNX export of {restorer.arch} failed ({exc.__class__.__name__}: "
-                        f"{first[:200]}); export safetensors instead") from None
+        raise UserError(
+            f"ONNX export of {restorer.arch} failed ({exc.__class__.__name__}: "
+            f"{first[:200]}); export safetensors instead"
+        ) from None
     return Path(out)

@@ -19,8 +19,8 @@ from .diffusion import build_denoiser
 from .diffusion.loss import NoiseDALoss
 from .diffusion.schedule import NoiseSchedule
 from .ema import EMA
-from .nets import Restorer
 from .init_scheme import apply_init
+from .nets import Restorer
 from .objective import JointObjective
 from .starting_model import restorer_for
 
@@ -49,8 +49,10 @@ def build_parts(cfg: Config, device: torch.device, restorer: Restorer | None = N
     noise_da = None
     if t.mode != Mode.BASELINE:
         noise_da = NoiseDALoss(
-            apply_init(build_denoiser(cfg.model.diffusion, t.patch, cfg.model.gamma_scale),
-                       cfg.model.init_scheme),
+            apply_init(
+                build_denoiser(cfg.model.diffusion, t.patch, cfg.model.gamma_scale),
+                cfg.model.init_scheme,
+            ),
             mode=t.mode,
             channel_shuffle=t.channel_shuffle,
             residual_swap=t.residual_swap,
@@ -85,7 +87,7 @@ def make_adam(groups: list[dict], lr: float, device: torch.device) -> torch.opti
         except (RuntimeError, ValueError) as exc:
             import sys
 
-            print(f"fused Adam is not available here ({exc}); using the foreach Adam",
-                  file=sys.stderr)
+            print(
+                f"fused Adam is not available here ({exc}); using the foreach Adam", file=sys.stderr
+            )
     return torch.optim.Adam(groups, lr=lr, foreach=True)
-

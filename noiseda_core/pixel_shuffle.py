@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 
 
-def pd_restore(restore: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor,
-               stride: int) -> torch.Tensor:
+def pd_restore(
+    restore: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, stride: int
+) -> torch.Tensor:
     """``restore`` each of the ``stride²`` sub-images of ``image`` ``(C, H, W)``, reassembled."""
     if stride <= 1:
         return restore(image)

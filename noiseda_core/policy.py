@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from . import inference, measure as measuring
+from . import inference
+from . import measure as measuring
 from .config import Config, Precision
 from .errors import OutOfMemoryAdvice
 from .measure import Measure
@@ -76,8 +77,9 @@ def largest_fitting(base: float, per_unit: float, budget: float, cap: int) -> in
 # --------------------------------------------------------------------------- the batch
 
 
-def step_peaks(cfg: Config, device: torch.device, m: Measure,
-               batches: Sequence[int] = PROBE_BATCHES) -> list[tuple[int, float]]:
+def step_peaks(
+    cfg: Config, device: torch.device, m: Measure, batches: Sequence[int] = PROBE_BATCHES
+) -> list[tuple[int, float]]:
     """``(batch, peak bytes)`` of one real joint training step per batch.
 
     Peaks count from what this process held before the probe was built, so the
@@ -105,33 +107,55 @@ def suggest_batch(cfg: Config, device: torch.device, measure: Measure | None = N
     configured = cfg.train.batch
     free = m.free_bytes(device)
     if free is None:
-        return BatchAdvice(configured, f"batch {configured} (as configured): {device.type} memory "
-                                       "is not measured; lower train.batch if the system swaps")
+        return BatchAdvice(
+            configured,
+            f"batch {configured} (as configured): {device.type} memory "
+            "is not measured; lower train.batch if the system swaps",
+        )
     try:
         points = step_peaks(cfg, device, m)
     except Exception as exc:
         if not m.is_oom(exc):
             raise
         m.release(device)
-        return BatchAdvice(1, f"even batch {min(PROBE_BATCHES)} ran out of memory on {device} "
-                              f"({free / GIB:.1f} GiB free); lower train.patch or pick a "
-                              "smaller model.diffusion / model.restorer", measured=True,
-                           free_bytes=free)
+        return BatchAdvice(
+            1,
+            f"even batch {min(PROBE_BATCHES)} ran out of memory on {device} "
+            f"({free / GIB:.1f} GiB free); lower train.patch or pick a "
+            "smaller model.diffusion / model.restorer",
+            measured=True,
+            free_bytes=free,
+        )
     base, per_sample = fit_linear(points)
     batch = largest_fitting(base, per_sample, BATCH_FRACTION * free, BATCH_CAP)
-    detail = (f"{free / GIB:.1f} GiB free, {max(per_sample, 0) / GIB:.2f} GiB per sample "
-              f"+ {base / GIB:.2f} GiB fixed (patch {cfg.train.patch}, {cfg.model.restorer} + "
-              f"{cfg.model.diffusion} denoiser)")
+    detail = (
+        f"{free / GIB:.1f} GiB free, {max(per_sample, 0) / GIB:.2f} GiB per sample "
+        f"+ {base / GIB:.2f} GiB fixed (patch {cfg.train.patch}, {cfg.model.restorer} + "
+        f"{cfg.model.diffusion} denoiser)"
+    )
     if batch < 1:
-        return BatchAdvice(1, f"batch 1 may not fit: {detail}; lower train.patch or pick a "
-                              "smaller model.diffusion", True, free, base, per_sample)
+        return BatchAdvice(
+            1,
+            f"batch 1 may not fit: {detail}; lower train.patch or pick a smaller model.diffusion",
+            True,
+            free,
+            base,
+            per_sample,
+        )
     capped = " (the cap)" if batch == BATCH_CAP else ""
-    return BatchAdvice(batch, f"batch {batch}{capped} fits in {BATCH_FRACTION:.0%} of free memory: "
-                              f"{detail}", True, free, base, per_sample)
+    return BatchAdvice(
+        batch,
+        f"batch {batch}{capped} fits in {BATCH_FRACTION:.0%} of free memory: {detail}",
+        True,
+        free,
+        base,
+        per_sample,
+    )
 
 
-def with_suggested_batch(cfg: Config, device: torch.device,
-                         measure: Measure | None = None) -> tuple[Config, BatchAdvice]:
+def with_suggested_batch(
+    cfg: Config, device: torch.device, measure: Measure | None = None
+) -> tuple[Config, BatchAdvice]:
     """``cfg`` with ``train.batch`` set to the suggestion (``train.auto_batch`` runs)."""
     advice = suggest_batch(cfg, device, measure)
     return replace(cfg, train=replace(cfg.train, batch=advice.batch)), advice
@@ -142,15 +166,22 @@ def with_suggested_batch(cfg: Config, device: torch.device,
 # model → {(device, precision, tile batch): (tile side, tile batch)}: measured once,
 # lowered by an out-of-memory back-off
 _TILES: weakref.WeakKeyDictionary[nn.Module, dict[tuple[str, str, int], tuple[int, int]]] = (
-    weakref.WeakKeyDictionary())
+    weakref.WeakKeyDictionary()
+)
 
 
 def _mult(model: nn.Module) -> int:
     return int(getattr(model, "pad_multiple", 8))
 
 
-def measured_tile(model: nn.Module, device: torch.device, precision: Precision | str | None,
-                  free: int, m: Measure, tile_batch: int = 4) -> int:
+def measured_tile(
+    model: nn.Module,
+    device: torch.device,
+    precision: Precision | str | None,
+    free: int,
+    m: Measure,
+    tile_batch: int = 4,
+) -> int:
     """Tile side so ``tile_batch`` tiles fit in 60 % of ``free`` bytes.
 
     From the peak of restoring one ``TILE_PROBE``² image whole (activation memory
@@ -160,30 +191,48 @@ def measured_tile(model: nn.Module, device: torch.device, precision: Precision |
     image = torch.rand(3, TILE_PROBE, TILE_PROBE)
     model.to(device)  # the weights are not the tile's: count from after them
     before = m.allocated_bytes(device)
-    peak = m.peak_bytes(device, lambda: inference.restore_image(
-        model, image, tile=None, device=device, precision=precision)) - before
+    peak = (
+        m.peak_bytes(
+            device,
+            lambda: inference.restore_image(
+                model, image, tile=None, device=device, precision=precision
+            ),
+        )
+        - before
+    )
     per_pixel = peak / TILE_PROBE**2
     side = int((TILE_FRACTION * free / max(1, tile_batch) / max(per_pixel, 1.0)) ** 0.5)
     side = max(TILE_PROBE, min(TILE_CAP, side))
     return max(_mult(model), side // _mult(model) * _mult(model))
 
 
-def tile_for(model: nn.Module, size: tuple[int, int], device: torch.device | str,
-             precision: Precision | str | None = None, tile_batch: int = 4,
-             measure: Measure | None = None) -> int | None:
+def tile_for(
+    model: nn.Module,
+    size: tuple[int, int],
+    device: torch.device | str,
+    precision: Precision | str | None = None,
+    tile_batch: int = 4,
+    measure: Measure | None = None,
+) -> int | None:
     """Tile side for restoring an image of ``size`` = (H, W); None: the whole image.
 
     Measured once per model, device, precision and tile batch where memory is known (the
     whole frame when its pixels fit in what ``tile_batch`` tiles may use); elsewhere whole
     images up to ``AUTO_TILE_PIXELS`` and ``AUTO_TILE`` tiles above.
     """
-    return _plan(model, size, torch.device(device), precision, tile_batch,
-                 measure or measuring.default())[0]
+    return _plan(
+        model, size, torch.device(device), precision, tile_batch, measure or measuring.default()
+    )[0]
 
 
-def _plan(model: nn.Module, size: tuple[int, int], device: torch.device,
-          precision: Precision | str | None, tile_batch: int,
-          m: Measure) -> tuple[int | None, int]:
+def _plan(
+    model: nn.Module,
+    size: tuple[int, int],
+    device: torch.device,
+    precision: Precision | str | None,
+    tile_batch: int,
+    m: Measure,
+) -> tuple[int | None, int]:
     """(tile side or None, tiles per forward) for an image of ``size``."""
     mult = _mult(model)
     hp, wp = (-(-s // mult) * mult for s in size)
@@ -208,10 +257,19 @@ def whole_frame_fits(size: tuple[int, int], tile: int, tile_batch: int) -> bool:
     return max(h, w) <= TILE_CAP and h * w <= tile_batch * tile * tile
 
 
-def restore(model: nn.Module, img: torch.Tensor, *, tile: int | None = None,
-            device: torch.device | str | None = None, precision: Precision | str | None = None,
-            dtype: torch.dtype = torch.float32, overlap: int = 32, tile_batch: int = 4,
-            min_tile: int = MIN_TILE, measure: Measure | None = None) -> torch.Tensor:
+def restore(
+    model: nn.Module,
+    img: torch.Tensor,
+    *,
+    tile: int | None = None,
+    device: torch.device | str | None = None,
+    precision: Precision | str | None = None,
+    dtype: torch.dtype = torch.float32,
+    overlap: int = 32,
+    tile_batch: int = 4,
+    min_tile: int = MIN_TILE,
+    measure: Measure | None = None,
+) -> torch.Tensor:
     """Restore ``img`` (3, H, W) in [0, 1] → (3, H, W), choosing the tile when none is given.
 
     Out of memory: retried with one tile per batch and half the tile, down to
@@ -227,9 +285,16 @@ def restore(model: nn.Module, img: torch.Tensor, *, tile: int | None = None,
     floor = max(mult, -(-min_tile // mult) * mult)
     while True:
         try:
-            return inference.restore_image(model, img, tile=tile, overlap=overlap, device=dev,
-                                           dtype=dtype, precision=precision,
-                                           tile_batch=tile_batch)
+            return inference.restore_image(
+                model,
+                img,
+                tile=tile,
+                overlap=overlap,
+                device=dev,
+                dtype=dtype,
+                precision=precision,
+                tile_batch=tile_batch,
+            )
         except Exception as exc:
             if not m.is_oom(exc):
                 raise
@@ -242,7 +307,8 @@ def restore(model: nn.Module, img: torch.Tensor, *, tile: int | None = None,
                 f"out of memory on {dev} restoring a {w}×{h} image even with {floor}-pixel "
                 "tiles; use a smaller model, lower precision (--precision bf16 or fp16 on a "
                 "GPU), free memory held by other programs, or restore on another device "
-                "(--device cpu)") from None
+                "(--device cpu)"
+            ) from None
         _TILES.setdefault(model, {})[key] = tile, tile_batch
 
 
@@ -282,11 +348,12 @@ def start_sizes(kind: str, total_gib: float = 0.0) -> StartSizes:
 # --------------------------------------------------------------------------- compiling
 
 CUDA_GRAPH_MAX_BATCH = 8  # at or below this batch a step is bound by kernel launches
-COMPILE_MODES = ("auto", "default", "reduce-overhead", "max-autotune",
-                 "max-autotune-no-cudagraphs")
+COMPILE_MODES = ("auto", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
-def compile_mode_for(device: torch.device, batch: int, requested: str | None = "auto") -> str | None:
+def compile_mode_for(
+    device: torch.device, batch: int, requested: str | None = "auto"
+) -> str | None:
     """The ``torch.compile`` mode for a training step (None: the default mode).
 
     ``auto``: CUDA graphs (``reduce-overhead``) on CUDA for batches up to
@@ -303,7 +370,8 @@ def compile_mode_for(device: torch.device, batch: int, requested: str | None = "
         return "reduce-overhead" if on_cuda and batch <= CUDA_GRAPH_MAX_BATCH else None
     if not on_cuda:
         return {"reduce-overhead": None, "max-autotune": "max-autotune-no-cudagraphs"}.get(
-            requested, requested)
+            requested, requested
+        )
     return requested
 
 
@@ -316,6 +384,16 @@ def wants_checkpointing(peak_bytes: float, budget_bytes: float | None) -> bool:
     return budget_bytes is not None and peak_bytes > budget_bytes
 
 
-__all__ = ["BatchAdvice", "StartSizes", "compile_mode_for", "fit_linear", "largest_fitting",
-           "restore", "start_sizes", "suggest_batch", "tile_for", "wants_checkpointing",
-           "with_suggested_batch"]
+__all__ = [
+    "BatchAdvice",
+    "StartSizes",
+    "compile_mode_for",
+    "fit_linear",
+    "largest_fitting",
+    "restore",
+    "start_sizes",
+    "suggest_batch",
+    "tile_for",
+    "wants_checkpointing",
+    "with_suggested_batch",
+]

@@ -22,16 +22,28 @@ from .step import TrainStep, to_device
 class ProbeStep:
     """``probe(batch)``: one joint training step of ``cfg`` on (batch, 3, P, P) noise."""
 
-    def __init__(self, cfg: Config, device: torch.device, *, compile_mode: str | None = "auto",
-                 compile_backend: str = "inductor", checkpoint: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        device: torch.device,
+        *,
+        compile_mode: str | None = "auto",
+        compile_backend: str = "inductor",
+        checkpoint: bool = False,
+    ) -> None:
         t = cfg.train
         self.device, self.patch = device, t.patch
         parts = build_parts(cfg, device)
         if checkpoint and parts.objective.noise_da is not None:
             parts.objective.noise_da.denoiser.checkpoint_full_res = True
-        self.step = TrainStep(parts, device, autocast_dtype(t.precision, device),
-                              compile=t.compile, compile_mode=compile_mode,
-                              compile_backend=compile_backend)
+        self.step = TrainStep(
+            parts,
+            device,
+            autocast_dtype(t.precision, device),
+            compile=t.compile,
+            compile_mode=compile_mode,
+            compile_backend=compile_backend,
+        )
         self.generator = torch.Generator(device=device).manual_seed(0)
         self.unpaired = t.mode == Mode.NOISE_DA_UNPAIRED
         self.real_per_pair = t.real_per_pair
@@ -54,5 +66,6 @@ class ProbeStep:
         return self._inputs[batch]
 
     def __call__(self, batch: int, lam: float = 0.1) -> StepTerms:
-        return self.step(self.inputs(batch), lam=lam, phase=Phase.JOINT,
-                         generator=self.generator).terms
+        return self.step(
+            self.inputs(batch), lam=lam, phase=Phase.JOINT, generator=self.generator
+        ).terms

@@ -33,8 +33,10 @@ def split_held_out(paths: list[Path], seed: int) -> tuple[list[Path], list[Path]
         return [], list(paths)
     order = np.random.default_rng([seed, 4242]).permutation(len(paths))
     held = {int(i) for i in order[:count]}
-    return ([p for i, p in enumerate(paths) if i in held],
-            [p for i, p in enumerate(paths) if i not in held])
+    return (
+        [p for i, p in enumerate(paths) if i in held],
+        [p for i, p in enumerate(paths) if i not in held],
+    )
 
 
 def synthetic_photos(synthetic: str, degradation: str) -> list[Path]:
@@ -81,10 +83,22 @@ def proxy_pairs(clean: list[Path], degradation: Degradation, seed: int) -> list[
             image = np.repeat(image, 3, axis=2)
         for k, crop in enumerate(_crops(image[..., :3], PROXY_CROPS, PROXY_CROP)):
             noisy = np.clip(degradation.apply(np.ascontiguousarray(crop), rng), 0.0, 1.0)
-            samples.append(Sample(name=f"{path.stem}_{k}", input=array_to_tensor(noisy),
-                                  target=array_to_tensor(crop)))
+            samples.append(
+                Sample(
+                    name=f"{path.stem}_{k}",
+                    input=array_to_tensor(noisy),
+                    target=array_to_tensor(crop),
+                )
+            )
     return samples
 
 
-__all__ = ["PROXY_CROP", "PROXY_CROPS", "PROXY_IMAGES", "proxy_pairs", "proxy_setup",
-           "split_held_out", "synthetic_photos"]
+__all__ = [
+    "PROXY_CROP",
+    "PROXY_CROPS",
+    "PROXY_IMAGES",
+    "proxy_pairs",
+    "proxy_setup",
+    "split_held_out",
+    "synthetic_photos",
+]

@@ -37,8 +37,9 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _collect(inputs: list[Path], report: RestoreReport,
-             out_dir: Path | None = None) -> list[tuple[Path, Path]]:
+def _collect(
+    inputs: list[Path], report: RestoreReport, out_dir: Path | None = None
+) -> list[tuple[Path, Path]]:
     """(image path, output path relative to out_dir) for files and folders given.
 
     When ``out_dir`` is a subfolder of an input folder, the images inside it (earlier
@@ -56,9 +57,14 @@ def _collect(inputs: list[Path], report: RestoreReport,
                 report.failed.append((item, str(exc)))
                 continue
             report.skipped.extend(scan.skipped)
-            below = out_resolved is not None and Path(os.path.realpath(item)) in out_resolved.parents
-            jobs.extend((p, p.relative_to(item)) for p in scan.images
-                        if not (below and _inside(Path(os.path.realpath(p)), out_resolved)))
+            below = (
+                out_resolved is not None and Path(os.path.realpath(item)) in out_resolved.parents
+            )
+            jobs.extend(
+                (p, p.relative_to(item))
+                for p in scan.images
+                if not (below and _inside(Path(os.path.realpath(p)), out_resolved))
+            )
         elif item.is_file():
             if item.suffix.lower() in IMAGE_SUFFIXES:
                 jobs.append((item, Path(item.name)))
@@ -105,8 +111,10 @@ def existing_outputs(inputs: list[Path], out_dir: Path) -> list[Path]:
 
 def appeared_meanwhile(dst: Path) -> str:
     """Why an output was not written: another process created it while we restored."""
-    return (f"{dst} appeared while restoring (another program or restore wrote it); it was "
-            "kept, not replaced: restore into another output folder, or pass --overwrite")
+    return (
+        f"{dst} appeared while restoring (another program or restore wrote it); it was "
+        "kept, not replaced: restore into another output folder, or pass --overwrite"
+    )
 
 
 def restore_paths(
@@ -137,9 +145,8 @@ def restore_paths(
     before each file. ``pd`` > 1 restores by pixel-shuffle down-sampling with that
     stride (``pixel_shuffle.py``).
     """
-    from .pixel_shuffle import pd_restore
-
     from .imageio import FileSet, array_to_tensor, icc_profile, read_image_array, write_image
+    from .pixel_shuffle import pd_restore
 
     report = RestoreReport()
     out_dir = Path(out_dir)
@@ -150,31 +157,44 @@ def restore_paths(
     taken = [dst for _, dst in targets if dst.exists()]
     for dst in taken:
         if dst in protect:
-            raise UserError(f"refusing to overwrite the input image {dst}; choose another "
-                            "output folder")
+            raise UserError(
+                f"refusing to overwrite the input image {dst}; choose another output folder"
+            )
     if taken and not overwrite:
-        shown = ", ".join(str(p) for p in taken[:3]) + (f" and {len(taken) - 3} more"
-                                                        if len(taken) > 3 else "")
-        raise UserError(f"{len(taken)} output file(s) already exist: {shown}; choose another "
-                        "output folder, or allow replacing them (--overwrite)")
+        shown = ", ".join(str(p) for p in taken[:3]) + (
+            f" and {len(taken) - 3} more" if len(taken) > 3 else ""
+        )
+        raise UserError(
+            f"{len(taken)} output file(s) already exist: {shown}; choose another "
+            "output folder, or allow replacing them (--overwrite)"
+        )
     for done, (src, dst) in enumerate(targets, start=1):
         if should_stop is not None and should_stop():
             report.stopped = True
             break
         try:
             array = read_image_array(src)
-            restored = pd_restore(lambda x: policy.restore(model, x, tile=tile, device=device,
-                                                           precision=precision),
-                                  array_to_tensor(array), pd)
+            restored = pd_restore(
+                lambda x: policy.restore(model, x, tile=tile, device=device, precision=precision),
+                array_to_tensor(array),
+                pd,
+            )
         except (UserError, OSError) as exc:
             report.failed.append((src, str(exc)))
         else:
             try:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    report.written.append(write_image(
-                        restored, dst, protect=protect, icc=icc_profile(src),
-                        depth=16 if array.dtype == np.uint16 else 8, replace=overwrite))
+                    report.written.append(
+                        write_image(
+                            restored,
+                            dst,
+                            protect=protect,
+                            icc=icc_profile(src),
+                            depth=16 if array.dtype == np.uint16 else 8,
+                            replace=overwrite,
+                        )
+                    )
                 except FileExistsError:
                     report.failed.append((src, appeared_meanwhile(dst)))
             except OSError as exc:

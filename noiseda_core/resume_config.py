@@ -20,8 +20,11 @@ CHANGEABLE = {"train.steps"}
 
 
 def _flat(cfg: Config) -> dict[str, Any]:
-    return {f"{section}.{key}": value
-            for section, keys in config_to_dict(cfg).items() for key, value in keys.items()}
+    return {
+        f"{section}.{key}": value
+        for section, keys in config_to_dict(cfg).items()
+        for key, value in keys.items()
+    }
 
 
 def check_resume_overrides(overrides: list[str]) -> None:
@@ -29,8 +32,10 @@ def check_resume_overrides(overrides: list[str]) -> None:
     for text in overrides:
         key = text.split("=", 1)[0].strip()
         if key not in CHANGEABLE:
-            raise UserError(f"--set {text!r}: a resumed run can only change train.steps; start a "
-                            "new run to change other settings")
+            raise UserError(
+                f"--set {text!r}: a resumed run can only change train.steps; start a "
+                "new run to change other settings"
+            )
 
 
 def resumed_config(run_dir: Path, state: dict, overrides: list[str] | None = None) -> Config:
@@ -39,16 +44,20 @@ def resumed_config(run_dir: Path, state: dict, overrides: list[str] | None = Non
     try:
         saved = config_from_dict(state["config"])
     except UserError as exc:
-        raise UserError(f"the checkpoint of {run_dir} holds a config this version refuses "
-                        f"({exc}); start a new run") from None
+        raise UserError(
+            f"the checkpoint of {run_dir} holds a config this version refuses "
+            f"({exc}); start a new run"
+        ) from None
     path = run_dir / "config.toml"
     on_disk = saved
     if path.is_file():
         try:
             on_disk = load_config(path)
         except UserError as exc:
-            raise UserError(f"{path} was edited and cannot be used ({exc}); undo the edit "
-                            "(only train.steps may change when resuming)") from None
+            raise UserError(
+                f"{path} was edited and cannot be used ({exc}); undo the edit "
+                "(only train.steps may change when resuming)"
+            ) from None
     before, after = _flat(saved), _flat(on_disk)
     changed = sorted(k for k in before if before[k] != after.get(k) and k not in CHANGEABLE)
     if changed:
@@ -57,12 +66,15 @@ def resumed_config(run_dir: Path, state: dict, overrides: list[str] | None = Non
         raise UserError(
             f"{path} was changed since the run was trained ({shown}{more}); a resumed run keeps "
             "its settings (only train.steps may change): undo the edit, or start a new run "
-            f"with it: noiseda train {path} --run-dir NEW_FOLDER")
+            f"with it: noiseda train {path} --run-dir NEW_FOLDER"
+        )
     cfg = apply_overrides(saved, [f"train.steps={on_disk.train.steps}", *(overrides or [])])
     step = int(state["step"])
     if cfg.train.steps < step:
-        raise UserError(f"train.steps {cfg.train.steps} is below the step {run_dir} already "
-                        f"reached ({step}); choose at least {step}")
+        raise UserError(
+            f"train.steps {cfg.train.steps} is below the step {run_dir} already "
+            f"reached ({step}); choose at least {step}"
+        )
     return cfg
 
 
@@ -70,6 +82,8 @@ def restart_config(run_dir: Path, overrides: list[str] | None = None) -> Config:
     """A run with no checkpoint yet: its ``config.toml``, to train from step 0."""
     path = Path(run_dir) / "config.toml"
     if not path.is_file():
-        raise UserError(f"{run_dir} is not a run folder (no config.toml and no checkpoint "
-                        "inside); start a new run with a config file")
+        raise UserError(
+            f"{run_dir} is not a run folder (no config.toml and no checkpoint "
+            "inside); start a new run with a config file"
+        )
     return load_config(path, overrides)

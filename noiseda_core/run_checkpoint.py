@@ -30,9 +30,11 @@ def hand_edited(run_dir: Path, exc: BaseException) -> UserError:
     """The message for a resume state that does not fit the run's networks or data."""
     lines = str(exc).strip().splitlines()
     detail = lines[0][:200] if lines else exc.__class__.__name__
-    return UserError(f"checkpoint {checkpoint_path(run_dir)} does not fit this run "
-                     f"({exc.__class__.__name__}: {detail}); it was edited or comes from another "
-                     "run: put the original back or start the run again")
+    return UserError(
+        f"checkpoint {checkpoint_path(run_dir)} does not fit this run "
+        f"({exc.__class__.__name__}: {detail}); it was edited or comes from another "
+        "run: put the original back or start the run again"
+    )
 
 
 def rng_state(generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
@@ -42,8 +44,9 @@ def rng_state(generator: torch.Generator, device: torch.device) -> dict[str, tor
     return state
 
 
-def restore_rng(state: dict[str, torch.Tensor], generator: torch.Generator,
-                device: torch.device) -> None:
+def restore_rng(
+    state: dict[str, torch.Tensor], generator: torch.Generator, device: torch.device
+) -> None:
     torch.set_rng_state(state["torch"])
     generator.set_state(state["noise"])
     if device.type == "cuda" and "cuda" in state:
@@ -57,19 +60,24 @@ def save_checkpoint(run: Run, step: int) -> Checkpoint | None:
     if not run.ctx.is_main:
         return None
     parts, scaler = run.parts, run.step.scaler
-    path = save_resume_state(run.run_dir, {
-        "step": step,
-        "config": config_to_dict(run.cfg),
-        "objective": parts.objective.state_dict(),
-        "optimizer": parts.optimizer.state_dict(),
-        "ema": parts.ema.state_dict(),
-        "restorer": parts.objective.restorer.state_dict(),
-        "restorer_arch": architecture_record(parts.objective.restorer),  # no starting file needed
-        "data": data_states,
-        "rng": rng_states,
-        "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-        "keep_best": run.keeper.state_dict() if run.keeper is not None else {},
-    })
+    path = save_resume_state(
+        run.run_dir,
+        {
+            "step": step,
+            "config": config_to_dict(run.cfg),
+            "objective": parts.objective.state_dict(),
+            "optimizer": parts.optimizer.state_dict(),
+            "ema": parts.ema.state_dict(),
+            "restorer": parts.objective.restorer.state_dict(),
+            "restorer_arch": architecture_record(
+                parts.objective.restorer
+            ),  # no starting file needed
+            "data": data_states,
+            "rng": rng_states,
+            "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+            "keep_best": run.keeper.state_dict() if run.keeper is not None else {},
+        },
+    )
     return Checkpoint(step=step, path=str(path))
 
 
@@ -81,7 +89,16 @@ def export_model(run: Run, step: int) -> str:
     kept = "final"
     if run.keeper is not None and run.keeper.load_into(run.parts.eval_restorer):
         kept, step = run.keeper.kept.kind, run.keeper.kept.step or 0
-    export_restorer(run.parts.eval_restorer, run.folder.model_path, extra_metadata={
-        "task": run.cfg.train.task.value, "weights": "ema", "step": str(step), "kept": kept,
-        "init_restorer": run.cfg.model.init_restorer, "training_config": config_to_toml(run.cfg)})
+    export_restorer(
+        run.parts.eval_restorer,
+        run.folder.model_path,
+        extra_metadata={
+            "task": run.cfg.train.task.value,
+            "weights": "ema",
+            "step": str(step),
+            "kept": kept,
+            "init_restorer": run.cfg.model.init_restorer,
+            "training_config": config_to_toml(run.cfg),
+        },
+    )
     return str(run.folder.model_path)

@@ -30,8 +30,15 @@ CHECKPOINT = Path("checkpoints", "last.pt")  # the resume state, inside the run 
 
 # what a run writes; a folder holding only these and no checkpoint may be started again
 LOCK_FILES = {LOCK_NAME, PID_LOCK_NAME}
-RUN_FILES = {"config.toml", "events.jsonl", "previews", "checkpoints", "model.safetensors",
-             "tensorboard", *LOCK_FILES}
+RUN_FILES = {
+    "config.toml",
+    "events.jsonl",
+    "previews",
+    "checkpoints",
+    "model.safetensors",
+    "tensorboard",
+    *LOCK_FILES,
+}
 
 
 class RunFolder:
@@ -56,7 +63,9 @@ class RunFolder:
         """
         root = Path(root)
         if root.exists() and not root.is_dir():
-            raise UserError(f"run folder {root} exists and is not a folder; choose another --run-dir")
+            raise UserError(
+                f"run folder {root} exists and is not a folder; choose another --run-dir"
+            )
         if root.is_dir() and any(root.iterdir()):
             refuse_to_restart_over_results(root)
             if not restartable(root):
@@ -69,11 +78,14 @@ class RunFolder:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise disk_error(root, exc) or UserError(
-                f"cannot create the run folder {root} ({exc.strerror or exc})") from None
+                f"cannot create the run folder {root} ({exc.strerror or exc})"
+            ) from None
         folder.lock.acquire()
         try:
             if not restartable(root, locked_by_us=True):  # re-check under the lock
-                raise UserError(f"run folder {root} changed while starting; choose another --run-dir")
+                raise UserError(
+                    f"run folder {root} changed while starting; choose another --run-dir"
+                )
             folder._clear_unfinished_start()
             folder.previews.mkdir(parents=True, exist_ok=True)
             save_config(cfg, folder.config_path)
@@ -88,8 +100,10 @@ class RunFolder:
         """A run to continue: takes its lock and removes temporaries of killed writes."""
         root = Path(root)
         if not root.exists():
-            raise UserError(f"run folder {root} does not exist; check the path (runs are "
-                            f"usually under {default_runs_root()})")
+            raise UserError(
+                f"run folder {root} does not exist; check the path (runs are "
+                f"usually under {default_runs_root()})"
+            )
         folder = cls(root)
         if not folder.config_path.is_file():
             raise UserError(f"{root} is not a run folder (no config.toml inside)")
@@ -159,8 +173,9 @@ class RunFolder:
         """
         if not self.events_path.is_file():
             return
-        kept = [line for line, data in parsed_lines(self.events_path)
-                if step_of(data) <= after_step]
+        kept = [
+            line for line, data in parsed_lines(self.events_path) if step_of(data) <= after_step
+        ]
         atomic_write_bytes(self.events_path, ("\n".join(kept) + "\n" if kept else "").encode())
         self._tail_checked = True
 
@@ -203,7 +218,8 @@ def refuse_to_restart_over_results(root: Path) -> None:
             f"({root / 'checkpoints' / 'last.pt'} is missing): it can be neither resumed nor "
             "started again without deleting those, so nothing was changed. Start a new run "
             f"with its settings: noiseda train {root / 'config.toml'} --run-dir NEW_FOLDER "
-            "(or put checkpoints/ back from a backup and resume)")
+            "(or put checkpoints/ back from a backup and resume)"
+        )
 
 
 # what file managers leave in any folder they show; never a user's work

@@ -38,8 +38,13 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, no refusal
     fcntl = None  # type: ignore[assignment]
 
 # flock is not available on this file system (as opposed to: someone holds it)
-NO_FLOCK = {errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOLCK, errno.EINVAL,
-            getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)}
+NO_FLOCK = {
+    errno.ENOSYS,
+    errno.EOPNOTSUPP,
+    errno.ENOLCK,
+    errno.EINVAL,
+    getattr(errno, "ENOTSUP", errno.EOPNOTSUPP),
+}
 _RECORD = re.compile(r"^pid (\d+) on (\S*)\n?$")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -109,13 +114,15 @@ class RunLock:
         folder = self.path.parent
         for _ in range(3):
             try:
-                return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC,
-                               0o666)
+                return os.open(
+                    self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o666
+                )
             except FileExistsError:
                 pass
             except OSError as exc:
-                raise UserError(f"cannot lock the run folder {folder} ({exc.strerror or exc}); "
-                                "is it writable?") from None
+                raise UserError(
+                    f"cannot lock the run folder {folder} ({exc.strerror or exc}); is it writable?"
+                ) from None
             try:
                 fd = os.open(self.path, os.O_RDWR | _NOFOLLOW | _CLOEXEC)
             except FileNotFoundError:
@@ -125,17 +132,23 @@ class RunLock:
                     raise UserError(
                         f"{self.path} is a symbolic link; a run folder's lock is never followed "
                         f"(it could point at any file): remove it (rm {self.path}) and try "
-                        "again") from None
-                raise UserError(f"cannot lock the run folder {folder} "
-                                f"({exc.strerror or exc}); is it writable?") from None
+                        "again"
+                    ) from None
+                raise UserError(
+                    f"cannot lock the run folder {folder} ({exc.strerror or exc}); is it writable?"
+                ) from None
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1 or (
-                    info.st_size and _parse(_read_text(fd)) is None):
+            if (
+                not stat.S_ISREG(info.st_mode)
+                or info.st_nlink > 1
+                or (info.st_size and _parse(_read_text(fd)) is None)
+            ):
                 os.close(fd)
                 raise UserError(
                     f"{self.path} is not a lock file Noise-DA Studio wrote (a link to another "
                     f"file, or other contents); it was left untouched: move it away and try "
-                    "again")
+                    "again"
+                )
             return fd
         raise UserError(f"cannot lock the run folder {folder}: {self.path} keeps disappearing")
 
@@ -143,7 +156,8 @@ class RunLock:
         owner = owner_text.strip()
         return UserError(
             f"run folder {self.path.parent} is in use by another training process"
-            f"{f' ({owner})' if owner else ''}; wait for it to finish or stop it first")
+            f"{f' ({owner})' if owner else ''}; wait for it to finish or stop it first"
+        )
 
     def _take_pid_file(self) -> None:
         """The lock where flock is missing: create ``.lock.pid`` exclusively (stale: take over).
@@ -203,7 +217,7 @@ def _pid_owner(path: Path, text: str) -> str:
     record = _parse(text)
     if record is not None and record[1] == socket.gethostname():
         return text.strip()
-    return (f"{text.strip() or 'unknown'}; if no training runs there any more, remove {path}")
+    return f"{text.strip() or 'unknown'}; if no training runs there any more, remove {path}"
 
 
 def _remove_if_unchanged(path: Path, text: str) -> None:

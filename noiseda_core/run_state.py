@@ -26,10 +26,10 @@ from .keep_best import KeepBest
 from .monitor import RunMonitor, saved_start_scores
 from .noise_fit import resolve_degradation
 from .parts import Parts, build_parts
+from .policy import compile_mode_for
 from .run_checkpoint import hand_edited, restore_rng
 from .run_folder import RunFolder
 from .starting_model import restorer_for, restorer_for_checkpoint, with_starting_architecture
-from .policy import compile_mode_for
 from .step import TrainStep
 
 
@@ -60,13 +60,22 @@ class Run:
         t, parts = self.cfg.train, self.parts
         noise_da = parts.objective.noise_da
         return Started(
-            step=self.start, total_steps=t.steps, run_dir=str(self.run_dir),
-            device=str(self.device), precision=precision_name(self.step.amp), mode=t.mode.value,
-            world_size=self.ctx.world_size, global_batch=t.batch * self.ctx.world_size, lr=t.lr,
+            step=self.start,
+            total_steps=t.steps,
+            run_dir=str(self.run_dir),
+            device=str(self.device),
+            precision=precision_name(self.step.amp),
+            mode=t.mode.value,
+            world_size=self.ctx.world_size,
+            global_batch=t.batch * self.ctx.world_size,
+            lr=t.lr,
             restorer_params=sum(p.numel() for p in parts.objective.restorer.parameters()),
             denoiser_params=sum(p.numel() for p in noise_da.parameters()) if noise_da else 0,
-            resumed=self.resumed, init_restorer=self.cfg.model.init_restorer,
-            skipped_files=list(self.data.skipped), notes=list(self.data.notes))
+            resumed=self.resumed,
+            init_restorer=self.cfg.model.init_restorer,
+            skipped_files=list(self.data.skipped),
+            notes=list(self.data.notes),
+        )
 
 
 def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) -> Run:
@@ -99,14 +108,24 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
             held, proxy_photos, proxy_noise = proxy_setup(cfg.data, t.seed)
         except UserError as exc:  # no proxy: the run still trains and exports its last weights
             if ctx.is_main:
-                print(f"note: no proxy pairs to keep the best weights by ({exc}); the last "
-                      "weights will be exported", file=sys.stderr)
+                print(
+                    f"note: no proxy pairs to keep the best weights by ({exc}); the last "
+                    "weights will be exported",
+                    file=sys.stderr,
+                )
             source = ""
     torch.manual_seed(t.seed * 7919 + ctx.rank)
-    data = TrainData(cfg.data, t.patch, t.seed, rank=ctx.rank, world_size=ctx.world_size,
-                     need_reference=t.mode == Mode.NOISE_DA_UNPAIRED,
-                     need_real=t.mode != Mode.BASELINE, real_per_pair=t.real_per_pair,
-                     exclude=frozenset(held))
+    data = TrainData(
+        cfg.data,
+        t.patch,
+        t.seed,
+        rank=ctx.rank,
+        world_size=ctx.world_size,
+        need_reference=t.mode == Mode.NOISE_DA_UNPAIRED,
+        need_real=t.mode != Mode.BASELINE,
+        real_per_pair=t.real_per_pair,
+        exclude=frozenset(held),
+    )
     parts = build_parts(cfg, device, starting)
     folder = None  # only now: a config, data or model error leaves no folder behind
     if ctx.is_main:
@@ -148,15 +167,36 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     if ctx.enabled:
         phased = t.warmup_restorer_steps + t.denoiser_pretrain_steps > 0
         model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=phased)
-    step = TrainStep(parts, device, autocast_dtype(t.precision, device), model=model,
-                     compile=t.compile, compile_mode=compile_mode_for(device, t.batch),
-                     any_rank=lambda flag: any_rank(flag, ctx=ctx, device=device)[0])
+            model,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=phased,
+        )
+    step = TrainStep(
+        parts,
+        device,
+        autocast_dtype(t.precision, device),
+        model=model,
+        compile=t.compile,
+        compile_mode=compile_mode_for(device, t.batch),
+        any_rank=lambda flag: any_rank(flag, ctx=ctx, device=device)[0],
+    )
     if state is not None and state.get("scaler"):
         step.scaler.load_state_dict(state["scaler"])
-    return Run(cfg, Path(run_dir), ctx, device, folder, monitor, data, parts, step, generator,
-               start, state is not None, keeper)
+    return Run(
+        cfg,
+        Path(run_dir),
+        ctx,
+        device,
+        folder,
+        monitor,
+        data,
+        parts,
+        step,
+        generator,
+        start,
+        state is not None,
+        keeper,
+    )
 
 
 def keep_source(cfg: Config) -> str:

@@ -22,8 +22,8 @@ from datetime import datetime
 from pathlib import Path
 
 from .checkpoint import checkpoint_path
-from .events import Checkpoint, Failed, Finished, Progress, Started, Validation
 from .event_log import read_event_log
+from .events import Checkpoint, Failed, Finished, Progress, Started, Validation
 from .run_lock import is_locked
 
 
@@ -66,7 +66,8 @@ class RunState:
     def can_resume(self) -> bool:
         """A stopped, failed or interrupted run that may be continued (or started again)."""
         return self.status in (RunStatus.STOPPED, RunStatus.FAILED, RunStatus.INTERRUPTED) or (
-            self.status == RunStatus.FINISHED and self.step < self.total_steps)
+            self.status == RunStatus.FINISHED and self.step < self.total_steps
+        )
 
 
 def _mtime(path: Path) -> datetime | None:
@@ -104,8 +105,10 @@ def run_state(path: Path) -> RunState:
         elif isinstance(event, Progress) and event.total_steps:
             total = event.total_steps
         elif isinstance(event, Validation) and event.source != "proxy":  # the user's pairs only
-            latest, start_psnr = event.psnr, event.psnr_start if event.psnr_start is not None \
-                else start_psnr
+            latest, start_psnr = (
+                event.psnr,
+                event.psnr_start if event.psnr_start is not None else start_psnr,
+            )
             if best is None or event.psnr > best:
                 best, best_step = event.psnr, event.step
     if checkpoint_step is not None and not checkpoint_path(path).is_file():
@@ -113,22 +116,32 @@ def run_state(path: Path) -> RunState:
     if is_locked(path):
         status = RunStatus.RUNNING
     if log.damaged:
-        note = (f"{log.damaged} damaged line(s) in {path / 'events.jsonl'} were skipped; "
-                "the state shown may be incomplete")
+        note = (
+            f"{log.damaged} damaged line(s) in {path / 'events.jsonl'} were skipped; "
+            "the state shown may be incomplete"
+        )
         message = f"{message}; {note}" if message else note
     model = path / "model.safetensors"
     kept = last_end if last_end is not None and model.is_file() else None
     return RunState(
-        path=path, status=status, step=step, total_steps=total, checkpoint_step=checkpoint_step,
-        best_psnr=best, best_psnr_step=best_step,
+        path=path,
+        status=status,
+        step=step,
+        total_steps=total,
+        checkpoint_step=checkpoint_step,
+        best_psnr=best,
+        best_psnr_step=best_step,
         started=datetime.fromtimestamp(began) if began else _mtime(path / "config.toml"),
-        updated=_mtime(path / "events.jsonl") or _mtime(path / "config.toml"), message=message,
-        model=model if model.is_file() else None, damaged=log.damaged,
+        updated=_mtime(path / "events.jsonl") or _mtime(path / "config.toml"),
+        message=message,
+        model=model if model.is_file() else None,
+        damaged=log.damaged,
         kept=kept.kept if kept is not None and kept.kept_psnr is not None else None,
         kept_step=kept.kept_step if kept is not None else None,
         kept_psnr=kept.kept_psnr if kept is not None else None,
         kept_source=kept.kept_source if kept is not None else "",
-        start_psnr=kept.start_psnr if kept is not None and kept.start_psnr is not None
+        start_psnr=kept.start_psnr
+        if kept is not None and kept.start_psnr is not None
         else start_psnr,
         latest_psnr=latest,
     )

@@ -62,8 +62,10 @@ def restorer_for_checkpoint(cfg: Config, state: dict[str, Any], source: Path) ->
     from .nets.foreign import PREFIX, spandrel_restorer
     from .nets.limits import check_arch_args
 
-    damaged = (f"checkpoint {source}: its restorer architecture record is damaged; the file "
-               "was edited: put the original back or start the run again")
+    damaged = (
+        f"checkpoint {source}: its restorer architecture record is damaged; the file "
+        "was edited: put the original back or start the run again"
+    )
     arch, args_text = record.get("arch"), record.get("arch_args")
     if not isinstance(arch, str) or not isinstance(args_text, str):
         raise UserError(damaged)
@@ -71,7 +73,7 @@ def restorer_for_checkpoint(cfg: Config, state: dict[str, Any], source: Path) ->
         weights = state.get("restorer")
         if not isinstance(weights, dict):
             raise UserError(damaged)
-        inner = {k[len("net."):]: v for k, v in weights.items() if k.startswith("net.")}
+        inner = {k[len("net.") :]: v for k, v in weights.items() if k.startswith("net.")}
         return spandrel_restorer(inner, source).train()
     try:
         args = json.loads(args_text)
@@ -91,8 +93,11 @@ def with_starting_architecture(cfg: Config, restorer: Restorer, *, quiet: bool =
     if cfg.model.restorer == restorer.arch:
         return cfg
     if not quiet:
-        print(f"note: model.init_restorer {cfg.model.init_restorer} is a {restorer.arch}; "
-              f"training that (model.restorer={cfg.model.restorer} is not used)", file=sys.stderr)
+        print(
+            f"note: model.init_restorer {cfg.model.init_restorer} is a {restorer.arch}; "
+            f"training that (model.restorer={cfg.model.restorer} is not used)",
+            file=sys.stderr,
+        )
     return replace(cfg, model=replace(cfg.model, restorer=restorer.arch))
 
 
@@ -103,5 +108,11 @@ def describe_start(spec: str) -> str:
     return spec if spec.startswith("builtin:") else Path(spec).name
 
 
-__all__ = ["architecture_record", "describe_start", "load_starting_restorer", "restorer_for",
-           "restorer_for_checkpoint", "with_starting_architecture"]
+__all__ = [
+    "architecture_record",
+    "describe_start",
+    "load_starting_restorer",
+    "restorer_for",
+    "restorer_for_checkpoint",
+    "with_starting_architecture",
+]

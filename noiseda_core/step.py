@@ -46,12 +46,15 @@ class StepResult:
     diagnostics: dict[str, float] = field(default_factory=dict)  # more logging-step figures
 
 
-def to_device(tensors: Sequence[torch.Tensor | None],
-              device: torch.device) -> tuple[torch.Tensor | None, ...]:
+def to_device(
+    tensors: Sequence[torch.Tensor | None], device: torch.device
+) -> tuple[torch.Tensor | None, ...]:
     """Batch tensors (B, 3, P, P) moved to ``device`` (channels-last where the nets are)."""
     fmt = torch.channels_last if layout.channels_last(device) else torch.contiguous_format
-    return tuple(None if t is None else t.to(device, non_blocking=True).contiguous(memory_format=fmt)
-                 for t in tensors)
+    return tuple(
+        None if t is None else t.to(device, non_blocking=True).contiguous(memory_format=fmt)
+        for t in tensors
+    )
 
 
 def grad_norm(parameters: Sequence[nn.Parameter]) -> float:
@@ -65,10 +68,18 @@ def grad_norm(parameters: Sequence[nn.Parameter]) -> float:
 class TrainStep:
     """The joint step over ``parts``; ``model`` is the objective, maybe wrapped in DDP."""
 
-    def __init__(self, parts: Parts, device: torch.device, amp: torch.dtype | None, *,
-                 model: nn.Module | None = None, compile: bool = False,
-                 compile_mode: str | None = "auto", compile_backend: str = "inductor",
-                 any_rank: Callable[[bool], bool] | None = None) -> None:
+    def __init__(
+        self,
+        parts: Parts,
+        device: torch.device,
+        amp: torch.dtype | None,
+        *,
+        model: nn.Module | None = None,
+        compile: bool = False,
+        compile_mode: str | None = "auto",
+        compile_backend: str = "inductor",
+        any_rank: Callable[[bool], bool] | None = None,
+    ) -> None:
         self.parts, self.device, self.amp = parts, device, amp
         self.eager: nn.Module = model if model is not None else parts.objective
         if device.type == "cuda":  # fixed shapes every step: let cuDNN pick its fastest kernels
@@ -98,11 +109,13 @@ class TrainStep:
         whole = self.eager is self.parts.objective
         if self.compile_backend != "inductor":  # modes are inductor's (tests: aot_eager)
             mode = self.compile_mode = None
-        self.model = torch.compile(self.eager, fullgraph=whole, mode=mode,
-                                   backend=self.compile_backend)
+        self.model = torch.compile(
+            self.eager, fullgraph=whole, mode=mode, backend=self.compile_backend
+        )
 
-    def draw_noise(self, inputs: Sequence[torch.Tensor | None], phase: Phase,
-                   generator: torch.Generator | None) -> StepNoise | None:
+    def draw_noise(
+        self, inputs: Sequence[torch.Tensor | None], phase: Phase, generator: torch.Generator | None
+    ) -> StepNoise | None:
         """The diffusion loss's random draws, made outside the (compiled) objective."""
         noise_da = self.parts.objective.noise_da
         _, y_s, x_r, _ = inputs
@@ -110,8 +123,13 @@ class TrainStep:
             return None
         return noise_da.draw_noise_for(y_s, x_r.shape[0], generator)
 
-    def forward(self, inputs: Sequence[torch.Tensor | None], lam: float, phase: Phase,
-                generator: torch.Generator | None) -> StepTerms:
+    def forward(
+        self,
+        inputs: Sequence[torch.Tensor | None],
+        lam: float,
+        phase: Phase,
+        generator: torch.Generator | None,
+    ) -> StepTerms:
         """The loss terms; a failing compiled model is replaced by the eager one for good.
 
         λ goes in as a 0-dim tensor and the random draws as ``StepNoise``: a λ ramp and
@@ -131,8 +149,10 @@ class TrainStep:
             if self.model is self.eager or isinstance(exc, torch.OutOfMemoryError):
                 raise
             self.compile_error = f"{exc.__class__.__name__}: {exc}".splitlines()[0][:300]
-            print(f"torch.compile failed ({self.compile_error}); continuing without it",
-                  file=sys.stderr)
+            print(
+                f"torch.compile failed ({self.compile_error}); continuing without it",
+                file=sys.stderr,
+            )
             self.model = self.eager
         with self.autocast():
             return self.model(x_s, y_s, x_r, ref, lam=lam_t, phase=phase, noise=noise)
@@ -141,9 +161,16 @@ class TrainStep:
         """Whether any loss on any rank was NaN/inf so far (a sync: call it rarely)."""
         return self.any_rank(not bool(self.finite))
 
-    def __call__(self, inputs: Sequence[torch.Tensor | None], *, lam: float, phase: Phase,
-                 generator: torch.Generator | None, logging_step: bool = False,
-                 diagnose: bool | None = None) -> StepResult:
+    def __call__(
+        self,
+        inputs: Sequence[torch.Tensor | None],
+        *,
+        lam: float,
+        phase: Phase,
+        generator: torch.Generator | None,
+        logging_step: bool = False,
+        diagnose: bool | None = None,
+    ) -> StepResult:
         """One update from ``inputs`` = (x_s, y_s, x_r, ref), each (B, 3, P, P) in [0, 1].
 
         On a logging step a non-finite loss returns ``nonfinite=True`` before the
@@ -175,8 +202,9 @@ class TrainStep:
             self.parts.ema.update(self.parts.objective.restorer)
         return StepResult(terms, grad_norm=norm, diagnostics=diagnostics)
 
-    def _diagnostics(self, terms: StepTerms, lam: float, phase: Phase,
-                     grads: bool = True) -> dict[str, float]:
+    def _diagnostics(
+        self, terms: StepTerms, lam: float, phase: Phase, grads: bool = True
+    ) -> dict[str, float]:
         """Logging-step figures: hinge-active fraction since the last one, ‖∇G‖ per term.
 
         The per-term gradients are two extra backward passes (``autograd.grad``), only on
@@ -186,10 +214,16 @@ class TrainStep:
         out: dict[str, float] = {}
         if (hinge := self.hinges.take()) is not None:
             out["hinge_active"] = hinge
-        if (grads and phase == Phase.JOINT and lam > 0 and terms.dif is not None
-                and self.model is self.parts.objective):
+        if (
+            grads
+            and phase == Phase.JOINT
+            and lam > 0
+            and terms.dif is not None
+            and self.model is self.parts.objective
+        ):
             out["grad_res"], out["grad_dif"] = term_grad_norms(
-                terms.res, lam * terms.dif, self.parts.objective.restorer)
+                terms.res, lam * terms.dif, self.parts.objective.restorer
+            )
         return out
 
 
@@ -198,8 +232,10 @@ def compile_counts() -> dict[str, int]:
     breaks (``torch._dynamo.utils.counters``; ``reset_compile_counts`` starts again)."""
     from torch._dynamo.utils import counters
 
-    return {"graphs": int(counters["stats"]["unique_graphs"]),
-            "graph_breaks": int(sum(counters["graph_break"].values()))}
+    return {
+        "graphs": int(counters["stats"]["unique_graphs"]),
+        "graph_breaks": int(sum(counters["graph_break"].values())),
+    }
 
 
 def reset_compile_counts() -> None:
@@ -208,4 +244,3 @@ def reset_compile_counts() -> None:
 
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
-

@@ -43,7 +43,6 @@ from .run_folder import refuse_to_restart_over_results
 from .run_state import Run, setup_run
 from .step import StepResult, to_device
 
-
 # ----------------------------------------------------------------------------- schedules
 
 
@@ -68,8 +67,14 @@ def lambda_for(step: int, cfg: Config) -> float:
 # ----------------------------------------------------------------------------- the loop
 
 
-def train(cfg: Config | None, run_dir: Path, *, resume: bool = False,
-          control: RunControl | None = None, overrides: list[str] | None = None) -> Iterator[Event]:
+def train(
+    cfg: Config | None,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    control: RunControl | None = None,
+    overrides: list[str] | None = None,
+) -> Iterator[Event]:
     """Train ``cfg`` into ``run_dir`` (or continue it with ``resume=True``), yielding events.
 
     On rank 0 every event is also appended to ``run_dir/events.jsonl``. A resume may
@@ -95,8 +100,9 @@ def train(cfg: Config | None, run_dir: Path, *, resume: bool = False,
         shutdown(ctx)
 
 
-def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
-           ctx: DistContext) -> Iterator[Event]:
+def _train(
+    cfg: Config, run_dir: Path, state: dict | None, control: RunControl, ctx: DistContext
+) -> Iterator[Event]:
     """Set-up, then per step: pause/stop, one step, progress, monitoring, checkpoint."""
     entered = time.perf_counter()  # a time budget counts from here
     run = setup_run(cfg, run_dir, state, ctx)
@@ -116,8 +122,9 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
             phase, lam = phase_at(step, cfg), lambda_for(step, cfg)
             logging_step = is_logging_step(step + 1, cfg)
             inputs = to_device(astuple_batch(next(batches)), run.device)
-            result = run.step(inputs, lam=lam, phase=phase, generator=run.generator,
-                              logging_step=logging_step)
+            result = run.step(
+                inputs, lam=lam, phase=phase, generator=run.generator, logging_step=logging_step
+            )
             if result.nonfinite:
                 yield run.emit(_nan_failure(step + 1, run_dir))
                 return
@@ -129,8 +136,11 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
             if logging_step:
                 event = _progress(run, step, result, lam, phase, clock)
                 if budget is not None:
-                    event = replace(event, eta_s=budget.eta_s(time.perf_counter(), event.eta_s),
-                                    total_steps=_shown_total(budget, t.steps))
+                    event = replace(
+                        event,
+                        eta_s=budget.eta_s(time.perf_counter(), event.eta_s),
+                        total_steps=_shown_total(budget, t.steps),
+                    )
                 yield run.emit(event)
             monitor_began = time.perf_counter()
             if logging_step and (diag := _diagnostics(run, step, result)) is not None:
@@ -167,15 +177,32 @@ def _train(cfg: Config, run_dir: Path, state: dict | None, control: RunControl,
     start = run.monitor.start_scores if run.monitor is not None else None
     ran_out = budget is not None and budget.ran_out
     if kept is not None:  # keep-best: the exported weights and their score
-        scores = dict(kept=kept.kind, kept_step=kept.step, kept_psnr=kept.psnr,
-                      start_psnr=kept.start_psnr, kept_source=kept.source)
+        scores = dict(
+            kept=kept.kind,
+            kept_step=kept.step,
+            kept_psnr=kept.psnr,
+            start_psnr=kept.start_psnr,
+            kept_source=kept.source,
+        )
     else:
-        scores = dict(kept="final", kept_step=step, kept_psnr=kept_psnr,
-                      start_psnr=start[0] if start is not None else None,
-                      kept_source="val" if kept_psnr is not None else "")
-    yield run.emit(Finished(
-        step=step, model=model_path, stopped=step < t.steps, elapsed_s=clock.elapsed(),
-        out_of_time=ran_out, planned_steps=budget.cut_from if ran_out else None, **scores))
+        scores = dict(
+            kept="final",
+            kept_step=step,
+            kept_psnr=kept_psnr,
+            start_psnr=start[0] if start is not None else None,
+            kept_source="val" if kept_psnr is not None else "",
+        )
+    yield run.emit(
+        Finished(
+            step=step,
+            model=model_path,
+            stopped=step < t.steps,
+            elapsed_s=clock.elapsed(),
+            out_of_time=ran_out,
+            planned_steps=budget.cut_from if ran_out else None,
+            **scores,
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- start and budget
@@ -208,7 +235,9 @@ def _shown_total(budget: TimeBudget, steps: int) -> int:
     return steps if budget.planned else 0
 
 
-def _kept_score(run: Run, step: int, last: Validation | None) -> tuple[float | None, Validation | None]:
+def _kept_score(
+    run: Run, step: int, last: Validation | None
+) -> tuple[float | None, Validation | None]:
     """Validation PSNR of the weights ``export_model`` writes (the EMA at ``step``): the
     last validation's when it scored exactly those, else a fresh validation (returned to
     be logged when validations score the EMA, as they do by default)."""
@@ -279,8 +308,9 @@ def astuple_batch(batch: Batch) -> tuple[torch.Tensor | None, ...]:
     return batch.x_s, batch.y_s, batch.x_r, batch.ref
 
 
-def _stop_after_pauses(control: RunControl, run: Run, clock: StepClock,
-                       budget: TimeBudget | None = None) -> bool:
+def _stop_after_pauses(
+    control: RunControl, run: Run, clock: StepClock, budget: TimeBudget | None = None
+) -> bool:
     """Wait out a pause (all ranks together); True when a stop was asked for on any rank.
     The paused time counts neither as elapsed time nor against a time budget."""
     stop, paused = _agree(control, run)
@@ -303,18 +333,29 @@ def _agree(control: RunControl, run: Run) -> tuple[bool, bool]:
     return stop, paused
 
 
-def _progress(run: Run, step: int, result: StepResult, lam: float, phase: Phase,
-              clock: StepClock) -> Progress:
+def _progress(
+    run: Run, step: int, result: StepResult, lam: float, phase: Phase, clock: StepClock
+) -> Progress:
     """The Progress event of a logging step, losses averaged over ranks."""
     values = {k: v for k, v in vars(result.terms).items() if v is not None}
     means = {k: float(all_reduce_mean(v.detach().float(), run.ctx)) for k, v in values.items()}
     rate = clock.rate()
     return Progress(
-        step=step, total_steps=run.cfg.train.steps, loss_res=means["res"],
-        loss_dif=means.get("dif"), loss_mse=means.get("mse"), loss_triplet=means.get("triplet"),
-        loss_total=means["total"], lam=lam, lr=run.parts.optimizer.param_groups[0]["lr"],
-        grad_norm=result.grad_norm or 0.0, images_per_s=rate, elapsed_s=clock.elapsed(),
-        eta_s=clock.eta(step), phase=phase.value)
+        step=step,
+        total_steps=run.cfg.train.steps,
+        loss_res=means["res"],
+        loss_dif=means.get("dif"),
+        loss_mse=means.get("mse"),
+        loss_triplet=means.get("triplet"),
+        loss_total=means["total"],
+        lam=lam,
+        lr=run.parts.optimizer.param_groups[0]["lr"],
+        grad_norm=result.grad_norm or 0.0,
+        images_per_s=rate,
+        elapsed_s=clock.elapsed(),
+        eta_s=clock.eta(step),
+        phase=phase.value,
+    )
 
 
 def _load_eval_weights(run: Run) -> None:
@@ -343,10 +384,15 @@ def _diagnostics(run: Run, step: int, result: StepResult) -> Diagnostics | None:
     terms, figures = result.terms, result.diagnostics
     value = lambda t: None if t is None else float(t.detach().float())  # noqa: E731
     return Diagnostics(
-        step=step, hinge_active=figures.get("hinge_active"), mse_pos=value(terms.mse),
-        mse_neg=value(terms.mse_neg), grad_res=figures.get("grad_res"),
-        grad_dif=figures.get("grad_dif"), noise_real_input=noise_in,
-        noise_real_restored=noise_out)
+        step=step,
+        hinge_active=figures.get("hinge_active"),
+        mse_pos=value(terms.mse),
+        mse_neg=value(terms.mse_neg),
+        grad_res=figures.get("grad_res"),
+        grad_dif=figures.get("grad_dif"),
+        noise_real_input=noise_in,
+        noise_real_restored=noise_out,
+    )
 
 
 def _monitor(run: Run, step: int) -> Iterator[Event]:
@@ -372,15 +418,25 @@ def _monitor(run: Run, step: int) -> Iterator[Event]:
 
 def _nan_failure(step: int, run_dir: Path) -> Failed:
     kept = checkpoint_path(run_dir).is_file()
-    return Failed(step=step, message=(
-        f"the loss became NaN or infinite by step {step}; lower train.lr or use "
-        "train.precision=fp32. " + ("The last good checkpoint is kept." if kept else
-                                     "No checkpoint was reached yet: start the run again.")),
-        checkpoint=str(checkpoint_path(run_dir)) if kept else "")
+    return Failed(
+        step=step,
+        message=(
+            f"the loss became NaN or infinite by step {step}; lower train.lr or use "
+            "train.precision=fp32. "
+            + (
+                "The last good checkpoint is kept."
+                if kept
+                else "No checkpoint was reached yet: start the run again."
+            )
+        ),
+        checkpoint=str(checkpoint_path(run_dir)) if kept else "",
+    )
 
 
 def _oom_message(step: int, cfg: Config) -> str:
     t = cfg.train
-    return (f"the device ran out of memory at step {step + 1} (batch {t.batch}, patch "
-            f"{t.patch}, restorer {cfg.model.restorer}, denoiser {cfg.model.diffusion}); "
-            + OUT_OF_MEMORY_ADVICE)
+    return (
+        f"the device ran out of memory at step {step + 1} (batch {t.batch}, patch "
+        f"{t.patch}, restorer {cfg.model.restorer}, denoiser {cfg.model.diffusion}); "
+        + OUT_OF_MEMORY_ADVICE
+    )

@@ -28,10 +28,12 @@ def _describe(event: Event) -> str | None:
     """One human line per event worth a line (progress goes to the bar on terminals)."""
     if isinstance(event, Started):
         verb = "resuming" if event.resumed else "training"
-        line = (f"{verb} {event.mode} on {event.device} ({event.precision}), "
-                f"{event.world_size} process(es), global batch {event.global_batch}, lr {event.lr:g}; "
-                f"restorer {event.restorer_params / 1e6:.2f} M params, "
-                f"denoiser {event.denoiser_params / 1e6:.2f} M; run folder {event.run_dir}")
+        line = (
+            f"{verb} {event.mode} on {event.device} ({event.precision}), "
+            f"{event.world_size} process(es), global batch {event.global_batch}, lr {event.lr:g}; "
+            f"restorer {event.restorer_params / 1e6:.2f} M params, "
+            f"denoiser {event.denoiser_params / 1e6:.2f} M; run folder {event.run_dir}"
+        )
         if event.skipped_files:
             line += "\nskipped files:\n  " + "\n  ".join(event.skipped_files)
         for note in event.notes:
@@ -40,12 +42,16 @@ def _describe(event: Event) -> str | None:
     if isinstance(event, Progress):
         dif = f" dif {event.loss_dif:.4f}" if event.loss_dif is not None else ""
         of = f"/{event.total_steps}" if event.total_steps else " (timing the first steps)"
-        return (f"step {event.step}{of} res {event.loss_res:.4f}{dif} "
-                f"λ {event.lam:.4f} {event.images_per_s:.1f} img/s eta {event.eta_s:.0f}s")
+        return (
+            f"step {event.step}{of} res {event.loss_res:.4f}{dif} "
+            f"λ {event.lam:.4f} {event.images_per_s:.1f} img/s eta {event.eta_s:.0f}s"
+        )
     if isinstance(event, Validation):
         if event.step == 0 and event.psnr_start is not None:
-            return (f"starting model on the validation pairs: PSNR {event.psnr:.2f} dB SSIM "
-                    f"{event.ssim:.4f} (noisy input {event.psnr_input:.2f} dB)")
+            return (
+                f"starting model on the validation pairs: PSNR {event.psnr:.2f} dB SSIM "
+                f"{event.ssim:.4f} (noisy input {event.psnr_input:.2f} dB)"
+            )
         return f"step {event.step} validation: PSNR {event.psnr:.2f} dB SSIM {event.ssim:.4f}"
     if isinstance(event, Finished):
         return _describe_end(event)
@@ -64,8 +70,10 @@ def _describe_end(event: Finished) -> str:
         planned = f" of the {event.planned_steps} planned" if event.planned_steps else ""
         run = Path(event.model).parent if event.model else Path("RUN_DIR")
         more = event.planned_steps or event.step * 2
-        line += (f"\nthe time ran out at step {event.step}{planned}: the machine slowed down. "
-                 f"Continue with: noiseda train --resume {run} --set train.steps={more}")
+        line += (
+            f"\nthe time ran out at step {event.step}{planned}: the machine slowed down. "
+            f"Continue with: noiseda train --resume {run} --set train.steps={more}"
+        )
     return line
 
 
@@ -162,8 +170,14 @@ class _Display:
         from tqdm import tqdm
 
         if self.bar is None:
-            self.bar = tqdm(total=total or None, initial=initial, unit="step", dynamic_ncols=True,
-                            file=sys.stderr, leave=False)
+            self.bar = tqdm(
+                total=total or None,
+                initial=initial,
+                unit="step",
+                dynamic_ncols=True,
+                file=sys.stderr,
+                leave=False,
+            )
 
     def _bar(self, event: Progress) -> None:
         self._open_bar(event.total_steps, event.step)
@@ -181,8 +195,14 @@ class _Display:
             self.bar = None
 
 
-def run_training(config: Path | None, overrides: list[str], run_dir: Path | None,
-                 resume: Path | None, jsonl: bool, control_stdin: bool) -> int:
+def run_training(
+    config: Path | None,
+    overrides: list[str],
+    run_dir: Path | None,
+    resume: Path | None,
+    jsonl: bool,
+    control_stdin: bool,
+) -> int:
     from .errors import UserError
 
     if resume is None and config is None:
@@ -201,7 +221,10 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
         control.request_stop("parent gone")
 
     streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _SafeStream(sys.stdout, parent_gone), _SafeStream(sys.stderr, parent_gone)
+    sys.stdout, sys.stderr = (
+        _SafeStream(sys.stdout, parent_gone),
+        _SafeStream(sys.stderr, parent_gone),
+    )
     display = _Display(jsonl)
     control.install_sigint(say=display.say)
     if control_stdin and _rank() == 0:
@@ -215,24 +238,33 @@ def run_training(config: Path | None, overrides: list[str], run_dir: Path | None
         if advice:
             print(f"warning: {advice}", file=sys.stderr, flush=True)
     try:
-        return _run(cfg, target, resume, control, display, overrides if resume else [],
-                    in_app=control_stdin)
+        return _run(
+            cfg, target, resume, control, display, overrides if resume else [], in_app=control_stdin
+        )
     finally:
         control.restore_signals()
         display.close()
         sys.stdout, sys.stderr = streams
 
 
-def _run(cfg, target: Path, resume: Path | None, control: RunControl, display: _Display,
-         overrides: list[str], in_app: bool = False) -> int:
+def _run(
+    cfg,
+    target: Path,
+    resume: Path | None,
+    control: RunControl,
+    display: _Display,
+    overrides: list[str],
+    in_app: bool = False,
+) -> int:
     from .errors import UserError
     from .train import train
 
     last: Event | None = None
     validation: Validation | None = None
     try:
-        for event in train(cfg, target, resume=resume is not None, control=control,
-                           overrides=overrides):
+        for event in train(
+            cfg, target, resume=resume is not None, control=control, overrides=overrides
+        ):
             display.show(event)
             last = event
             if isinstance(event, Validation):
@@ -240,8 +272,11 @@ def _run(cfg, target: Path, resume: Path | None, control: RunControl, display: _
     except UserError:
         raise
     except Exception as exc:
-        failed = Failed(step=getattr(last, "step", 0), message=f"{exc.__class__.__name__}: {exc}",
-                        traceback=traceback.format_exc())
+        failed = Failed(
+            step=getattr(last, "step", 0),
+            message=f"{exc.__class__.__name__}: {exc}",
+            traceback=traceback.format_exc(),
+        )
         folder = RunFolder(target)
         if folder.root.is_dir():
             folder.append_event(failed)
@@ -250,7 +285,11 @@ def _run(cfg, target: Path, resume: Path | None, control: RunControl, display: _
         return 1
     display.close()  # the bar goes before the summary lines
     if isinstance(last, Finished) and validation is not None and not display.quiet:
-        print(summary(validation, in_app=in_app), file=sys.stderr if display.jsonl else sys.stdout, flush=True)
+        print(
+            summary(validation, in_app=in_app),
+            file=sys.stderr if display.jsonl else sys.stdout,
+            flush=True,
+        )
     return 1 if isinstance(last, Failed) else 0
 
 
@@ -260,22 +299,32 @@ LOSS_NOTICE_DB = 0.05  # below this loss the summary says so
 def summary(v: Validation, in_app: bool = False) -> str:
     """The three numbers a run ends with: noisy input, starting model, adapted model.
     ``in_app``: the app shows it (its advice names the app's button, not a flag)."""
+
     def pair(psnr: float | None, ssim: float | None) -> str:
         if psnr is None:
             return "—"
         return f"{psnr:6.2f} dB  SSIM {ssim:.4f}" if ssim is not None else f"{psnr:6.2f} dB"
 
-    start = (pair(v.psnr_start, v.ssim_start) if v.psnr_start is not None
-             else "— (trained from scratch)")
-    lines = [f"On the {v.count} real validation pair(s) (step {v.step}):",
-             f"  noisy input     {pair(v.psnr_input, v.ssim_input)}",
-             f"  starting model  {start}",
-             f"  adapted model   {pair(v.psnr, v.ssim)}"]
+    start = (
+        pair(v.psnr_start, v.ssim_start) if v.psnr_start is not None else "— (trained from scratch)"
+    )
+    lines = [
+        f"On the {v.count} real validation pair(s) (step {v.step}):",
+        f"  noisy input     {pair(v.psnr_input, v.ssim_input)}",
+        f"  starting model  {start}",
+        f"  adapted model   {pair(v.psnr, v.ssim)}",
+    ]
     if v.psnr_start is not None:
         gain = v.psnr - v.psnr_start
         lines.append(f"  adaptation: {gain:+.2f} dB over the starting model")
         if gain < -LOSS_NOTICE_DB:  # short CPU runs do this (benchmarks/DOMAIN_GAP.md)
-            longer = "Train longer" if in_app else "train longer (--minutes, or --resume RUN --set train.steps=N)"
-            lines.append("  the starting model scores higher on these pairs: keep using it, "
-                         f"or {longer} and compare again")
+            longer = (
+                "Train longer"
+                if in_app
+                else "train longer (--minutes, or --resume RUN --set train.steps=N)"
+            )
+            lines.append(
+                "  the starting model scores higher on these pairs: keep using it, "
+                f"or {longer} and compare again"
+            )
     return "\n".join(lines)

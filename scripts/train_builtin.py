@@ -94,8 +94,9 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--work", type=Path, default=Path("/tmp/noiseda-builtin"))
     parser.add_argument("--resume", action="store_true", help="continue the run in --work")
-    parser.add_argument("--package", action="store_true",
-                        help="only store the run's current model (no training)")
+    parser.add_argument(
+        "--package", action="store_true", help="only store the run's current model (no training)"
+    )
     args = parser.parse_args()
 
     work = args.work.resolve()
@@ -120,7 +121,15 @@ def main() -> int:
             "checkpoint_every = 250\nlog_every = 50\n",
             encoding="utf-8",
         )
-        cmd = [sys.executable, "-m", "noiseda_core", "train", str(config), "--run-dir", str(run_dir)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "noiseda_core",
+            "train",
+            str(config),
+            "--run-dir",
+            str(run_dir),
+        ]
     else:
         cmd = [sys.executable, "-m", "noiseda_core", "train", "--resume", str(run_dir)]
     subprocess.run(cmd, check=True, cwd=ROOT)
@@ -140,25 +149,43 @@ def package(args: argparse.Namespace, config: Path, run_dir: Path) -> int:
 
     steps = read_metadata(model).get("step", "?")
 
-    metadata = export_metadata(restorer, {
-        "name": f"builtin:{args.arch}",
-        "weights": "ema",
-        "step": steps,
-        "training_command": "python scripts/train_builtin.py "
-        + shlex.join([f"--arch={cfg.model.restorer}", f"--steps={cfg.train.steps}",
-                      f"--batch={cfg.train.batch}", f"--patch={cfg.train.patch}",
-                      f"--lr={cfg.train.lr:g}"])
-        + f" (stopped and stored at step {steps})" * (steps != str(cfg.train.steps)),
-        "training_config": load_text(config),
-        "training_data": json.dumps(
-            {"source": "scikit-image bundled sample photographs", "degradation": "awgn:0-75",
-             "photos": {name: terms for name, terms in PHOTOS}}),
-        "trained_on": "a 2-core CPU (fp32)",
-        "test": json.dumps({
-            "photos": TEST_PHOTOS, "crop": "centre 256x256", "noise": "AWGN, torch seed 0",
-            "scores_db": scores}),
-        "storage": "fp16 (loaded as fp32)",
-    })
+    metadata = export_metadata(
+        restorer,
+        {
+            "name": f"builtin:{args.arch}",
+            "weights": "ema",
+            "step": steps,
+            "training_command": "python scripts/train_builtin.py "
+            + shlex.join(
+                [
+                    f"--arch={cfg.model.restorer}",
+                    f"--steps={cfg.train.steps}",
+                    f"--batch={cfg.train.batch}",
+                    f"--patch={cfg.train.patch}",
+                    f"--lr={cfg.train.lr:g}",
+                ]
+            )
+            + f" (stopped and stored at step {steps})" * (steps != str(cfg.train.steps)),
+            "training_config": load_text(config),
+            "training_data": json.dumps(
+                {
+                    "source": "scikit-image bundled sample photographs",
+                    "degradation": "awgn:0-75",
+                    "photos": {name: terms for name, terms in PHOTOS},
+                }
+            ),
+            "trained_on": "a 2-core CPU (fp32)",
+            "test": json.dumps(
+                {
+                    "photos": TEST_PHOTOS,
+                    "crop": "centre 256x256",
+                    "noise": "AWGN, torch seed 0",
+                    "scores_db": scores,
+                }
+            ),
+            "storage": "fp16 (loaded as fp32)",
+        },
+    )
     tensors = {k: v.detach().half().contiguous() for k, v in restorer.net.state_dict().items()}
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     target = OUT_DIR / f"{args.arch}.safetensors"

@@ -46,11 +46,26 @@ def tiny_config(project: dict[str, Path], **train: object):
     """A ``Config`` small enough for the real worker on a busy 2-core CPU."""
     from noiseda_core.config import config_from_dict
 
-    t = {"steps": 40, "batch": 2, "patch": 32, "log_every": 1, "val_every": 1000,
-         "preview_every": 1000, "checkpoint_every": 1000, "device": "cpu", "precision": "fp32"}
+    t = {
+        "steps": 40,
+        "batch": 2,
+        "patch": 32,
+        "log_every": 1,
+        "val_every": 1000,
+        "preview_every": 1000,
+        "checkpoint_every": 1000,
+        "device": "cpu",
+        "precision": "fp32",
+    }
     t.update(train)
-    return config_from_dict({
-        "data": {"synthetic": str(project["synthetic"]), "real": str(project["real"]), "cache_mb": 16},
-        "model": {"restorer": "unet-tiny", "diffusion": "tiny"},
-        "train": t,
-    })
+    return config_from_dict(
+        {
+            "data": {
+                "synthetic": str(project["synthetic"]),
+                "real": str(project["real"]),
+                "cache_mb": 16,
+            },
+            "model": {"restorer": "unet-tiny", "diffusion": "tiny"},
+            "train": t,
+        }
+    )

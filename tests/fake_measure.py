@@ -15,8 +15,14 @@ import torch
 
 
 class CurveMeasure:
-    def __init__(self, free: float, base: float = 0.0, per_pixel: float = 1.0,
-                 oom_above: int | None = None, held: int = 0) -> None:
+    def __init__(
+        self,
+        free: float,
+        base: float = 0.0,
+        per_pixel: float = 1.0,
+        oom_above: int | None = None,
+        held: int = 0,
+    ) -> None:
         self.free, self.base, self.per_pixel, self.oom_above = int(free), base, per_pixel, oom_above
         self.held = held
         self.probes: list[tuple[int, ...]] = []  # shapes the probes ran with

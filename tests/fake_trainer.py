@@ -104,8 +104,17 @@ def main() -> int:
         ckpt.write_text(str(step))
         emit(Checkpoint(step=step, path=str(ckpt)))
 
-    emit(Started(step=start, total_steps=steps, run_dir=str(run_dir), device="cpu",
-                 precision="fp32", mode="noise-da", resumed=bool(args.resume)))
+    emit(
+        Started(
+            step=start,
+            total_steps=steps,
+            run_dir=str(run_dir),
+            device="cpu",
+            precision="fp32",
+            mode="noise-da",
+            resumed=bool(args.resume),
+        )
+    )
     print("fake trainer started", file=sys.stderr, flush=True)
     t0 = time.time()
     step = start
@@ -127,13 +136,34 @@ def main() -> int:
                 while True:
                     time.sleep(1)
             p = step / steps
-            emit(Progress(step=step, total_steps=steps, loss_res=0.1 / (1 + step), loss_dif=0.5 - 0.3 * p,
-                          loss_mse=0.4 - 0.3 * p, loss_triplet=0.1 * (1 - p), loss_total=0.6,
-                          lam=0.2 * p, lr=1e-4, images_per_s=100.0, elapsed_s=time.time() - t0,
-                          eta_s=(steps - step) * delay))
-            emit(Diagnostics(step=step, hinge_active=max(0.0, 0.8 - p), mse_pos=0.05 + 0.02 * (1 - p),
-                             mse_neg=0.08 + 0.01 * p, grad_res=0.5 / (1 + step), grad_dif=0.01 * p,
-                             noise_real_input=12.0, noise_real_restored=12.0 - 9.0 * p))
+            emit(
+                Progress(
+                    step=step,
+                    total_steps=steps,
+                    loss_res=0.1 / (1 + step),
+                    loss_dif=0.5 - 0.3 * p,
+                    loss_mse=0.4 - 0.3 * p,
+                    loss_triplet=0.1 * (1 - p),
+                    loss_total=0.6,
+                    lam=0.2 * p,
+                    lr=1e-4,
+                    images_per_s=100.0,
+                    elapsed_s=time.time() - t0,
+                    eta_s=(steps - step) * delay,
+                )
+            )
+            emit(
+                Diagnostics(
+                    step=step,
+                    hinge_active=max(0.0, 0.8 - p),
+                    mse_pos=0.05 + 0.02 * (1 - p),
+                    mse_neg=0.08 + 0.01 * p,
+                    grad_res=0.5 / (1 + step),
+                    grad_dif=0.01 * p,
+                    noise_real_input=12.0,
+                    noise_real_restored=12.0 - 9.0 * p,
+                )
+            )
             print(f"step {step}", file=sys.stderr, flush=True)
             if step % 10 == 0:
                 syn = f"previews/step_{step:06d}_synthetic.png"
@@ -144,19 +174,41 @@ def main() -> int:
                 emit(Preview(step=step, synthetic=syn, real=reals))
             if step % 20 == 0:
                 warm = 19.5 if os.environ.get("FAKE_WARM") else None
-                emit(Validation(step=step, psnr=20.0 + step / 10, ssim=0.5, psnr_input=18.0, count=2,
-                                psnr_start=warm, ssim_start=0.45 if warm else None))
+                emit(
+                    Validation(
+                        step=step,
+                        psnr=20.0 + step / 10,
+                        ssim=0.5,
+                        psnr_input=18.0,
+                        count=2,
+                        psnr_start=warm,
+                        ssim_start=0.45 if warm else None,
+                    )
+                )
                 save(step)
     except Exception as exc:
         tb = traceback.format_exc()
         print(tb, file=sys.stderr, flush=True)
-        emit(Failed(step=step, message=str(exc), traceback=tb,
-                    checkpoint=str(ckpt) if ckpt.is_file() else ""))
+        emit(
+            Failed(
+                step=step,
+                message=str(exc),
+                traceback=tb,
+                checkpoint=str(ckpt) if ckpt.is_file() else "",
+            )
+        )
         return 1
     save(step)
     planned = int(os.environ.get("FAKE_PLANNED", "0")) or None
-    emit(Finished(step=step, model=str(run_dir / "model.safetensors"), elapsed_s=time.time() - t0,
-                  out_of_time=planned is not None, planned_steps=planned))
+    emit(
+        Finished(
+            step=step,
+            model=str(run_dir / "model.safetensors"),
+            elapsed_s=time.time() - t0,
+            out_of_time=planned is not None,
+            planned_steps=planned,
+        )
+    )
     return 0
 
 

@@ -20,8 +20,9 @@ def smooth_image(rng: np.random.Generator, size: int = 48) -> np.ndarray:
     return (np.stack(channels, -1) * 255).clip(0, 255).astype(np.uint8)
 
 
-def write_project(root: Path, *, n_syn: int = 4, n_real: int = 3, n_val: int = 2,
-                  size: int = 48, seed: int = 0) -> Path:
+def write_project(
+    root: Path, *, n_syn: int = 4, n_real: int = 3, n_val: int = 2, size: int = 48, seed: int = 0
+) -> Path:
     """clean/, real/, val/input+target under ``root``; returns ``root``."""
     rng = np.random.default_rng(seed)
     for folder in ("clean", "real", "val/input", "val/target", "ref"):
@@ -42,11 +43,26 @@ def write_project(root: Path, *, n_syn: int = 4, n_real: int = 3, n_val: int = 2
 
 def tiny_config(root: Path, *extra: str) -> Config:
     """A config that trains in about a second on the CPU."""
-    return apply_overrides(Config(), [
-        f"data.synthetic={root / 'clean'}", "data.degradation=awgn:0-50",
-        f"data.real={root / 'real'}", f"data.val={root / 'val'}", f"data.reference={root / 'ref'}",
-        "model.restorer=unet-tiny", "model.diffusion=tiny",
-        "train.steps=6", "train.batch=2", "train.patch=32", "train.log_every=1",
-        "train.val_every=3", "train.preview_every=3", "train.checkpoint_every=3",
-        "train.preview_count=2", "train.device=cpu", "train.precision=fp32", *extra,
-    ])
+    return apply_overrides(
+        Config(),
+        [
+            f"data.synthetic={root / 'clean'}",
+            "data.degradation=awgn:0-50",
+            f"data.real={root / 'real'}",
+            f"data.val={root / 'val'}",
+            f"data.reference={root / 'ref'}",
+            "model.restorer=unet-tiny",
+            "model.diffusion=tiny",
+            "train.steps=6",
+            "train.batch=2",
+            "train.patch=32",
+            "train.log_every=1",
+            "train.val_every=3",
+            "train.preview_every=3",
+            "train.checkpoint_every=3",
+            "train.preview_count=2",
+            "train.device=cpu",
+            "train.precision=fp32",
+            *extra,
+        ],
+    )

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from app_helpers import isolate_settings, tiny_project
+
 from noiseda_core.config import Config, DataConfig, ModelConfig, save_config
 from noiseda_core.events import Finished, Validation
 
@@ -21,9 +21,12 @@ def _finished_run(tmp_path: Path, init: str) -> Path:
     export_restorer(build_restorer("unet-tiny"), tmp_path / "start.safetensors")
     run = tmp_path / "run"
     run.mkdir()
-    cfg = Config(data=DataConfig(synthetic=str(project["synthetic"]), real=str(project["real"]),
-                                 val=str(project["val"])),
-                 model=ModelConfig(restorer="unet-tiny", init_restorer=init))
+    cfg = Config(
+        data=DataConfig(
+            synthetic=str(project["synthetic"]), real=str(project["real"]), val=str(project["val"])
+        ),
+        model=ModelConfig(restorer="unet-tiny", init_restorer=init),
+    )
     save_config(cfg, run / "config.toml")
     export_restorer(build_restorer("unet-tiny"), run / "model.safetensors")
     return run
@@ -35,12 +38,17 @@ def test_the_plan_names_the_adapted_model_the_start_and_a_real_image(tmp_path: P
     run = _finished_run(tmp_path, str(tmp_path / "start.safetensors"))
     plan = before_after(run)
     assert plan is not None
-    assert plan.adapted == run / "model.safetensors" and plan.start == tmp_path / "start.safetensors"
+    assert (
+        plan.adapted == run / "model.safetensors" and plan.start == tmp_path / "start.safetensors"
+    )
     assert plan.image == tmp_path / "p" / "val" / "input" / "000.png"
     scratch = _finished_run(tmp_path / "s", "")
     assert before_after(scratch) is None  # from scratch: nothing to compare with
     assert before_after(tmp_path / "nowhere") is None
-    assert before_after(_finished_run(tmp_path / "b", "builtin:unet-t")).start.name == "unet-t.safetensors"
+    assert (
+        before_after(_finished_run(tmp_path / "b", "builtin:unet-t")).start.name
+        == "unet-t.safetensors"
+    )
 
 
 def test_a_finished_warm_run_opens_the_before_after_compare(qtbot, tmp_path: Path) -> None:
@@ -53,10 +61,14 @@ def test_a_finished_warm_run_opens_the_before_after_compare(qtbot, tmp_path: Pat
     view = window.restore_view
     with qtbot.waitSignal(view.restored, timeout=60000):
         window._job_finished(Finished(step=5, model=str(window.run_dir / "model.safetensors")))
-    qtbot.waitUntil(lambda: len(view._models()) == 2 and view.compare.labels()[1] != "", timeout=60000)
+    qtbot.waitUntil(
+        lambda: len(view._models()) == 2 and view.compare.labels()[1] != "", timeout=60000
+    )
     assert window.tabs.currentWidget() is view
-    qtbot.waitUntil(lambda: view.compare.labels() == ("B: before adaptation", "A: after adaptation"),
-                    timeout=60000)
+    qtbot.waitUntil(
+        lambda: view.compare.labels() == ("B: before adaptation", "A: after adaptation"),
+        timeout=60000,
+    )
     assert view.model().path == window.run_dir / "model.safetensors"  # Save / Restore all use it
     assert view.current_source().name == "000.png"
 
@@ -68,8 +80,17 @@ def test_the_score_line_shows_the_three_numbers(qtbot, start: float | None) -> N
     line = ScoreLine()
     qtbot.addWidget(line)
     assert not line.isVisibleTo(line.parentWidget() or line) or line.text() == ""
-    line.add_validation(Validation(step=300, psnr=24.0, ssim=0.7, psnr_input=21.7, count=6,
-                                   psnr_start=start, ssim_start=0.6 if start else None))
+    line.add_validation(
+        Validation(
+            step=300,
+            psnr=24.0,
+            ssim=0.7,
+            psnr_input=21.7,
+            count=6,
+            psnr_start=start,
+            ssim_start=0.6 if start else None,
+        )
+    )
     text = line.text()
     assert "21.70 dB" in text and "24.00 dB" in text and "6 real validation pairs" in text
     if start is None:
@@ -97,8 +118,10 @@ def test_runs_open_in_restore_gives_the_same_before_after(qtbot, tmp_path: Path)
     with qtbot.waitSignal(view.restored, timeout=60000):
         runs.restore_button.click()
     assert window.tabs.currentWidget() is view
-    qtbot.waitUntil(lambda: view.compare.labels() == ("B: before adaptation", "A: after adaptation"),
-                    timeout=60000)
+    qtbot.waitUntil(
+        lambda: view.compare.labels() == ("B: before adaptation", "A: after adaptation"),
+        timeout=60000,
+    )
     assert view.model().path == run / "model.safetensors"
     assert view.second_model().path == tmp_path / "start.safetensors"
     assert view.current_source().path == tmp_path / "p" / "val" / "input" / "000.png"

@@ -7,8 +7,8 @@ import enum
 import typing
 
 import pytest
-
 from app_helpers import isolate_settings, tiny_project
+
 from noiseda_core.config import SECTIONS, Config, config_from_dict, config_to_dict, save_config
 from noiseda_core.errors import UserError
 
@@ -40,18 +40,27 @@ def _candidates(section: str, name: str, typ: typing.Any, default: typing.Any) -
 def every_key_changed(project: dict, model_file: str) -> dict:
     """A config dict where every key differs from its default (each value valid on its own)."""
     raw = config_to_dict(Config())
-    raw["data"].update(synthetic=str(project["synthetic"]), real=str(project["real"]),
-                       val=str(project["val"]), reference=str(project["real"]))
+    raw["data"].update(
+        synthetic=str(project["synthetic"]),
+        real=str(project["real"]),
+        val=str(project["val"]),
+        reference=str(project["real"]),
+    )
     raw["model"]["init_restorer"] = model_file
-    fixed = {("data", k) for k in ("synthetic", "real", "val", "reference")} | {("model", "init_restorer")}
+    fixed = {("data", k) for k in ("synthetic", "real", "val", "reference")} | {
+        ("model", "init_restorer")
+    }
     for section, cls in SECTIONS.items():
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if (section, f.name) in fixed:
                 continue
             default = raw[section][f.name]
-            default = hints[f.name](default) if isinstance(hints[f.name], type) and issubclass(
-                hints[f.name], enum.Enum) else default
+            default = (
+                hints[f.name](default)
+                if isinstance(hints[f.name], type) and issubclass(hints[f.name], enum.Enum)
+                else default
+            )
             for value in _candidates(section, f.name, hints[f.name], default):
                 trial = {s: dict(v) for s, v in raw.items()}
                 trial[section][f.name] = value
@@ -96,8 +105,12 @@ def test_every_key_of_a_loaded_config_reaches_start(qtbot, view, tmp_path):
     assert view.load_file(path)
     got = start_config(qtbot, view)
     want, have = config_to_dict(expected), config_to_dict(got)
-    lost = [f"{s}.{k}: {want[s][k]!r} became {have[s][k]!r}"
-            for s in want for k in want[s] if want[s][k] != have[s][k]]
+    lost = [
+        f"{s}.{k}: {want[s][k]!r} became {have[s][k]!r}"
+        for s in want
+        for k in want[s]
+        if want[s][k] != have[s][k]
+    ]
     assert not lost, "\n".join(lost)
 
 
@@ -121,10 +134,24 @@ def test_form_edits_apply_on_top_of_the_loaded_config(qtbot, view, tmp_path):
 
 def test_new_fields_have_plain_tooltips_and_messages_name_labels(view):
     opts = view.options
-    for widget in (opts.pretrain, opts.denoiser_lr, opts.margin, opts.lr, opts.ema_decay, opts.warmup,
-                   opts.precision, opts.seed, opts.cs, opts.rs, opts.val_every):
+    for widget in (
+        opts.pretrain,
+        opts.denoiser_lr,
+        opts.margin,
+        opts.lr,
+        opts.ema_decay,
+        opts.warmup,
+        opts.precision,
+        opts.seed,
+        opts.cs,
+        opts.rs,
+        opts.val_every,
+    ):
         tip = widget.toolTip()
         assert len(tip) > 20 and "train." not in tip and "_" not in tip, tip
     from app.views.option_tips import human_message
 
-    assert human_message("config key train.lr: must be positive, got 0") == "Learning rate: must be positive, got 0"
+    assert (
+        human_message("config key train.lr: must be positive, got 0")
+        == "Learning rate: must be positive, got 0"
+    )

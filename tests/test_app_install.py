@@ -22,16 +22,31 @@ LDD = """\tlinux-vdso.so.1 (0x00007ffd)
 
 
 def test_missing_libraries_and_the_line_that_installs_them():
-    assert missing_libraries(LDD) == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libxkbcommon-x11.so.0"]
+    assert missing_libraries(LDD) == [
+        "libxcb-icccm.so.4",
+        "libxcb-keysyms.so.1",
+        "libxkbcommon-x11.so.0",
+    ]
     assert [debian_package(s) for s in missing_libraries(LDD)] == [
-        "libxcb-icccm4", "libxcb-keysyms1", "libxkbcommon-x11-0"]
-    assert debian_package("libEGL.so.1") == "libegl1" and debian_package("libdbus-1.so.3") == "libdbus-1-3"
+        "libxcb-icccm4",
+        "libxcb-keysyms1",
+        "libxkbcommon-x11-0",
+    ]
+    assert (
+        debian_package("libEGL.so.1") == "libegl1"
+        and debian_package("libdbus-1.so.3") == "libdbus-1-3"
+    )
     message = check_qt_platform({"QT_QPA_PLATFORM": "xcb"}, run_ldd=lambda path: LDD)
     assert message is not None
     assert "sudo apt-get install libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0" in message
     assert "libxcb-cursor" not in message  # present: not blamed
     assert check_qt_platform({"QT_QPA_PLATFORM": "offscreen"}, run_ldd=lambda path: LDD) is None
-    assert check_qt_platform({"QT_QPA_PLATFORM": "xcb"}, run_ldd=lambda path: "libc.so.6 => /lib/libc.so.6") is None
+    assert (
+        check_qt_platform(
+            {"QT_QPA_PLATFORM": "xcb"}, run_ldd=lambda path: "libc.so.6 => /lib/libc.so.6"
+        )
+        is None
+    )
 
 
 def test_the_app_asks_the_core_for_devices(tmp_path):
@@ -39,8 +54,14 @@ def test_the_app_asks_the_core_for_devices(tmp_path):
     from app.widgets.device_info import parse_devices
 
     root = Path(__file__).resolve().parent.parent
-    out = subprocess.run([sys.executable, "-m", "noiseda_core", "devices", "--json"], capture_output=True,
-                         text=True, timeout=120, cwd=tmp_path, env={"PATH": "", "PYTHONPATH": str(root)})
+    out = subprocess.run(
+        [sys.executable, "-m", "noiseda_core", "devices", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={"PATH": "", "PYTHONPATH": str(root)},
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     info = parse_devices(out.stdout)
@@ -52,8 +73,10 @@ def test_the_training_child_gets_no_pythonpath_of_the_apps_making(qtbot, tmp_pat
     from app.jobs import TrainingJob
 
     monkeypatch.delenv("PYTHONPATH", raising=False)
-    show_env = ("import os, sys; "
-                "print('PYTHONPATH=' + os.environ.get('PYTHONPATH', '<unset>'), file=sys.stderr)")
+    show_env = (
+        "import os, sys; "
+        "print('PYTHONPATH=' + os.environ.get('PYTHONPATH', '<unset>'), file=sys.stderr)"
+    )
     job = TrainingJob(worker=[sys.executable, "-c", show_env])
     job.start(tmp_path / "c.toml", tmp_path / "run")
     qtbot.waitUntil(lambda: not job.active, timeout=30000)
@@ -71,14 +94,25 @@ def test_no_display_is_a_clear_message_pointing_at_the_command_line():
     assert check_display({}, platform="darwin") is None
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only: other systems "
-                    "always have a display server")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="Linux only: other systems always have a display server",
+)
 def test_the_app_without_a_display_exits_with_that_message_not_a_qt_abort():
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-    out = subprocess.run([sys.executable, "-m", "app"], check=False, capture_output=True, text=True,
-                         env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "app"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 1, (out.returncode, out.stderr[-500:])
     assert "no display" in out.stderr and "noiseda --help" in out.stderr
     assert "Traceback" not in out.stderr

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_helpers import isolate_settings
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
-
-from app_helpers import isolate_settings
 
 
 @pytest.fixture
@@ -61,13 +60,17 @@ def test_compare_and_image_keys(window, qtbot):
     view = window.restore_view
     window.tabs.setCurrentWidget(view)
     pixels = np.full((16, 16, 3), 90, np.uint8)
-    view.image_list.add([Source("a", pixels=pixels), Source("b", pixels=pixels), Source("c", pixels=pixels)])
+    view.image_list.add(
+        [Source("a", pixels=pixels), Source("b", pixels=pixels), Source("c", pixels=pixels)]
+    )
     view.image_list.setCurrentRow(0)
-    for keys, check in (("W", lambda: view.compare.swipe_mode()),
-                        ("S", lambda: not view.compare.swipe_mode()),
-                        ("N", lambda: view.image_list.currentRow() == 1),
-                        ("PgDown", lambda: view.image_list.currentRow() == 2),
-                        ("P", lambda: view.image_list.currentRow() == 1)):
+    for keys, check in (
+        ("W", lambda: view.compare.swipe_mode()),
+        ("S", lambda: not view.compare.swipe_mode()),
+        ("N", lambda: view.image_list.currentRow() == 1),
+        ("PgDown", lambda: view.image_list.currentRow() == 2),
+        ("P", lambda: view.image_list.currentRow() == 1),
+    ):
         [action] = action_for(window, keys)
         action.trigger()
         assert check(), keys
@@ -99,7 +102,9 @@ def test_help_lists_the_real_shortcuts_and_a_guide(window):
     dialogs = [d for d in window.findChildren(QDialog) if d.isVisible()]
     assert any(d.windowTitle() == "Keyboard shortcuts" for d in dialogs), dialog
     window.menus.guide_action.trigger()
-    assert any(d.windowTitle() == "Quick guide" for d in window.findChildren(QDialog) if d.isVisible())
+    assert any(
+        d.windowTitle() == "Quick guide" for d in window.findChildren(QDialog) if d.isVisible()
+    )
 
 
 def test_file_dialogs_remember_the_folder_per_purpose(window, tmp_path, monkeypatch):
@@ -112,7 +117,10 @@ def test_file_dialogs_remember_the_folder_per_purpose(window, tmp_path, monkeypa
     models.mkdir()
     images.mkdir()
     starts: list[tuple[str, str]] = []
-    answers = {"Open a restorer model": str(models / "m.safetensors"), "Open images": [str(images / "a.png")]}
+    answers = {
+        "Open a restorer model": str(models / "m.safetensors"),
+        "Open images": [str(images / "a.png")],
+    }
 
     def fake_open(parent, caption, start, filt):  # noqa: ANN001
         starts.append((caption, start))
@@ -127,8 +135,12 @@ def test_file_dialogs_remember_the_folder_per_purpose(window, tmp_path, monkeypa
     view.slot_a.button.click()
     view.open_button.click()
     view.open_button.click()
-    assert starts == [("Open a restorer model", str(runs)), ("Open a restorer model", str(models)),
-                      ("Open images", str(Path.home())), ("Open images", str(images))]
+    assert starts == [
+        ("Open a restorer model", str(runs)),
+        ("Open a restorer model", str(models)),
+        ("Open images", str(Path.home())),
+        ("Open images", str(images)),
+    ]
 
 
 def test_light_and_dark_in_the_view_menu(window):

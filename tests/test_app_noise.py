@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_helpers import isolate_settings
 from PIL import Image
 
-from app_helpers import isolate_settings
 from noiseda_core.degrade import FittedNoise
 from noiseda_core.events import Finished, Validation
 
@@ -61,16 +61,19 @@ def test_the_fitted_degradation_is_a_choice_that_round_trips(qtbot, view, tmp_pa
 
 
 def test_score_line_names_proxy_pairs_and_the_kept_weights():
-    from app.widgets.score_line import ScoreLine, kept_text, score_text
+    from app.widgets.score_line import kept_text, score_text
 
-    proxy = Validation(step=200, psnr=30.5, psnr_input=24.3, count=16, psnr_start=29.2,
-                       source="proxy")
+    proxy = Validation(
+        step=200, psnr=30.5, psnr_input=24.3, count=16, psnr_start=29.2, source="proxy"
+    )
     assert "16 proxy pairs" in score_text(proxy)
-    best = Finished(step=400, kept="best", kept_step=200, kept_psnr=30.5, start_psnr=29.2,
-                    kept_source="proxy")
+    best = Finished(
+        step=400, kept="best", kept_step=200, kept_psnr=30.5, start_psnr=29.2, kept_source="proxy"
+    )
     assert "step 200" in kept_text(best) and "+1.30 dB over the start" in kept_text(best)
-    start = Finished(step=400, kept="start", kept_step=0, kept_psnr=29.2, start_psnr=29.2,
-                     kept_source="val")
+    start = Finished(
+        step=400, kept="start", kept_step=0, kept_psnr=29.2, start_psnr=29.2, kept_source="val"
+    )
     assert "starting model, unchanged" in kept_text(start)
     assert kept_text(Finished(step=400)) == ""
 
@@ -80,8 +83,17 @@ def test_the_training_page_says_which_weights_were_kept(qtbot):
 
     line = ScoreLine()
     qtbot.addWidget(line)
-    line.add_validation(Validation(step=400, psnr=29.0, psnr_input=24.3, count=16,
-                                   psnr_start=29.2, source="proxy"))
-    line.add_finished(Finished(step=400, kept="start", kept_step=0, kept_psnr=29.2,
-                               start_psnr=29.2, kept_source="proxy"))
+    line.add_validation(
+        Validation(step=400, psnr=29.0, psnr_input=24.3, count=16, psnr_start=29.2, source="proxy")
+    )
+    line.add_finished(
+        Finished(
+            step=400,
+            kept="start",
+            kept_step=0,
+            kept_psnr=29.2,
+            start_psnr=29.2,
+            kept_source="proxy",
+        )
+    )
     assert "starting model, unchanged" in line.text() and "29.00 dB" in line.text()

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
 from app_helpers import isolate_settings
+
 from noiseda_core.cli import main
 
 GIB = 2**30
@@ -24,8 +24,9 @@ def _fake_machine(monkeypatch: pytest.MonkeyPatch, kind: str, gib: float) -> Non
 
 
 @pytest.mark.parametrize(("kind", "gib"), [("cpu", 0.0), ("cuda", 24.0), ("cuda", 140.0)])
-def test_the_gui_starts_with_the_plan_of_noiseda_devices(qtbot, tmp_path, monkeypatch, capsys,
-                                                          kind: str, gib: float) -> None:
+def test_the_gui_starts_with_the_plan_of_noiseda_devices(
+    qtbot, tmp_path, monkeypatch, capsys, kind: str, gib: float
+) -> None:
     _fake_machine(monkeypatch, kind, gib)
     assert main(["devices", "--json"]) == 0
     printed = capsys.readouterr().out
@@ -40,7 +41,12 @@ def test_the_gui_starts_with_the_plan_of_noiseda_devices(qtbot, tmp_path, monkey
     view.options.start_from.set_value("")  # from scratch: the plan's restorer is offered
     view.device_label._done(parse_devices(printed))  # the query's answer, as the app gets it
     cfg = view.current_config()
-    gui = {"restorer": cfg.model.restorer, "denoiser": cfg.model.diffusion,
-           "patch": cfg.train.patch, "batch": cfg.train.batch, "steps": cfg.train.steps,
-           "workers": cfg.data.workers}
+    gui = {
+        "restorer": cfg.model.restorer,
+        "denoiser": cfg.model.diffusion,
+        "patch": cfg.train.patch,
+        "batch": cfg.train.batch,
+        "steps": cfg.train.steps,
+        "workers": cfg.data.workers,
+    }
     assert gui == plan

@@ -26,10 +26,16 @@ def test_validation_axis_reference_lines_and_titles(qtbot):
     assert lo <= 29.6 <= hi  # the noisy-input line is in view
     assert plot.psnr_plot.reference_value("input") == 29.6
     assert plot.psnr_plot.reference_value("start") is None  # trained from scratch: no such line
-    assert "noisy input" in plot.psnr_plot.header.text() and "starting model" not in plot.psnr_plot.header.text()
+    assert (
+        "noisy input" in plot.psnr_plot.header.text()
+        and "starting model" not in plot.psnr_plot.header.text()
+    )
     plot.add_validation(Validation(step=400, psnr=31.0, psnr_input=29.6, psnr_start=30.5, count=2))
     plot.flush()
-    assert plot.psnr_plot.reference_value("start") == 30.5 and "starting model" in plot.psnr_plot.header.text()
+    assert (
+        plot.psnr_plot.reference_value("start") == 30.5
+        and "starting model" in plot.psnr_plot.header.text()
+    )
     assert plot.psnr_plot.item.getAxis("left").labelText == "PSNR (dB)"
     assert plot.psnr_plot.item.getAxis("bottom").labelText == "step"
     assert plot.loss_plot.item.getAxis("left").labelText.startswith("loss")
@@ -51,14 +57,23 @@ def test_diagnostics_tab_draws_what_is_present(qtbot):
     assert not plot.diag_hint.isHidden()
     for step in range(1, 11):
         plot.add_progress(Progress(step=step, loss_res=0.1, loss_dif=0.2, lam=0.01))
-        plot.add_diagnostics(Diagnostics(step=step, noise_real_input=12.0, noise_real_restored=12.0 - step,
-                                         hinge_active=0.5, grad_res=0.3))  # mse_* and grad_dif absent
+        plot.add_diagnostics(
+            Diagnostics(
+                step=step,
+                noise_real_input=12.0,
+                noise_real_restored=12.0 - step,
+                hinge_active=0.5,
+                grad_res=0.3,
+            )
+        )  # mse_* and grad_dif absent
     plot.flush()
     assert plot.diag_hint.isHidden()
     xs, ys = plot.diag_plots["noise"].curves["noise_real_restored"].getData()
     assert list(xs) == list(range(1, 11)) and ys[-1] == 2.0
-    assert plot.diag_plots["mse"].curves["mse_pos"].getData()[0] is None or \
-        len(plot.diag_plots["mse"].curves["mse_pos"].getData()[0]) == 0
+    assert (
+        plot.diag_plots["mse"].curves["mse_pos"].getData()[0] is None
+        or len(plot.diag_plots["mse"].curves["mse_pos"].getData()[0]) == 0
+    )
     for chart in plot.diag_plots.values():
         tip = chart.toolTip()
         assert len(tip) > 40 and "_" not in tip

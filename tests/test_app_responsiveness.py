@@ -7,14 +7,17 @@ from app_helpers import FAKE_WORKER, isolate_settings
 
 def test_the_gui_keeps_drawing_while_training_streams(qtbot, tmp_path):
     isolate_settings(tmp_path)
-    from app.main_window import MainWindow
     from PySide6.QtCore import QTimer
 
+    from app.main_window import MainWindow
     from noiseda_core.config import Config
 
     # ~300 progress events/s plus a preview strip (3 PNGs) every 10 steps, for ~4 s.
-    window = MainWindow(worker=FAKE_WORKER, extra_env={"FAKE_STEPS": "1200", "FAKE_DELAY": "0.003"},
-                        confirm_close=False)
+    window = MainWindow(
+        worker=FAKE_WORKER,
+        extra_env={"FAKE_STEPS": "1200", "FAKE_DELAY": "0.003"},
+        confirm_close=False,
+    )
     window.setup_view.runs.set_path(tmp_path / "runs")
     qtbot.addWidget(window)
     window.resize(1280, 720)

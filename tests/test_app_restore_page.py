@@ -41,8 +41,12 @@ def show_pair(view) -> None:
     from app.restore_jobs import array_to_qimage
 
     before, after = np.full((8, 8, 3), 40, np.uint8), np.full((8, 8, 3), 200, np.uint8)
-    view.compare.set_images(array_to_qimage(before), array_to_qimage(after),
-                            before_label="Input", after_label="Restored")
+    view.compare.set_images(
+        array_to_qimage(before),
+        array_to_qimage(after),
+        before_label="Input",
+        after_label="Restored",
+    )
 
 
 def test_space_flips_wherever_the_restore_page_has_focus(window, qtbot, monkeypatch) -> None:
@@ -76,12 +80,22 @@ def test_a_real_drop_of_file_urls_onto_the_restore_page_lists_the_files(
         from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent
 
         cls = QDragEnterEvent if kind == QDropEvent.Type.DragEnter else QDragMoveEvent
-        enter = cls(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                    Qt.KeyboardModifier.NoModifier)
+        enter = cls(
+            pos.toPoint(),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
         QApplication.sendEvent(target, enter)
         assert enter.isAccepted(), "the page takes image files"
-    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(target, drop)
     assert drop.isAccepted()
     qtbot.waitUntil(lambda: view.image_list.file_paths() == files, timeout=WAIT)
@@ -147,6 +161,8 @@ def test_save_result_proposes_pictures_then_the_last_output_folder_never_the_inp
     (tmp_path / "out").mkdir()
     view.choose_save()
     view.choose_save()
-    assert proposed == [home / "Pictures" / "IMG_1_restored.png",
-                        tmp_path / "out" / "IMG_1_restored.png"]
+    assert proposed == [
+        home / "Pictures" / "IMG_1_restored.png",
+        tmp_path / "out" / "IMG_1_restored.png",
+    ]
     assert (tmp_path / "out" / "first.png").is_file()

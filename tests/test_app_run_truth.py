@@ -8,6 +8,7 @@ import re
 from itertools import pairwise
 
 from app_helpers import FAKE_WORKER, isolate_settings, tiny_config, tiny_project
+
 from noiseda_core.events import Finished, Progress, Started, Validation
 
 
@@ -15,8 +16,9 @@ def make_window(qtbot, tmp_path, **env: object):
     isolate_settings(tmp_path)
     from app.main_window import MainWindow
 
-    window = MainWindow(worker=FAKE_WORKER, extra_env={k: str(v) for k, v in env.items()},
-                        confirm_close=False)
+    window = MainWindow(
+        worker=FAKE_WORKER, extra_env={k: str(v) for k, v in env.items()}, confirm_close=False
+    )
     window.setup_view.runs.set_path(tmp_path / "runs")
     qtbot.addWidget(window)
     window.show()
@@ -69,8 +71,11 @@ def test_a_finished_run_on_the_runs_page_offers_train_longer(qtbot, tmp_path):
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "last.pt").write_text("20")
     save_config(tiny_config(tiny_project(tmp_path / "data")), run / "config.toml")
-    events = [Started(step=0, total_steps=20), Progress(step=20, total_steps=20),
-              Finished(step=20, model=str(run / "model.safetensors"))]
+    events = [
+        Started(step=0, total_steps=20),
+        Progress(step=20, total_steps=20),
+        Finished(step=20, model=str(run / "model.safetensors")),
+    ]
     (run / "events.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
     settings.put("setup/runs", str(tmp_path / "runs"))
     panel = window.runs_view
@@ -136,7 +141,12 @@ def test_log_axis_labels_never_overlap(qtbot):
     from app.widgets.series_plot import LABEL_GAP_PX
 
     axis = make_plot(qtbot).loss_plot.item.getAxis("left")
-    for lo, hi, pixels in ((-2.0, 0.0, 150), (-1.3, -0.9, 120), (-8.0, 1.0, 60), (-1.05, -0.95, 400)):
+    for lo, hi, pixels in (
+        (-2.0, 0.0, 150),
+        (-1.3, -0.9, 120),
+        (-8.0, 1.0, 60),
+        (-1.05, -0.95, 400),
+    ):
         levels = axis.logTickValues(lo, hi, pixels, [])
         values = sorted(v for _, vs in levels for v in vs)
         assert values, (lo, hi)

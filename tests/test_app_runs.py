@@ -6,6 +6,7 @@ from pathlib import Path
 
 from app_helpers import FAKE_WORKER, isolate_settings, tiny_config, tiny_project
 from fake_trainer import write_png
+
 from noiseda_core.config import save_config
 from noiseda_core.events import Checkpoint, Preview, Progress, Started, Validation
 
@@ -16,12 +17,19 @@ def interrupted_run(runs: Path, project: dict) -> Path:
     run.mkdir(parents=True)
     save_config(tiny_config(project), run / "config.toml")
     events = [Started(step=0, total_steps=40, run_dir=str(run), device="cpu", mode="noise-da")]
-    events += [Progress(step=s, total_steps=40, loss_res=0.1 / s, loss_dif=0.3, lam=0.01 * s) for s in range(1, 21)]
+    events += [
+        Progress(step=s, total_steps=40, loss_res=0.1 / s, loss_dif=0.3, lam=0.01 * s)
+        for s in range(1, 21)
+    ]
     write_png(run / "previews" / "step_000010_synthetic.png", 96, 32, 40)
-    events += [Preview(step=10, synthetic="previews/step_000010_synthetic.png", real=[]),
-               Validation(step=20, psnr=22.5, ssim=0.6, psnr_input=18.0, count=2),
-               Checkpoint(step=20, path=str(run / "checkpoints" / "last.pt"))]
-    (run / "events.jsonl").write_text("".join(e.to_json() + "\n" for e in events) + '{"type": "progr')
+    events += [
+        Preview(step=10, synthetic="previews/step_000010_synthetic.png", real=[]),
+        Validation(step=20, psnr=22.5, ssim=0.6, psnr_input=18.0, count=2),
+        Checkpoint(step=20, path=str(run / "checkpoints" / "last.pt")),
+    ]
+    (run / "events.jsonl").write_text(
+        "".join(e.to_json() + "\n" for e in events) + '{"type": "progr'
+    )
     (run / "checkpoints").mkdir()
     (run / "checkpoints" / "last.pt").write_text("20")  # the fake worker resumes from this step
     return run
@@ -35,8 +43,11 @@ def test_after_a_kill_the_app_offers_the_run_and_continues_it(qtbot, tmp_path):
     runs = tmp_path / "runs"
     settings.put("setup/runs", str(runs))
     run = interrupted_run(runs, tiny_project(tmp_path / "data"))
-    window = MainWindow(worker=FAKE_WORKER, extra_env={"FAKE_STEPS": "40", "FAKE_DELAY": "0.002"},
-                        confirm_close=False)
+    window = MainWindow(
+        worker=FAKE_WORKER,
+        extra_env={"FAKE_STEPS": "40", "FAKE_DELAY": "0.002"},
+        confirm_close=False,
+    )
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.resume_offered, timeout=15000) as offered:
         window.show()
@@ -45,8 +56,12 @@ def test_after_a_kill_the_app_offers_the_run_and_continues_it(qtbot, tmp_path):
     panel = window.runs_view
     assert panel.folder_label.text().startswith(str(runs))
     row = panel.table.topLevelItem(0)
-    assert [row.text(i) for i in range(4)] == [run.name, "interrupted (app closed or crashed)", "20 / 40",
-                                               "last validation: 22.50 dB (no model yet)"]
+    assert [row.text(i) for i in range(4)] == [
+        run.name,
+        "interrupted (app closed or crashed)",
+        "20 / 40",
+        "last validation: 22.50 dB (no model yet)",
+    ]
     assert row.text(4).startswith("20")  # a date
 
     window.resume_offer.show_button.click()  # curves and previews of the past run
@@ -69,8 +84,11 @@ def test_runs_panel_buttons_and_folder(qtbot, tmp_path):
     settings.put("setup/runs", str(runs))
     run = interrupted_run(runs, tiny_project(tmp_path / "data"))
     settings.put("runs/declined", str(run))  # "Not now" last time: no offer again
-    window = MainWindow(worker=FAKE_WORKER, extra_env={"FAKE_STEPS": "30", "FAKE_DELAY": "0.002"},
-                        confirm_close=False)
+    window = MainWindow(
+        worker=FAKE_WORKER,
+        extra_env={"FAKE_STEPS": "30", "FAKE_DELAY": "0.002"},
+        confirm_close=False,
+    )
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.runs_view.refreshed, timeout=15000):
         window.show()
@@ -88,8 +106,10 @@ def test_runs_panel_buttons_and_folder(qtbot, tmp_path):
         panel.add_folder(other)
     assert window.setup_view.runs_root() == runs, "listing a folder does not move new runs"
     assert settings.runs_dir() == runs
-    listed = {Path(panel.table.topLevelItem(i).data(0, 256))
-              for i in range(panel.table.topLevelItemCount())}
+    listed = {
+        Path(panel.table.topLevelItem(i).data(0, 256))
+        for i in range(panel.table.topLevelItemCount())
+    }
     assert listed == {run, cli_run}, "both folders are listed"
     assert str(other) in panel.folder_label.text() and not panel.forget_button.isHidden()
     with qtbot.waitSignal(panel.refreshed, timeout=15000):
@@ -135,11 +155,27 @@ def test_the_runs_panel_shows_the_cores_run_state(tmp_path):
     run = interrupted_run(tmp_path / "runs", tiny_project(tmp_path / "data"))
     for expected in ("interrupted", "failed"):
         core, panel = run_state(run), summarize(run)
-        assert (panel.state, panel.step, panel.total_steps, panel.best_psnr, panel.date,
-                panel.message) == (core.status.value, core.step, core.total_steps,
-                                   core.best_psnr, core.started, core.message)
-        assert (panel.state, panel.step, panel.best_psnr, panel.checkpoint) == (expected, 20, 22.5,
-                                                                              True)
+        assert (
+            panel.state,
+            panel.step,
+            panel.total_steps,
+            panel.best_psnr,
+            panel.date,
+            panel.message,
+        ) == (
+            core.status.value,
+            core.step,
+            core.total_steps,
+            core.best_psnr,
+            core.started,
+            core.message,
+        )
+        assert (panel.state, panel.step, panel.best_psnr, panel.checkpoint) == (
+            expected,
+            20,
+            22.5,
+            True,
+        )
         with open(run / "events.jsonl", "a") as log:
             log.write("\n" + Failed(step=20, message="out of memory").to_json() + "\n")
     assert summarize(run).message == "out of memory"
@@ -158,13 +194,16 @@ def test_one_damaged_event_log_keeps_every_row(qtbot, tmp_path):
     save_config(tiny_config(tiny_project(tmp_path / "data2")), bad / "config.toml")
     (bad / "events.jsonl").write_text(
         Started(step=0, total_steps=40).to_json() + '\n{"type": "progress", "step": "abc"}\n'
-        '{"type": "progress", "step": 1e400}\n' + Progress(step=3, total_steps=40).to_json() + "\n")
+        '{"type": "progress", "step": 1e400}\n' + Progress(step=3, total_steps=40).to_json() + "\n"
+    )
     panel = RunsView()
     qtbot.addWidget(panel)
     with qtbot.waitSignal(panel.refreshed, timeout=15000):
         panel.refresh()
-    rows = {panel.table.topLevelItem(i).text(0): panel.table.topLevelItem(i)
-            for i in range(panel.table.topLevelItemCount())}
+    rows = {
+        panel.table.topLevelItem(i).text(0): panel.table.topLevelItem(i)
+        for i in range(panel.table.topLevelItemCount())
+    }
     assert set(rows) == {good.name, bad.name} and not panel.empty.isVisible()
     assert rows[bad.name].text(1) == "interrupted (app closed or crashed) (log damaged)"
     assert rows[bad.name].text(2) == "3 / 40"
@@ -191,7 +230,8 @@ def test_runs_of_the_command_line_are_listed_beside_setups_folder(qtbot, tmp_pat
 
 
 def test_the_runs_page_scores_the_exported_model_as_evaluate_does_and_keeps_the_start_date(
-        qtbot, tmp_path):
+    qtbot, tmp_path
+):
     """Stopped between validations: the page shows the exported weights' score (what
     ``noiseda evaluate`` measures), not the best validation; "Started" is the first start."""
     import os
@@ -200,6 +240,7 @@ def test_the_runs_page_scores_the_exported_model_as_evaluate_does_and_keeps_the_
     from datetime import datetime
 
     import helpers
+
     from app.views.runs_view import RunsView
     from noiseda_core.control import RunControl
     from noiseda_core.evaluate import evaluate_folders
@@ -211,9 +252,15 @@ def test_the_runs_page_scores_the_exported_model_as_evaluate_does_and_keeps_the_
     runs = tmp_path / "runs"
     settings.put("setup/runs", str(runs))
     project = helpers.write_project(tmp_path / "p", n_syn=2, n_real=1, n_val=2, size=32)
-    cfg = helpers.tiny_config(project, "train.steps=4", "train.val_every=2", "train.lr=0.002",
-                              "train.checkpoint_every=2", "train.preview_every=1000",
-                              "train.preview_count=1")
+    cfg = helpers.tiny_config(
+        project,
+        "train.steps=4",
+        "train.val_every=2",
+        "train.lr=0.002",
+        "train.checkpoint_every=2",
+        "train.preview_every=1000",
+        "train.preview_count=1",
+    )
     control, events = RunControl(), []
     for event in train(cfg, runs / "r1", control=control):
         events.append(event)
@@ -228,8 +275,12 @@ def test_the_runs_page_scores_the_exported_model_as_evaluate_does_and_keeps_the_
     row = view.table.topLevelItem(0)
     shown = re.fullmatch(r"kept weights(?: \(the best, step 2\))?: (\d+\.\d\d) dB", row.text(3))
     assert shown is not None, row.text(3)
-    report = evaluate_folders(runs / "r1" / "model.safetensors", project / "val" / "input",
-                              project / "val" / "target", device="cpu")
+    report = evaluate_folders(
+        runs / "r1" / "model.safetensors",
+        project / "val" / "input",
+        project / "val" / "target",
+        device="cpu",
+    )
     assert abs(float(shown.group(1)) - report.summary()["psnr"]) <= 0.01
     began = datetime.fromtimestamp(events[0].wall_time)
     assert row.text(4) == began.strftime("%Y-%m-%d %H:%M")

@@ -9,7 +9,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from app_helpers import isolate_settings, tiny_project, write_images
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +63,9 @@ def test_bad_folders_give_messages_and_block_start(qtbot, view, tmp_path):
 
     view.request_start()
     text = view.status.text()
-    assert text.startswith("Cannot start yet") and "Synthetic pairs" in text and "Real images" in text
+    assert (
+        text.startswith("Cannot start yet") and "Synthetic pairs" in text and "Real images" in text
+    )
     assert text.count("\n• ") >= 2  # one line per problem
 
 
@@ -77,9 +78,13 @@ def test_ctrl_o_follows_the_page(qtbot, tmp_path):
     window = MainWindow(confirm_close=False)
     qtbot.addWidget(window)
     ctrl_o = QKeySequence(QKeySequence.StandardKey.Open)
-    assert window.load_action.shortcut() == ctrl_o and window.open_images_action.shortcut().isEmpty()
+    assert (
+        window.load_action.shortcut() == ctrl_o and window.open_images_action.shortcut().isEmpty()
+    )
     window.tabs.setCurrentWidget(window.restore_view)
-    assert window.open_images_action.shortcut() == ctrl_o and window.load_action.shortcut().isEmpty()
+    assert (
+        window.open_images_action.shortcut() == ctrl_o and window.load_action.shortcut().isEmpty()
+    )
 
 
 def test_missing_folder_and_required_fields(qtbot, view, tmp_path):
@@ -130,13 +135,23 @@ def test_device_defaults_follow_the_device(view):
     cpu = DeviceSummary("cpu", "CPU")
     view.options.apply_device(cpu, default_sizes(cpu))
     model, train = view.options.values()
-    assert (model["restorer"], model["diffusion"], train["patch"], train["batch"]) == ("unet-t", "small", 64, 4)
+    assert (model["restorer"], model["diffusion"], train["patch"], train["batch"]) == (
+        "unet-t",
+        "small",
+        64,
+        4,
+    )
     assert not view.options.all_gpus.isVisibleTo(view)
     gpus = DeviceSummary("cuda", "NVIDIA H100", 80.0, 2)
     view.options.apply_device(gpus, default_sizes(gpus))
     model, train = view.options.values()
     # the built-in starting restorer (the default) decides the architecture ...
-    assert (model["restorer"], model["diffusion"], train["patch"], train["batch"]) == ("unet-t", "paper", 128, 24)
+    assert (model["restorer"], model["diffusion"], train["patch"], train["batch"]) == (
+        "unet-t",
+        "paper",
+        128,
+        24,
+    )
     view.options.start_from.set_value("")  # ... from scratch, the device's size is offered
     model, _ = view.options.values()
     assert model["restorer"] == "unet-s" and model["init_restorer"] == ""
@@ -148,7 +163,9 @@ def test_demo_data_fills_the_setup(qtbot, view, tmp_path):
     with qtbot.waitSignal(view.demo_ready, timeout=60000):
         view.load_demo(tmp_path / "demo")
     assert (tmp_path / "demo" / "demo.toml").is_file()
-    assert view.pickers["synthetic"].path().endswith("target")  # clean images, fitted noise on the fly
+    assert (
+        view.pickers["synthetic"].path().endswith("target")
+    )  # clean images, fitted noise on the fly
     qtbot.waitUntil(lambda: not view.checks_busy(), timeout=15000)
     assert view.problems() == []
     assert view.options.start_from.value() == "builtin:unet-t"  # warm start is the default
@@ -209,8 +226,9 @@ def test_window_shows_fast_without_torch(tmp_path):
         print(loaded_at_show, time.perf_counter() - t0)
     """)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=60, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT
+    )
     assert out.returncode == 0, out.stderr
     torch_loaded, seconds = out.stdout.split()[-2:]
     assert torch_loaded == "False"  # the device query imports torch only after the window shows

@@ -26,14 +26,19 @@ def test_status_follows_pause_resume_and_stop(qtbot, tmp_path):
     isolate_settings(tmp_path)
     from app.main_window import MainWindow
 
-    window = MainWindow(worker=FAKE_WORKER, extra_env={"FAKE_STEPS": "1000", "FAKE_DELAY": "2.5"},
-                        confirm_close=False)
+    window = MainWindow(
+        worker=FAKE_WORKER,
+        extra_env={"FAKE_STEPS": "1000", "FAKE_DELAY": "2.5"},
+        confirm_close=False,
+    )
     window.setup_view.runs.set_path(tmp_path / "runs")
     qtbot.addWidget(window)
     window.show()
     view = window.training_view
     window.start_training(tiny_config(tiny_project(tmp_path / "data")))
-    qtbot.waitUntil(lambda: window.job.last_progress is not None and "ETA" in view.stats.text(), timeout=20000)
+    qtbot.waitUntil(
+        lambda: window.job.last_progress is not None and "ETA" in view.stats.text(), timeout=20000
+    )
     first, event = elapsed(view.stats.text()), window.job.last_progress
     qtbot.waitUntil(lambda: elapsed(view.stats.text()) != first, timeout=1800)
     assert window.job.last_progress is event  # the clock moved between events
@@ -65,12 +70,18 @@ def test_failed_run_shows_no_eta(qtbot, tmp_path):
     isolate_settings(tmp_path)
     from app.main_window import MainWindow
 
-    window = MainWindow(worker=FAKE_WORKER, extra_env={"FAKE_STEPS": "100", "FAKE_DELAY": "0.01",
-                                                       "FAKE_CRASH_AT": "30"}, confirm_close=False)
+    window = MainWindow(
+        worker=FAKE_WORKER,
+        extra_env={"FAKE_STEPS": "100", "FAKE_DELAY": "0.01", "FAKE_CRASH_AT": "30"},
+        confirm_close=False,
+    )
     window.setup_view.runs.set_path(tmp_path / "runs")
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.training_failed, timeout=20000):
         window.start_training(tiny_config(tiny_project(tmp_path / "data")))
-    assert "img/s" in window.training_view.stats.text() and "ETA" not in window.training_view.stats.text()
+    assert (
+        "img/s" in window.training_view.stats.text()
+        and "ETA" not in window.training_view.stats.text()
+    )
     assert "failed" in window.setup_view.status.text()

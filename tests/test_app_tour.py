@@ -14,10 +14,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_tour_writes_four_real_screenshots(tmp_path):
     out = tmp_path / "shots"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-           "NOISEDA_DATA_DIR": str(tmp_path / "data")}
-    result = subprocess.run([sys.executable, "-m", "app", "--tour", str(out), "--tour-timeout", "280"],
-                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "NOISEDA_DATA_DIR": str(tmp_path / "data"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "--tour", str(out), "--tour-timeout", "280"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     for word in result.stdout.split():  # every path the tour names is still there
         if word.startswith(os.sep) and "tour:" not in word:

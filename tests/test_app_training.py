@@ -6,7 +6,6 @@ import os
 import signal
 
 import pytest
-
 from app_helpers import FAKE_WORKER, isolate_settings, tiny_config, tiny_project
 
 
@@ -14,7 +13,9 @@ def make_window(qtbot, tmp_path, worker=FAKE_WORKER, **env: str):
     isolate_settings(tmp_path)
     from app.main_window import MainWindow
 
-    window = MainWindow(worker=worker, extra_env={k: str(v) for k, v in env.items()}, confirm_close=False)
+    window = MainWindow(
+        worker=worker, extra_env={k: str(v) for k, v in env.items()}, confirm_close=False
+    )
     window.setup_view.runs.set_path(tmp_path / "runs")
     qtbot.addWidget(window)
     window.show()

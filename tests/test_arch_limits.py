@@ -26,18 +26,22 @@ def _with_args(tmp_path: Path, arch: str, args: dict) -> Path:
     return bad
 
 
-@pytest.mark.parametrize("arch, args, needle", [
-    ("unet-s", {"base": -1, "depth": 4}, "outside"),
-    ("unet-s", {"base": 200000, "depth": 4}, "outside"),
-    ("unet-s", {"base": 64, "depth": 60}, "far too large"),
-    ("unet-s", {"base": 4000, "depth": 8}, "parameters"),
-    ("unet-s", {"base": 64, "depth": [4] * 1000}, "entries"),
-    ("unet-s", {"base": float("nan"), "depth": 4}, "outside"),
-    ("swinir", {"embed_dim": 4000, "depths": [30] * 30, "num_heads": [6] * 30}, "parameters"),
-    ("dncnn", {"nc": 4096, "nb": 100}, "parameters"),
-])
-def test_impossible_arch_args_are_refused_quickly(tmp_path: Path, arch: str, args: dict,
-                                                  needle: str) -> None:
+@pytest.mark.parametrize(
+    "arch, args, needle",
+    [
+        ("unet-s", {"base": -1, "depth": 4}, "outside"),
+        ("unet-s", {"base": 200000, "depth": 4}, "outside"),
+        ("unet-s", {"base": 64, "depth": 60}, "far too large"),
+        ("unet-s", {"base": 4000, "depth": 8}, "parameters"),
+        ("unet-s", {"base": 64, "depth": [4] * 1000}, "entries"),
+        ("unet-s", {"base": float("nan"), "depth": 4}, "outside"),
+        ("swinir", {"embed_dim": 4000, "depths": [30] * 30, "num_heads": [6] * 30}, "parameters"),
+        ("dncnn", {"nc": 4096, "nb": 100}, "parameters"),
+    ],
+)
+def test_impossible_arch_args_are_refused_quickly(
+    tmp_path: Path, arch: str, args: dict, needle: str
+) -> None:
     path = _with_args(tmp_path, arch, args)
     began = time.perf_counter()
     with pytest.raises(UserError, match=needle) as info:
@@ -56,7 +60,9 @@ def test_weights_of_another_architecture_give_a_short_message(tmp_path: Path) ->
 def test_restore_with_a_hostile_model_is_one_line(tmp_path: Path, capsys) -> None:
     path = _with_args(tmp_path, "unet-s", {"base": 200000, "depth": 4})
     (tmp_path / "in").mkdir()
-    assert main(["restore", "--model", str(path), str(tmp_path / "in"), "--out",
-                 str(tmp_path / "o")]) == 2
+    assert (
+        main(["restore", "--model", str(path), str(tmp_path / "in"), "--out", str(tmp_path / "o")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "hostile.safetensors" in err and err.count("\n") == 1

@@ -44,8 +44,9 @@ def test_a_full_disk_is_one_user_error_and_leaves_no_temporary(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("refused", ["mkstemp", "replace"])
-def test_a_folder_without_write_permission_is_one_user_error(tmp_path: Path, monkeypatch,
-                                                             refused: str) -> None:
+def test_a_folder_without_write_permission_is_one_user_error(
+    tmp_path: Path, monkeypatch, refused: str
+) -> None:
     """EACCES from the OS (a folder the user may not write; root is never refused, so the
     refusal is injected where the OS gives it): one error naming the file, nothing left over."""
     import tempfile
@@ -91,13 +92,13 @@ def test_stale_temporaries_are_removed(tmp_path: Path) -> None:
     assert keep.exists() and not stale.exists()
 
 
-def test_writers_that_replace_their_file_still_get_the_umask_mode(tmp_path: Path,
-                                                                   umask_027: int) -> None:
+def test_writers_that_replace_their_file_still_get_the_umask_mode(
+    tmp_path: Path, umask_027: int
+) -> None:
     import torch
     from safetensors.torch import save_file
 
-    atomic_write(tmp_path / "m.safetensors",
-                 lambda tmp: save_file({"w": torch.zeros(2)}, str(tmp)))
+    atomic_write(tmp_path / "m.safetensors", lambda tmp: save_file({"w": torch.zeros(2)}, str(tmp)))
     assert _mode(tmp_path / "m.safetensors") == 0o666 & ~umask_027
 
 
@@ -106,8 +107,9 @@ def test_a_full_disk_reported_by_a_rust_writer_is_one_user_error(tmp_path: Path)
         pass
 
     def write(tmp: Path) -> None:
-        raise SafetensorError("Error while serializing: I/O error: No space left on device "
-                              "(os error 28)")
+        raise SafetensorError(
+            "Error while serializing: I/O error: No space left on device (os error 28)"
+        )
 
     with pytest.raises(UserError, match="disk is full"):
         atomic_write(tmp_path / "m.safetensors", write)
@@ -115,11 +117,14 @@ def test_a_full_disk_reported_by_a_rust_writer_is_one_user_error(tmp_path: Path)
 
 
 @pytest.mark.parametrize("links", [True, False])
-def test_a_new_file_never_replaces_one_that_appeared_meanwhile(tmp_path: Path, monkeypatch,
-                                                               links: bool) -> None:
+def test_a_new_file_never_replaces_one_that_appeared_meanwhile(
+    tmp_path: Path, monkeypatch, links: bool
+) -> None:
     if not links:  # FAT, some FUSE mounts: no hard links, the name is claimed instead
+
         def no_link(src, dst):
             raise OSError(errno.EPERM, "Operation not permitted")
+
         monkeypatch.setattr(os, "link", no_link)
     target = tmp_path / "out.bin"
 

@@ -9,11 +9,31 @@ import torch
 
 from noiseda_core.cli import main
 
-TRAIN_KEYS = {"what", "preset", "device", "batch", "patch", "precision", "step_s",
-              "images_per_s", "peak_mem_gib"}
+TRAIN_KEYS = {
+    "what",
+    "preset",
+    "device",
+    "batch",
+    "patch",
+    "precision",
+    "step_s",
+    "images_per_s",
+    "peak_mem_gib",
+}
 RESTORE_KEYS = {"what", "preset", "device", "size", "precision", "mpix_per_s"}
-ARGS = ["bench", "--preset", "tiny", "--device", "cpu", "--steps", "1", "--patch", "32",
-        "--batch", "1"]
+ARGS = [
+    "bench",
+    "--preset",
+    "tiny",
+    "--device",
+    "cpu",
+    "--steps",
+    "1",
+    "--patch",
+    "32",
+    "--batch",
+    "1",
+]
 
 
 def _lines(text: str) -> list[dict]:
@@ -26,14 +46,14 @@ def test_bench_prints_train_and_restore_json_lines(capsys: pytest.CaptureFixture
     train = [x for x in lines if x["what"] == "train"]
     restore = [x for x in lines if x["what"] == "restore"]
     assert len(train) == 1 and len(restore) == 2
-    assert TRAIN_KEYS <= set(train[0])
+    assert set(train[0]) >= TRAIN_KEYS
     assert train[0]["preset"] == "tiny" and train[0]["batch"] == 1 and train[0]["patch"] == 32
     assert train[0]["precision"] == "fp32"  # auto on a CPU is fp32
     assert train[0]["step_s"] > 0
     assert train[0]["images_per_s"] == pytest.approx(1 / train[0]["step_s"], rel=1e-2)
     assert train[0]["peak_mem_gib"] is None  # not measured on the CPU
     for line in restore:
-        assert RESTORE_KEYS <= set(line) and line["mpix_per_s"] > 0
+        assert set(line) >= RESTORE_KEYS and line["mpix_per_s"] > 0
     assert [x["size"] for x in restore] == [64, "96x64"]
     assert (restore[1]["width"], restore[1]["height"]) == (96, 64)
 
@@ -44,6 +64,7 @@ def test_compile_failure_falls_back_with_a_json_line(
     def broken_compile(module: torch.nn.Module, **_: object):
         def fail(*args: object, **kwargs: object) -> None:
             raise RuntimeError("backend exploded\nsecond line")
+
         return fail
 
     monkeypatch.setattr(torch, "compile", broken_compile)
@@ -64,15 +85,38 @@ def test_gpu_summary_checks_the_goals_against_the_release() -> None:
     from summarize_gpu import summarize
 
     lines = [
-        {"what": "train", "preset": "paper", "device": "NVIDIA H200", "batch": 24, "patch": 128,
-         "precision": "bf16", "compile": False, "images_per_s": 410.0, "peak_mem_gib": 17.0},
-        {"what": "restore", "preset": "paper", "device": "NVIDIA H200", "width": 1024,
-         "height": 1024, "precision": "bf16", "tile": 2048, "mpix_per_s": 300.0,
-         "peak_mem_gib": 2.0},
+        {
+            "what": "train",
+            "preset": "paper",
+            "device": "NVIDIA H200",
+            "batch": 24,
+            "patch": 128,
+            "precision": "bf16",
+            "compile": False,
+            "images_per_s": 410.0,
+            "peak_mem_gib": 17.0,
+        },
+        {
+            "what": "restore",
+            "preset": "paper",
+            "device": "NVIDIA H200",
+            "width": 1024,
+            "height": 1024,
+            "precision": "bf16",
+            "tile": 2048,
+            "mpix_per_s": 300.0,
+            "peak_mem_gib": 2.0,
+        },
         {"what": "section", "name": "train_bf16_b24", "rc": 0, "command": "noiseda bench X"},
-        {"what": "profile", "preset": "paper", "batch": 24, "precision": "bf16", "clock": "device",
-         "phases_ms": {"step.forward": {"cpu_ms": 3.0, "device_ms": 20.0}},
-         "top": [{"op": "aten::convolution_backward", "ms": 12.5, "share": 0.31, "calls": 71}]},
+        {
+            "what": "profile",
+            "preset": "paper",
+            "batch": 24,
+            "precision": "bf16",
+            "clock": "device",
+            "phases_ms": {"step.forward": {"cpu_ms": 3.0, "device_ms": 20.0}},
+            "top": [{"op": "aten::convolution_backward", "ms": 12.5, "share": 0.31, "calls": 71}],
+        },
     ]
     text = summarize(lines)
     assert "410.0 img/s" in text and "96.3 img/s" in text and "`noiseda bench X`" in text
@@ -80,4 +124,6 @@ def test_gpu_summary_checks_the_goals_against_the_release() -> None:
     assert "(goal ≤ 16.5): NOT met" in text  # 17 GiB is over half the release's 33
     assert "(goal ≥ 316): NOT met" in text  # restoration under 4 × 79
     assert "≈ 1030 img/s" in text and "39.8 % of it" in text  # 410 of the chip's limit
-    assert "forward 3.0 / 20.0" in text and "| `aten::convolution_backward` | 12.50 | 31.0 % |" in text
+    assert (
+        "forward 3.0 / 20.0" in text and "| `aten::convolution_backward` | 12.50 | 31.0 % |" in text
+    )

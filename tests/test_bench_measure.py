@@ -14,7 +14,9 @@ from noiseda_core.config import Config, ModelConfig, TrainConfig
 from noiseda_core.errors import UserError
 from noiseda_core.flops import parameter_counts, peak_flops, restore_flops, train_step_flops
 
-PAPER = Config(model=ModelConfig(restorer="unet-s", diffusion="paper"), train=TrainConfig(patch=128))
+PAPER = Config(
+    model=ModelConfig(restorer="unet-s", diffusion="paper"), train=TrainConfig(patch=128)
+)
 
 
 def test_gpu_profile_counts_kernels_not_the_aten_ops_that_launched_them() -> None:
@@ -44,7 +46,15 @@ def test_restore_variants_default_to_what_restore_runs() -> None:
     cuda, cpu = torch.device("cuda"), torch.device("cpu")
     assert restore_variants("auto", cpu, "auto", compile=False) == ["default"]
     assert restore_variants("auto", cpu, "fp32", compile=True) == ["default", "compiled"]
-    assert restore_variants("auto", cuda, "bf16", compile=True) == ["weights", "autocast", "compiled"]
-    assert restore_variants("all", cpu, "fp32", compile=False) == ["weights", "autocast", "compiled"]
+    assert restore_variants("auto", cuda, "bf16", compile=True) == [
+        "weights",
+        "autocast",
+        "compiled",
+    ]
+    assert restore_variants("all", cpu, "fp32", compile=False) == [
+        "weights",
+        "autocast",
+        "compiled",
+    ]
     with pytest.raises(UserError):
         restore_variants("weights,fastest", cpu, "fp32", compile=False)

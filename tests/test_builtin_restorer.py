@@ -23,7 +23,7 @@ def test_shipped_unet_t_is_small_documented_and_denoises_awgn_far_better_than_th
     restorer = load_restorer(SHIPPED)
     assert all(p.dtype == torch.float32 for p in restorer.parameters())
     clean = read_image(skimage_data_dir() / "chelsea.png")[:, 100:228, 150:278]
-    noisy = (clean + torch.randn(clean.shape, generator=torch.Generator().manual_seed(1)) * 0.1)
+    noisy = clean + torch.randn(clean.shape, generator=torch.Generator().manual_seed(1)) * 0.1
     noisy = noisy.clamp(0, 1)
     with torch.no_grad():
         restored = restore_image(restorer, noisy, tile=None, device="cpu")

@@ -20,8 +20,16 @@ from noiseda_core.errors import UserError
 
 
 def _state(**changes) -> dict:
-    state = {"step": 3, "config": config_to_dict(Config()), "objective": {"w": torch.ones(4)},
-             "optimizer": {}, "ema": {"shadow": {}}, "restorer": {}, "data": {}, "rng": {}}
+    state = {
+        "step": 3,
+        "config": config_to_dict(Config()),
+        "objective": {"w": torch.ones(4)},
+        "optimizer": {},
+        "ema": {"shadow": {}},
+        "restorer": {},
+        "data": {},
+        "rng": {},
+    }
     state.update(changes)
     return state
 
@@ -51,13 +59,17 @@ def test_an_older_state_without_checksum_still_loads(tmp_path: Path) -> None:
     assert load_resume_state(tmp_path)["step"] == 3
 
 
-@pytest.mark.parametrize("changes, needle", [
-    ({"step": 2.5}, "not a whole number"),
-    ({"step": "12"}, "not a whole number"),
-    ({"objective": None}, None),
-])
-def test_hand_edited_states_get_one_clear_message(tmp_path: Path, changes: dict,
-                                                  needle: str | None) -> None:
+@pytest.mark.parametrize(
+    "changes, needle",
+    [
+        ({"step": 2.5}, "not a whole number"),
+        ({"step": "12"}, "not a whole number"),
+        ({"objective": None}, None),
+    ],
+)
+def test_hand_edited_states_get_one_clear_message(
+    tmp_path: Path, changes: dict, needle: str | None
+) -> None:
     state = _state(**changes)
     if needle is None:
         del state["objective"]

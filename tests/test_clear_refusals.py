@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import smooth_image, write_project
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+from test_cli_reliability import _fake_run
 
-from helpers import smooth_image, write_project
 from noiseda_core import bench
 from noiseda_core.cli import main
 from noiseda_core.config import Config, DataConfig, apply_overrides, load_config
@@ -28,7 +29,6 @@ from noiseda_core.export import export_restorer, load_restorer
 from noiseda_core.nets import build_restorer
 from noiseda_core.nets.foreign import read_weights
 from noiseda_core.run_folder import RunFolder
-from test_cli_reliability import _fake_run
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,9 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _rewrite(model: Path, out: Path, *, metadata: dict | None = None,
-             poison: float | None = None) -> Path:
+def _rewrite(
+    model: Path, out: Path, *, metadata: dict | None = None, poison: float | None = None
+) -> Path:
     """A copy of ``model`` with changed metadata, or one weight filled with ``poison``."""
     with safe_open(str(model), framework="pt") as handle:
         meta = dict(handle.metadata())
@@ -71,10 +72,24 @@ def _refused(capsys, args: list[str], *words: str) -> str:
 
 
 def test_deeply_nested_arch_args_are_refused(model: Path, tmp_path: Path, capsys) -> None:
-    deep = _rewrite(model, tmp_path / "deep.safetensors",
-                    metadata={"arch_args": '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"})
-    _refused(capsys, ["restore", "--model", str(deep), str(_images(tmp_path / "in")),
-                      "--out", str(tmp_path / "out")], "arch_args", "nested too deeply")
+    deep = _rewrite(
+        model,
+        tmp_path / "deep.safetensors",
+        metadata={"arch_args": '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"},
+    )
+    _refused(
+        capsys,
+        [
+            "restore",
+            "--model",
+            str(deep),
+            str(_images(tmp_path / "in")),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        "arch_args",
+        "nested too deeply",
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -87,18 +102,28 @@ def test_a_seed_out_of_range_is_refused_before_training(seed: str) -> None:
 def test_export_under_a_regular_file_is_refused(tmp_path: Path, capsys) -> None:
     run = _fake_run(tmp_path / "run")
     (tmp_path / "plain").write_text("a file")
-    _refused(capsys, ["export", str(run), "--out", str(tmp_path / "plain" / "m.safetensors")],
-             "plain is a file, not a folder")
-    _refused(capsys, ["export", str(run), "--out", str(tmp_path / "plain" / "a" / "m.safetensors")],
-             "plain is a file, not a folder")
+    _refused(
+        capsys,
+        ["export", str(run), "--out", str(tmp_path / "plain" / "m.safetensors")],
+        "plain is a file, not a folder",
+    )
+    _refused(
+        capsys,
+        ["export", str(run), "--out", str(tmp_path / "plain" / "a" / "m.safetensors")],
+        "plain is a file, not a folder",
+    )
     assert (tmp_path / "plain").read_text() == "a file"
 
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (Linux, as in CI)")
 def test_export_into_proc_is_refused(tmp_path: Path, capsys) -> None:
     run = _fake_run(tmp_path / "run")
-    _refused(capsys, ["export", str(run), "--out", "/proc/noiseda-model.safetensors"],
-             "cannot write /proc/noiseda-model.safetensors", "choose another place")
+    _refused(
+        capsys,
+        ["export", str(run), "--out", "/proc/noiseda-model.safetensors"],
+        "cannot write /proc/noiseda-model.safetensors",
+        "choose another place",
+    )
 
 
 def test_bench_refuses_restore_sizes_before_allocating(monkeypatch, capsys) -> None:
@@ -107,8 +132,13 @@ def test_bench_refuses_restore_sizes_before_allocating(monkeypatch, capsys) -> N
 
     monkeypatch.setattr(bench, "time_restore", never)
     monkeypatch.setattr(bench, "time_train_step", never)
-    _refused(capsys, ["bench", "--device", "cpu", "--skip-train", "--restore-sizes=100000"],
-             "--restore-sizes", "100000", "megapixels")
+    _refused(
+        capsys,
+        ["bench", "--device", "cpu", "--skip-train", "--restore-sizes=100000"],
+        "--restore-sizes",
+        "100000",
+        "megapixels",
+    )
 
 
 # --------------------------------------------------------------- small ones
@@ -138,13 +168,25 @@ def test_evaluate_json_is_strict_json(monkeypatch, capsys) -> None:
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf])
-def test_a_model_with_non_finite_weights_is_refused(model: Path, tmp_path: Path, capsys,
-                                                    value: float) -> None:
+def test_a_model_with_non_finite_weights_is_refused(
+    model: Path, tmp_path: Path, capsys, value: float
+) -> None:
     bad = _rewrite(model, tmp_path / "bad.safetensors", poison=value)
     with pytest.raises(UserError, match="NaN or infinite"):
         load_restorer(bad)
-    _refused(capsys, ["restore", "--model", str(bad), str(_images(tmp_path / "in")),
-                      "--out", str(tmp_path / "out")], "bad.safetensors", "NaN or infinite")
+    _refused(
+        capsys,
+        [
+            "restore",
+            "--model",
+            str(bad),
+            str(_images(tmp_path / "in")),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        "bad.safetensors",
+        "NaN or infinite",
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -189,8 +231,9 @@ def test_a_fifo_config_or_model_is_not_a_regular_file(tmp_path: Path) -> None:
 
 def test_the_small_image_note_never_asks_for_a_patch_below_16(tmp_path: Path) -> None:
     root = write_project(tmp_path, n_syn=2, n_real=2, n_val=1, size=12)
-    cfg = DataConfig(synthetic=str(root / "clean"), degradation="awgn:0-50",
-                     real=str(root / "real"))
+    cfg = DataConfig(
+        synthetic=str(root / "clean"), degradation="awgn:0-50", real=str(root / "real")
+    )
     notes = " ".join(TrainData(cfg, patch=32, seed=0).notes)
     assert "smaller than train.patch 32" in notes
     assert "at most 12" not in notes and "at least 16 px" in notes
@@ -199,10 +242,12 @@ def test_the_small_image_note_never_asks_for_a_patch_below_16(tmp_path: Path) ->
 def test_a_real_folder_that_is_the_validation_folder_gets_a_warning(tmp_path: Path) -> None:
     root = write_project(tmp_path, n_syn=2, n_real=2, n_val=1, size=32)
     base = {"synthetic": str(root / "clean"), "degradation": "awgn:0-50"}
-    apart = TrainData(DataConfig(**base, real=str(root / "real"), val=str(root / "val")),
-                      patch=16, seed=0)
+    apart = TrainData(
+        DataConfig(**base, real=str(root / "real"), val=str(root / "val")), patch=16, seed=0
+    )
     assert not any("validation" in note for note in apart.notes)
     for real in (root / "val", root / "val" / "input"):
-        same = TrainData(DataConfig(**base, real=str(real), val=str(root / "val")),
-                         patch=16, seed=0)
+        same = TrainData(
+            DataConfig(**base, real=str(real), val=str(root / "val")), patch=16, seed=0
+        )
         assert any("data.val" in note and "held-out" in note for note in same.notes), same.notes

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import smooth_image, write_project
 from PIL import Image
 
-from helpers import smooth_image, write_project
 from noiseda_core.cli import main
 from noiseda_core.config import Config
 from noiseda_core.cpu_advice import cpu_advice
@@ -40,8 +40,9 @@ def _image(path: Path, seed: int = 0, size: int = 16) -> Path:
 # ----------------------------------------------------------------------------- restore
 
 
-def test_restore_never_replaces_a_users_file_without_overwrite(model: Path, tmp_path: Path,
-                                                               capsys) -> None:
+def test_restore_never_replaces_a_users_file_without_overwrite(
+    model: Path, tmp_path: Path, capsys
+) -> None:
     _image(tmp_path / "in" / "a.jpg")
     user = tmp_path / "out" / "a.png"
     _image(user, seed=5)
@@ -55,8 +56,9 @@ def test_restore_never_replaces_a_users_file_without_overwrite(model: Path, tmp_
     assert user.read_bytes() != before
 
 
-def test_restore_keeps_a_file_another_writer_made_while_it_ran(model: Path, tmp_path: Path,
-                                                              monkeypatch, capsys) -> None:
+def test_restore_keeps_a_file_another_writer_made_while_it_ran(
+    model: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
     from noiseda_core import policy
 
     for name in "abc":
@@ -83,22 +85,31 @@ def test_restore_keeps_a_file_another_writer_made_while_it_ran(model: Path, tmp_
 def test_restore_names_colliding_stems_after_their_files(model: Path, tmp_path: Path) -> None:
     _image(tmp_path / "in" / "a.jpg")
     _image(tmp_path / "in" / "a.png", seed=1)
-    assert main(["restore", "--model", str(model), str(tmp_path / "in"),
-                 "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            ["restore", "--model", str(model), str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg.png", "a.png"]
 
 
 def test_restore_exits_non_zero_when_any_file_failed(model: Path, tmp_path: Path, capsys) -> None:
     _image(tmp_path / "in" / "good.png")
     (tmp_path / "in" / "bad.png").write_bytes(b"not a png")
-    assert main(["restore", "--model", str(model), str(tmp_path / "in"),
-                 "--out", str(tmp_path / "out")]) == 1
+    assert (
+        main(
+            ["restore", "--model", str(model), str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+        )
+        == 1
+    )
     assert "bad.png" in capsys.readouterr().err
     assert (tmp_path / "out" / "good.png").is_file()
 
 
 def test_restore_into_a_full_disk_fails_and_names_the_disk_not_the_images(
-        model: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    model: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
     import noiseda_core.atomic as atomic
 
     def full(*args, **kwargs):
@@ -107,8 +118,12 @@ def test_restore_into_a_full_disk_fails_and_names_the_disk_not_the_images(
     _image(tmp_path / "in" / "a.png")
     _image(tmp_path / "in" / "b.png")
     monkeypatch.setattr(atomic.tempfile, "mkstemp", full)
-    assert main(["restore", "--model", str(model), str(tmp_path / "in"),
-                 "--out", str(tmp_path / "out")]) == 2
+    assert (
+        main(
+            ["restore", "--model", str(model), str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "disk is full" in err and "unreadable" not in err and err.count("\n") == 1
 
@@ -116,19 +131,35 @@ def test_restore_into_a_full_disk_fails_and_names_the_disk_not_the_images(
 # ----------------------------------------------------------------------------- evaluate
 
 
-def test_evaluate_pairs_by_relative_path_never_across_subfolders(model: Path, tmp_path: Path,
-                                                                 capsys) -> None:
+def test_evaluate_pairs_by_relative_path_never_across_subfolders(
+    model: Path, tmp_path: Path, capsys
+) -> None:
     _image(tmp_path / "input" / "a.png")
     _image(tmp_path / "input" / "sub" / "b.png", seed=2)
     _image(tmp_path / "target" / "sub" / "a.png", seed=3)  # not a's target
     _image(tmp_path / "target" / "sub" / "b.jpg", seed=2)
-    assert main(["evaluate", "--model", str(model), "--input", str(tmp_path / "input"),
-                 "--target", str(tmp_path / "target"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(model),
+                "--input",
+                str(tmp_path / "input"),
+                "--target",
+                str(tmp_path / "target"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     summary = json.loads(captured.out)  # stdout is the JSON object alone
     assert summary["count"] == 1
     assert sorted(Path(p).relative_to(tmp_path).as_posix() for p in summary["unmatched"]) == [
-        "input/a.png", "target/sub/a.png"]
+        "input/a.png",
+        "target/sub/a.png",
+    ]
     assert "PSNR" in captured.err  # the table went to stderr
 
 
@@ -136,8 +167,20 @@ def test_evaluate_refuses_ambiguous_pairs(model: Path, tmp_path: Path, capsys) -
     _image(tmp_path / "input" / "a.png")
     _image(tmp_path / "target" / "a.png")
     _image(tmp_path / "target" / "a.jpg")
-    assert main(["evaluate", "--model", str(model), "--input", str(tmp_path / "input"),
-                 "--target", str(tmp_path / "target")]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(model),
+                "--input",
+                str(tmp_path / "input"),
+                "--target",
+                str(tmp_path / "target"),
+            ]
+        )
+        == 2
+    )
     assert "ambiguous" in capsys.readouterr().err
 
 
@@ -148,8 +191,11 @@ def test_a_gpu_sized_config_on_a_cpu_gets_advice() -> None:
     advice = cpu_advice(Config(), cores=2, device_type="cpu")
     assert advice and "model.diffusion=small" in advice and "train.patch=64" in advice
     assert "days" in advice
-    tiny = cpu_advice(Config().__class__(train=Config().train.__class__(
-        batch=2, patch=32, steps=100)), cores=2, device_type="cpu")
+    tiny = cpu_advice(
+        Config().__class__(train=Config().train.__class__(batch=2, patch=32, steps=100)),
+        cores=2,
+        device_type="cpu",
+    )
     assert tiny is None or "paper" in tiny
     assert cpu_advice(Config(), cores=2, device_type="cuda") is None
 
@@ -172,16 +218,31 @@ def _config(tmp_path: Path, steps: int = 100000) -> Path:
         f'[data]\nsynthetic = "{root / "clean"}"\ndegradation = "awgn:0-50"\nreal = "{root / "real"}"\n'
         '[model]\nrestorer = "unet-tiny"\ndiffusion = "tiny"\n'
         f'[train]\nsteps = {steps}\nbatch = 2\npatch = 32\nlog_every = 1\ndevice = "cpu"\n'
-        'preview_every = 100000\nval_every = 100000\ncheckpoint_every = 100000\n')
+        "preview_every = 100000\nval_every = 100000\ncheckpoint_every = 100000\n"
+    )
     return config
 
 
 def _start(config: Path, run: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "noiseda_core", "train", str(config),
-                             "--run-dir", str(run), "--jsonl", *extra],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "noiseda_core",
+            "train",
+            str(config),
+            "--run-dir",
+            str(run),
+            "--jsonl",
+            *extra,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def _wait_for_progress(proc: subprocess.Popen) -> None:
@@ -238,9 +299,19 @@ def _fake_run(run: Path) -> Path:
     cfg["model"]["restorer"] = "unet-tiny"
     restorer = build_restorer("unet-tiny")
     save_config(Config(), run / "config.toml")
-    save_resume_state(run, {"step": 3, "config": cfg, "objective": {}, "optimizer": {},
-                            "ema": EMA(restorer).state_dict(), "restorer": restorer.state_dict(),
-                            "data": {}, "rng": {}})
+    save_resume_state(
+        run,
+        {
+            "step": 3,
+            "config": cfg,
+            "objective": {},
+            "optimizer": {},
+            "ema": EMA(restorer).state_dict(),
+            "restorer": restorer.state_dict(),
+            "data": {},
+            "rng": {},
+        },
+    )
     return run
 
 

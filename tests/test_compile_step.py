@@ -42,8 +42,10 @@ LAMBDAS = (0.0, 0.05, 0.13, 0.2)  # a λ ramp: a new value every step
 
 def _losses(step: TrainStep) -> list[float]:
     g = torch.Generator().manual_seed(7)
-    return [float(step(_inputs(), lam=lam, phase=Phase.JOINT, generator=g).terms.total.detach())
-            for lam in LAMBDAS]
+    return [
+        float(step(_inputs(), lam=lam, phase=Phase.JOINT, generator=g).terms.total.detach())
+        for lam in LAMBDAS
+    ]
 
 
 def test_the_step_compiles_whole_once_over_a_lambda_ramp_and_matches_eager() -> None:
@@ -93,8 +95,9 @@ def test_checkpointed_denoiser_gives_the_same_loss_and_gradients() -> None:
     def run(checkpointed: bool) -> tuple[float, list[torch.Tensor]]:
         parts.objective.noise_da.denoiser.checkpoint_full_res = checkpointed
         parts.objective.zero_grad()
-        total = parts.objective(x_s, y_s, x_r, lam=0.2,
-                                generator=torch.Generator().manual_seed(3)).total
+        total = parts.objective(
+            x_s, y_s, x_r, lam=0.2, generator=torch.Generator().manual_seed(3)
+        ).total
         total.backward()
         return float(total), [p.grad.clone() for p in parts.objective.parameters()]
 

@@ -22,8 +22,16 @@ from noiseda_core.errors import UserError
 
 
 def test_round_trip_keeps_every_value(tmp_path: Path) -> None:
-    cfg = apply_overrides(Config(), ["train.mode=baseline", "train.steps=42", "train.lr=3e-4",
-                                     "train.channel_shuffle=false", "data.real=" + str(tmp_path)])
+    cfg = apply_overrides(
+        Config(),
+        [
+            "train.mode=baseline",
+            "train.steps=42",
+            "train.lr=3e-4",
+            "train.channel_shuffle=false",
+            "data.real=" + str(tmp_path),
+        ],
+    )
     save_config(cfg, tmp_path / "c.toml")
     again = load_config(tmp_path / "c.toml")
     assert again == cfg
@@ -131,8 +139,9 @@ def test_non_finite_values_in_a_toml_file_are_refused(tmp_path: Path) -> None:
         ("model", {"gamma_scale": 0.0}, "model.gamma_scale: must be positive"),
     ],
 )
-def test_replace_and_direct_construction_are_validated(section: str, change: dict,
-                                                       needle: str) -> None:
+def test_replace_and_direct_construction_are_validated(
+    section: str, change: dict, needle: str
+) -> None:
     """Code that builds or replaces a section (the time budget, the GUI) gets the file's checks."""
     cfg = Config()
     with pytest.raises(UserError, match=needle):

@@ -55,8 +55,9 @@ def test_demo_layout_config_and_determinism(tmp_path: Path) -> None:
         assert (root / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
 
 
-def test_demo_data_into_an_existing_folder_writes_only_missing_files(tmp_path: Path, capsys,
-                                                                      monkeypatch) -> None:
+def test_demo_data_into_an_existing_folder_writes_only_missing_files(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
     from noiseda_core import demo
     from noiseda_core.cli import main
 

@@ -13,7 +13,9 @@ from noiseda_core.metrics import psnr
 from noiseda_core.starting_model import load_starting_restorer
 
 
-def test_builtin_gains_far_less_on_the_demos_camera_noise_than_on_white_noise(tmp_path: Path) -> None:
+def test_builtin_gains_far_less_on_the_demos_camera_noise_than_on_white_noise(
+    tmp_path: Path,
+) -> None:
     write_demo_data(tmp_path / "demo", seed=0)
     pairs = load_pairs(tmp_path / "demo" / "real_val", max_side=256)
     restorer = load_starting_restorer("builtin:unet-t").eval()
@@ -23,7 +25,7 @@ def test_builtin_gains_far_less_on_the_demos_camera_noise_than_on_white_noise(tm
         for sample in pairs:
             noisy.append(psnr(sample.input, sample.target))
             on_phone.append(psnr(restore_image(restorer, sample.input), sample.target))
-            white = (sample.target + torch.randn(sample.target.shape, generator=g) * 20 / 255)
+            white = sample.target + torch.randn(sample.target.shape, generator=g) * 20 / 255
             white = white.clamp(0, 1)
             awgn.append(psnr(white, sample.target))
             on_awgn.append(psnr(restore_image(restorer, white), sample.target))

@@ -20,20 +20,43 @@ def _free_port() -> int:
 
 def _torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-               "-m", "noiseda_core", "train", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "noiseda_core",
+        "train",
+        *args,
+    ]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
 
 
 def test_two_gloo_ranks_train_write_once_and_resume(tmp_path: Path) -> None:
     root = write_project(tmp_path / "p")
-    sets = [f"data.synthetic={root / 'clean'}", "data.degradation=awgn:0-50",
-            f"data.real={root / 'real'}", f"data.val={root / 'val'}",
-            "model.restorer=unet-tiny", "model.diffusion=tiny", "train.steps=4", "train.batch=2",
-            "train.patch=32", "train.log_every=1", "train.checkpoint_every=2",
-            "train.val_every=100", "train.preview_every=100", "train.device=cpu",
-            "train.precision=fp32"]
+    sets = [
+        f"data.synthetic={root / 'clean'}",
+        "data.degradation=awgn:0-50",
+        f"data.real={root / 'real'}",
+        f"data.val={root / 'val'}",
+        "model.restorer=unet-tiny",
+        "model.diffusion=tiny",
+        "train.steps=4",
+        "train.batch=2",
+        "train.patch=32",
+        "train.log_every=1",
+        "train.checkpoint_every=2",
+        "train.val_every=100",
+        "train.preview_every=100",
+        "train.device=cpu",
+        "train.precision=fp32",
+    ]
     config = tmp_path / "c.toml"
     config.write_text("")
     args = [str(config), "--run-dir", str(tmp_path / "run")]
@@ -73,8 +96,9 @@ def test_only_rank_0_reads_the_control_lines(tmp_path: Path, monkeypatch) -> Non
     (tmp_path / "c.toml").write_text("")
     for rank in ("1", "0"):
         monkeypatch.setenv("RANK", rank)
-        train_cli.run_training(tmp_path / "c.toml", [], tmp_path / "run", None, jsonl=True,
-                               control_stdin=True)
+        train_cli.run_training(
+            tmp_path / "c.toml", [], tmp_path / "run", None, jsonl=True, control_stdin=True
+        )
         assert listened == ([] if rank == "1" else ["read"])
 
 
@@ -87,23 +111,55 @@ def test_pause_resume_and_stop_reach_both_gloo_ranks(tmp_path: Path) -> None:
     root = write_project(tmp_path / "p")
     config = tmp_path / "c.toml"
     config.write_text("")
-    sets = [f"data.synthetic={root / 'clean'}", "data.degradation=awgn:0-50",
-            f"data.real={root / 'real'}", "model.restorer=unet-tiny", "model.diffusion=tiny",
-            "train.steps=100000", "train.batch=1", "train.patch=32", "train.log_every=1",
-            "train.checkpoint_every=100000", "train.val_every=100000",
-            "train.preview_every=100000", "train.device=cpu", "train.precision=fp32"]
+    sets = [
+        f"data.synthetic={root / 'clean'}",
+        "data.degradation=awgn:0-50",
+        f"data.real={root / 'real'}",
+        "model.restorer=unet-tiny",
+        "model.diffusion=tiny",
+        "train.steps=100000",
+        "train.batch=1",
+        "train.patch=32",
+        "train.log_every=1",
+        "train.checkpoint_every=100000",
+        "train.val_every=100000",
+        "train.preview_every=100000",
+        "train.device=cpu",
+        "train.precision=fp32",
+    ]
     args = [str(config), "--run-dir", str(tmp_path / "run"), "--jsonl", "--control-stdin"]
     for item in sets:
         args += ["--set", item]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-               "-m", "noiseda_core", "train", *args]
-    child = subprocess.Popen(command, cwd=tmp_path, env=env, stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "noiseda_core",
+        "train",
+        *args,
+    ]
+    child = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue[dict] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(json.loads(x)) for x in child.stdout
-                                     if x.startswith("{")], daemon=True).start()
+    threading.Thread(
+        target=lambda: [lines.put(json.loads(x)) for x in child.stdout if x.startswith("{")],
+        daemon=True,
+    ).start()
 
     def next_event(kind: str, timeout: float = 120) -> dict:
         end = time.monotonic() + timeout

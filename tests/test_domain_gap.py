@@ -11,15 +11,23 @@ from domain_gap_report import curve_table, summarise
 
 
 def _run(*psnrs: float, diagnostics: list[dict] | None = None) -> dict:
-    curve = [{"step": 10 * (i + 1), "psnr": p, "ssim": 0.5, "psnr_input": 22.0}
-             for i, p in enumerate(psnrs)]
-    return {"curve": curve, "diagnostics": diagnostics or [], "seconds": 60.0,
-            "start": {"psnr": 24.5}}
+    curve = [
+        {"step": 10 * (i + 1), "psnr": p, "ssim": 0.5, "psnr_input": 22.0}
+        for i, p in enumerate(psnrs)
+    ]
+    return {
+        "curve": curve,
+        "diagnostics": diagnostics or [],
+        "seconds": 60.0,
+        "start": {"psnr": 24.5},
+    }
 
 
 def test_gate_needs_five_db_of_the_oracle_over_the_baseline() -> None:
-    results = {"baseline": {"0": _run(25.0), "1": _run(25.2)},
-               ORACLE: {"0": _run(30.1), "1": _run(30.3)}}
+    results = {
+        "baseline": {"0": _run(25.0), "1": _run(25.2)},
+        ORACLE: {"0": _run(30.1), "1": _run(30.3)},
+    }
     met, text = gate_lines(results)
     assert met and "+5.10 dB" in text and "MET" in text
     results[ORACLE]["1"] = _run(29.0)
@@ -35,10 +43,14 @@ def test_crop_grid_spreads_crops_inside_the_image() -> None:
 
 
 def test_table_pairs_each_variant_with_the_baseline_of_its_seed() -> None:
-    diag = [{"hinge_active": 1.0, "grad_res": 2.0, "grad_dif": 0.2, "noise_real_restored": 3.0},
-            {"hinge_active": 0.5, "grad_res": 1.0, "grad_dif": 0.1, "noise_real_restored": 2.0}]
-    results = {"baseline": {"0": _run(24.0, 25.0), "1": _run(24.0, 26.0)},
-               "noise-da": {"0": _run(24.0, 25.5, diagnostics=diag), "1": _run(24.0, 27.0)}}
+    diag = [
+        {"hinge_active": 1.0, "grad_res": 2.0, "grad_dif": 0.2, "noise_real_restored": 3.0},
+        {"hinge_active": 0.5, "grad_res": 1.0, "grad_dif": 0.1, "noise_real_restored": 2.0},
+    ]
+    results = {
+        "baseline": {"0": _run(24.0, 25.0), "1": _run(24.0, 26.0)},
+        "noise-da": {"0": _run(24.0, 25.5, diagnostics=diag), "1": _run(24.0, 27.0)},
+    }
     row = next(line for line in summarise(results).splitlines() if line.startswith("| noise-da"))
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[2] == "26.25 ± 1.06" and cells[4] == "+0.75 ± 0.35"
@@ -61,8 +73,10 @@ def test_every_study_option_is_a_config_the_trainer_accepts() -> None:
 
 
 def test_curve_table_averages_each_step_over_the_seeds_that_reached_it() -> None:
-    results = {"baseline": {"0": _run(24.0, 25.0), "1": _run(26.0)},
-               "noise-da": {"0": _run(24.0, 25.5), "1": _run(25.0, 26.5)}}
+    results = {
+        "baseline": {"0": _run(24.0, 25.0), "1": _run(26.0)},
+        "noise-da": {"0": _run(24.0, 25.5), "1": _run(25.0, 26.5)},
+    }
     lines = curve_table(results).splitlines()
     assert lines[0] == "| variant | step 10 | step 20 |"
     assert lines[2] == "| baseline (2) | 25.00 ± 1.41 | — |"  # seed 1 stopped at step 10
@@ -72,8 +86,12 @@ def test_curve_table_averages_each_step_over_the_seeds_that_reached_it() -> None
 def test_a_study_called_again_keeps_only_runs_with_the_same_overrides(tmp_path: Path) -> None:
     from domain_gap import finished_runs, pending
 
-    earlier = {"noise-da": {"0": {**_run(25.0), "overrides": ["a"]},
-                            "1": {**_run(25.1), "overrides": ["a", "other-lambda"]}}}
+    earlier = {
+        "noise-da": {
+            "0": {**_run(25.0), "overrides": ["a"]},
+            "1": {**_run(25.1), "overrides": ["a", "other-lambda"]},
+        }
+    }
     (tmp_path / "results.json").write_text(json.dumps(earlier))
     jobs = [("noise-da", 0, ["a"]), ("noise-da", 1, ["a"]), ("baseline", 0, ["b"])]
     results: dict = {}

@@ -62,8 +62,11 @@ def test_copy_to_and_a_reloaded_state_continue_the_same_average() -> None:
     for average in (ema, copy):
         _set(net, -1.0)
         average.update(net)  # decay 2/11: 2/11 * 2.8 + 9/11 * -1
-    assert ema.shadow["weight"].item() == copy.shadow["weight"].item() == pytest.approx(
-        2 / 11 * 2.8 - 9 / 11)
+    assert (
+        ema.shadow["weight"].item()
+        == copy.shadow["weight"].item()
+        == pytest.approx(2 / 11 * 2.8 - 9 / 11)
+    )
     target = _net(7.0)
     ema.copy_to(target)
     assert target.weight.item() == pytest.approx(2 / 11 * 2.8 - 9 / 11)

@@ -10,10 +10,19 @@ from noiseda_core.events import Diagnostics, Progress, Started, Validation, even
 def test_every_new_field_round_trips_through_json() -> None:
     events = [
         Started(step=0, total_steps=10, init_restorer="builtin:unet-t"),
-        Validation(step=5, psnr=30.5, ssim=0.9, psnr_input=22.0, count=3, psnr_start=27.25,
-                   ssim_start=0.8),
-        Diagnostics(step=5, hinge_active=0.25, mse_pos=0.01, mse_neg=0.02, grad_res=1.5,
-                    grad_dif=0.1, noise_real_input=18.0, noise_real_restored=4.0),
+        Validation(
+            step=5, psnr=30.5, ssim=0.9, psnr_input=22.0, count=3, psnr_start=27.25, ssim_start=0.8
+        ),
+        Diagnostics(
+            step=5,
+            hinge_active=0.25,
+            mse_pos=0.01,
+            mse_neg=0.02,
+            grad_res=1.5,
+            grad_dif=0.1,
+            noise_real_input=18.0,
+            noise_real_restored=4.0,
+        ),
         Progress(step=5, total_steps=10, loss_res=0.1, lam=0.2),
     ]
     for event in events:

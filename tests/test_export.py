@@ -118,6 +118,9 @@ def test_wrong_shapes_and_unknown_arch(tmp_path: Path) -> None:
 
 def test_reserved_metadata_keys_cannot_be_overridden(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="reserved"):
-        export_restorer(build_restorer("unet-tiny"), tmp_path / "x.safetensors",
-                        extra_metadata={"arch": "dncnn"})
+        export_restorer(
+            build_restorer("unet-tiny"),
+            tmp_path / "x.safetensors",
+            extra_metadata={"arch": "dncnn"},
+        )
     assert not list(tmp_path.iterdir())

@@ -111,4 +111,6 @@ def test_a_paired_folder_with_no_readable_pair_says_so(tmp_path: Path) -> None:
     (tmp_path / "input" / "a.png").write_bytes(b"junk")
     _img(tmp_path / "target" / "a.png")
     rep = inspect_folder(tmp_path, FolderRole.SYNTHETIC_PAIRED)
-    assert not rep.ok and rep.message.startswith("no readable pair (1 pair matched, 1 file unreadable), 0 unmatched")
+    assert not rep.ok and rep.message.startswith(
+        "no readable pair (1 pair matched, 1 file unreadable), 0 unmatched"
+    )

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import spandrel
 import torch
+from helpers import tiny_config, write_project
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from helpers import tiny_config, write_project
 from noiseda_core.errors import UserError
 from noiseda_core.events import Finished
 from noiseda_core.export import load_restorer
@@ -40,15 +40,28 @@ def _drunet() -> nn.Module:
 def _nafnet() -> nn.Module:
     from spandrel.architectures.NAFNet import NAFNet
 
-    return NAFNet(img_channel=3, width=8, middle_blk_num=1, enc_blk_nums=[1, 1], dec_blk_nums=[1, 1])
+    return NAFNet(
+        img_channel=3, width=8, middle_blk_num=1, enc_blk_nums=[1, 1], dec_blk_nums=[1, 1]
+    )
 
 
 def _swinir() -> nn.Module:
     from spandrel.architectures.SwinIR import SwinIR
 
-    return SwinIR(img_size=32, patch_size=1, in_chans=3, embed_dim=12, depths=[1], num_heads=[2],
-                  window_size=8, mlp_ratio=2.0, upscale=1, img_range=1.0, upsampler="",
-                  resi_connection="1conv")
+    return SwinIR(
+        img_size=32,
+        patch_size=1,
+        in_chans=3,
+        embed_dim=12,
+        depths=[1],
+        num_heads=[2],
+        window_size=8,
+        mlp_ratio=2.0,
+        upscale=1,
+        img_range=1.0,
+        upsampler="",
+        resi_connection="1conv",
+    )
 
 
 def _scunet() -> nn.Module:
@@ -89,17 +102,26 @@ def test_a_community_model_adapts_and_exports_in_its_own_layout(name: str, tmp_p
     path = _write_native(source, layout, tmp_path / name.lower())
 
     project = write_project(tmp_path / "p", size=64)
-    cfg = tiny_config(project, "train.steps=2", "train.patch=64", "train.batch=1",
-                      "train.val_every=100", "train.preview_every=100", "train.lr=1e-3",
-                      f"model.init_restorer={path}",
-                      "train.keep_best=off")  # the trained weights, not a kept start
+    cfg = tiny_config(
+        project,
+        "train.steps=2",
+        "train.patch=64",
+        "train.batch=1",
+        "train.val_every=100",
+        "train.preview_every=100",
+        "train.lr=1e-3",
+        f"model.init_restorer={path}",
+        "train.keep_best=off",
+    )  # the trained weights, not a kept start
     events = list(train(cfg, tmp_path / "run"))
     assert isinstance(events[-1], Finished) and not events[-1].stopped
 
     exported = tmp_path / "run" / "model.safetensors"
     state = load_file(exported)
     assert set(state) == set(original)  # the architecture's own key layout
-    assert any(not torch.equal(state[k], original[k]) for k in original if original[k].is_floating_point())
+    assert any(
+        not torch.equal(state[k], original[k]) for k in original if original[k].is_floating_point()
+    )
     desc = spandrel.ModelLoader().load_from_file(exported)  # what chaiNNer / ComfyUI do
     assert desc.architecture.id == arch_id and desc.scale == 1
     x = torch.rand(1, 3, 64, 64)
@@ -141,8 +163,15 @@ def test_models_that_are_not_colour_restorers_are_refused(tmp_path: Path) -> Non
     save_file(DnCNN(in_nc=1, out_nc=1, nc=8, nb=4).state_dict(), str(grey))
     with pytest.raises(UserError, match="colour"):
         load_foreign_restorer(grey)
-    upscaler = SwinIR(img_size=32, embed_dim=12, depths=[1], num_heads=[2], window_size=8,
-                      upscale=2, upsampler="pixelshuffledirect")
+    upscaler = SwinIR(
+        img_size=32,
+        embed_dim=12,
+        depths=[1],
+        num_heads=[2],
+        window_size=8,
+        upscale=2,
+        upsampler="pixelshuffledirect",
+    )
     up = tmp_path / "x2.safetensors"
     save_file({k: v.contiguous() for k, v in upscaler.state_dict().items()}, str(up))
     with pytest.raises(UserError, match="upscaling"):

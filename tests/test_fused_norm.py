@@ -34,8 +34,9 @@ def _case(c: int = 16, groups: int = 4):
 def test_fused_path_equals_the_fp32_reference(act: bool, film: bool) -> None:
     x, norm, scale, shift = _case()
     extra = (scale, shift) if film else (None, None)
-    got = fused_group_norm_act(x, norm.num_groups, norm.weight, norm.bias, norm.eps, *extra,
-                               act=act)
+    got = fused_group_norm_act(
+        x, norm.num_groups, norm.weight, norm.bias, norm.eps, *extra, act=act
+    )
     torch.testing.assert_close(got, _reference(x, norm, *extra, act=act), rtol=1e-5, atol=1e-5)
 
 
@@ -73,6 +74,7 @@ def test_compiles_without_a_graph_break() -> None:
 
     x, norm, scale, shift = _case()
     torch._dynamo.reset()
-    fn = torch.compile(lambda t: group_norm_act(t, norm, scale, shift), fullgraph=True,
-                       backend="aot_eager")
+    fn = torch.compile(
+        lambda t: group_norm_act(t, norm, scale, shift), fullgraph=True, backend="aot_eager"
+    )
     torch.testing.assert_close(fn(x), _reference(x, norm, scale, shift), rtol=1e-5, atol=1e-5)

@@ -34,8 +34,13 @@ from noiseda_core.nets import build_restorer
 from noiseda_core.nets.foreign import read_weights
 from noiseda_core.run_status import run_state
 
-FUZZ = settings(max_examples=20, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +67,7 @@ def mutated(draw: st.DrawFn, seed: bytes) -> bytes:
         at = draw(st.integers(0, len(data)))
         data[at:at] = draw(st.binary(max_size=32))
     if draw(st.booleans()):
-        data = data[:draw(st.integers(0, len(data)))]
+        data = data[: draw(st.integers(0, len(data)))]
     return bytes(data)
 
 
@@ -73,9 +78,13 @@ def _image_seeds() -> dict[str, bytes]:
     """One small valid file per supported format (8-bit, 16-bit, EXIF, ICC, alpha)."""
     rgb = (np.arange(6 * 5 * 3).reshape(6, 5, 3) * 5 % 256).astype(np.uint8)
     seeds = {}
-    for suffix, fmt, extra in [(".png", "PNG", {}), (".jpg", "JPEG", {"quality": 90}),
-                               (".tif", "TIFF", {}), (".bmp", "BMP", {}),
-                               (".webp", "WEBP", {"lossless": True})]:
+    for suffix, fmt, extra in [
+        (".png", "PNG", {}),
+        (".jpg", "JPEG", {"quality": 90}),
+        (".tif", "TIFF", {}),
+        (".bmp", "BMP", {}),
+        (".webp", "WEBP", {"lossless": True}),
+    ]:
         buffer = io.BytesIO()
         exif = Image.Exif()
         exif[0x0112] = 6
@@ -114,10 +123,12 @@ def test_a_damaged_image_reads_or_is_refused_cleanly(scratch: Path, name: str, d
 
 
 @FUZZ
-@given(suffix=st.sampled_from([".png", ".jpg", ".tif", ".bmp", ".webp"]),
-       blob=st.binary(max_size=256))
-def test_random_bytes_named_as_an_image_are_refused_cleanly(scratch: Path, suffix: str,
-                                                            blob: bytes) -> None:
+@given(
+    suffix=st.sampled_from([".png", ".jpg", ".tif", ".bmp", ".webp"]), blob=st.binary(max_size=256)
+)
+def test_random_bytes_named_as_an_image_are_refused_cleanly(
+    scratch: Path, suffix: str, blob: bytes
+) -> None:
     path = scratch / f"random{suffix}"
     path.write_bytes(blob)
     _read_every_way(path)
@@ -138,15 +149,20 @@ def _safetensors(header: dict, body: bytes = b"") -> bytes:
     return len(raw).to_bytes(8, "little") + raw + body
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=3)
-                    | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=12)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
 
 
 @FUZZ
 @given(data=st.data())
-def test_a_damaged_model_file_loads_or_is_refused_cleanly(scratch: Path, model_bytes: bytes,
-                                                          data) -> None:
+def test_a_damaged_model_file_loads_or_is_refused_cleanly(
+    scratch: Path, model_bytes: bytes, data
+) -> None:
     path = scratch / "damaged.safetensors"
     path.write_bytes(data.draw(mutated(model_bytes)))
     _clean_or_user_error(lambda: read_metadata(path))
@@ -154,25 +170,42 @@ def test_a_damaged_model_file_loads_or_is_refused_cleanly(scratch: Path, model_b
 
 
 SIZES = st.one_of(st.integers(-3, 12), st.just(10**12), st.floats(allow_nan=True), JSON)
-ARCH_ARGS = st.one_of(JSON.map(json.dumps), st.text(max_size=40),
-                      st.integers(1, 3000).map(lambda n: "[" * n + "]" * n),
-                      st.fixed_dictionaries({}, optional={  # unet-tiny's and dncnn's own keys
-                          "base": SIZES, "depth": SIZES, "nc": SIZES, "nb": SIZES,
-                          "act_mode": JSON}).map(json.dumps))
+ARCH_ARGS = st.one_of(
+    JSON.map(json.dumps),
+    st.text(max_size=40),
+    st.integers(1, 3000).map(lambda n: "[" * n + "]" * n),
+    st.fixed_dictionaries(
+        {},
+        optional={  # unet-tiny's and dncnn's own keys
+            "base": SIZES,
+            "depth": SIZES,
+            "nc": SIZES,
+            "nb": SIZES,
+            "act_mode": JSON,
+        },
+    ).map(json.dumps),
+)
 
 
 @FUZZ
-@given(arch=st.sampled_from(["unet-tiny", "dncnn", "nope", "spandrel:DnCNN", ""]),
-       arch_args=ARCH_ARGS, pad=st.text(max_size=6))
-def test_any_model_metadata_loads_or_is_refused_cleanly(scratch: Path, model_bytes: bytes,
-                                                        arch: str, arch_args: str,
-                                                        pad: str) -> None:
+@given(
+    arch=st.sampled_from(["unet-tiny", "dncnn", "nope", "spandrel:DnCNN", ""]),
+    arch_args=ARCH_ARGS,
+    pad=st.text(max_size=6),
+)
+def test_any_model_metadata_loads_or_is_refused_cleanly(
+    scratch: Path, model_bytes: bytes, arch: str, arch_args: str, pad: str
+) -> None:
     size = int.from_bytes(model_bytes[:8], "little")
-    header = json.loads(model_bytes[8:8 + size])
-    header["__metadata__"] = {**header["__metadata__"], "arch": arch, "arch_args": arch_args,
-                              "pad_multiple": pad}
+    header = json.loads(model_bytes[8 : 8 + size])
+    header["__metadata__"] = {
+        **header["__metadata__"],
+        "arch": arch,
+        "arch_args": arch_args,
+        "pad_multiple": pad,
+    }
     path = scratch / "metadata.safetensors"
-    path.write_bytes(_safetensors(header, model_bytes[8 + size:]))
+    path.write_bytes(_safetensors(header, model_bytes[8 + size :]))
     _clean_or_user_error(lambda: load_restorer(path))
 
 
@@ -186,8 +219,7 @@ def test_any_safetensors_header_is_refused_cleanly(scratch: Path, header, body: 
 
 @FUZZ
 @given(suffix=st.sampled_from([".pth", ".ckpt", ".pt", ".bin"]), blob=st.binary(max_size=256))
-def test_random_weights_files_are_refused_cleanly(scratch: Path, suffix: str,
-                                                  blob: bytes) -> None:
+def test_random_weights_files_are_refused_cleanly(scratch: Path, suffix: str, blob: bytes) -> None:
     path = scratch / f"random{suffix}"
     path.write_bytes(blob)
     _clean_or_user_error(lambda: read_weights(path))
@@ -196,16 +228,24 @@ def test_random_weights_files_are_refused_cleanly(scratch: Path, suffix: str,
 
 # ---------------------------------------------------------------------------- config
 
-TOML_VALUES = st.one_of(st.integers(-(2**63), 2**63 - 1), st.floats(), st.booleans(),
-                        st.text(max_size=12), st.lists(st.integers(), max_size=3),
-                        st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
-KNOWN_KEYS = st.sampled_from([(s, f) for s, cls in SECTIONS.items()
-                              for f in cls.__dataclass_fields__])
+TOML_VALUES = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(),
+    st.booleans(),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+)
+KNOWN_KEYS = st.sampled_from(
+    [(s, f) for s, cls in SECTIONS.items() for f in cls.__dataclass_fields__]
+)
 
 
 @FUZZ
-@given(entries=st.lists(st.tuples(KNOWN_KEYS, TOML_VALUES), max_size=6),
-       extra=st.dictionaries(st.text(max_size=6), TOML_VALUES, max_size=2))
+@given(
+    entries=st.lists(st.tuples(KNOWN_KEYS, TOML_VALUES), max_size=6),
+    extra=st.dictionaries(st.text(max_size=6), TOML_VALUES, max_size=2),
+)
 def test_any_toml_config_loads_or_is_refused_cleanly(scratch: Path, entries, extra) -> None:
     raw: dict[str, Any] = dict(extra)
     for (section, key), value in entries:
@@ -233,16 +273,33 @@ def test_any_set_override_applies_or_is_refused_cleanly(key, value: str) -> None
 
 # ---------------------------------------------------------------- events and states
 
-EVENT_TYPES = st.sampled_from(["started", "progress", "validation", "preview", "checkpoint",
-                               "finished", "failed", "other"])
+EVENT_TYPES = st.sampled_from(
+    ["started", "progress", "validation", "preview", "checkpoint", "finished", "failed", "other"]
+)
 
 
 @FUZZ
-@given(lines=st.lists(st.one_of(
-    st.fixed_dictionaries({"type": EVENT_TYPES}, optional={
-        "step": JSON, "total_steps": JSON, "loss_res": JSON, "psnr": JSON, "stopped": JSON,
-        "elapsed_s": JSON, "t": JSON, "message": JSON}).map(json.dumps),
-    st.text(max_size=40)), max_size=6))
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.fixed_dictionaries(
+                {"type": EVENT_TYPES},
+                optional={
+                    "step": JSON,
+                    "total_steps": JSON,
+                    "loss_res": JSON,
+                    "psnr": JSON,
+                    "stopped": JSON,
+                    "elapsed_s": JSON,
+                    "t": JSON,
+                    "message": JSON,
+                },
+            ).map(json.dumps),
+            st.text(max_size=40),
+        ),
+        max_size=6,
+    )
+)
 def test_any_events_file_is_read_or_refused_cleanly(lines: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"

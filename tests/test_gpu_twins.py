@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from helpers import tiny_config, write_project
+
 from noiseda_core import parts as parts_module
 from noiseda_core.events import Progress, Started
 from noiseda_core.train import train
@@ -36,11 +36,16 @@ def _losses(events: list) -> list[tuple[float, float | None]]:
 def test_bf16_autocast_trains_on_the_cpu(project: Path, tmp_path: Path) -> None:
     seen: set[torch.dtype] = set()
     hook = torch.nn.modules.module.register_module_forward_hook(
-        lambda m, a, out: seen.add(out.dtype)
-        if isinstance(m, torch.nn.Conv2d) and isinstance(out, torch.Tensor) else None)
+        lambda m, a, out: (
+            seen.add(out.dtype)
+            if isinstance(m, torch.nn.Conv2d) and isinstance(out, torch.Tensor)
+            else None
+        )
+    )
     try:
-        events = list(train(tiny_config(project, "train.precision=bf16", "train.steps=2"),
-                            tmp_path / "run"))
+        events = list(
+            train(tiny_config(project, "train.precision=bf16", "train.steps=2"), tmp_path / "run")
+        )
     finally:
         hook.remove()
     assert isinstance(events[0], Started) and events[0].precision == "bf16"
@@ -48,8 +53,9 @@ def test_bf16_autocast_trains_on_the_cpu(project: Path, tmp_path: Path) -> None:
     assert all(torch.isfinite(torch.tensor(x[0])) for x in _losses(events))
 
 
-def test_channels_last_gives_the_same_training(project: Path, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_channels_last_gives_the_same_training(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = tiny_config(project, "train.steps=2", "train.val_every=100", "train.preview_every=100")
     plain = _losses(list(train(cfg, tmp_path / "plain")))
     monkeypatch.setattr(parts_module, "channels_last", lambda device: True)
@@ -85,8 +91,9 @@ def test_fused_adam_where_cuda_would_use_it_equals_foreach() -> None:
     assert torch.allclose(a, b, atol=1e-6)
 
 
-def test_fused_adam_refused_falls_back_to_foreach(monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_fused_adam_refused_falls_back_to_foreach(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     real = torch.optim.Adam
 
     def no_fused(*args: object, fused: bool | None = None, **kwargs: object) -> torch.optim.Adam:
@@ -95,15 +102,19 @@ def test_fused_adam_refused_falls_back_to_foreach(monkeypatch: pytest.MonkeyPatc
         return real(*args, **kwargs)
 
     monkeypatch.setattr(torch.optim, "Adam", no_fused)
-    optimizer = parts_module.make_adam([{"params": [torch.nn.Parameter(torch.zeros(2))]}], 0.1,
-                                       torch.device("cuda"))
+    optimizer = parts_module.make_adam(
+        [{"params": [torch.nn.Parameter(torch.zeros(2))]}], 0.1, torch.device("cuda")
+    )
     assert optimizer.defaults["foreach"] is True and not optimizer.defaults.get("fused")
     assert "using the foreach Adam" in capsys.readouterr().err
 
 
 def test_a_failing_compile_falls_back_to_eager_inside_the_loop(
-        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     cfg = tiny_config(project, "train.steps=3", "train.val_every=100", "train.preview_every=100")
     eager = _losses(list(train(cfg, tmp_path / "eager")))
     calls = {"compile": 0, "compiled": 0}
@@ -114,6 +125,7 @@ def test_a_failing_compile_falls_back_to_eager_inside_the_loop(
         def fail(*args: object, **kwargs: object) -> None:
             calls["compiled"] += 1
             raise RuntimeError("inductor exploded")
+
         return fail
 
     monkeypatch.setattr(torch, "compile", broken_compile)
@@ -142,21 +154,57 @@ def test_worker_processes_with_pinned_memory_give_the_same_batches(project: Path
 
 
 def test_bench_on_the_cpu_prints_every_section_of_a_gpu_run(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from noiseda_core.cli import main
 
     monkeypatch.setattr(torch, "compile", lambda module, **_: module)  # compiling takes minutes
-    assert main(["bench", "--device", "cpu", "--preset", "tiny", "--patch", "32", "--batch", "1",
-                 "--steps", "1", "--restore-sizes", "64,96x64", "--compile", "--suggest-batch",
-                 "--profile"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--device",
+                "cpu",
+                "--preset",
+                "tiny",
+                "--patch",
+                "32",
+                "--batch",
+                "1",
+                "--steps",
+                "1",
+                "--restore-sizes",
+                "64,96x64",
+                "--compile",
+                "--suggest-batch",
+                "--profile",
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.strip()]
     assert [(x["what"], x.get("compile")) for x in lines] == [
-        ("suggest-batch", None), ("train", False), ("train", True), ("profile", None),
-        ("restore", None), ("restore", None), ("restore", None), ("restore", None)]
+        ("suggest-batch", None),
+        ("train", False),
+        ("train", True),
+        ("profile", None),
+        ("restore", None),
+        ("restore", None),
+        ("restore", None),
+        ("restore", None),
+    ]
     restores = [(x["size"], x["variant"]) for x in lines if x["what"] == "restore"]
-    assert restores == [(64, "default"), (64, "compiled"), ("96x64", "default"),
-                        ("96x64", "compiled")]  # with --compile, each size also compiled
+    assert restores == [
+        (64, "default"),
+        (64, "compiled"),
+        ("96x64", "default"),
+        ("96x64", "compiled"),
+    ]  # with --compile, each size also compiled
     profile = lines[3]
-    assert set(profile["phases_ms"]) == {"step.forward", "step.backward", "step.optimizer",
-                                         "step.ema"}
+    assert set(profile["phases_ms"]) == {
+        "step.forward",
+        "step.backward",
+        "step.optimizer",
+        "step.ema",
+    }
     assert profile["top"] and all(t["ms"] >= 0 and 0 <= t["share"] <= 1 for t in profile["top"])

@@ -12,8 +12,8 @@ from torch import nn
 
 from noiseda_core.errors import UserError
 from noiseda_core.inference import restore_image
-from noiseda_core.restore_files import restore_paths
 from noiseda_core.nets import Restorer, build_restorer
+from noiseda_core.restore_files import restore_paths
 
 
 def _conv_restorer(dtype: torch.dtype = torch.float32) -> Restorer:
@@ -29,7 +29,7 @@ def test_any_size_keeps_shape_and_range(size: tuple[int, int]) -> None:
     img = torch.rand(3, *size)
     out = restore_image(model, img)
     assert out.shape == img.shape and out.dtype == torch.float32
-    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert out.min() >= 0.0 and out.max() <= 1.0
     assert (out - img).abs().max() < 0.05  # fresh U-Net is near identity
 
 
@@ -80,8 +80,12 @@ def test_restore_paths_keeps_names_and_collects_errors(tmp_path: Path) -> None:
     single = tmp_path / "c.png"
     _png(single, 2)
     progress: list[tuple[int, int]] = []
-    report = restore_paths(build_restorer("unet-tiny"), [src, single, tmp_path / "gone.png"],
-                           tmp_path / "out", on_progress=lambda d, t, p: progress.append((d, t)))
+    report = restore_paths(
+        build_restorer("unet-tiny"),
+        [src, single, tmp_path / "gone.png"],
+        tmp_path / "out",
+        on_progress=lambda d, t, p: progress.append((d, t)),
+    )
     out = tmp_path / "out"
     assert sorted(report.written) == sorted([out / "a.png", out / "sub" / "b.png", out / "c.png"])
     assert all(p.is_file() for p in report.written)
@@ -98,8 +102,9 @@ def test_restore_paths_never_overwrites_inputs(tmp_path: Path) -> None:
     before = (tmp_path / "a.png").read_bytes()
     for overwrite in (False, True):
         with pytest.raises(UserError, match="overwrite the input image"):
-            restore_paths(build_restorer("unet-tiny"), [tmp_path / "a.png"], tmp_path,
-                          overwrite=overwrite)
+            restore_paths(
+                build_restorer("unet-tiny"), [tmp_path / "a.png"], tmp_path, overwrite=overwrite
+            )
     assert (tmp_path / "a.png").read_bytes() == before
 
 
@@ -109,6 +114,10 @@ def test_restore_paths_name_clash_and_stop(tmp_path: Path) -> None:
     report = restore_paths(build_restorer("unet-tiny"), [tmp_path / "in"], tmp_path / "out")
     assert sorted(p.name for p in report.written) == ["x.jpg.png", "x.png"]
     calls = iter([False, True])
-    stopped = restore_paths(build_restorer("unet-tiny"), [tmp_path / "in"], tmp_path / "o2",
-                            should_stop=lambda: next(calls))
+    stopped = restore_paths(
+        build_restorer("unet-tiny"),
+        [tmp_path / "in"],
+        tmp_path / "o2",
+        should_stop=lambda: next(calls),
+    )
     assert stopped.stopped and len(stopped.written) == 1

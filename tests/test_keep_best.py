@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import tiny_config, write_project
 from safetensors.torch import load_file
 from torch import nn
 
-from helpers import tiny_config, write_project
+from noiseda_core.degrade import FittedNoise
 from noiseda_core.events import Finished, Validation
 from noiseda_core.keep_best import MIN_GAIN_DB, KeepBest
 from noiseda_core.proxy import proxy_pairs, split_held_out
-from noiseda_core.degrade import FittedNoise
 from noiseda_core.train import train
 
 
@@ -42,7 +42,13 @@ def test_the_best_step_is_kept_and_survives_a_checkpoint_round_trip() -> None:
     again = KeepBest()
     again.load_state_dict(keeper.state_dict())
     kept = again.kept
-    assert (kept.kind, kept.step, kept.psnr, kept.start_psnr, kept.source) == ("best", 10, 31.0, 30.0, "val")
+    assert (kept.kind, kept.step, kept.psnr, kept.start_psnr, kept.source) == (
+        "best",
+        10,
+        31.0,
+        30.0,
+        "val",
+    )
     target = _model(0.0)
     again.load_into(target)
     assert float(target.weight.detach()) == 2.0
@@ -76,13 +82,21 @@ def test_proxy_pairs_are_fixed_noisy_clean_crops(project: Path) -> None:
     assert all(not torch.equal(s.input, s.target) for s in first)
 
 
-def test_a_run_that_only_gets_worse_exports_its_start_unchanged(project: Path,
-                                                                tmp_path: Path) -> None:
+def test_a_run_that_only_gets_worse_exports_its_start_unchanged(
+    project: Path, tmp_path: Path
+) -> None:
     """No validation pairs: the proxy decides; a learning rate that wrecks the model never
     beats the start, so model.safetensors holds the starting weights and says so."""
-    cfg = tiny_config(project, "data.val=", "model.init_restorer=builtin:unet-t",
-                      "train.lr=0.02", "train.steps=4", "train.val_every=2", "train.preview_every=4",
-                      "train.checkpoint_every=4")
+    cfg = tiny_config(
+        project,
+        "data.val=",
+        "model.init_restorer=builtin:unet-t",
+        "train.lr=0.02",
+        "train.steps=4",
+        "train.val_every=2",
+        "train.preview_every=4",
+        "train.checkpoint_every=4",
+    )
     events = list(train(cfg, tmp_path / "run"))
     proxies = [e for e in events if isinstance(e, Validation)]
     assert proxies and all(e.source == "proxy" for e in proxies)
@@ -101,9 +115,15 @@ def test_a_run_that_only_gets_worse_exports_its_start_unchanged(project: Path,
 
 
 def test_with_keep_best_off_the_last_weights_are_exported(project: Path, tmp_path: Path) -> None:
-    cfg = tiny_config(project, "data.val=", "model.init_restorer=builtin:unet-t",
-                      "train.lr=0.02", "train.steps=2", "train.val_every=2",
-                      "train.keep_best=off")
+    cfg = tiny_config(
+        project,
+        "data.val=",
+        "model.init_restorer=builtin:unet-t",
+        "train.lr=0.02",
+        "train.steps=2",
+        "train.val_every=2",
+        "train.keep_best=off",
+    )
     events = list(train(cfg, tmp_path / "run"))
     assert events[-1].kept == "final"
     assert not any(isinstance(e, Validation) for e in events)
@@ -131,8 +151,20 @@ def test_restore_cli_takes_a_pd_stride(project: Path, tmp_path: Path) -> None:
 
     out = tmp_path / "out"
     model = str(resolve_init_restorer("builtin:unet-t"))
-    code = main(["restore", "--model", model, "--pd", "2", "--device", "cpu",
-                 str(project / "real" / "x0.png"), "--out", str(out)])
+    code = main(
+        [
+            "restore",
+            "--model",
+            model,
+            "--pd",
+            "2",
+            "--device",
+            "cpu",
+            str(project / "real" / "x0.png"),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0 and (out / "x0.png").is_file()
 
 
@@ -140,9 +172,15 @@ def test_export_of_a_run_writes_the_weights_it_kept(project: Path, tmp_path: Pat
     """``noiseda export RUN`` gives the same weights as the run's own model.safetensors."""
     from noiseda_core.checkpoint import export_run
 
-    cfg = tiny_config(project, "data.val=", "model.init_restorer=builtin:unet-t",
-                      "train.lr=0.02", "train.steps=2", "train.val_every=2",
-                      "train.checkpoint_every=2")
+    cfg = tiny_config(
+        project,
+        "data.val=",
+        "model.init_restorer=builtin:unet-t",
+        "train.lr=0.02",
+        "train.steps=2",
+        "train.val_every=2",
+        "train.checkpoint_every=2",
+    )
     events = list(train(cfg, tmp_path / "run"))
     assert events[-1].kept == "start"
     out = export_run(tmp_path / "run", tmp_path / "again.safetensors")
@@ -152,7 +190,8 @@ def test_export_of_a_run_writes_the_weights_it_kept(project: Path, tmp_path: Pat
 
 
 def test_photos_too_small_for_a_proxy_still_train_and_export_the_last_weights(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     small = write_project(tmp_path / "small", n_syn=5, n_real=2, size=24)
     cfg = tiny_config(small, "data.val=", "train.steps=2", "train.val_every=2")
     events = list(train(cfg, tmp_path / "run"))
@@ -165,8 +204,14 @@ def test_the_runs_page_names_proxy_scores_as_such(project: Path, tmp_path: Path)
     from app.run_index import summarize
     from app.views.runs_view import score_text
 
-    cfg = tiny_config(project, "data.val=", "model.init_restorer=builtin:unet-t",
-                      "train.lr=0.02", "train.steps=2", "train.val_every=2")
+    cfg = tiny_config(
+        project,
+        "data.val=",
+        "model.init_restorer=builtin:unet-t",
+        "train.lr=0.02",
+        "train.steps=2",
+        "train.val_every=2",
+    )
     list(train(cfg, tmp_path / "run"))
     row = summarize(tmp_path / "run")
     assert row.kept == "start" and row.kept_source == "proxy" and row.latest_psnr is None

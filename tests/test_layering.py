@@ -27,9 +27,12 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    typing_only = {id(n) for block in ast.walk(tree)  # ``if TYPE_CHECKING:`` never runs
-                   if isinstance(block, ast.If) and getattr(block.test, "id", "") == "TYPE_CHECKING"
-                   for n in ast.walk(block)}
+    typing_only = {
+        id(n)
+        for block in ast.walk(tree)  # ``if TYPE_CHECKING:`` never runs
+        if isinstance(block, ast.If) and getattr(block.test, "id", "") == "TYPE_CHECKING"
+        for n in ast.walk(block)
+    }
     for node in ast.walk(tree):
         if id(node) in typing_only:
             continue
@@ -39,7 +42,7 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")
-                anchor = anchor[:len(anchor) - (node.level - 1)]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
             children = {f"{base}.{a.name}" for a in node.names}
             found |= children & modules
@@ -65,7 +68,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
             if nxt == "noiseda_core" or nxt.endswith("__init__"):
                 continue  # a package's __init__ re-exporting its children is no cycle
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         path.pop()

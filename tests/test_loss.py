@@ -222,10 +222,18 @@ def test_k_real_crops_per_pair_repeat_each_synthetic_sample_k_times(mode):
     loss = NoiseDALoss(_live_denoiser(), mode)
     twice = lambda t: t.repeat_interleave(2, dim=0)  # noqa: E731
     with torch.no_grad():
-        a = loss(y_s, x_s, out_s, real_x, real_out, ref=ref,
-                 generator=torch.Generator().manual_seed(3))
-        b = loss(twice(y_s), twice(x_s), twice(out_s), real_x, real_out, ref=twice(ref),
-                 generator=torch.Generator().manual_seed(3))
+        a = loss(
+            y_s, x_s, out_s, real_x, real_out, ref=ref, generator=torch.Generator().manual_seed(3)
+        )
+        b = loss(
+            twice(y_s),
+            twice(x_s),
+            twice(out_s),
+            real_x,
+            real_out,
+            ref=twice(ref),
+            generator=torch.Generator().manual_seed(3),
+        )
         one = loss(y_s, x_s, out_s, x_r, out_r, ref=ref, generator=torch.Generator().manual_seed(3))
     assert torch.equal(a.dif, b.dif) and torch.equal(a.mse, b.mse)
     assert not torch.equal(a.mse, one.mse)  # the second real crop of each pair counts

@@ -24,16 +24,23 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 def _sk_ssim(a: np.ndarray, b: np.ndarray, channel_axis: int | None) -> float:
-    return structural_similarity(a, b, gaussian_weights=True, sigma=1.5,
-                                 use_sample_covariance=False, data_range=1.0,
-                                 channel_axis=channel_axis)
+    return structural_similarity(
+        a,
+        b,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=1.0,
+        channel_axis=channel_axis,
+    )
 
 
 @pytest.mark.parametrize("seed,noise", [(0, 0.1), (1, 0.02), (2, 0.3)])
 def test_rgb_matches_skimage(seed: int, noise: float) -> None:
     a, b = _pair(seed, noise=noise)
-    assert psnr(a, b) == pytest.approx(peak_signal_noise_ratio(_np(a), _np(b), data_range=1.0),
-                                       abs=1e-9)
+    assert psnr(a, b) == pytest.approx(
+        peak_signal_noise_ratio(_np(a), _np(b), data_range=1.0), abs=1e-9
+    )
     assert ssim(a, b) == pytest.approx(_sk_ssim(_np(a), _np(b), 2), abs=1e-9)
 
 
@@ -44,7 +51,8 @@ def test_y_channel_matches_skimage_on_bt601_luma() -> None:
     yb = (16 + 65.481 * b[0] + 128.553 * b[1] + 24.966 * b[2]).numpy() / 255
     assert rgb_to_y(a[None])[0, 0].numpy() == pytest.approx(ya, abs=1e-12)
     assert psnr(a, b, y_channel=True) == pytest.approx(
-        peak_signal_noise_ratio(ya, yb, data_range=1.0), abs=1e-9)
+        peak_signal_noise_ratio(ya, yb, data_range=1.0), abs=1e-9
+    )
     assert ssim(a, b, y_channel=True) == pytest.approx(_sk_ssim(ya, yb, None), abs=1e-9)
     assert psnr(a, b, y_channel=True) != pytest.approx(psnr(a, b), abs=1e-3)
 

@@ -31,9 +31,19 @@ def fake_run(run: Path) -> Path:
     cfg["model"]["restorer"] = "unet-tiny"
     restorer = build_restorer("unet-tiny")
     save_config(Config(), run / "config.toml")
-    save_resume_state(run, {"step": 3, "config": cfg, "objective": {}, "optimizer": {},
-                            "ema": EMA(restorer).state_dict(), "restorer": restorer.state_dict(),
-                            "data": {}, "rng": {}})
+    save_resume_state(
+        run,
+        {
+            "step": 3,
+            "config": cfg,
+            "objective": {},
+            "optimizer": {},
+            "ema": EMA(restorer).state_dict(),
+            "restorer": restorer.state_dict(),
+            "data": {},
+            "rng": {},
+        },
+    )
     return run
 
 
@@ -58,12 +68,16 @@ def test_export_to_a_onnx_name_writes_onnx(tmp_path: Path, monkeypatch) -> None:
 
 def test_export_refuses_a_format_the_name_contradicts(tmp_path: Path, capsys) -> None:
     run = fake_run(tmp_path / "run")
-    assert main(["export", str(run), "--out", str(tmp_path / "m.onnx"),
-                 "--format", "safetensors"]) == 2
+    assert (
+        main(["export", str(run), "--out", str(tmp_path / "m.onnx"), "--format", "safetensors"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "m.onnx" in err and "onnx" in err and "safetensors" in err and "Traceback" not in err
-    assert main(["export", str(run), "--out", str(tmp_path / "m.safetensors"),
-                 "--format", "onnx"]) == 2
+    assert (
+        main(["export", str(run), "--out", str(tmp_path / "m.safetensors"), "--format", "onnx"])
+        == 2
+    )
     assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "m.safetensors").exists()
     assert main(["export", str(run), "--out", str(tmp_path / "m.safetensors")]) == 0
     assert read_metadata(tmp_path / "m.safetensors")["arch"] == "unet-tiny"
@@ -73,15 +87,51 @@ def test_evaluate_and_restore_take_a_builtin_model(tmp_path: Path, capsys) -> No
     for i in range(2):
         _image(tmp_path / "in" / f"{i}.png", seed=i)
         _image(tmp_path / "gt" / f"{i}.png", seed=i + 10)
-    assert main(["evaluate", "--model", "builtin:unet-t", "--input", str(tmp_path / "in"),
-                 "--target", str(tmp_path / "gt"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                "builtin:unet-t",
+                "--input",
+                str(tmp_path / "in"),
+                "--target",
+                str(tmp_path / "gt"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["count"] == 2
-    assert main(["restore", "--model", "builtin:unet-t", str(tmp_path / "in"),
-                 "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "restore",
+                "--model",
+                "builtin:unet-t",
+                str(tmp_path / "in"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png"]
-    assert main(["evaluate", "--model", "builtin:nope", "--input", str(tmp_path / "in"),
-                 "--target", str(tmp_path / "gt")]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                "builtin:nope",
+                "--input",
+                str(tmp_path / "in"),
+                "--target",
+                str(tmp_path / "gt"),
+            ]
+        )
+        == 2
+    )
     assert "builtin:unet-t" in capsys.readouterr().err, "a wrong name lists the ones there are"
 
 

@@ -15,11 +15,15 @@ from noiseda_core.nets import RESTORERS, Restorer, build_restorer, pad_to_multip
 TINY = {
     "unet-tiny": ({}, "out"),
     "dncnn": ({"nc": 8, "nb": 5}, "model.11"),
-    "nafnet": ({"width": 8, "middle_blk_num": 1, "enc_blk_nums": [1, 1],
-                "dec_blk_nums": [1, 1]}, "ending"),
+    "nafnet": (
+        {"width": 8, "middle_blk_num": 1, "enc_blk_nums": [1, 1], "dec_blk_nums": [1, 1]},
+        "ending",
+    ),
     "swinir": ({"embed_dim": 12, "depths": [2], "num_heads": [2], "img_size": 32}, "conv_last"),
-    "uformer": ({"embed_dim": 8, "depths": [1] * 9, "num_heads": [1] * 9, "win_size": 4},
-                "output_proj.proj.0"),
+    "uformer": (
+        {"embed_dim": 8, "depths": [1] * 9, "num_heads": [1] * 9, "win_size": 4},
+        "output_proj.proj.0",
+    ),
 }
 
 
@@ -47,8 +51,9 @@ def test_unet_s_matches_paper_size() -> None:
     assert r.pad_multiple == 8 and r.arch == "unet-s" and r.arch_args["base"] == 64
 
 
-@pytest.mark.parametrize("name", ["unet-tiny", "unet-t", "unet-s", "unet-b", "dncnn", "nafnet",
-                                  "swinir", "uformer"])
+@pytest.mark.parametrize(
+    "name", ["unet-tiny", "unet-t", "unet-s", "unet-b", "dncnn", "nafnet", "swinir", "uformer"]
+)
 def test_registry_param_counts_are_measured(name: str) -> None:
     assert build_restorer(name).num_parameters() == RESTORERS[name].params
 

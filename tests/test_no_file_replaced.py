@@ -30,8 +30,9 @@ from noiseda_core.config import Config
 from noiseda_core.errors import UserError
 
 NAMES = ["a", "b", "c"]
-FAST = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                      HealthCheck.too_slow])
+FAST = settings(
+    deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 @contextlib.contextmanager
@@ -46,8 +47,9 @@ def _snapshot(root: Path) -> dict[Path, bytes]:
     for folder, dirs, files in os.walk(root):
         for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
             path = Path(folder) / name
-            found[path] = (b"link:" + os.readlink(path).encode() if path.is_symlink()
-                           else path.read_bytes())
+            found[path] = (
+                b"link:" + os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+            )
     return found
 
 
@@ -71,19 +73,25 @@ def _model():
 
     from noiseda_core.nets import Restorer
 
-    return Restorer(nn.Conv2d(3, 3, 1), arch="test", arch_args={}, pad_multiple=1,
-                    adds_input=False).eval()
+    return Restorer(
+        nn.Conv2d(3, 3, 1), arch="test", arch_args={}, pad_multiple=1, adds_input=False
+    ).eval()
 
 
 # ----------------------------------------------------------------------------- restore
 
 
 @settings(FAST, max_examples=30)
-@given(count=st.integers(1, 3), existing=st.sets(st.sampled_from(NAMES)),
-       strikes=st.sets(st.sampled_from(NAMES)), overwrite=st.booleans(),
-       full_disk_at=st.none() | st.sampled_from(NAMES))
-def test_restore_keeps_every_file_it_did_not_make(count, existing, strikes, overwrite,
-                                                   full_disk_at) -> None:
+@given(
+    count=st.integers(1, 3),
+    existing=st.sets(st.sampled_from(NAMES)),
+    strikes=st.sets(st.sampled_from(NAMES)),
+    overwrite=st.booleans(),
+    full_disk_at=st.none() | st.sampled_from(NAMES),
+)
+def test_restore_keeps_every_file_it_did_not_make(
+    count, existing, strikes, overwrite, full_disk_at
+) -> None:
     from noiseda_core import imageio
     from noiseda_core.restore_files import restore_paths
 
@@ -93,7 +101,9 @@ def test_restore_keeps_every_file_it_did_not_make(count, existing, strikes, over
         inputs.mkdir()
         out.mkdir()
         for name in NAMES[:count]:
-            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(inputs / f"{name}.png")
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+                inputs / f"{name}.png"
+            )
         for name in existing:
             (out / f"{name}.png").write_bytes(b"the user's " + name.encode())
         (out / "notes.txt").write_bytes(b"not an output")
@@ -110,9 +120,11 @@ def test_restore_keeps_every_file_it_did_not_make(count, existing, strikes, over
 
         def write_on_a_filling_disk(path, write, **kwargs):
             if Path(path).stem == full_disk_at:
+
                 def half(tmp):
                     tmp.write_bytes(b"\x89PNG\r\n\x1a\n half")
                     raise OSError(errno.ENOSPC, "No space left on device")
+
                 return real_write(path, half, **kwargs)
             return real_write(path, write, **kwargs)
 
@@ -120,8 +132,9 @@ def test_restore_keeps_every_file_it_did_not_make(count, existing, strikes, over
         mp.setattr(imageio, "atomic_write", write_on_a_filling_disk)
         report = None
         try:
-            report = restore_paths(_model(), [inputs], out, overwrite=overwrite, tile=8,
-                                   device="cpu", precision="fp32")
+            report = restore_paths(
+                _model(), [inputs], out, overwrite=overwrite, tile=8, device="cpu", precision="fp32"
+            )
         except UserError:
             pass
         after = _snapshot(root)
@@ -154,17 +167,24 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("export")
     project = write_project(root / "p", size=32, n_syn=2, n_real=1, n_val=1)
-    cfg = tiny_config(project, "train.mode=baseline", "train.steps=1", "train.val_every=100",
-                      "train.preview_every=100")
+    cfg = tiny_config(
+        project,
+        "train.mode=baseline",
+        "train.steps=1",
+        "train.val_every=100",
+        "train.preview_every=100",
+    )
     list(train(cfg, root / "run"))
     return root / "run"
 
 
 @settings(FAST, max_examples=12)
-@given(exists=st.booleans(), strike=st.booleans(), overwrite=st.booleans(),
-       into_folder=st.booleans())
-def test_export_keeps_a_model_it_did_not_make(trained_run: Path, exists, strike, overwrite,
-                                              into_folder) -> None:
+@given(
+    exists=st.booleans(), strike=st.booleans(), overwrite=st.booleans(), into_folder=st.booleans()
+)
+def test_export_keeps_a_model_it_did_not_make(
+    trained_run: Path, exists, strike, overwrite, into_folder
+) -> None:
     from noiseda_core import export
     from noiseda_core.checkpoint import export_run
 
@@ -200,11 +220,19 @@ def test_export_keeps_a_model_it_did_not_make(trained_run: Path, exists, strike,
 # ----------------------------------------------------------------------------- demo-data
 
 
-SMALL_DEMO = {"_SYNTHETIC": [("camera.png", 0.5, 1, 1)], "_REAL": [("rocket.jpg", 0.5, 1, 1)],
-              "_REAL_VAL": [("chelsea.png", 1.0, 1, 1)]}
-DEMO_FILES = ["demo.toml", "synthetic/input/camera_00.png", "synthetic/target/camera_00.png",
-              "real/rocket_00.png", "real_val/input/chelsea_00.png",
-              "real_val/target/chelsea_00.png"]
+SMALL_DEMO = {
+    "_SYNTHETIC": [("camera.png", 0.5, 1, 1)],
+    "_REAL": [("rocket.jpg", 0.5, 1, 1)],
+    "_REAL_VAL": [("chelsea.png", 1.0, 1, 1)],
+}
+DEMO_FILES = [
+    "demo.toml",
+    "synthetic/input/camera_00.png",
+    "synthetic/target/camera_00.png",
+    "real/rocket_00.png",
+    "real_val/input/chelsea_00.png",
+    "real_val/target/chelsea_00.png",
+]
 
 
 @settings(FAST, max_examples=6)
@@ -244,23 +272,36 @@ def test_demo_data_keeps_every_file_it_did_not_make(existing, strikes) -> None:
             path = root / rel
             if path not in before and path not in theirs:
                 assert path in project.written
-                assert tomllib.loads(path.read_text()) if rel == "demo.toml" else _whole_png(
-                    path.read_bytes())
+                assert (
+                    tomllib.loads(path.read_text())
+                    if rel == "demo.toml"
+                    else _whole_png(path.read_bytes())
+                )
         assert not _temporaries(root)
 
 
 # ----------------------------------------------------------------------------- run folder
 
 
-RUN_ITEMS = ["config.toml", "events.jsonl", "model.safetensors", "previews/step_000001_real_0.png",
-             "checkpoints/last.pt", "holiday.jpg", "tensorboard/events.out"]
+RUN_ITEMS = [
+    "config.toml",
+    "events.jsonl",
+    "model.safetensors",
+    "previews/step_000001_real_0.png",
+    "checkpoints/last.pt",
+    "holiday.jpg",
+    "tensorboard/events.out",
+]
 BOOKKEEPING = {"config.toml", "events.jsonl", ".lock", "tensorboard"}  # what a restart redoes
 
 
 @settings(FAST, max_examples=40)
-@given(items=st.dictionaries(st.sampled_from(RUN_ITEMS), st.binary(max_size=12)),
-       finished=st.booleans(), lock=st.sampled_from(["none", "record", "symlink", "foreign"]),
-       flock=st.booleans())
+@given(
+    items=st.dictionaries(st.sampled_from(RUN_ITEMS), st.binary(max_size=12)),
+    finished=st.booleans(),
+    lock=st.sampled_from(["none", "record", "symlink", "foreign"]),
+    flock=st.booleans(),
+)
 def test_a_new_run_never_changes_a_folders_results(items, finished, lock, flock) -> None:
     import socket
 
@@ -270,8 +311,10 @@ def test_a_new_run_never_changes_a_folders_results(items, finished, lock, flock)
 
     with _folder() as root, pytest.MonkeyPatch.context() as mp:
         if not flock:
+
             def no_flock(fd, operation):
                 raise OSError(errno.ENOSYS, "Function not implemented")
+
             mp.setattr(run_lock.fcntl, "flock", no_flock)
         run, outside = root / "run", root / "thesis.txt"
         outside.write_bytes(b"not the run's")
@@ -281,8 +324,11 @@ def test_a_new_run_never_changes_a_folders_results(items, finished, lock, flock)
         if finished:
             run.mkdir(exist_ok=True)
             with open(run / "events.jsonl", "ab") as log:
-                log.write(("\n" + Started(step=0).to_json() + "\n" + Finished(step=3).to_json()
-                           + "\n").encode())
+                log.write(
+                    (
+                        "\n" + Started(step=0).to_json() + "\n" + Finished(step=3).to_json() + "\n"
+                    ).encode()
+                )
         run.mkdir(exist_ok=True)
         if lock == "record":
             (run / ".lock").write_text(f"pid 1 on {socket.gethostname()}\n")
@@ -304,8 +350,12 @@ def test_a_new_run_never_changes_a_folders_results(items, finished, lock, flock)
     if not created:
         assert after == before
         return
-    results = {"model.safetensors", "previews/step_000001_real_0.png", "checkpoints/last.pt",
-               "holiday.jpg"}
+    results = {
+        "model.safetensors",
+        "previews/step_000001_real_0.png",
+        "checkpoints/last.pt",
+        "holiday.jpg",
+    }
     assert not (results & set(items)) and not finished and lock in ("none", "record")
     for path, data in before.items():
         if path.parent == root or path.relative_to(run).parts[0] not in BOOKKEEPING:

@@ -13,12 +13,14 @@ from noiseda_core.noise_fit import field_stats, fit_images
 def _scene(side: int = 192) -> np.ndarray:
     """A smooth colour scene with every brightness: ramps and a slow wave."""
     y, x = np.mgrid[0:side, 0:side] / side
-    return np.stack([0.1 + 0.8 * x, 0.2 + 0.6 * y, 0.5 + 0.3 * np.sin(6 * x) * np.cos(4 * y)],
-                    axis=2).astype(np.float32)
+    return np.stack(
+        [0.1 + 0.8 * x, 0.2 + 0.6 * y, 0.5 + 0.3 * np.sin(6 * x) * np.cos(4 * y)], axis=2
+    ).astype(np.float32)
 
 
-@pytest.mark.parametrize("truth", [FittedNoise(0.004, 0.0004, 0.6, 0.3),
-                                   FittedNoise(0.0, 0.0025, 0.0, 0.0)])
+@pytest.mark.parametrize(
+    "truth", [FittedNoise(0.004, 0.0004, 0.6, 0.3), FittedNoise(0.0, 0.0025, 0.0, 0.0)]
+)
 def test_fit_recovers_known_parameters(truth: FittedNoise) -> None:
     rng = np.random.default_rng(1)
     images = [np.clip(truth.apply(_scene(), rng), 0, 1) for _ in range(4)]
@@ -50,7 +52,9 @@ def test_a_folder_too_busy_to_measure_is_named_with_what_to_do(tmp_path) -> None
 
     rng = np.random.default_rng(0)
     for i in range(2):
-        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(
+            tmp_path / f"{i}.png"
+        )
     with pytest.raises(UserError, match=f"{tmp_path}.*flat.*awgn") as info:
         fit_folder(tmp_path)
     assert "\n" not in str(info.value)

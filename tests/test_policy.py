@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
-
 from fake_measure import CurveMeasure, Unmeasured, install
 from helpers import tiny_config, write_project
+from torch import nn
+
 from noiseda_core import inference, policy
 from noiseda_core.config import Config, Mode, ModelConfig, TrainConfig
 from noiseda_core.errors import OutOfMemoryAdvice
@@ -22,10 +22,13 @@ from noiseda_core.nets import build_restorer
 
 GIB = 2**30
 PATCH = 16
-CFG = Config(model=ModelConfig(restorer="unet-tiny", diffusion="tiny"),
-             train=TrainConfig(batch=5, patch=PATCH, device="cpu"))
-RESTORER_ONLY = Config(model=CFG.model, train=TrainConfig(batch=5, patch=PATCH, device="cpu",
-                                                        mode=Mode.BASELINE))  # faster probe
+CFG = Config(
+    model=ModelConfig(restorer="unet-tiny", diffusion="tiny"),
+    train=TrainConfig(batch=5, patch=PATCH, device="cpu"),
+)
+RESTORER_ONLY = Config(
+    model=CFG.model, train=TrainConfig(batch=5, patch=PATCH, device="cpu", mode=Mode.BASELINE)
+)  # faster probe
 CPU = torch.device("cpu")
 
 
@@ -74,11 +77,13 @@ def test_auto_batch_from_a_faked_memory_curve() -> None:
 
 
 def test_auto_batch_is_capped_and_says_what_to_lower_when_nothing_fits() -> None:
-    big = policy.suggest_batch(RESTORER_ONLY, CPU,
-                               CurveMeasure(140 * GIB, 1 * GIB, _per_sample(0.01)))
+    big = policy.suggest_batch(
+        RESTORER_ONLY, CPU, CurveMeasure(140 * GIB, 1 * GIB, _per_sample(0.01))
+    )
     assert big.batch == 64 and "(the cap)" in big.message
-    small = policy.suggest_batch(RESTORER_ONLY, CPU,
-                                 CurveMeasure(4 * GIB, 4 * GIB, _per_sample(1.0)))
+    small = policy.suggest_batch(
+        RESTORER_ONLY, CPU, CurveMeasure(4 * GIB, 4 * GIB, _per_sample(1.0))
+    )
     assert small.batch == 1
     assert "train.patch" in small.message and "model.diffusion" in small.message
 
@@ -90,14 +95,21 @@ def test_a_probe_running_out_of_memory_becomes_advice() -> None:
     assert "train.patch" in advice.message and fake.released >= 1
 
 
-def test_training_with_auto_batch_uses_the_policy(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_training_with_auto_batch_uses_the_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from noiseda_core.train import train
 
     project = write_project(tmp_path / "p")
     install(monkeypatch, CurveMeasure(free=10 * GIB, base=1 * GIB, per_pixel=_per_sample(1.0)))
-    cfg = tiny_config(project, "train.auto_batch=true", "train.steps=1", "train.val_every=100",
-                      "train.preview_every=100", f"train.patch={PATCH}")
+    cfg = tiny_config(
+        project,
+        "train.auto_batch=true",
+        "train.steps=1",
+        "train.val_every=100",
+        "train.preview_every=100",
+        f"train.patch={PATCH}",
+    )
     started = next(iter(train(cfg, tmp_path / "run")))
     assert started.global_batch == 7  # (8.5 − 1) / 1 GiB per sample
 
@@ -121,14 +133,27 @@ def test_tile_from_a_measured_probe_is_decided_once() -> None:
     assert policy.tile_for(restorer, (1000, 1000), CPU, "fp32", measure=fake) is None  # fits
     assert len(fake.probes) == 1  # measured once per model, device and precision
     other = build_restorer("unet-tiny")
-    assert policy.tile_for(other, (5000, 3000), CPU, "fp32",
-                           measure=CurveMeasure(10 * GIB, per_pixel=1.0)) == policy.TILE_CAP
-    assert policy.tile_for(build_restorer("unet-tiny"), (4000, 3000), CPU, "fp32",
-                           measure=CurveMeasure(10 * GIB, per_pixel=1e9)) == policy.TILE_PROBE
+    assert (
+        policy.tile_for(
+            other, (5000, 3000), CPU, "fp32", measure=CurveMeasure(10 * GIB, per_pixel=1.0)
+        )
+        == policy.TILE_CAP
+    )
+    assert (
+        policy.tile_for(
+            build_restorer("unet-tiny"),
+            (4000, 3000),
+            CPU,
+            "fp32",
+            measure=CurveMeasure(10 * GIB, per_pixel=1e9),
+        )
+        == policy.TILE_PROBE
+    )
 
 
 def test_restore_image_restores_with_the_tile_it_is_given_and_never_decides(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     install(monkeypatch, Unmeasured())
     model = _Hungry(limit=10**9)
     img = torch.rand(3, 2050, 2050)  # above the unmeasured whole-image limit: still whole
@@ -140,8 +165,8 @@ def test_restore_image_restores_with_the_tile_it_is_given_and_never_decides(
 
 
 def test_commands_on_a_measured_device_decide_the_tile_once_without_recursing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Memory known (as on CUDA): restore, evaluate and validation choose a tile and finish.
 
     Before ``policy.py`` the tile probe restored with ``tile=None`` on such a device,
@@ -154,25 +179,54 @@ def test_commands_on_a_measured_device_decide_the_tile_once_without_recursing(
     model = tmp_path / "m.safetensors"
     export_restorer(build_restorer("unet-tiny"), model)
     project = write_project(tmp_path / "p", n_syn=1, n_real=3, n_val=2)
-    assert main(["restore", "--model", str(model), str(project / "real"),
-                 "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "restore",
+                "--model",
+                str(model),
+                str(project / "real"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     assert len(list((tmp_path / "out").iterdir())) == 3
     assert fake.probes == [(1, 3, policy.TILE_PROBE, policy.TILE_PROBE)]  # once for all images
-    assert main(["evaluate", "--model", str(model), "--input", str(project / "val/input"),
-                 "--target", str(project / "val/target")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(model),
+                "--input",
+                str(project / "val/input"),
+                "--target",
+                str(project / "val/target"),
+            ]
+        )
+        == 0
+    )
     assert len(fake.probes) == 2  # evaluate loaded its own model: one more probe
     capsys.readouterr()
 
 
 def test_validation_during_training_goes_through_the_policy(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from noiseda_core.events import Validation
     from noiseda_core.train import train
 
     fake = install(monkeypatch, CurveMeasure(free=8 * GIB, per_pixel=1000.0))
     project = write_project(tmp_path / "p")
-    cfg = tiny_config(project, "train.steps=2", "train.val_every=1", "train.preview_every=100",
-                      f"train.patch={PATCH}")
+    cfg = tiny_config(
+        project,
+        "train.steps=2",
+        "train.val_every=1",
+        "train.preview_every=100",
+        f"train.patch={PATCH}",
+    )
     events = list(train(cfg, tmp_path / "run"))
     assert [e.step for e in events if isinstance(e, Validation)] == [1, 2]
     assert fake.probes == [(1, 3, policy.TILE_PROBE, policy.TILE_PROBE)]  # the EMA copy, once
@@ -207,16 +261,22 @@ def test_out_of_memory_backs_off_to_smaller_tiles_and_remembers() -> None:
     assert model.sizes[0] == (1, 3, 200, 152)  # first try: the whole (padded) image
     assert max(s[0] * s[-1] * s[-2] for s in model.sizes[-4:]) <= 64 * 64
     model.sizes.clear()
-    policy.restore(model, torch.rand(3, 200, 150), device=CPU, min_tile=32,
-                   measure=_Unmeasured_with_oom())
+    policy.restore(
+        model, torch.rand(3, 200, 150), device=CPU, min_tile=32, measure=_Unmeasured_with_oom()
+    )
     assert model.sizes[0][-1] <= 64 and model.sizes[0][0] == 1  # starts where it ended
     assert fake.released == 2  # whole image, then 96² tiles ran out; 48² fit
 
 
 def test_out_of_memory_gives_advice_at_the_floor() -> None:
     with pytest.raises(OutOfMemoryAdvice, match="smaller model"):
-        policy.restore(_Hungry(limit=10), torch.rand(3, 100, 100), device=CPU, min_tile=32,
-                       measure=_Unmeasured_with_oom())
+        policy.restore(
+            _Hungry(limit=10),
+            torch.rand(3, 100, 100),
+            device=CPU,
+            min_tile=32,
+            measure=_Unmeasured_with_oom(),
+        )
 
 
 class _Unmeasured_with_oom(CurveMeasure):

@@ -18,8 +18,13 @@ from noiseda_core.noise_level import blind_noise_sigma
 
 
 def _python(code: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
 
 
 def test_the_training_path_imports_neither_scikit_image_nor_scipy() -> None:
@@ -51,8 +56,10 @@ def test_the_blind_noise_estimate_equals_scikit_images() -> None:
         assert np.isclose(blind_noise_sigma(image), expected, rtol=1e-9, atol=0)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"),
-                    reason="a glibc mutex stands in for the stuck native call; runs on Linux CI")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="a glibc mutex stands in for the stuck native call; runs on Linux CI",
+)
 def test_sigterm_ends_a_process_stuck_in_native_code() -> None:
     proc = _python("""
         import ctypes

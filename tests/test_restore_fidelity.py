@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import smooth_image
 from PIL import Image, ImageCms
 from torch import nn
 
-from helpers import smooth_image
 from noiseda_core.errors import UserError
 from noiseda_core.imageio import add_png_chunk, icc_profile, read_image_array, scan_images
 from noiseda_core.restore_files import restore_paths
@@ -55,13 +55,17 @@ def _srgb_profile() -> bytes:
 
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_16bit_images_turn_like_8bit_ones_for_every_exif_orientation(
-        tmp_path: Path, orientation: int) -> None:
+    tmp_path: Path, orientation: int
+) -> None:
     rng = np.random.default_rng(orientation)
     rgb8 = rng.integers(0, 256, (3, 5, 3), dtype=np.uint8)  # not square: a turn shows
     eight = tmp_path / "eight.png"
     Image.fromarray(rgb8).save(eight, exif=_exif(orientation))
-    sixteen = _png16(tmp_path / "sixteen.png", rgb8.astype(np.uint16) * 257,
-                     (b"eXIf", _exif(orientation)[len(b"Exif\0\0"):]))
+    sixteen = _png16(
+        tmp_path / "sixteen.png",
+        rgb8.astype(np.uint16) * 257,
+        (b"eXIf", _exif(orientation)[len(b"Exif\0\0") :]),
+    )
     a8, a16 = read_image_array(eight), read_image_array(sixteen)
     assert a16.dtype == np.uint16 and a8.dtype == np.uint8
     np.testing.assert_array_equal(a16 // 257, a8)
@@ -74,8 +78,9 @@ def test_16bit_inputs_come_out_16bit_with_their_colour_profile(tmp_path: Path) -
     profile = _srgb_profile()
     rgb16 = np.random.default_rng(0).integers(0, 65536, (6, 7, 3), dtype=np.uint16)
     (tmp_path / "in").mkdir()
-    src = _png16(tmp_path / "in" / "deep.png", rgb16,
-                 (b"iCCP", b"sRGB\0\0" + zlib.compress(profile)))
+    src = _png16(
+        tmp_path / "in" / "deep.png", rgb16, (b"iCCP", b"sRGB\0\0" + zlib.compress(profile))
+    )
     report = restore_paths(Identity(), [src.parent], tmp_path / "out")
     assert report.written == [tmp_path / "out" / "deep.png"]
     out = cv2.imread(str(report.written[0]), cv2.IMREAD_UNCHANGED)
@@ -88,7 +93,8 @@ def test_8bit_inputs_keep_their_colour_profile(tmp_path: Path) -> None:
     profile = _srgb_profile()
     (tmp_path / "in").mkdir()
     Image.fromarray(smooth_image(np.random.default_rng(0), 16)).save(
-        tmp_path / "in" / "photo.jpg", icc_profile=profile)
+        tmp_path / "in" / "photo.jpg", icc_profile=profile
+    )
     report = restore_paths(Identity(), [tmp_path / "in"], tmp_path / "out")
     assert icc_profile(report.written[0]) == profile
     assert read_image_array(report.written[0]).dtype == np.uint8
@@ -110,8 +116,7 @@ def test_symlinked_subfolders_are_followed_once_and_loops_end(tmp_path: Path) ->
     (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
     (folder / "loop").symlink_to(folder, target_is_directory=True)
     scan = scan_images(folder)
-    assert [p.relative_to(folder).as_posix() for p in scan.images] == ["linked/far.png",
-                                                                       "near.png"]
+    assert [p.relative_to(folder).as_posix() for p in scan.images] == ["linked/far.png", "near.png"]
 
 
 def test_a_fifo_is_reported_as_not_a_regular_file(tmp_path: Path) -> None:
@@ -134,14 +139,17 @@ def test_an_output_folder_inside_the_input_folder_is_never_read_back(tmp_path: P
     again = restore_paths(Identity(), [folder], out, overwrite=True)
     assert again.written == [out / "a.png"] and not again.failed
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.*")) == [
-        "a.jpg", "restored/a.png"]
+        "a.jpg",
+        "restored/a.png",
+    ]
 
 
 # -------------------------------------------------------------------- linearity
 
 
 def test_restore_checks_each_output_once_not_against_every_input(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     n = 40
     for i in range(n):
         _image(tmp_path / "in" / f"{i:03d}.png", seed=i, size=4)

@@ -24,10 +24,15 @@ def _conv_restorer() -> Restorer:
 
 
 @settings(max_examples=150, deadline=None)
-@given(mult=st.sampled_from([1, 8, 16]), tiles=st.integers(1, 40), overlap=st.integers(0, 64),
-       length=st.integers(1, 600))
-def test_even_tiles_cover_with_one_side_and_enough_overlap(mult: int, tiles: int, overlap: int,
-                                                           length: int) -> None:
+@given(
+    mult=st.sampled_from([1, 8, 16]),
+    tiles=st.integers(1, 40),
+    overlap=st.integers(0, 64),
+    length=st.integers(1, 600),
+)
+def test_even_tiles_cover_with_one_side_and_enough_overlap(
+    mult: int, tiles: int, overlap: int, length: int
+) -> None:
     tile = tiles * mult
     overlap = min(overlap, tile // 2)
     length *= mult
@@ -94,8 +99,9 @@ def test_half_weights_path_is_close_to_fp32_and_follows_weight_changes() -> None
     with torch.no_grad():  # weights changed in place (as the EMA copy does): no stale copy
         model.net[2].bias.add_(0.1)
     moved = restore_image(model, img, precision="bf16", half_weights=True)
-    torch.testing.assert_close(moved, restore_image(model, img, precision="fp32"), rtol=0,
-                               atol=0.02)
+    torch.testing.assert_close(
+        moved, restore_image(model, img, precision="fp32"), rtol=0, atol=0.02
+    )
     assert (moved - half).abs().mean() > 0.05
 
 
@@ -105,10 +111,17 @@ def test_half_weights_run_without_autocast_in_channels_last() -> None:
 
     def record(module: nn.Module, args: tuple) -> None:
         x = args[0]
-        seen.append((x.dtype, x.is_contiguous(memory_format=torch.channels_last),
-                     torch.is_autocast_enabled("cpu")))
+        seen.append(
+            (
+                x.dtype,
+                x.is_contiguous(memory_format=torch.channels_last),
+                torch.is_autocast_enabled("cpu"),
+            )
+        )
 
-    hooks = [m.register_forward_pre_hook(record) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    hooks = [
+        m.register_forward_pre_hook(record) for m in model.modules() if isinstance(m, nn.Conv2d)
+    ]
     restore_image(model, img, precision="bf16", half_weights=False)
     assert seen and all(autocast for _, _, autocast in seen)
     seen.clear()

@@ -30,9 +30,12 @@ def _folder_with(tmp_path: Path, *events, torn: str = "") -> RunFolder:
     return folder
 
 
-def test_a_torn_last_line_is_skipped_by_readers_and_closed_by_the_next_append(tmp_path: Path) -> None:
-    folder = _folder_with(tmp_path, Started(step=0, total_steps=10), Progress(step=1),
-                          torn='{"type": "progress", "st')
+def test_a_torn_last_line_is_skipped_by_readers_and_closed_by_the_next_append(
+    tmp_path: Path,
+) -> None:
+    folder = _folder_with(
+        tmp_path, Started(step=0, total_steps=10), Progress(step=1), torn='{"type": "progress", "st'
+    )
     assert [type(e) for e in read_events(folder.root)] == [Started, Progress]
     again = RunFolder.existing(folder.root)
     again.append_event(Progress(step=2))
@@ -41,8 +44,14 @@ def test_a_torn_last_line_is_skipped_by_readers_and_closed_by_the_next_append(tm
 
 
 def test_truncating_events_drops_torn_lines_and_steps_past_the_checkpoint(tmp_path: Path) -> None:
-    folder = _folder_with(tmp_path, Started(step=0, total_steps=10), Progress(step=1),
-                          Checkpoint(step=1), Progress(step=2), torn='{"type": "pro')
+    folder = _folder_with(
+        tmp_path,
+        Started(step=0, total_steps=10),
+        Progress(step=1),
+        Checkpoint(step=1),
+        Progress(step=2),
+        torn='{"type": "pro',
+    )
     again = RunFolder.existing(folder.root)
     again.truncate_events(after_step=1)
     again.close()
@@ -84,17 +93,29 @@ def test_a_folder_without_checkpoint_may_be_started_again(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("result", ["model", "preview", "finished"])
 def test_a_folder_with_a_runs_results_is_never_started_over(tmp_path: Path, result: str) -> None:
-    folder = _folder_with(tmp_path, Started(step=0, total_steps=10), Progress(step=10),
-                          *([Finished(step=10)] if result == "finished" else []))
+    folder = _folder_with(
+        tmp_path,
+        Started(step=0, total_steps=10),
+        Progress(step=10),
+        *([Finished(step=10)] if result == "finished" else []),
+    )
     if result == "model":
         folder.model_path.write_bytes(b"weights")
     if result == "preview":
         (folder.previews / "step_000010_real_0.png").write_bytes(b"png")
-    before = {p: p.read_bytes() for p in folder.root.rglob("*") if p.is_file() and p.name != ".lock"}
-    expected = {"model": "model.safetensors", "preview": "1 preview image",
-                "finished": "a finished run in events.jsonl"}[result]
-    with pytest.raises(UserError, match=rf"{folder.root}.*{expected}.*no checkpoint.*nothing was "
-                                        r"changed.*--run-dir NEW_FOLDER"):
+    before = {
+        p: p.read_bytes() for p in folder.root.rglob("*") if p.is_file() and p.name != ".lock"
+    }
+    expected = {
+        "model": "model.safetensors",
+        "preview": "1 preview image",
+        "finished": "a finished run in events.jsonl",
+    }[result]
+    with pytest.raises(
+        UserError,
+        match=rf"{folder.root}.*{expected}.*no checkpoint.*nothing was "
+        r"changed.*--run-dir NEW_FOLDER",
+    ):
         RunFolder.create(folder.root, Config())
     after = {p: p.read_bytes() for p in folder.root.rglob("*") if p.is_file() and p.name != ".lock"}
     assert after == before
@@ -120,10 +141,20 @@ def test_run_state_tells_each_state_apart(tmp_path: Path) -> None:
         return run_state(_folder_with(tmp_path / name, *events, torn=torn).root)
 
     start = Started(step=0, total_steps=10)
-    done = state("done", start, Validation(step=5, psnr=30.0), Validation(step=10, psnr=29.0),
-                 Finished(step=10))
+    done = state(
+        "done",
+        start,
+        Validation(step=5, psnr=30.0),
+        Validation(step=10, psnr=29.0),
+        Finished(step=10),
+    )
     assert (done.status, done.step, done.total_steps, done.best_psnr, done.best_psnr_step) == (
-        RunStatus.FINISHED, 10, 10, 30.0, 5)
+        RunStatus.FINISHED,
+        10,
+        10,
+        30.0,
+        5,
+    )
     assert state("stop", start, Finished(step=4, stopped=True)).status == RunStatus.STOPPED
     failed = state("fail", start, Failed(step=3, message="NaN"))
     assert failed.status == RunStatus.FAILED and failed.message == "NaN"
@@ -131,7 +162,12 @@ def test_run_state_tells_each_state_apart(tmp_path: Path) -> None:
     assert killed.status == RunStatus.INTERRUPTED and killed.step == 3 and killed.can_resume
     again = state("again", start, Finished(step=4, stopped=True), Started(step=4, total_steps=10))
     assert again.status == RunStatus.INTERRUPTED
-    assert state("never", ).status == RunStatus.INTERRUPTED
+    assert (
+        state(
+            "never",
+        ).status
+        == RunStatus.INTERRUPTED
+    )
     live = RunFolder.existing(tmp_path / "done" / "run")
     assert run_state(live.root).status == RunStatus.RUNNING
     live.close()
@@ -139,24 +175,37 @@ def test_run_state_tells_each_state_apart(tmp_path: Path) -> None:
     assert {s.path.parent.name for s in find_runs(tmp_path / "kill")} == {"kill"}
 
 
-@pytest.mark.parametrize("bad", ['{"type": "progress", "step": "abc"}',
-                                 '{"type": "progress", "step": 1e400}',
-                                 '{"type": "validation", "step": 5, "psnr": "high"}',
-                                 '{"type": "finished", "step": 10, "stopped": "no"}',
-                                 '[1, 2, 3]', 'garbage \x00 here'])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '{"type": "progress", "step": "abc"}',
+        '{"type": "progress", "step": 1e400}',
+        '{"type": "validation", "step": 5, "psnr": "high"}',
+        '{"type": "finished", "step": 10, "stopped": "no"}',
+        "[1, 2, 3]",
+        "garbage \x00 here",
+    ],
+)
 def test_a_damaged_event_line_stays_in_its_own_run(tmp_path: Path, bad: str) -> None:
-    damaged = _folder_with(tmp_path / "bad", Started(step=0, total_steps=10),
-                           Validation(step=5, psnr=30.0)).root
+    damaged = _folder_with(
+        tmp_path / "bad", Started(step=0, total_steps=10), Validation(step=5, psnr=30.0)
+    ).root
     lines = damaged.joinpath("events.jsonl").read_text().splitlines()
     lines.insert(1, bad)  # a line in the middle: not a tear from a kill
     damaged.joinpath("events.jsonl").write_text("\n".join(lines) + "\n")
     _folder_with(tmp_path / "good", Started(step=0, total_steps=10), Finished(step=10))
     state = run_state(damaged)
     assert (state.status, state.step, state.best_psnr, state.damaged) == (
-        RunStatus.INTERRUPTED, 5, 30.0, 1)
+        RunStatus.INTERRUPTED,
+        5,
+        30.0,
+        1,
+    )
     assert "damaged" in state.message and "events.jsonl" in state.message
     assert [isinstance(e.step, int) for e in read_events(damaged)] == [True, True]
-    listed = {s.path.parent.name: s for s in find_runs(tmp_path / "bad") + find_runs(tmp_path / "good")}
+    listed = {
+        s.path.parent.name: s for s in find_runs(tmp_path / "bad") + find_runs(tmp_path / "good")
+    }
     assert listed["good"].status == RunStatus.FINISHED and listed["good"].damaged == 0
 
 
@@ -173,13 +222,18 @@ def no_flock(monkeypatch):
 
 
 def _dead_pid() -> int:
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(done.stdout)
 
 
 def test_without_flock_a_lock_file_keeps_one_trainer_and_a_dead_one_frees_it(
-        tmp_path: Path, no_flock) -> None:
+    tmp_path: Path, no_flock
+) -> None:
     import socket
 
     folder = RunFolder.create(tmp_path / "run", Config())
@@ -193,7 +247,9 @@ def test_without_flock_a_lock_file_keeps_one_trainer_and_a_dead_one_frees_it(
     (folder.root / ".lock.pid").write_text(f"pid {_dead_pid()} on {socket.gethostname()}\n")
     assert not is_locked(folder.root)
     again = RunFolder.existing(folder.root)
-    assert (folder.root / ".lock.pid").read_text() == f"pid {os.getpid()} on {socket.gethostname()}\n"
+    assert (
+        folder.root / ".lock.pid"
+    ).read_text() == f"pid {os.getpid()} on {socket.gethostname()}\n"
     again.close()
     # another host's process cannot be checked from here: held, and the message says what to do
     (folder.root / ".lock.pid").write_text("pid 12 on some-other-node\n")
@@ -215,8 +271,9 @@ def test_a_run_killed_without_flock_is_not_running_and_resumes(tmp_path: Path) -
         print("locked", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert "locked" in result.stdout and result.returncode == -9
     assert (folder.root / ".lock.pid").exists()
     assert not is_locked(folder.root) and run_state(folder.root).status != RunStatus.RUNNING

@@ -10,8 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from helpers import tiny_config, write_project
+
 from noiseda_core import budget as budget_module
 from noiseda_core import monitor as monitor_module
 from noiseda_core import progress as progress_module
@@ -52,20 +52,33 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
     monkeypatch.setattr(TrainStep, "__call__", timed_step)
     # few steps: timed over steps 2-3, one validation and preview, no bookkeeping time
-    for name, value in (("SKIP_STEPS", 1), ("MIN_MEASURE_STEPS", 2), ("MIN_MEASURE_S", 2.0),
-                        ("VALIDATIONS", 1), ("PREVIEWS", 1), ("CHECKPOINTS", 0),
-                        ("CHECKPOINT_S", 0.0), ("EXPORT_S", 0.0)):
+    for name, value in (
+        ("SKIP_STEPS", 1),
+        ("MIN_MEASURE_STEPS", 2),
+        ("MIN_MEASURE_S", 2.0),
+        ("VALIDATIONS", 1),
+        ("PREVIEWS", 1),
+        ("CHECKPOINTS", 0),
+        ("CHECKPOINT_S", 0.0),
+        ("EXPORT_S", 0.0),
+    ):
         monkeypatch.setattr(budget_module, name, value)
     return fake
 
 
-def budgeted_run(tmp_path: Path, clock: FakeClock, *, pause_at: int | None = None,
-                 slow_from: int | None = None) -> list:
+def budgeted_run(
+    tmp_path: Path, clock: FakeClock, *, pause_at: int | None = None, slow_from: int | None = None
+) -> list:
     """A run of 9 (fake) seconds: sized after step 3 at 1 s a step, it plans 9 steps; a
     10-minute pause or a slowdown to 5 s a step after step 4 on request."""
     project = write_project(tmp_path / "p", n_syn=2, n_real=1, n_val=1, size=32)
-    cfg = tiny_config(project, "train.minutes=0.15", "train.steps=2000", "train.log_every=1",
-                      "train.preview_count=1")
+    cfg = tiny_config(
+        project,
+        "train.minutes=0.15",
+        "train.steps=2000",
+        "train.log_every=1",
+        "train.preview_count=1",
+    )
     control = RunControl()
 
     def pause_for_ten_minutes(timeout: float = 0.2) -> None:
@@ -118,13 +131,21 @@ def test_time_budget_leaves_paused_time_out() -> None:
 
 
 def test_finished_scores_the_exported_weights_and_the_start_time_survives_a_resume(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """Stopped between validations: the exported EMA is scored afresh (what ``noiseda
     evaluate`` says of the file); a resume days later keeps the first start's time."""
     project = write_project(tmp_path / "p", n_syn=2, n_real=1, n_val=2, size=32)
-    cfg = tiny_config(project, "train.steps=4", "train.val_every=2", "train.checkpoint_every=2",
-                      "train.preview_every=1000", "train.lr=0.002", "train.preview_count=1",
-                      "train.keep_best=off")  # the last weights (keep-best: test_keep_best.py)
+    cfg = tiny_config(
+        project,
+        "train.steps=4",
+        "train.val_every=2",
+        "train.checkpoint_every=2",
+        "train.preview_every=1000",
+        "train.lr=0.002",
+        "train.preview_count=1",
+        "train.keep_best=off",
+    )  # the last weights (keep-best: test_keep_best.py)
     control = RunControl()
     events, run = [], tmp_path / "run"
     for event in train(cfg, run, control=control):
@@ -134,8 +155,9 @@ def test_finished_scores_the_exported_weights_and_the_start_time_survives_a_resu
     finished = events[-1]
     assert isinstance(finished, Finished) and finished.stopped and finished.step == 3
     assert finished.kept == "final" and finished.kept_step == 3
-    report = evaluate_folders(Path(finished.model), project / "val" / "input",
-                              project / "val" / "target", device="cpu")
+    report = evaluate_folders(
+        Path(finished.model), project / "val" / "input", project / "val" / "target", device="cpu"
+    )
     assert finished.kept_psnr == pytest.approx(report.summary()["psnr"], abs=0.01)
     validations = [e for e in events if isinstance(e, Validation)]
     assert validations[-1].step == 3 and validations[-1].psnr == finished.kept_psnr
@@ -155,8 +177,15 @@ def test_the_cli_says_when_the_run_is_not_sized_yet_and_when_time_ran_out() -> N
 
     assert "/0" not in _describe(Progress(step=3, total_steps=0))
     assert "step 12/33" in _describe(Progress(step=12, total_steps=33))
-    line = _describe(Finished(step=13, model="/runs/a/model.safetensors", out_of_time=True,
-                              planned_steps=33, kept_psnr=25.07))
+    line = _describe(
+        Finished(
+            step=13,
+            model="/runs/a/model.safetensors",
+            out_of_time=True,
+            planned_steps=33,
+            kept_psnr=25.07,
+        )
+    )
     assert "13 of the 33 planned" in line and "25.07 dB" in line
     assert "noiseda train --resume /runs/a --set train.steps=33" in line
 
@@ -168,9 +197,17 @@ def test_devices_lists_a_restorer_only_with_its_extra(monkeypatch: pytest.Monkey
 
     real = importlib.util.find_spec
     for installed in (False, True):
-        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, _on=installed: (
-            object() if _on and name == "spandrel_extra_arches" else
-            None if name == "spandrel_extra_arches" else real(name, *a)))
+        monkeypatch.setattr(
+            importlib.util,
+            "find_spec",
+            lambda name, *a, _on=installed: (
+                object()
+                if _on and name == "spandrel_extra_arches"
+                else None
+                if name == "spandrel_extra_arches"
+                else real(name, *a)
+            ),
+        )
         report = devices.device_report()
         assert ("restormer" in report.restorers) is installed
         text = devices.format_report(report)

@@ -8,7 +8,9 @@ from noiseda_core.events import Validation
 def test_the_score_line_names_input_start_and_adapted() -> None:
     from app.widgets.score_line import score_text
 
-    text = score_text(Validation(step=600, psnr=24.70, psnr_input=22.67, count=66, psnr_start=24.58))
+    text = score_text(
+        Validation(step=600, psnr=24.70, psnr_input=22.67, count=66, psnr_start=24.58)
+    )
     assert "22.67 dB" in text and "24.58 dB" in text and "24.70 dB" in text and "+0.12 dB" in text
     assert "still better" not in text and "66 real validation pairs" in text
 
@@ -16,7 +18,10 @@ def test_the_score_line_names_input_start_and_adapted() -> None:
 def test_the_score_line_says_when_the_starting_model_is_still_better() -> None:
     from app.widgets.score_line import score_text
 
-    text = score_text(Validation(step=600, psnr=24.19, psnr_input=22.67, count=66, psnr_start=24.58))
+    text = score_text(
+        Validation(step=600, psnr=24.19, psnr_input=22.67, count=66, psnr_start=24.58)
+    )
     assert "-0.39 dB" in text and "the starting model is still better" in text
     assert "adapted: after the first validation" in score_text(
-        Validation(step=0, psnr=24.58, psnr_input=22.67, count=66, psnr_start=24.58))
+        Validation(step=0, psnr=24.58, psnr_input=22.67, count=66, psnr_start=24.58)
+    )

@@ -11,8 +11,10 @@ from noiseda_core.probe import ProbeStep
 from noiseda_core.step import TrainStep
 
 CPU = torch.device("cpu")
-CFG = Config(model=ModelConfig(restorer="unet-tiny", diffusion="tiny"),
-             train=TrainConfig(batch=2, patch=32, device="cpu", precision="fp32"))
+CFG = Config(
+    model=ModelConfig(restorer="unet-tiny", diffusion="tiny"),
+    train=TrainConfig(batch=2, patch=32, device="cpu", precision="fp32"),
+)
 
 
 def _inputs() -> tuple:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from helpers import tiny_config, write_project
+
 from noiseda_core.run_folder import RunFolder
 from noiseda_core.tensorboard_sink import FOLDER
 from noiseda_core.train import train
@@ -24,12 +24,24 @@ def _read(log_dir: Path):
 
 def test_a_run_writes_tensorboard_events_that_read_back(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", size=32)
-    list(train(tiny_config(project, "train.steps=4", "train.val_every=2",
-                           "train.preview_every=4"), tmp_path / "run"))
+    list(
+        train(
+            tiny_config(project, "train.steps=4", "train.val_every=2", "train.preview_every=4"),
+            tmp_path / "run",
+        )
+    )
     acc = _read(tmp_path / "run" / FOLDER)
     tags = acc.Tags()
-    for tag in ("train/loss_total", "train/loss_res", "train/loss_dif", "train/lambda",
-                "train/lr", "train/images_per_s", "val/psnr", "val/ssim"):
+    for tag in (
+        "train/loss_total",
+        "train/loss_res",
+        "train/loss_dif",
+        "train/lambda",
+        "train/lr",
+        "train/images_per_s",
+        "val/psnr",
+        "val/ssim",
+    ):
         assert tag in tags["scalars"], tag
     assert [e.step for e in acc.Scalars("train/loss_res")] == [1, 2, 3, 4]
     assert [e.step for e in acc.Scalars("val/psnr")] == [2, 4]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from helpers import tiny_config, write_project
+
 from noiseda_core.checkpoint import export_run, load_resume_state
 from noiseda_core.config import Mode, load_config
 from noiseda_core.control import RunControl
@@ -44,8 +44,9 @@ def test_a_run_yields_every_event_and_fills_the_run_folder(project: Path, tmp_pa
     assert model.arch == "unet-tiny"
 
 
-def test_baseline_never_builds_the_denoiser(project: Path, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_baseline_never_builds_the_denoiser(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import noiseda_core.parts as train_module
 
     def forbidden(*args: object, **kwargs: object) -> None:
@@ -60,13 +61,20 @@ def test_baseline_never_builds_the_denoiser(project: Path, tmp_path: Path,
 
 
 def test_phases_and_lambda_ramp_count_from_the_joint_phase(project: Path) -> None:
-    cfg = tiny_config(project, "train.steps=100", "train.warmup_restorer_steps=10",
-                      "train.denoiser_pretrain_steps=5", "train.lambda_ramp=20")
+    cfg = tiny_config(
+        project,
+        "train.steps=100",
+        "train.warmup_restorer_steps=10",
+        "train.denoiser_pretrain_steps=5",
+        "train.lambda_ramp=20",
+    )
     assert phase_at(9, cfg) is Phase.WARMUP_RESTORER
     assert phase_at(10, cfg) is Phase.PRETRAIN_DENOISER
     assert phase_at(15, cfg) is Phase.JOINT
     assert lambda_for(14, cfg) == 0.0 and lambda_for(15, cfg) == 0.0
-    assert lambda_for(35, cfg) == pytest.approx(cfg.train.lambda_weight * (2 / (1 + torch.e ** -5) - 1))
+    assert lambda_for(35, cfg) == pytest.approx(
+        cfg.train.lambda_weight * (2 / (1 + torch.e**-5) - 1)
+    )
 
 
 def test_unpaired_mode_trains_with_the_reference_set(project: Path, tmp_path: Path) -> None:
@@ -76,8 +84,9 @@ def test_unpaired_mode_trains_with_the_reference_set(project: Path, tmp_path: Pa
     assert progress[-1].loss_triplet == 0.0 and isinstance(events[-1], Finished)
 
 
-def test_several_real_crops_per_pair_train_and_change_the_run(project: Path,
-                                                               tmp_path: Path) -> None:
+def test_several_real_crops_per_pair_train_and_change_the_run(
+    project: Path, tmp_path: Path
+) -> None:
     """train.real_per_pair = 2 runs end to end, and the extra real crops change the losses."""
     runs = {}
     for k in (1, 2):
@@ -122,7 +131,8 @@ def test_stop_leaves_a_checkpoint_and_an_exportable_model(project: Path, tmp_pat
 
 
 def test_a_non_finite_loss_fails_clearly_and_keeps_the_last_checkpoint(
-        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import noiseda_core.objective as objective
 
     real = objective.charbonnier
@@ -158,15 +168,23 @@ def test_a_run_can_warm_start_from_an_exported_restorer(project: Path, tmp_path:
     source = build_restorer("unet-tiny")
     torch.nn.init.normal_(next(source.parameters()))
     export_restorer(source, tmp_path / "start.safetensors")
-    cfg = tiny_config(project, "train.steps=1", "train.lr=1e-12",
-                      f"model.init_restorer={tmp_path / 'start.safetensors'}")
+    cfg = tiny_config(
+        project,
+        "train.steps=1",
+        "train.lr=1e-12",
+        f"model.init_restorer={tmp_path / 'start.safetensors'}",
+    )
     list(train(cfg, tmp_path / "run"))
     raw = export_run(tmp_path / "run", tmp_path / "raw.safetensors", weights="raw")
     first = next(iter(load_restorer(raw).parameters()))
     assert torch.allclose(first, next(source.parameters()), atol=1e-6)
     # the starting file decides the architecture; the saved config says what was trained
-    other = tiny_config(project, "model.restorer=unet-t", "train.steps=1",
-                        f"model.init_restorer={tmp_path / 'start.safetensors'}")
+    other = tiny_config(
+        project,
+        "model.restorer=unet-t",
+        "train.steps=1",
+        f"model.init_restorer={tmp_path / 'start.safetensors'}",
+    )
     events = list(train(other, tmp_path / "run2"))
     assert events[0].init_restorer == str(tmp_path / "start.safetensors")
     assert load_config(tmp_path / "run2" / "config.toml").model.restorer == "unet-tiny"

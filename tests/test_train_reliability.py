@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from helpers import tiny_config, write_project
+
 from noiseda_core.checkpoint import checkpoint_path, load_resume_state, save_resume_state
 from noiseda_core.control import RunControl
 from noiseda_core.errors import UserError
@@ -33,15 +33,19 @@ def _stopped_at(cfg, run: Path, step: int) -> None:
 def test_a_bad_setting_leaves_no_run_folder(project: Path, tmp_path: Path, bad: str) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "broken.safetensors").write_bytes(b"not a model")
-    extra = {"restorer": "model.restorer=nope", "real": f"data.real={tmp_path / 'empty'}",
-             "init": f"model.init_restorer={tmp_path / 'broken.safetensors'}"}[bad]
+    extra = {
+        "restorer": "model.restorer=nope",
+        "real": f"data.real={tmp_path / 'empty'}",
+        "init": f"model.init_restorer={tmp_path / 'broken.safetensors'}",
+    }[bad]
     with pytest.raises(UserError):
         list(train(tiny_config(project, extra), tmp_path / "run"))
     assert not (tmp_path / "run").exists()
 
 
 def test_a_run_killed_before_its_first_checkpoint_starts_again_or_resumes_from_zero(
-        project: Path, tmp_path: Path) -> None:
+    project: Path, tmp_path: Path
+) -> None:
     cfg = tiny_config(project, "train.steps=2", "train.checkpoint_every=100")
     killed = RunFolder.create(tmp_path / "run", cfg)  # what a kill -9 at step 1 leaves
     killed.append_event(Started(step=0, total_steps=2))
@@ -55,31 +59,41 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again_or_resumes_from_z
     assert isinstance(list(train(cfg, tmp_path / "run2"))[-1], Finished)
 
 
-def test_a_finished_run_without_its_checkpoints_is_never_restarted(project: Path,
-                                                                   tmp_path: Path, capsys) -> None:
+def test_a_finished_run_without_its_checkpoints_is_never_restarted(
+    project: Path, tmp_path: Path, capsys
+) -> None:
     import shutil
 
     from noiseda_core.cli import main
 
     run = tmp_path / "run"
-    cfg = tiny_config(project, "train.mode=baseline", "train.steps=2", "train.val_every=2",
-                      "train.preview_every=2")
+    cfg = tiny_config(
+        project,
+        "train.mode=baseline",
+        "train.steps=2",
+        "train.val_every=2",
+        "train.preview_every=2",
+    )
     assert isinstance(list(train(cfg, run))[-1], Finished)
     shutil.rmtree(run / "checkpoints")  # cp -a a b; rm -rf b/checkpoints
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
     assert run / "model.safetensors" in before
-    for args in (["train", "--resume", str(run)],
-                 ["train", str(run / "config.toml"), "--run-dir", str(run)]):
+    for args in (
+        ["train", "--resume", str(run)],
+        ["train", str(run / "config.toml"), "--run-dir", str(run)],
+    ):
         assert main(args) == 2
         err = capsys.readouterr().err
         assert f"run folder {run} holds its model" in err and "no checkpoint" in err
         assert "Traceback" not in err and "--run-dir NEW_FOLDER" in err
-        assert {p: p.read_bytes() for p in run.rglob("*")
-                if p.is_file() and p.name != ".lock"} == before
+        assert {
+            p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"
+        } == before
 
 
-def test_a_torn_event_line_after_a_crash_does_not_block_resume(project: Path,
-                                                               tmp_path: Path) -> None:
+def test_a_torn_event_line_after_a_crash_does_not_block_resume(
+    project: Path, tmp_path: Path
+) -> None:
     cfg = tiny_config(project, "train.steps=6", "train.checkpoint_every=3")
     _stopped_at(cfg, tmp_path / "run", 3)
     with open(tmp_path / "run" / "events.jsonl", "a") as handle:
@@ -90,8 +104,7 @@ def test_a_torn_event_line_after_a_crash_does_not_block_resume(project: Path,
         json.loads(line)  # every line whole again
 
 
-def test_resume_refuses_edited_settings_but_takes_more_steps(project: Path,
-                                                            tmp_path: Path) -> None:
+def test_resume_refuses_edited_settings_but_takes_more_steps(project: Path, tmp_path: Path) -> None:
     cfg = tiny_config(project, "train.steps=3", "train.checkpoint_every=100")
     list(train(cfg, tmp_path / "run"))
     config = tmp_path / "run" / "config.toml"
@@ -130,35 +143,41 @@ def test_resume_removes_temporaries_of_killed_writes(project: Path, tmp_path: Pa
     assert not orphan.exists()
 
 
-def test_a_checkpoint_of_another_architecture_is_refused_clearly(project: Path,
-                                                                 tmp_path: Path) -> None:
+def test_a_checkpoint_of_another_architecture_is_refused_clearly(
+    project: Path, tmp_path: Path
+) -> None:
     cfg = tiny_config(project, "train.steps=4", "train.checkpoint_every=2")
     _stopped_at(cfg, tmp_path / "run", 2)
     state = load_resume_state(tmp_path / "run")
-    state["objective"] = {k.replace("restorer.", "restorer.x."): v
-                          for k, v in state["objective"].items()}
+    state["objective"] = {
+        k.replace("restorer.", "restorer.x."): v for k, v in state["objective"].items()
+    }
     save_resume_state(tmp_path / "run", state)
     with pytest.raises(UserError, match="does not fit this run"):
         list(train(None, tmp_path / "run", resume=True))
 
 
-def test_nan_before_any_checkpoint_does_not_promise_one(project: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nan_before_any_checkpoint_does_not_promise_one(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import noiseda_core.objective as objective
 
     real = objective.charbonnier
-    monkeypatch.setattr(objective, "charbonnier",
-                        lambda a, b, eps=1e-3: real(a, b, eps) * float("nan"))
+    monkeypatch.setattr(
+        objective, "charbonnier", lambda a, b, eps=1e-3: real(a, b, eps) * float("nan")
+    )
     events = list(train(tiny_config(project, "train.checkpoint_every=100"), tmp_path / "run"))
     failed = events[-1]
     assert isinstance(failed, Failed) and "checkpoint is kept" not in failed.message
     assert "No checkpoint" in failed.message and not checkpoint_path(tmp_path / "run").exists()
-    assert isinstance(list(train(tiny_config(project, "train.steps=1"), tmp_path / "run"))[-1],
-                      Failed)  # started again (and fails again, but it could start)
+    assert isinstance(
+        list(train(tiny_config(project, "train.steps=1"), tmp_path / "run"))[-1], Failed
+    )  # started again (and fails again, but it could start)
 
 
 def test_a_full_disk_during_training_is_one_message_and_the_run_resumes(
-        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import errno
 
     import noiseda_core.checkpoint as checkpoint

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from helpers import tiny_config, write_project
+
 from noiseda_core import builtin
 from noiseda_core.budget import SKIP_STEPS, TimeBudget, plan_run
 from noiseda_core.cli import main
@@ -57,23 +57,44 @@ def test_a_warm_run_reports_input_start_and_adapted_scores(shipped: Path, tmp_pa
     validations = [e for e in events if isinstance(e, Validation)]
     first, last = validations[0], validations[-1]
     assert first.step == 0 and first.psnr == first.psnr_start  # the starting model itself
-    assert all(v.psnr_start == first.psnr_start and v.ssim_start == first.ssim_start
-               for v in validations)
+    assert all(
+        v.psnr_start == first.psnr_start and v.ssim_start == first.ssim_start for v in validations
+    )
     assert all(v.psnr_input == first.psnr_input and v.ssim_input is not None for v in validations)
     assert last.step == 6 and last.psnr != first.psnr  # it trained
     assert load_config(tmp_path / "run" / "config.toml").model.restorer == "unet-tiny"
     text = summary(last)
-    for needle in ("noisy input", "starting model", "adapted model", f"{last.psnr:6.2f} dB",
-                   f"{first.psnr_start:6.2f} dB", f"{first.psnr_input:6.2f} dB"):
+    for needle in (
+        "noisy input",
+        "starting model",
+        "adapted model",
+        f"{last.psnr:6.2f} dB",
+        f"{first.psnr_start:6.2f} dB",
+        f"{first.psnr_input:6.2f} dB",
+    ):
         assert needle in text
 
 
 def test_the_summary_says_when_the_starting_model_scores_higher() -> None:
-    worse = Validation(step=600, psnr=24.19, ssim=0.70, psnr_input=22.67, count=66,
-                       psnr_start=24.58, ssim_start=0.70)
+    worse = Validation(
+        step=600,
+        psnr=24.19,
+        ssim=0.70,
+        psnr_input=22.67,
+        count=66,
+        psnr_start=24.58,
+        ssim_start=0.70,
+    )
     assert "-0.39 dB" in summary(worse) and "starting model scores higher" in summary(worse)
-    better = Validation(step=600, psnr=24.70, ssim=0.71, psnr_input=22.67, count=66,
-                        psnr_start=24.58, ssim_start=0.70)
+    better = Validation(
+        step=600,
+        psnr=24.70,
+        ssim=0.71,
+        psnr_input=22.67,
+        count=66,
+        psnr_start=24.58,
+        ssim_start=0.70,
+    )
     assert "+0.12 dB" in summary(better) and "scores higher" not in summary(better)
 
 
@@ -85,28 +106,31 @@ def test_a_run_from_scratch_has_no_starting_score(tmp_path: Path) -> None:
     assert "from scratch" in summary(validations[-1])
 
 
-def test_the_cli_ends_with_the_three_numbers(shipped: Path, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture) -> None:
+def test_the_cli_ends_with_the_three_numbers(
+    shipped: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     project = write_project(tmp_path / "p")
     from noiseda_core.config import save_config
 
     save_config(tiny_config(project, "model.init_restorer=builtin:tiny"), tmp_path / "c.toml")
     assert main(["train", str(tmp_path / "c.toml"), "--run-dir", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
-    tail = out[out.index("real validation pair"):]
+    tail = out[out.index("real validation pair") :]
     assert "noisy input" in tail and "starting model" in tail and "adapted model" in tail
     assert "SSIM" in tail
 
 
 def test_plan_fits_the_steps_and_the_bookkeeping_into_the_budget() -> None:
-    plan = plan_run(budget_s=600, elapsed_s=20, done=10, step_s=0.5, val_s=2.0, preview_s=0.5,
-                    log_every=10)
+    plan = plan_run(
+        budget_s=600, elapsed_s=20, done=10, step_s=0.5, val_s=2.0, preview_s=0.5, log_every=10
+    )
     overhead = 5 * 2.0 + 10 * 0.5 + 3 * 1.0 + 1.0
     assert plan.steps == 10 + int((600 - 20 - overhead) / 0.5)
     assert plan.val_every == round(plan.steps / 5) and plan.preview_every == round(plan.steps / 10)
     assert plan.checkpoint_every == round(plan.steps / 3) and plan.log_every == 10
-    tiny = plan_run(budget_s=10, elapsed_s=30, done=5, step_s=1.0, val_s=0, preview_s=0,
-                    log_every=10)
+    tiny = plan_run(
+        budget_s=10, elapsed_s=30, done=5, step_s=1.0, val_s=0, preview_s=0, log_every=10
+    )
     assert tiny.steps == 6 and tiny.log_every == 1  # over budget already: one more step
 
 
@@ -151,14 +175,17 @@ def _dncnn_file(path: Path) -> Path:
     from spandrel.architectures.DnCNN import DnCNN
 
     torch.manual_seed(0)
-    torch.save(DnCNN(in_nc=3, out_nc=3, nc=8, nb=4, act_mode="BR", mode="DnCNN").state_dict(),
-               path.with_suffix(".pth"))
+    torch.save(
+        DnCNN(in_nc=3, out_nc=3, nc=8, nb=4, act_mode="BR", mode="DnCNN").state_dict(),
+        path.with_suffix(".pth"),
+    )
     return path.with_suffix(".pth")
 
 
 @pytest.mark.parametrize("start", ["ours", "spandrel"])
-def test_a_warm_run_exports_and_resumes_after_its_starting_file_moved(tmp_path: Path, capsys,
-                                                                        start: str) -> None:
+def test_a_warm_run_exports_and_resumes_after_its_starting_file_moved(
+    tmp_path: Path, capsys, start: str
+) -> None:
     from noiseda_core.control import RunControl
     from noiseda_core.export import load_restorer
 
@@ -168,8 +195,14 @@ def test_a_warm_run_exports_and_resumes_after_its_starting_file_moved(tmp_path: 
     else:
         source = _dncnn_file(tmp_path / "start")
     project = write_project(tmp_path / "p", size=32)
-    cfg = tiny_config(project, "train.mode=baseline", "train.steps=3", f"model.init_restorer={source}",
-                      "train.val_every=100", "train.preview_every=100")
+    cfg = tiny_config(
+        project,
+        "train.mode=baseline",
+        "train.steps=3",
+        f"model.init_restorer={source}",
+        "train.val_every=100",
+        "train.preview_every=100",
+    )
     run, control = tmp_path / "run", RunControl()
     for event in train(cfg, run, control=control):
         if isinstance(event, Progress) and event.step == 2:

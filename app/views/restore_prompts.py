@@ -26,8 +26,14 @@ def ask_folder(parent: QWidget) -> list[Path]:
 def ask_save_path(parent: QWidget, name: str) -> Path | None:
     """Where to save a restored image; suggests NAME_restored.png in the last output folder,
     else in Pictures (never beside the input: that is often the training data)."""
-    return save_file(parent, Purpose.OUTPUT, "Save the restored image", f"{Path(name).stem}_restored.png",
-                     IMAGE_FILTER, start_dir(Purpose.OUTPUT))
+    return save_file(
+        parent,
+        Purpose.OUTPUT,
+        "Save the restored image",
+        f"{Path(name).stem}_restored.png",
+        IMAGE_FILTER,
+        start_dir(Purpose.OUTPUT),
+    )
 
 
 def ask_output_folder(parent: QWidget) -> Path | None:

@@ -85,7 +85,9 @@ class RestoreView(QWidget):
         self.slot_b.cleared.connect(self._model_removed)
 
         self.open_button = self._button(
-            "Open images…", "Open image files (Ctrl+O)", lambda: self.open_images(prompts.ask_images(self))
+            "Open images…",
+            "Open image files (Ctrl+O)",
+            lambda: self.open_images(prompts.ask_images(self)),
         )
         self.folder_button = self._button(
             "Open folder…",

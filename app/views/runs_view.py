@@ -30,8 +30,10 @@ from ..tasks import run_in_thread
 from ..theme import icon
 
 COLUMNS = ["Run", "State", "Steps", "Validation PSNR", "Started"]
-SCORE_TIP = ("PSNR on the run's validation pairs of the weights that were exported (what Export and "
-             "Open in Restore give you), beside the model the run started from")
+SCORE_TIP = (
+    "PSNR on the run's validation pairs of the weights that were exported (what Export and "
+    "Open in Restore give you), beside the model the run started from"
+)
 KEPT_WORDS = {"best": "the best", "start": "the starting model's"}
 
 
@@ -45,12 +47,22 @@ def score_text(run: RunSummary) -> str:
         text += " on proxy pairs" if getattr(run, "kept_source", "") == "proxy" else ""
         return text + (f" (start {run.start_psnr:.2f} dB)" if run.start_psnr is not None else "")
     if run.latest_psnr is not None:
-        return f"last validation: {run.latest_psnr:.2f} dB (no model yet)" if not run.model \
+        return (
+            f"last validation: {run.latest_psnr:.2f} dB (no model yet)"
+            if not run.model
             else f"last validation: {run.latest_psnr:.2f} dB"
+        )
     return "—"
-STATE_WORDS = {"running": "running", "finished": "finished", "stopped": "stopped",
-               "failed": "failed", "interrupted": "interrupted (app closed or crashed)",
-               "damaged": "damaged (see the tooltip)"}
+
+
+STATE_WORDS = {
+    "running": "running",
+    "finished": "finished",
+    "stopped": "stopped",
+    "failed": "failed",
+    "interrupted": "interrupted (app closed or crashed)",
+    "damaged": "damaged (see the tooltip)",
+}
 
 
 class RunsView(QWidget):
@@ -72,8 +84,10 @@ class RunsView(QWidget):
         self.folder_label = QLabel(self)
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.add_button = QPushButton(icon("folder"), "Add folder…", self)
-        self.add_button.setToolTip("List the runs of another folder too (new runs still go "
-                                   "where Setup's \u201cSave runs in\u201d says)")
+        self.add_button.setToolTip(
+            "List the runs of another folder too (new runs still go "
+            "where Setup's \u201cSave runs in\u201d says)"
+        )
         self.add_button.clicked.connect(self._choose_folder)
         self.forget_button = QPushButton("Forget added folders", self)
         self.forget_button.setToolTip("Stop listing the folders added here (nothing is deleted)")
@@ -94,9 +108,11 @@ class RunsView(QWidget):
         self.export_button = QPushButton(icon("export"), "Export…", self)
         self.restore_button = QPushButton(icon("restore"), "Open in Restore", self)
         self.continue_button.clicked.connect(self._continue_clicked)
-        for button, signal in ((self.open_button, self.open_requested),
-                               (self.export_button, self.export_requested),
-                               (self.restore_button, self.restore_requested)):
+        for button, signal in (
+            (self.open_button, self.open_requested),
+            (self.export_button, self.export_requested),
+            (self.restore_button, self.restore_requested),
+        ):
             button.clicked.connect(lambda _=False, s=signal: self._emit(s))
         top = QHBoxLayout()
         top.addWidget(QLabel("Runs folders:", self))
@@ -106,7 +122,12 @@ class RunsView(QWidget):
         top.addWidget(self.refresh_button)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        for button in (self.open_button, self.continue_button, self.export_button, self.restore_button):
+        for button in (
+            self.open_button,
+            self.continue_button,
+            self.export_button,
+            self.restore_button,
+        ):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -120,8 +141,12 @@ class RunsView(QWidget):
         """The folders listed: where new runs go first, then the default (the CLI's), the
         ones added here and where older versions put runs; each once."""
         found: dict[str, Path] = {}
-        for path in (settings.runs_dir(), settings.default_runs_dir(),
-                     *settings.extra_runs_dirs(), *settings.legacy_runs_dirs()):
+        for path in (
+            settings.runs_dir(),
+            settings.default_runs_dir(),
+            *settings.extra_runs_dirs(),
+            *settings.legacy_runs_dirs(),
+        ):
             found.setdefault(str(Path(path).expanduser().resolve()), Path(path))
         return list(found.values())
 
@@ -138,8 +163,11 @@ class RunsView(QWidget):
         """List the runs again (off the GUI thread); ``refreshed`` follows."""
         roots = self.roots()
         extra = [str(p) for p in roots[1:]]
-        self.folder_label.setText(str(roots[0]) + "  (new runs)"
-                                  + (f"   also listed: {', '.join(extra)}" if extra else ""))
+        self.folder_label.setText(
+            str(roots[0])
+            + "  (new runs)"
+            + (f"   also listed: {', '.join(extra)}" if extra else "")
+        )
         self.folder_label.setToolTip("\n".join(str(p) for p in roots))
         self.forget_button.setVisible(bool(settings.extra_runs_dirs()))
         if self._pending:
@@ -168,7 +196,11 @@ class RunsView(QWidget):
         self.runs = runs
         self.table.clear()
         for run in runs:
-            state = "running" if self.active_run is not None and run.path == self.active_run else run.state
+            state = (
+                "running"
+                if self.active_run is not None and run.path == self.active_run
+                else run.state
+            )
             steps = f"{run.step:,} / {run.total_steps:,}" if run.total_steps else f"{run.step:,}"
             psnr = score_text(run)
             date = run.date.strftime("%Y-%m-%d %H:%M") if run.date else ""
@@ -221,21 +253,29 @@ class RunsView(QWidget):
         self.open_button.setEnabled(run is not None)
         finished = run is not None and run.state == "finished"
         self.continue_button.setText("Train longer…" if finished else "Continue training")
-        self.continue_button.setToolTip("Continue this finished run for more steps (only the number "
-                                        "of steps changes)" if finished else
-                                        "Continue from the run's last checkpoint")
-        self.continue_button.setEnabled(run is not None and self.active_run is None and (
-            run.checkpoint if finished else run.can_resume))
+        self.continue_button.setToolTip(
+            "Continue this finished run for more steps (only the number of steps changes)"
+            if finished
+            else "Continue from the run's last checkpoint"
+        )
+        self.continue_button.setEnabled(
+            run is not None
+            and self.active_run is None
+            and (run.checkpoint if finished else run.can_resume)
+        )
         self.export_button.setEnabled(run is not None and (run.checkpoint or run.model))
         self.restore_button.setEnabled(run is not None and run.model and not active)
 
     def _continue_clicked(self) -> None:
         run = self.summary(self.selected())
         if run is not None:
-            (self.longer_requested if run.state == "finished" else self.continue_requested).emit(run.path)
+            (self.longer_requested if run.state == "finished" else self.continue_requested).emit(
+                run.path
+            )
 
     def _choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "List the runs of another folder",
-                                                str(settings.runs_dir()))
+        path = QFileDialog.getExistingDirectory(
+            self, "List the runs of another folder", str(settings.runs_dir())
+        )
         if path:
             self.add_folder(Path(path))

@@ -25,7 +25,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from noiseda_core.config import Config, Mode, config_from_dict, config_to_toml, load_config, save_config
+from noiseda_core.config import (
+    Config,
+    Mode,
+    config_from_dict,
+    config_to_toml,
+    load_config,
+    save_config,
+)
 from noiseda_core.errors import UserError
 
 from .. import settings
@@ -43,10 +50,25 @@ from .training_options import TrainingOptions, _set_combo
 
 PAIRED, CLEAN = "paired", "clean"
 FOLDERS = {  # key → (label, role when paired, optional?, hint)
-    "synthetic": ("Synthetic pairs", "SYNTHETIC_PAIRED", False, "a folder with input/ and target/ inside"),
+    "synthetic": (
+        "Synthetic pairs",
+        "SYNTHETIC_PAIRED",
+        False,
+        "a folder with input/ and target/ inside",
+    ),
     "real": ("Real images", "REAL", False, "your own degraded photos, no ground truth needed"),
-    "val": ("Validation pairs", "VALIDATION", True, "optional: real input/ + target/ with ground truth"),
-    "reference": ("Clean references", "REFERENCE", True, "optional: unrelated clean images (unpaired mode)"),
+    "val": (
+        "Validation pairs",
+        "VALIDATION",
+        True,
+        "optional: real input/ + target/ with ground truth",
+    ),
+    "reference": (
+        "Clean references",
+        "REFERENCE",
+        True,
+        "optional: unrelated clean images (unpaired mode)",
+    ),
 }
 
 
@@ -72,9 +94,12 @@ class SetupView(QWidget):
         self.degradation.addItem("Gaussian noise (AWGN)", "awgn")
         self.degradation.addItem("Camera noise simulator", "camera")
         self.degradation.addItem("Fitted to my real photos", "fit")
-        self.degradation.setItemData(2, "Noise with the level, correlation and colour of the noise "
-                                     "measured in your real photos (shown under the real folder)",
-                                     Qt.ItemDataRole.ToolTipRole)
+        self.degradation.setItemData(
+            2,
+            "Noise with the level, correlation and colour of the noise "
+            "measured in your real photos (shown under the real folder)",
+            Qt.ItemDataRole.ToolTipRole,
+        )
         self.sigma_lo = QSpinBox()
         self.sigma_hi = QSpinBox()
         for box, value in ((self.sigma_lo, 0), (self.sigma_hi, 50)):
@@ -135,8 +160,10 @@ class SetupView(QWidget):
         self.banner = QFrame()
         self.banner.setObjectName("banner")
         blay = QHBoxLayout(self.banner)
-        text = QLabel("<b>New here?</b> Build a small demo project (synthetic pairs, real noisy photos "
-                      "and validation pairs) and fill in this page.")
+        text = QLabel(
+            "<b>New here?</b> Build a small demo project (synthetic pairs, real noisy photos "
+            "and validation pairs) and fill in this page."
+        )
         text.setWordWrap(True)
         self.demo_button = QPushButton(icon("demo"), "Try with demo data")
         self.demo_button.clicked.connect(lambda: self.load_demo())
@@ -208,10 +235,15 @@ class SetupView(QWidget):
     def _demo_status(self, folder: Path, *, cpu: bool) -> None:
         minutes = self.options.minutes.value()
         start = self.options.start_from.combo.currentText().split(" (")[0].lower().replace(":", "")
-        length = f"for {minutes:g} minutes" if minutes > 0 else f"for {self.options.steps.value()} steps"
+        length = (
+            f"for {minutes:g} minutes" if minutes > 0 else f"for {self.options.steps.value()} steps"
+        )
         note = " No GPU: small denoiser and batch." if cpu else ""
-        self.show_status(f"Demo data ready in {folder}: starts from the {start} and adapts it "
-                         f"to the real photos {length}.{note} Press Start training.", ok=True)
+        self.show_status(
+            f"Demo data ready in {folder}: starts from the {start} and adapts it "
+            f"to the real photos {length}.{note} Press Start training.",
+            ok=True,
+        )
 
     def gpu_count(self) -> int:
         info = self.device_label.info
@@ -235,7 +267,8 @@ class SetupView(QWidget):
             w.setVisible(awgn)
         self.labels["synthetic"].setText("Clean images" if clean else "Synthetic pairs")
         self.pickers["synthetic"].edit.setPlaceholderText(
-            "a folder of clean images" if clean else "a folder with input/ and target/ inside")
+            "a folder of clean images" if clean else "a folder with input/ and target/ inside"
+        )
         role = "CLEAN" if clean else "SYNTHETIC_PAIRED"
         if role != self.checks["synthetic"].role_name:
             self.checks["synthetic"].set_role(role)
@@ -392,7 +425,9 @@ class SetupView(QWidget):
         return True
 
     def _save_dialog(self) -> None:
-        path = save_file(self, Purpose.CONFIGS, "Save configuration", "noiseda.toml", "TOML (*.toml)")
+        path = save_file(
+            self, Purpose.CONFIGS, "Save configuration", "noiseda.toml", "TOML (*.toml)"
+        )
         if path is not None:
             self.save_file(path)
 
@@ -403,7 +438,9 @@ class SetupView(QWidget):
             self.show_status(f"Could not save {path}: {exc}", ok=False)
             return False
         settings.put("last_folder/config", str(path.parent))
-        self.show_status(f"Saved {path} (train it from a terminal with: noiseda train {path})", ok=True)
+        self.show_status(
+            f"Saved {path} (train it from a terminal with: noiseda train {path})", ok=True
+        )
         return True
 
     # ------------------------------------------------------------------ demo

@@ -84,9 +84,11 @@ class TrainingOptions(QWidget):
         self.minutes = _dspin(0.0, 100_000.0, 0.0, 1, 1.0)
         self.minutes.setSuffix(" min")
         self.minutes.setSpecialValueText("off: train the steps below")
-        self.minutes.setToolTip("Train for about this long: the first steps are timed and the run "
-                                "is sized to end in time (validation and export included). "
-                                "Off: train a fixed number of steps.")
+        self.minutes.setToolTip(
+            "Train for about this long: the first steps are timed and the run "
+            "is sized to end in time (validation and export included). "
+            "Off: train a fixed number of steps."
+        )
         self.steps = _spin(1, 10_000_000, t.steps, 1000)
         self.batch = _spin(1, 1024, 4)
         self.patch = _spin(16, 1024, 64, 16, " px")
@@ -128,13 +130,19 @@ class TrainingOptions(QWidget):
         self.margin = _dspin(0.0, 10.0, t.margin, 3, 0.01)
         self.real_per_pair = _spin(1, 16, t.real_per_pair)
         self.keep_best = QComboBox()
-        for rule, label in (("auto", "best (validation pairs, else proxy)"), ("val", "best by validation pairs"),
-                            ("proxy", "best by proxy pairs"), ("off", "last weights")):
+        for rule, label in (
+            ("auto", "best (validation pairs, else proxy)"),
+            ("val", "best by validation pairs"),
+            ("proxy", "best by proxy pairs"),
+            ("off", "last weights"),
+        ):
             self.keep_best.addItem(label, rule)
-        self.keep_best.setToolTip("Which weights the run exports. Best: the best-scoring ones, the "
-                                  "starting model included, so the result is never worse than the "
-                                  "start on those pairs. Proxy pairs: held-out clean photos with "
-                                  "noise fitted to your real photos (no ground truth needed).")
+        self.keep_best.setToolTip(
+            "Which weights the run exports. Best: the best-scoring ones, the "
+            "starting model included, so the result is never worse than the "
+            "start on those pairs. Proxy pairs: held-out clean photos with "
+            "noise fitted to your real photos (no ground truth needed)."
+        )
         _set_combo(self.keep_best, t.keep_best.value)
         self.workers = _spin(0, 64, 0)
         self.device = QComboBox()
@@ -190,7 +198,11 @@ class TrainingOptions(QWidget):
             widget = getattr(self, name, None)
             if widget is not None:
                 widget.setToolTip(tip)
-                label = basic.labelForField(widget) or adv.labelForField(widget) or adv2.labelForField(widget)
+                label = (
+                    basic.labelForField(widget)
+                    or adv.labelForField(widget)
+                    or adv2.labelForField(widget)
+                )
                 if label is not None:
                     label.setToolTip(tip)
 
@@ -219,7 +231,9 @@ class TrainingOptions(QWidget):
         self._minutes_changed()
 
     # ------------------------------------------------------------------ api
-    def set_names(self, restorers: list[str], denoisers: list[str], notes: dict[str, str] | None = None) -> None:
+    def set_names(
+        self, restorers: list[str], denoisers: list[str], notes: dict[str, str] | None = None
+    ) -> None:
         for combo, names in ((self.restorer, restorers), (self.denoiser, denoisers)):
             current = combo.currentData()
             combo.blockSignals(True)
@@ -250,21 +264,36 @@ class TrainingOptions(QWidget):
 
     def values(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(model, train)`` tables for ``config_from_dict``."""
-        model = {"restorer": self.start_from.arch() or self.restorer.currentData(),
-                 "diffusion": self.denoiser.currentData(), "init_restorer": self.start_from.value()}
+        model = {
+            "restorer": self.start_from.arch() or self.restorer.currentData(),
+            "diffusion": self.denoiser.currentData(),
+            "init_restorer": self.start_from.value(),
+        }
         train = {
             "minutes": self.minutes.value(),
-            "task": self.task.currentData(), "mode": self.mode.currentData(),
-            "steps": self.steps.value(), "batch": self.batch.value(), "patch": self.patch.value(),
-            "lr": self.lr.value(), "lambda_weight": self.lambda_weight.value(),
-            "lambda_ramp": self.lambda_ramp.value(), "ema_decay": self.ema_decay.value(),
-            "channel_shuffle": self.cs.isChecked(), "residual_swap": self.rs.isChecked(),
-            "precision": self.precision.currentData(), "seed": self.seed.value(),
-            "log_every": self.log_every.value(), "val_every": self.val_every.value(),
-            "preview_every": self.preview_every.value(), "checkpoint_every": self.checkpoint_every.value(),
-            "warmup_restorer_steps": self.warmup.value(), "device": self.device.currentData(),
-            "denoiser_pretrain_steps": self.pretrain.value(), "denoiser_lr": self.denoiser_lr.value(),
-            "margin": self.margin.value(), "real_per_pair": self.real_per_pair.value(),
+            "task": self.task.currentData(),
+            "mode": self.mode.currentData(),
+            "steps": self.steps.value(),
+            "batch": self.batch.value(),
+            "patch": self.patch.value(),
+            "lr": self.lr.value(),
+            "lambda_weight": self.lambda_weight.value(),
+            "lambda_ramp": self.lambda_ramp.value(),
+            "ema_decay": self.ema_decay.value(),
+            "channel_shuffle": self.cs.isChecked(),
+            "residual_swap": self.rs.isChecked(),
+            "precision": self.precision.currentData(),
+            "seed": self.seed.value(),
+            "log_every": self.log_every.value(),
+            "val_every": self.val_every.value(),
+            "preview_every": self.preview_every.value(),
+            "checkpoint_every": self.checkpoint_every.value(),
+            "warmup_restorer_steps": self.warmup.value(),
+            "device": self.device.currentData(),
+            "denoiser_pretrain_steps": self.pretrain.value(),
+            "denoiser_lr": self.denoiser_lr.value(),
+            "margin": self.margin.value(),
+            "real_per_pair": self.real_per_pair.value(),
             "keep_best": self.keep_best.currentData(),
         }
         return model, train
@@ -282,15 +311,26 @@ class TrainingOptions(QWidget):
         _set_combo(self.precision, t.precision.value)
         _set_combo(self.device, t.device)
         _set_combo(self.keep_best, t.keep_best.value)
-        for box, value in ((self.steps, t.steps), (self.batch, t.batch), (self.patch, t.patch),
-                           (self.lr, t.lr), (self.lambda_weight, t.lambda_weight),
-                           (self.lambda_ramp, t.lambda_ramp), (self.ema_decay, t.ema_decay),
-                           (self.seed, t.seed), (self.log_every, t.log_every),
-                           (self.val_every, t.val_every), (self.preview_every, t.preview_every),
-                           (self.checkpoint_every, t.checkpoint_every),
-                           (self.warmup, t.warmup_restorer_steps), (self.workers, cfg.data.workers),
-                           (self.pretrain, t.denoiser_pretrain_steps), (self.denoiser_lr, t.denoiser_lr),
-                           (self.margin, t.margin), (self.real_per_pair, t.real_per_pair)):
+        for box, value in (
+            (self.steps, t.steps),
+            (self.batch, t.batch),
+            (self.patch, t.patch),
+            (self.lr, t.lr),
+            (self.lambda_weight, t.lambda_weight),
+            (self.lambda_ramp, t.lambda_ramp),
+            (self.ema_decay, t.ema_decay),
+            (self.seed, t.seed),
+            (self.log_every, t.log_every),
+            (self.val_every, t.val_every),
+            (self.preview_every, t.preview_every),
+            (self.checkpoint_every, t.checkpoint_every),
+            (self.warmup, t.warmup_restorer_steps),
+            (self.workers, cfg.data.workers),
+            (self.pretrain, t.denoiser_pretrain_steps),
+            (self.denoiser_lr, t.denoiser_lr),
+            (self.margin, t.margin),
+            (self.real_per_pair, t.real_per_pair),
+        ):
             box.setValue(value)
         self.cs.setChecked(t.channel_shuffle)
         self.rs.setChecked(t.residual_swap)
@@ -317,8 +357,11 @@ class TrainingOptions(QWidget):
         elif scratch and not self.restorer.isEnabled() and self._free_restorer:
             _set_combo(self.restorer, self._free_restorer)
         self.restorer.setEnabled(scratch)
-        self.restorer.setToolTip("" if self.start_from.is_scratch() else
-                                 "Set by the starting model (choose From scratch to pick one)")
+        self.restorer.setToolTip(
+            ""
+            if self.start_from.is_scratch()
+            else "Set by the starting model (choose From scratch to pick one)"
+        )
 
     def _minutes_changed(self, *_: object) -> None:
         """A run of minutes has no step count to show until it has timed its first steps."""
@@ -332,7 +375,16 @@ class TrainingOptions(QWidget):
 
     def _mode_changed(self, *_: object) -> None:
         noise_da = self.current_mode() != Mode.BASELINE
-        for w in (self.denoiser, self.lambda_weight, self.lambda_ramp, self.cs, self.rs, self.pretrain,
-                  self.denoiser_lr, self.margin, self.real_per_pair):
+        for w in (
+            self.denoiser,
+            self.lambda_weight,
+            self.lambda_ramp,
+            self.cs,
+            self.rs,
+            self.pretrain,
+            self.denoiser_lr,
+            self.margin,
+            self.real_per_pair,
+        ):
             w.setEnabled(noise_da)
         self.mode_changed.emit(self.current_mode().value)

@@ -23,8 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from noiseda_core.run_folder import checkpoint_path
-
 from ..jobs import Failure, JobState, TrainingJob
 from ..run_index import RunSummary
 from ..run_replay import read_run_events
@@ -95,8 +93,10 @@ class TrainingView(QWidget):
         self.stop_button = QPushButton(icon("stop"), "Stop", self)
         self.continue_button = QPushButton(icon("resume"), "Continue training", self)
         self.longer_button = QPushButton(icon("resume"), "Train longer…", self)
-        self.longer_button.setToolTip("Continue this finished run for more steps, from its last "
-                                      "checkpoint (only the number of steps changes)")
+        self.longer_button.setToolTip(
+            "Continue this finished run for more steps, from its last "
+            "checkpoint (only the number of steps changes)"
+        )
         self.export_button = QPushButton(icon("export"), "Export…", self)
         self.restore_button = QPushButton(icon("restore"), "Open in Restore", self)
         self.pause_button.clicked.connect(self._pause_clicked)
@@ -133,8 +133,14 @@ class TrainingView(QWidget):
         titles.addWidget(self.title)
         titles.addWidget(self.run_label)
         head.addLayout(titles, 1)
-        for b in (self.pause_button, self.stop_button, self.continue_button, self.longer_button,
-                  self.export_button, self.restore_button):
+        for b in (
+            self.pause_button,
+            self.stop_button,
+            self.continue_button,
+            self.longer_button,
+            self.export_button,
+            self.restore_button,
+        ):
             head.addWidget(b)
         bar = QHBoxLayout()
         bar.addWidget(self.progress, 1)
@@ -229,8 +235,9 @@ class TrainingView(QWidget):
         self.progress.setRange(0, max(1, run.total_steps or run.step))
         self.progress.setValue(run.step)
         self.progress.setTextVisible(True)
-        self.title.setText(f"Run {run.name}: {run.state} at step {run.step:,}{total}."
-                           + self._cut_short_note())
+        self.title.setText(
+            f"Run {run.name}: {run.state} at step {run.step:,}{total}." + self._cut_short_note()
+        )
         self.replayed = run
         self._update_buttons()
         return len(events)
@@ -247,9 +254,11 @@ class TrainingView(QWidget):
         resumed = " (resumed)" if getattr(event, "resumed", False) else ""
         self._run_title = f"Training on {getattr(event, 'device', '?')}{resumed}"
         self.title.setText(self._run_title)
-        self.stats.setText(f"timing the first steps to fit {float(minutes):g} min" if minutes and
-                           not self.total_steps else
-                           f"mode {getattr(event, 'mode', '')}, {getattr(event, 'precision', '')}")
+        self.stats.setText(
+            f"timing the first steps to fit {float(minutes):g} min"
+            if minutes and not self.total_steps
+            else f"mode {getattr(event, 'mode', '')}, {getattr(event, 'precision', '')}"
+        )
         self._ips, self._eta, self._elapsed = None, None, 0.0
         self._event_clock = time.monotonic()
 
@@ -325,8 +334,10 @@ class TrainingView(QWidget):
             return ""
         planned = getattr(event, "planned_steps", None)
         steps = f"the {int(planned):,} planned steps" if planned else "its planned steps"
-        return (f" The time ran out before {steps}: the machine slowed down. "
-                "Train longer continues the run.")
+        return (
+            f" The time ran out before {steps}: the machine slowed down. "
+            "Train longer continues the run."
+        )
 
     def can_train_longer(self) -> bool:
         """A finished (not stopped) run with a checkpoint, shown here and not training."""
@@ -395,17 +406,24 @@ class TrainingView(QWidget):
         has_ckpt = self._has_checkpoint()
         resumable = state == JobState.FAILED or (state == JobState.FINISHED and self.stopped)
         self.longer_button.setVisible(self.can_train_longer())
-        if self.replayed is not None and state not in {JobState.STARTING, JobState.RUNNING,
-                                                       JobState.PAUSED, JobState.STOPPING}:
-            self.continue_button.setVisible(self.replayed.can_resume
-                                            and self.replayed.state != "finished")
+        if self.replayed is not None and state not in {
+            JobState.STARTING,
+            JobState.RUNNING,
+            JobState.PAUSED,
+            JobState.STOPPING,
+        }:
+            self.continue_button.setVisible(
+                self.replayed.can_resume and self.replayed.state != "finished"
+            )
             self.restore_button.setEnabled(self._model_exists())
             self.export_button.setEnabled(has_ckpt or self._model_exists())
             return
         self.continue_button.setVisible(resumable and has_ckpt)
         done = state == JobState.FINISHED and self._model_exists()
         self.restore_button.setEnabled(done)
-        self.export_button.setEnabled(state in {JobState.FINISHED, JobState.FAILED} and has_ckpt or done)
+        self.export_button.setEnabled(
+            state in {JobState.FINISHED, JobState.FAILED} and has_ckpt or done
+        )
 
     def _freeze_clock(self) -> None:
         """Paused: elapsed stops where it is (the clock restarts on the next event or Resume)."""

@@ -17,8 +17,16 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from noiseda_core.devices import DeviceReport
 
-
-FALLBACK_RESTORERS = ["unet-tiny", "unet-t", "unet-s", "unet-b", "dncnn", "nafnet", "swinir", "uformer"]
+FALLBACK_RESTORERS = [
+    "unet-tiny",
+    "unet-t",
+    "unet-s",
+    "unet-b",
+    "dncnn",
+    "nafnet",
+    "swinir",
+    "uformer",
+]
 FALLBACK_DENOISERS = ["tiny", "small", "paper"]
 
 
@@ -27,8 +35,9 @@ DeviceSummary = DeviceReport  # the core's report, as ``noiseda devices --json``
 
 def fallback_summary() -> DeviceSummary:
     """What the app assumes when the device query fails: the CPU and every known network."""
-    return DeviceSummary("cpu", "CPU", restorers=list(FALLBACK_RESTORERS),
-                         denoisers=list(FALLBACK_DENOISERS))
+    return DeviceSummary(
+        "cpu", "CPU", restorers=list(FALLBACK_RESTORERS), denoisers=list(FALLBACK_DENOISERS)
+    )
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..jobs import Failure
 from ..theme import icon, status_colour
@@ -39,7 +48,9 @@ class ErrorPanel(QFrame):
         self.hide()
 
     def show_failure(self, failure: Failure) -> None:
-        self.title.setText(f"<b>Training stopped with an error.</b> {failure.message}".replace("\n", "<br>"))
+        self.title.setText(
+            f"<b>Training stopped with an error.</b> {failure.message}".replace("\n", "<br>")
+        )
         self.title.setStyleSheet(f"color: {status_colour(False)}")
         parts = []
         if failure.traceback:

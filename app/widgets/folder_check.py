@@ -48,12 +48,20 @@ def check_folder(path: str, role_name: str) -> CheckResult:
         size = reader.size()
         if size.isValid() and size.width() > 0 and size.height() > 0:
             scale = THUMB / max(size.width(), size.height())
-            reader.setScaledSize(QSize(max(1, round(size.width() * scale)), max(1, round(size.height() * scale))))
+            reader.setScaledSize(
+                QSize(max(1, round(size.width() * scale)), max(1, round(size.height() * scale)))
+            )
         image = reader.read()
         if not image.isNull():
             thumbs.append(image)
-    return CheckResult(path, bool(report.ok), str(report.message), int(report.count),
-                       [str(p) for p in report.problems], thumbs)
+    return CheckResult(
+        path,
+        bool(report.ok),
+        str(report.message),
+        int(report.count),
+        [str(p) for p in report.problems],
+        thumbs,
+    )
 
 
 class FolderCheck(QWidget):
@@ -115,9 +123,13 @@ class FolderCheck(QWidget):
         self._set_status("Checking…", None)
         self._set_thumbs([])
         self._set_problems([])
-        run_in_thread(lambda: check_folder(path, self.role_name),
-                      lambda result: self._done(token, result),
-                      lambda message: self._done(token, CheckResult(path, False, f"Could not check: {message}", 0, [], [])))
+        run_in_thread(
+            lambda: check_folder(path, self.role_name),
+            lambda result: self._done(token, result),
+            lambda message: self._done(
+                token, CheckResult(path, False, f"Could not check: {message}", 0, [], [])
+            ),
+        )
 
     # ------------------------------------------------------------------ internals
     def _done(self, token: int, result: CheckResult) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QSize, QThreadPool, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
@@ -34,8 +34,11 @@ def make_thumbnail(source: Source, side: int = THUMB) -> np.ndarray:
         assert source.path is not None
         pixels = read_image_array(source.path)
         if pixels.dtype != np.uint8:
-            pixels = (pixels.astype(np.float32) / (65535.0 if pixels.dtype == np.uint16 else 1.0) * 255).clip(
-                0, 255).astype(np.uint8)
+            pixels = (
+                (pixels.astype(np.float32) / (65535.0 if pixels.dtype == np.uint16 else 1.0) * 255)
+                .clip(0, 255)
+                .astype(np.uint8)
+            )
         if pixels.ndim == 2:
             pixels = np.repeat(pixels[..., None], 3, axis=2)
         pixels = pixels[..., :3]
@@ -129,7 +132,11 @@ class ImageList(QListWidget):
 
     def file_paths(self) -> list[Path]:
         """Listed files that can be read (the unreadable ones are left out of batches)."""
-        return [s.path for i, s in enumerate(self._sources) if s.path is not None and i not in self.unreadable]
+        return [
+            s.path
+            for i, s in enumerate(self._sources)
+            if s.path is not None and i not in self.unreadable
+        ]
 
     def current_source(self) -> Source | None:
         row = self.currentRow()

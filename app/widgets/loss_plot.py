@@ -30,30 +30,47 @@ SERIES = {  # key → (legend name, colour)
     "loss_triplet": ("triplet part", "#a855f7"),
 }
 DIAGNOSTICS = {  # plot key → (title, y axis, {event field: (legend, colour)}, tooltip)
-    "noise": ("Noise left in your real photos", "noise σ (8-bit levels)",
-              {"noise_real_input": ("input", "#94a3b8"), "noise_real_restored": ("restored", "#22c55e")},
-              "An estimate of the noise in your real photos (no ground truth needed): the restored "
-              "line should go down and stay well below the input. If it climbs, the restorer is "
-              "adding texture or the adaptation is too strong."),
-    "hinge": ("Swapped images still fooling the helper", "fraction of batches",
-              {"hinge_active": ("hinge active", "#a855f7")},
-              "How often the residual-swapped images are not yet clearly worse for the helper "
-              "network. Only then does the triplet part teach the restorer. Near 0 for a long "
-              "time: the margin is met and that part has stopped pushing."),
-    "mse": ("Helper's error: restored vs swapped", "noise MSE",
-            {"mse_pos": ("restored", "#3b82f6"), "mse_neg": ("swapped", "#ef4444")},
-            "The helper network's error when conditioned on your restored images (should stay "
-            "lower) and on swapped ones (higher). The gap between them is what steers the restorer."),
-    "grad": ("Push on the restorer", "gradient size",
-             {"grad_res": ("from the pairs", "#3b82f6"), "grad_dif": ("from your real photos", "#f97316")},
-             "How strongly each part of the loss moves the restorer's weights. If the part from "
-             "your real photos stays near 0, the adaptation does nothing; if it dwarfs the pairs, "
-             "lower the λ weight."),
+    "noise": (
+        "Noise left in your real photos",
+        "noise σ (8-bit levels)",
+        {"noise_real_input": ("input", "#94a3b8"), "noise_real_restored": ("restored", "#22c55e")},
+        "An estimate of the noise in your real photos (no ground truth needed): the restored "
+        "line should go down and stay well below the input. If it climbs, the restorer is "
+        "adding texture or the adaptation is too strong.",
+    ),
+    "hinge": (
+        "Swapped images still fooling the helper",
+        "fraction of batches",
+        {"hinge_active": ("hinge active", "#a855f7")},
+        "How often the residual-swapped images are not yet clearly worse for the helper "
+        "network. Only then does the triplet part teach the restorer. Near 0 for a long "
+        "time: the margin is met and that part has stopped pushing.",
+    ),
+    "mse": (
+        "Helper's error: restored vs swapped",
+        "noise MSE",
+        {"mse_pos": ("restored", "#3b82f6"), "mse_neg": ("swapped", "#ef4444")},
+        "The helper network's error when conditioned on your restored images (should stay "
+        "lower) and on swapped ones (higher). The gap between them is what steers the restorer.",
+    ),
+    "grad": (
+        "Push on the restorer",
+        "gradient size",
+        {
+            "grad_res": ("from the pairs", "#3b82f6"),
+            "grad_dif": ("from your real photos", "#f97316"),
+        },
+        "How strongly each part of the loss moves the restorer's weights. If the part from "
+        "your real photos stays near 0, the adaptation does nothing; if it dwarfs the pairs, "
+        "lower the λ weight.",
+    ),
 }
 PSNR_SPAN_DB = 1.0  # the validation axis never spans less (tiny changes stay flat)
 REDRAW_MS = 250
-PSNR_TIP = ("PSNR of the restorer on your validation pairs, in dB: higher is better. Dashed lines: "
-            "the noisy input itself and the model training started from; the curve should end above both.")
+PSNR_TIP = (
+    "PSNR of the restorer on your validation pairs, in dB: higher is better. Dashed lines: "
+    "the noisy input itself and the model training started from; the curve should end above both."
+)
 
 
 def ema(values: list[float], alpha: float) -> list[float]:
@@ -82,12 +99,26 @@ class LossPlot(QWidget):
         self.diag: dict[str, list[float]] = {f: [] for f in self.diag_steps}
         self._dirty = False
 
-        self.loss_plot = SeriesPlot("Losses", "loss", SERIES,
-                                    "Training losses (smoothed). They should fall and then level off.")
-        self.lam_plot = SeriesPlot("λ (weight of the real photos)", "λ", {"lam": ("λ", "#14b8a6")},
-                                   "How much the diffusion part counts; it ramps up from 0.")
-        self.psnr_plot = SeriesPlot("Validation PSNR", "PSNR (dB)", {"psnr": ("restorer", "#22c55e")},
-                                    PSNR_TIP, min_span=PSNR_SPAN_DB, symbols=True)
+        self.loss_plot = SeriesPlot(
+            "Losses",
+            "loss",
+            SERIES,
+            "Training losses (smoothed). They should fall and then level off.",
+        )
+        self.lam_plot = SeriesPlot(
+            "λ (weight of the real photos)",
+            "λ",
+            {"lam": ("λ", "#14b8a6")},
+            "How much the diffusion part counts; it ramps up from 0.",
+        )
+        self.psnr_plot = SeriesPlot(
+            "Validation PSNR",
+            "PSNR (dB)",
+            {"psnr": ("restorer", "#22c55e")},
+            PSNR_TIP,
+            min_span=PSNR_SPAN_DB,
+            symbols=True,
+        )
         training = QWidget()
         grid = QGridLayout(training)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -101,8 +132,10 @@ class LossPlot(QWidget):
         diagnostics = QWidget()
         dgrid = QGridLayout(diagnostics)
         dgrid.setContentsMargins(0, 0, 0, 0)
-        self.diag_hint = QLabel("No diagnostics yet: the trainer reports them in the Noise-DA modes. "
-                                "Hover over a chart to see what to look for.")
+        self.diag_hint = QLabel(
+            "No diagnostics yet: the trainer reports them in the Noise-DA modes. "
+            "Hover over a chart to see what to look for."
+        )
         self.diag_hint.setObjectName("hint")
         self.diag_hint.setWordWrap(True)
         dgrid.addWidget(self.diag_hint, 0, 0, 1, 2)
@@ -114,7 +147,9 @@ class LossPlot(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(training, "Training")
         self.tabs.addTab(diagnostics, "Diagnostics")
-        self.tabs.setTabToolTip(1, "What the adaptation is doing, in charts with plain-word explanations")
+        self.tabs.setTabToolTip(
+            1, "What the adaptation is doing, in charts with plain-word explanations"
+        )
 
         self.smooth = QSlider(Qt.Orientation.Horizontal, self)
         self.smooth.setRange(0, 99)
@@ -166,7 +201,9 @@ class LossPlot(QWidget):
             self.psnr.append(psnr)
         noisy = getattr(event, "psnr_input", None)
         start = getattr(event, "psnr_start", None)
-        self.psnr_plot.set_reference("input", "noisy input", "#94a3b8", float(noisy) if noisy else None)
+        self.psnr_plot.set_reference(
+            "input", "noisy input", "#94a3b8", float(noisy) if noisy else None
+        )
         if start is not None:
             self.psnr_plot.set_reference("start", "starting model", "#eab308", float(start))
         self._mark_dirty()
@@ -219,7 +256,9 @@ class LossPlot(QWidget):
             self.loss_plot.set_data(key, self.steps[key], ys)
         self.lam_plot.set_data("lam", self.lam_steps, self.lam)
         self.psnr_plot.set_data("psnr", self.val_steps, self.psnr)
-        trained = max((steps[-1] for steps in (*self.steps.values(), self.lam_steps) if steps), default=0)
+        trained = max(
+            (steps[-1] for steps in (*self.steps.values(), self.lam_steps) if steps), default=0
+        )
         self.psnr_plot.redraw_range(last_step=trained)
         for plot in self.diag_plots.values():
             for field in plot.series:

@@ -32,14 +32,16 @@ def fitted_lag1(blur: float) -> float:
 def describe_fit(fit: object) -> str:
     """Rich text: the measured noise and the fitted model side by side."""
     lag1, lag2, chroma = (float(getattr(fit, k)) for k in ("lag1", "lag2", "chroma"))
-    blur, rho = float(getattr(fit, "blur")), float(getattr(fit, "rho"))
+    blur, rho = float(fit.blur), float(fit.rho)
     dark, bright = fit.std_at(0.1), fit.std_at(0.9)  # type: ignore[attr-defined]
-    return (f"Noise in your real photos: <b>σ {dark:.1f}–{bright:.1f}</b> (8-bit levels, dark–"
-            f"bright) · neighbour correlation <b>{lag1:.2f}</b> (fitted model {fitted_lag1(blur):.2f};"
-            f" 2 px: {lag2:.2f}) · colour correlation <b>{chroma:+.2f}</b> (fitted {rho:+.2f}) · "
-            f"{fit.blocks} flat areas in {fit.images} photos.<br>"  # type: ignore[attr-defined]
-            "Used for the proxy pairs that choose the weights to keep (held-out clean photos "
-            "with this noise) and by the <i>Fitted to my real photos</i> degradation.")
+    return (
+        f"Noise in your real photos: <b>σ {dark:.1f}–{bright:.1f}</b> (8-bit levels, dark–"
+        f"bright) · neighbour correlation <b>{lag1:.2f}</b> (fitted model {fitted_lag1(blur):.2f};"
+        f" 2 px: {lag2:.2f}) · colour correlation <b>{chroma:+.2f}</b> (fitted {rho:+.2f}) · "
+        f"{fit.blocks} flat areas in {fit.images} photos.<br>"  # type: ignore[attr-defined]
+        "Used for the proxy pairs that choose the weights to keep (held-out clean photos "
+        "with this noise) and by the <i>Fitted to my real photos</i> degradation."
+    )
 
 
 class NoisePanel(QWidget):
@@ -62,12 +64,15 @@ class NoisePanel(QWidget):
         self.plot.setLabel("left", "noise σ")
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
-        self.measured = self.plot.plot([], [], pen=None, symbol="o", symbolSize=6,
-                                       symbolBrush="#2563eb", name="measured")
+        self.measured = self.plot.plot(
+            [], [], pen=None, symbol="o", symbolSize=6, symbolBrush="#2563eb", name="measured"
+        )
         self.line = self.plot.plot([], [], pen=pg.mkPen("#f97316", width=2), name="fitted")
-        self.plot.setToolTip("Dots: the noise measured in flat areas of your photos, by "
-                             "brightness. Line: the sensor-noise model fitted to them "
-                             "(variance = a·brightness + b).")
+        self.plot.setToolTip(
+            "Dots: the noise measured in flat areas of your photos, by "
+            "brightness. Line: the sensor-noise model fitted to them "
+            "(variance = a·brightness + b)."
+        )
         lay.addWidget(self.plot)
         self.setVisible(False)
 
@@ -85,6 +90,7 @@ class NoisePanel(QWidget):
         self.text.setText("Measuring the noise in your real photos…")
         self.plot.setVisible(False)
         self.setVisible(True)
+
         def work() -> tuple[int, object | None, str]:
             try:
                 return token, fit_folder(Path(folder)), ""

@@ -24,8 +24,15 @@ class PathPicker(QWidget):
 
     path_changed = Signal(str)
 
-    def __init__(self, placeholder: str = "", *, kind: PickKind = PickKind.FOLDER,
-                 file_filter: str = "", settings_key: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        placeholder: str = "",
+        *,
+        kind: PickKind = PickKind.FOLDER,
+        file_filter: str = "",
+        settings_key: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.kind = kind
         self.file_filter = file_filter

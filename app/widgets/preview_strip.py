@@ -11,7 +11,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QPixmap, QResizeEvent
-from PySide6.QtWidgets import QLabel, QScrollArea, QSizePolicy, QSlider, QVBoxLayout, QWidget, QHBoxLayout
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class ScaledImage(QLabel):
@@ -52,8 +60,13 @@ class ScaledImage(QLabel):
             self.setPixmap(QPixmap())
             return
         target = self.size() - QSize(2, 2)
-        self.setPixmap(self._source.scaled(target, Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.SmoothTransformation))
+        self.setPixmap(
+            self._source.scaled(
+                target,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
 
 
 class PreviewStrip(QWidget):
@@ -69,7 +82,9 @@ class PreviewStrip(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(250)
         self._timer.timeout.connect(self._show_pending)
-        self.step_label = QLabel("No previews yet: the first arrives after preview_every steps.", self)
+        self.step_label = QLabel(
+            "No previews yet: the first arrives after preview_every steps.", self
+        )
         self.step_label.setObjectName("hint")
         self.step_label.setWordWrap(True)
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
@@ -122,8 +137,13 @@ class PreviewStrip(QWidget):
     def add_preview(self, event: object) -> None:
         """A ``Preview`` event: remember it; show it if the slider is at the newest."""
         at_end = self.slider.value() == self.slider.maximum()
-        self.history.append((int(getattr(event, "step", 0)), str(getattr(event, "synthetic", "")),
-                             [str(p) for p in getattr(event, "real", [])]))
+        self.history.append(
+            (
+                int(getattr(event, "step", 0)),
+                str(getattr(event, "synthetic", "")),
+                [str(p) for p in getattr(event, "real", [])],
+            )
+        )
         self.slider.blockSignals(True)
         self.slider.setRange(0, len(self.history) - 1)
         if at_end or len(self.history) == 1:
@@ -168,7 +188,9 @@ class PreviewStrip(QWidget):
             return
         step, synthetic, reals = self.history[index]
         self.shown_step = step
-        self.syn_image.set_source(QPixmap(str(self._resolve(synthetic))) if synthetic else QPixmap())
+        self.syn_image.set_source(
+            QPixmap(str(self._resolve(synthetic))) if synthetic else QPixmap()
+        )
         self._ensure_real_panes(len(reals))
         for k, image in enumerate(self.real_images):
             visible = k < len(reals)
@@ -182,5 +204,6 @@ class PreviewStrip(QWidget):
             return
         newest = self.history[-1][0]
         where = "newest" if self.shown_step == newest else f"newest is {newest}"
-        self.step_label.setText(f"Preview at step {self.shown_step} ({where}; "
-                                f"{len(self.history)} saved)")
+        self.step_label.setText(
+            f"Preview at step {self.shown_step} ({where}; {len(self.history)} saved)"
+        )

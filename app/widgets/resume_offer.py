@@ -39,8 +39,10 @@ class ResumeOffer(QFrame):
     def offer(self, run: RunSummary) -> None:
         self.run = run.path
         total = f" of {run.total_steps:,}" if run.total_steps else ""
-        self.label.setText(f"<b>A training run was interrupted</b> (the app was closed or crashed): "
-                           f"{run.name}, at step {run.step:,}{total}. Continue it from its last checkpoint?")
+        self.label.setText(
+            f"<b>A training run was interrupted</b> (the app was closed or crashed): "
+            f"{run.name}, at step {run.step:,}{total}. Continue it from its last checkpoint?"
+        )
         self.show()
 
     def _answer(self, signal: Signal) -> None:

@@ -31,13 +31,19 @@ def score_text(event: object) -> str:
         line = f"{'adapted' if start is not None else 'restorer'} <b>{psnr:.2f} dB</b>"
         if start is not None:
             gain = psnr - float(start)
-            colour = "#16a34a" if gain > LOSS_NOTICE_DB else ("#dc2626" if gain < -LOSS_NOTICE_DB else "")
+            colour = (
+                "#16a34a"
+                if gain > LOSS_NOTICE_DB
+                else ("#dc2626" if gain < -LOSS_NOTICE_DB else "")
+            )
             delta = f"{gain:+.2f} dB"
             line += f" (<span style='color:{colour}'>{delta}</span>)" if colour else f" ({delta})"
         line += f" at step {step:,}"
         if start is not None and psnr - float(start) < -LOSS_NOTICE_DB:
-            line += (": the starting model is still better on these pairs; keep using it, "
-                     "or Train longer and compare again")
+            line += (
+                ": the starting model is still better on these pairs; keep using it, "
+                "or Train longer and compare again"
+            )
         parts.append(line)
     plural = "s" if count != 1 else ""
     if getattr(event, "source", "val") == "proxy":
@@ -53,12 +59,16 @@ def kept_text(event: object) -> str:
     psnr, start = getattr(event, "kept_psnr", None), getattr(event, "start_psnr", None)
     where = "proxy pairs" if getattr(event, "kept_source", "") == "proxy" else "validation pairs"
     if kind == "start" and psnr is not None:
-        return (f"<b>Kept: the starting model, unchanged</b>: no step beat its {psnr:.2f} dB on "
-                f"the {where}, so the exported model is the one you started from.")
+        return (
+            f"<b>Kept: the starting model, unchanged</b>: no step beat its {psnr:.2f} dB on "
+            f"the {where}, so the exported model is the one you started from."
+        )
     if kind == "best" and psnr is not None:
         gain = f" ({psnr - start:+.2f} dB over the start)" if start is not None else ""
-        return (f"<b>Kept: the weights of step {getattr(event, 'kept_step', 0):,}</b>, the best "
-                f"on the {where}: {psnr:.2f} dB{gain}.")
+        return (
+            f"<b>Kept: the weights of step {getattr(event, 'kept_step', 0):,}</b>, the best "
+            f"on the {where}: {psnr:.2f} dB{gain}."
+        )
     return ""
 
 
@@ -68,9 +78,11 @@ class ScoreLine(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("scoreLine")
-        self.setToolTip("Measured on the real images that have a clean target (the validation "
-                        "folder): the noisy photos, the model the run started from, and the "
-                        "model being adapted (its averaged weights).")
+        self.setToolTip(
+            "Measured on the real images that have a clean target (the validation "
+            "folder): the noisy photos, the model the run started from, and the "
+            "model being adapted (its averaged weights)."
+        )
         self.setVisible(False)
         self.last: object | None = None
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import os
-from itertools import pairwise
 from html import escape
+from itertools import pairwise
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
@@ -39,16 +39,28 @@ class LogFriendlyAxis(pg.AxisItem):
             every = max(1, math.ceil(LABEL_GAP_PX / px_per_decade))
             first = math.ceil(minVal / every) * every
             return [(float(every), [float(v) for v in range(first, math.floor(maxVal) + 1, every)])]
-        values = [e + math.log10(m) for e in range(math.floor(minVal), math.ceil(maxVal) + 1)
-                  for m in subset]
+        values = [
+            e + math.log10(m)
+            for e in range(math.floor(minVal), math.ceil(maxVal) + 1)
+            for m in subset
+        ]
         return [(None, [v for v in values if minVal <= v <= maxVal])]
 
 
 class SeriesPlot(QWidget):
     """``series``: key → (legend name, colour). Data in with ``set_data``; ``redraw_range`` after."""
 
-    def __init__(self, title: str, y_label: str, series: dict[str, tuple[str, str]], tip: str = "", *,
-                 min_span: float | None = None, symbols: bool = False, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        y_label: str,
+        series: dict[str, tuple[str, str]],
+        tip: str = "",
+        *,
+        min_span: float | None = None,
+        symbols: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.title, self.series, self.min_span = title, series, min_span
         self.refs: dict[str, tuple[str, str, float | None]] = {}  # key → (name, colour, value)
@@ -66,7 +78,11 @@ class SeriesPlot(QWidget):
         self.item.setMenuEnabled(False)
         self.curves: dict[str, pg.PlotDataItem] = {}
         for key, (_name, colour) in series.items():
-            extra = {"symbol": "o", "symbolSize": 7, "symbolBrush": colour, "symbolPen": None} if symbols else {}
+            extra = (
+                {"symbol": "o", "symbolSize": 7, "symbolBrush": colour, "symbolPen": None}
+                if symbols
+                else {}
+            )
             curve = self.item.plot([], [], pen=pg.mkPen(colour, width=2), **extra)
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
@@ -94,8 +110,9 @@ class SeriesPlot(QWidget):
             self._update_header()
             return
         if line is None:
-            line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(colour, width=1.5,
-                                                                        style=Qt.PenStyle.DashLine))
+            line = pg.InfiniteLine(
+                angle=0, movable=False, pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
+            )
             self.item.addItem(line, ignoreBounds=True)
             self._ref_lines[key] = line
         line.setPos(value)
@@ -126,10 +143,16 @@ class SeriesPlot(QWidget):
         to the last point or ``last_step`` (the steps trained so far), never the empty 0–1."""
         if self.min_span is None:
             return
-        values = self.y_values() + [v for _, _, v in self.refs.values() if v is not None and math.isfinite(v)]
-        xs = [float(x) for c in self.curves.values() if (d := c.getData()[0]) is not None for x in d]
+        values = self.y_values() + [
+            v for _, _, v in self.refs.values() if v is not None and math.isfinite(v)
+        ]
+        xs = [
+            float(x) for c in self.curves.values() if (d := c.getData()[0]) is not None for x in d
+        ]
         if last_step > 0 or xs:
-            self.item.setXRange(0, max(max(xs, default=0.0) * 1.04, float(last_step), 1.0), padding=0)
+            self.item.setXRange(
+                0, max(max(xs, default=0.0) * 1.04, float(last_step), 1.0), padding=0
+            )
         if not values:
             return
         lo, hi = min(values), max(values)
@@ -158,9 +181,12 @@ class SeriesPlot(QWidget):
 
     def _update_header(self) -> None:
         """Title and legend; a legend entry never breaks inside ("noisy input" stays whole)."""
+
         def entry(mark: str, colour: str, name: str) -> str:
-            return (f"<span style='white-space:nowrap'><span style='color:{colour}'>{mark}</span>"
-                    f"&nbsp;{escape(name)}</span>")
+            return (
+                f"<span style='white-space:nowrap'><span style='color:{colour}'>{mark}</span>"
+                f"&nbsp;{escape(name)}</span>"
+            )
 
         parts = [f"<b>{escape(self.title)}</b>"]
         for name, colour in self.series.values():

@@ -1,4 +1,4 @@
-""""Start from": the built-in restorer (recommended), a model file, or from scratch.
+""" "Start from": the built-in restorer (recommended), a model file, or from scratch.
 
 ``value()`` is the ``model.init_restorer`` string (``builtin:unet-t``, a path, or ""),
 ``set_value`` shows one; ``arch()`` is the built-in's architecture (None otherwise: a
@@ -32,8 +32,10 @@ def _builtin_info(path: Path) -> tuple[str, str]:
     arch = meta.get("arch", path.stem)
     try:
         scores = json.loads(meta.get("test", "{}")).get("scores_db", {})
-        note = (f"trained on white Gaussian noise σ 0-75; AWGN σ25 on held-out photos: "
-                f"{scores['awgn25_input_psnr']:.1f} → {scores['awgn25_psnr']:.1f} dB")
+        note = (
+            f"trained on white Gaussian noise σ 0-75; AWGN σ25 on held-out photos: "
+            f"{scores['awgn25_input_psnr']:.1f} → {scores['awgn25_psnr']:.1f} dB"
+        )
     except (ValueError, KeyError, AttributeError, TypeError):
         note = "trained on white Gaussian noise"
     return arch, note
@@ -73,7 +75,8 @@ class StartFrom(QWidget):
         self.setToolTip(
             "What the restorer starts from. A restorer that already removes synthetic noise is "
             "adapted to your real photos in minutes; from scratch needs a long run (the paper's "
-            "protocol). A model file decides the architecture.")
+            "protocol). A model file decides the architecture."
+        )
         self.combo.currentIndexChanged.connect(self._update)
         self.path.editingFinished.connect(self.changed.emit)
         self.set_value(PREFIX + RECOMMENDED if PREFIX + RECOMMENDED in self._archs else SCRATCH)
@@ -88,7 +91,7 @@ class StartFrom(QWidget):
         spec = (spec or "").strip()
         index = self.combo.findData(spec) if spec.startswith(PREFIX) or not spec else -1
         if index < 0 and spec.startswith(PREFIX):  # a built-in this install lacks
-            self.combo.addItem(f"Built-in restorer: {spec[len(PREFIX):]} (not installed)", spec)
+            self.combo.addItem(f"Built-in restorer: {spec[len(PREFIX) :]} (not installed)", spec)
             index = self.combo.count() - 1
         if index < 0:
             index = self.combo.findData(FILE)

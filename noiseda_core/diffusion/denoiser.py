@@ -134,7 +134,9 @@ class AttentionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor | None = None) -> torch.Tensor:
         b, c, h, w = x.shape
-        qkv = self.qkv(group_norm_act(x, self.norm, act=False)).reshape(b, 3, self.heads, c // self.heads, h * w)
+        qkv = self.qkv(group_norm_act(x, self.norm, act=False)).reshape(
+            b, 3, self.heads, c // self.heads, h * w
+        )
         q, k, v = (qkv[:, i].transpose(-1, -2) for i in range(3))  # (B, heads, HW, d)
         out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, HW, d)
         out = out.transpose(-1, -2).reshape(b, c, h, w)
@@ -181,8 +183,9 @@ class ConditionalDenoiser(nn.Module):
     ``blocks + 1`` residual blocks per level, each fed the concatenated skip.
     """
 
-    def __init__(self, size: DenoiserSize, in_ch: int = 9, out_ch: int = 3,
-                 gamma_scale: float = GAMMA_SCALE) -> None:
+    def __init__(
+        self, size: DenoiserSize, in_ch: int = 9, out_ch: int = 3, gamma_scale: float = GAMMA_SCALE
+    ) -> None:
         super().__init__()
         self.size = size
         self.checkpoint_full_res = False  # recompute the full-resolution blocks in backward

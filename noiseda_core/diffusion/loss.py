@@ -159,8 +159,7 @@ class NoiseDALoss(nn.Module):
     ) -> StepNoise:
         """``draw_noise`` for the batch ``forward`` will see (y_s repeated per real crop)."""
         k = max(1, out_r_batch // max(y_s.shape[0], 1))
-        return self.draw_noise((y_s.shape[0] * k, *y_s.shape[1:]), y_s.device, generator,
-                               y_s.dtype)
+        return self.draw_noise((y_s.shape[0] * k, *y_s.shape[1:]), y_s.device, generator, y_s.dtype)
 
     @staticmethod
     def _slots(
@@ -190,8 +189,10 @@ class NoiseDALoss(nn.Module):
         """
         k, rest = divmod(out_r.shape[0], max(out_s.shape[0], 1))
         if rest or k < 1:
-            raise ValueError(f"{out_r.shape[0]} real outputs for {out_s.shape[0]} synthetic ones: "
-                             "the real batch must be a whole multiple of the synthetic one")
+            raise ValueError(
+                f"{out_r.shape[0]} real outputs for {out_s.shape[0]} synthetic ones: "
+                "the real batch must be a whole multiple of the synthetic one"
+            )
         if k > 1:
             y_s, x_s, out_s = (t.repeat_interleave(k, dim=0) for t in (y_s, x_s, out_s))
             ref = ref.repeat_interleave(k, dim=0) if ref is not None else None

@@ -68,8 +68,9 @@ def group_norm_act(
 ) -> torch.Tensor:
     """``norm`` (+ FiLM) (+ SiLU) of ``x``: fused where ``use_fused``, else native ops."""
     if use_fused(x):
-        return fused_group_norm_act(x, norm.num_groups, norm.weight, norm.bias, norm.eps,
-                                    scale, shift, act)
+        return fused_group_norm_act(
+            x, norm.num_groups, norm.weight, norm.bias, norm.eps, scale, shift, act
+        )
     h = norm(x)
     if scale is not None:
         h = h * (1 + scale)

@@ -31,8 +31,11 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         why = not_a_file_reason(path)
-        raise UserError(f"{path}: model file not found" if why == "the file does not exist"
-                        else f"{path}: {why}")
+        raise UserError(
+            f"{path}: model file not found"
+            if why == "the file does not exist"
+            else f"{path}: {why}"
+        )
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
         from safetensors.torch import load_file
@@ -42,8 +45,10 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
         except Exception as exc:  # safetensors raises several types for broken files
             raise UserError(f"{path}: not a readable safetensors file ({exc})") from None
     if suffix not in WEIGHT_SUFFIXES:
-        raise UserError(f"{path}: unsupported model file type {suffix or '(none)'}; "
-                        "use .safetensors, or a weights-only .pth / .ckpt")
+        raise UserError(
+            f"{path}: unsupported model file type {suffix or '(none)'}; "
+            "use .safetensors, or a weights-only .pth / .ckpt"
+        )
     try:
         with warnings.catch_warnings():  # the refusal below says all; torch's notes would not
             warnings.simplefilter("ignore")
@@ -52,7 +57,8 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
         raise UserError(
             f"{path}: refused to load: this file is not plain weights ({exc.__class__.__name__}), "
             "and Noise-DA Studio never unpickles code from a model file. Convert it to "
-            ".safetensors (e.g. with chaiNNer), or save only its state_dict") from None
+            ".safetensors (e.g. with chaiNNer), or save only its state_dict"
+        ) from None
     if not isinstance(state, dict):
         raise UserError(f"{path}: holds a {type(state).__name__}, not a dictionary of weights")
     return state
@@ -96,20 +102,26 @@ def spandrel_restorer(state: dict, path: Path) -> Restorer:
     try:
         desc = spandrel.ModelLoader().load_from_state_dict(state)
     except spandrel.UnsupportedModelError:
-        raise UserError(f"{path}: not a model architecture spandrel knows (DnCNN, DRUNet, NAFNet, "
-                        "SwinIR, SCUNet, ...), nor a Noise-DA Studio export") from None
+        raise UserError(
+            f"{path}: not a model architecture spandrel knows (DnCNN, DRUNet, NAFNet, "
+            "SwinIR, SCUNet, ...), nor a Noise-DA Studio export"
+        ) from None
     except Exception as exc:  # a known arch with odd shapes
         raise UserError(f"{path}: spandrel could not build the model ({exc})") from None
     arch = desc.architecture.id
     if not isinstance(desc, spandrel.ImageModelDescriptor):
         raise UserError(f"{path}: a {arch} model (inpainting) cannot be used as a restorer")
     if desc.scale != 1:
-        raise UserError(f"{path}: a {desc.scale}× upscaling {arch} model; Noise-DA adapts 1× "
-                        "restorers (denoise, derain, deblur)")
+        raise UserError(
+            f"{path}: a {desc.scale}× upscaling {arch} model; Noise-DA adapts 1× "
+            "restorers (denoise, derain, deblur)"
+        )
     if desc.input_channels != 3 or desc.output_channels != 3:
-        raise UserError(f"{path}: a {arch} model with {desc.input_channels} input and "
-                        f"{desc.output_channels} output channels; Noise-DA needs a colour "
-                        "(RGB) model")
+        raise UserError(
+            f"{path}: a {arch} model with {desc.input_channels} input and "
+            f"{desc.output_channels} output channels; Noise-DA needs a colour "
+            "(RGB) model"
+        )
     req = desc.size_requirements
     return Restorer(
         desc.model,

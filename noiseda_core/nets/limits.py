@@ -62,11 +62,16 @@ def _estimate_transformer(name: str, args: dict[str, Any]) -> float:
 def check_finite_weights(state: dict[str, torch.Tensor], path: object) -> None:
     """Refuse weights holding NaN or infinity: they would restore every image to black."""
     for key, tensor in state.items():
-        if (isinstance(tensor, torch.Tensor) and tensor.is_floating_point()
-                and not bool(torch.isfinite(tensor).all())):
-            raise UserError(f"{path}: the weight {key} holds NaN or infinite values (the "
-                            "training diverged or the file is damaged); use an earlier model, "
-                            "or export the run again")
+        if (
+            isinstance(tensor, torch.Tensor)
+            and tensor.is_floating_point()
+            and not bool(torch.isfinite(tensor).all())
+        ):
+            raise UserError(
+                f"{path}: the weight {key} holds NaN or infinite values (the "
+                "training diverged or the file is damaged); use an earlier model, "
+                "or export the run again"
+            )
 
 
 def check_arch_args(name: str, build: Any, args: dict[str, Any]) -> None:
@@ -85,9 +90,13 @@ def check_arch_args(name: str, build: Any, args: dict[str, Any]) -> None:
         raise UserError(f"impossible architecture settings for {name}: {exc}") from None
     except RuntimeError as exc:
         if "meta" not in str(exc):  # e.g. sizes that overflow: far too large
-            raise UserError(f"impossible architecture settings for {name}: the network would "
-                            f"be far too large ({str(exc).splitlines()[0][:120]})") from None
+            raise UserError(
+                f"impossible architecture settings for {name}: the network would "
+                f"be far too large ({str(exc).splitlines()[0][:120]})"
+            ) from None
         params = _estimate_transformer(name, args)  # this net cannot be built on 'meta'
     if params > MAX_PARAMS:
-        raise UserError(f"impossible architecture settings for {name}: about {params:,.0f} "
-                        f"parameters (at most {MAX_PARAMS:,}); the file is damaged or hostile")
+        raise UserError(
+            f"impossible architecture settings for {name}: about {params:,.0f} "
+            f"parameters (at most {MAX_PARAMS:,}); the file is damaged or hostile"
+        )
