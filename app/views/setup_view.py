@@ -6,6 +6,7 @@ queried off the GUI thread too (torch). Save/Load write the same TOML the CLI re
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -292,14 +293,14 @@ class SetupView(QWidget):
 
     def form_values(self) -> dict[str, dict]:
         """What the widgets show, as ``{"data": …, "model": …, "train": …}`` tables."""
-        model, train = self.options.values()
-        data = {key: picker.path() for key, picker in self.pickers.items()}
+        tables = self.options.tables()
+        data = tables.setdefault("data", {})
+        data.update({key: picker.path() for key, picker in self.pickers.items()})
         data["degradation"] = self.degradation_spec()
-        data["workers"] = self.options.workers.value()
-        return {"data": data, "model": model, "train": train}
+        return tables
 
     def current_config(self) -> Config:
-        """The loaded config with the form's edits, validated (UserError with one message otherwise)."""
+        """The loaded config with the form's edits, validated (else one ``UserError``)."""
         return config_from_dict(merge(self._base, self.form_values(), self._at_load))
 
     def set_config(self, cfg: Config) -> None:
@@ -316,7 +317,6 @@ class SetupView(QWidget):
             self.sigma_lo.setValue(int(float(lo or 0)))
             self.sigma_hi.setValue(int(float(hi or lo or 0)))
         self.options.set_config(cfg)
-        self.options.workers.setValue(d.workers)
         for key in FOLDERS:
             self.pickers[key].set_path(getattr(d, key))
         self._base, self._at_load = cfg, self.form_values()
@@ -386,10 +386,8 @@ class SetupView(QWidget):
 
     # ------------------------------------------------------------------ persistence
     def save_state(self) -> None:
-        try:
+        with contextlib.suppress(UserError):  # an unfinished form is not worth remembering
             settings.put("setup/config", config_to_toml(self.current_config()))
-        except UserError:
-            pass  # an unfinished form is not worth remembering
         settings.put("setup/runs", self.runs.path())
 
     def restore_state(self) -> bool:
