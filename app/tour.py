@@ -64,14 +64,10 @@ def snap(widget: QWidget, path: Path) -> None:
 
 
 def apply_tiny(options: object) -> None:
-    from .views.training_options import _set_combo
+    from .views.training_options import write_widget
 
     for name, value in TINY.items():
-        widget = getattr(options, name)
-        if hasattr(widget, "findData"):
-            _set_combo(widget, str(value))
-        else:
-            widget.setValue(value)
+        write_widget(getattr(options, name), value)
     options.sizes_touched = True
 
 

@@ -46,10 +46,65 @@ def test_choosing_the_real_folder_shows_its_fitted_noise(qtbot, view, tmp_path):
     xs, ys = panel.measured.getData()
     assert len(xs) >= 3
     # the measured levels sit on the fitted line (σ in 8-bit levels)
-    for x, y in zip(xs, ys):
+    for x, y in zip(xs, ys, strict=True):
         assert y == pytest.approx(255 * np.sqrt(truth.a * x + truth.b), rel=0.25)
     view.pickers["real"].set_path("")
     assert not panel.isVisible()
+
+
+def _noisy_scene(truth: FittedNoise, count: int = 2) -> list[np.ndarray]:
+    y, x = np.mgrid[0:96, 0:96] / 96
+    scene = np.stack([0.1 + 0.8 * x, 0.2 + 0.6 * y, 0.3 + 0.4 * x * y], 2).astype(np.float32)
+    rng = np.random.default_rng(1)
+    return [np.clip(truth.apply(scene, rng), 0, 1) for _ in range(count)]
+
+
+def test_the_panel_shows_measured_and_fitted_autocorrelation(qtbot, view):
+    from noiseda_core.noise_fit import field_stats, fit_images
+
+    truth = FittedNoise(0.002, 0.0006, 0.9, 0.4)  # visibly correlated: lag 1 ≈ 0.7
+    fit = fit_images(_noisy_scene(truth))
+    panel = view.noise_panel
+    panel.show_fit(fit)
+    _, real = panel.corr_real.getData()
+    _, fitted = panel.corr_fitted.getData()
+    assert list(real) == pytest.approx([1.0, fit.lag1, fit.lag2])
+    simulated = field_stats(truth.field((192, 192), np.random.default_rng(5)))
+    # the fitted model's curve is the truth's, simulated (not the measured values again)
+    assert fitted[1] == pytest.approx(simulated["lag1"], abs=0.12)
+    assert fitted[2] == pytest.approx(simulated["lag2"], abs=0.12)
+    assert fitted[1] > 0.5 and fitted[2] > 0.2
+    text = panel.text.text()
+    assert f"{fit.lag1:.2f}" in text and f"{fit.lag2:.2f}" in text
+    assert f"fitted model {fitted[1]:.2f}, {fitted[2]:.2f}" in text
+
+
+def test_the_panel_says_the_chosen_strength_why_and_where_to_change_it(qtbot, view):
+    from noiseda_core.noise_fit import fit_images
+
+    opts = view.options
+    opts.lambda_weight.setValue(0.2)
+    opts.lr.setValue(5e-4)
+    panel = view.noise_panel
+    assert not panel.choice.isVisibleTo(view)  # nothing measured yet: nothing to say
+    panel.show_fit(fit_images(_noisy_scene(FittedNoise(0.003, 0.0004, 0.3, 0.3))))
+    text = panel.choice.text()
+    assert panel.choice.isVisibleTo(view)
+    assert "λ 0.2" in text and "learning rate <b>5e-4</b>" in text and "Why:" in text
+    assert "proxy pairs (no validation pairs chosen)" in text
+    opts.lambda_weight.setValue(1.5)
+    opts.lr.setValue(1e-4)
+    text = panel.choice.text()
+    assert "λ 1.5 is yours" in text and "lr 1e-4 is the form's" in text
+    view.pickers["val"].set_path("/somewhere/val")
+    assert "by the validation pairs" in panel.choice.text()
+    opts.keep_best.setCurrentIndex(opts.keep_best.findData("off"))
+    assert "keeps the last weights" in panel.choice.text()
+    opts.mode.setCurrentIndex(opts.mode.findData("baseline"))
+    assert "no adaptation (baseline mode)" in panel.choice.text()
+    assert not opts.advanced.isVisibleTo(view)
+    panel.choice.linkActivated.emit("advanced")  # "Change them"
+    assert opts.advanced.isVisibleTo(view) and opts.toggle.isChecked()
 
 
 def test_the_fitted_degradation_is_a_choice_that_round_trips(qtbot, view, tmp_path):

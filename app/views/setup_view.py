@@ -47,7 +47,7 @@ from ..widgets.path_picker import PathPicker
 from .config_merge import merge
 from .demo_setup import CPU_DEMO, build_demo
 from .option_tips import human_message
-from .training_options import TrainingOptions, _set_combo
+from .training_options import TrainingOptions, write_widget
 
 PAIRED, CLEAN = "paired", "clean"
 FOLDERS = {  # key → (label, role when paired, optional?, hint)
@@ -207,9 +207,23 @@ class SetupView(QWidget):
         self.source.currentIndexChanged.connect(self._source_changed)
         self.degradation.currentIndexChanged.connect(self._source_changed)
         self.options.mode_changed.connect(self._mode_changed)
+        self.options.changed.connect(self._show_choice)
+        self.pickers["val"].path_changed.connect(self._show_choice)
+        self.noise_panel.change_requested.connect(self._open_choice_options)
         self.device_label.ready.connect(self._device_ready)
         self._source_changed()
         self._mode_changed()
+        self._show_choice()
+
+    def _show_choice(self, *_: object) -> None:
+        """The noise panel says which strength, learning rate and weights the run uses."""
+        train = self.options.tables()["train"]
+        self.noise_panel.show_choice(train, has_val=bool(self.pickers["val"].path()))
+
+    def _open_choice_options(self) -> None:
+        """*Change them*: open Advanced at the λ weight."""
+        self.options.toggle.setChecked(True)
+        self.options.lambda_weight.setFocus()
 
     # ------------------------------------------------------------------ device
     def start_device_query(self) -> None:
@@ -230,7 +244,7 @@ class SetupView(QWidget):
             return False
         for name, value in CPU_DEMO.items():  # widget name on TrainingOptions → value
             widget = getattr(self.options, name)
-            _set_combo(widget, value) if isinstance(widget, QComboBox) else widget.setValue(value)
+            write_widget(widget, value)
         return True
 
     def _demo_status(self, folder: Path, *, cpu: bool) -> None:

@@ -1,86 +1,191 @@
-"""What the noise in the user's real photos looks like, as the run will use it.
+"""What the noise in the user's real photos looks like, and what the run does with it.
 
     panel = NoisePanel(); panel.measure("/photos/real")   # fitted off the GUI thread
+    panel.show_choice(train_table, has_val=True)          # the form's [train] values
 
 Shows the level of the noise against brightness (measured in flat areas, dots; the
-fitted sensor-noise line), its correlation between neighbouring pixels and between
-colours (measured, and what the fitted model gives), and what the run does with it:
-proxy pairs that pick the weights to keep, and the ``fit`` synthetic degradation.
+fitted sensor-noise line), its autocorrelation at 1 and 2 px and its colour
+correlation (measured in the photos beside the fitted model's, simulated), and what
+the run chose with it: the adaptation strength λ, the learning rate and which weights
+it keeps, with why, and where to change them (Training › Advanced).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget  # noqa: E402
+from PySide6.QtCore import Signal  # noqa: E402
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget  # noqa: E402
 
 from noiseda_core.errors import UserError  # noqa: E402
 
 from ..tasks import run_in_thread  # noqa: E402
 
+SIMULATED_SIDE = 192  # px of the fitted noise drawn to measure its statistics (a few ms)
+REAL, FITTED = "#2563eb", "#f97316"
+# The default flow (noiseda_core.demo.DEMO_CONFIG, chosen on the tuning split of
+# benchmarks/DOMAIN_GAP.md section 1; docs/deviations.md): fitted noise, the release's λ,
+# lr 5e-4, the best weights kept.
+FLOW_LAMBDA, FLOW_LR = 0.2, 5e-4
+KEEP_WORDS = {  # keep_best → what the run exports
+    "auto": "the best weights by the validation pairs",
+    "val": "the best weights by the validation pairs",
+    "proxy": "the best weights by the proxy pairs",
+    "off": "the last weights",
+}
 
-def fitted_lag1(blur: float) -> float:
-    """Lag-1 autocorrelation of the fitted model's field (white noise blurred by ``blur`` px)."""
-    return 0.0 if blur <= 0 else math.exp(-1.0 / (4.0 * blur * blur))
+
+def simulated_stats(fit: Any, seed: int = 0) -> dict[str, float]:
+    """Autocorrelation (lags 1, 2) and colour correlation of the fitted model's noise."""
+    from noiseda_core.noise_fit import field_stats
+
+    rng = np.random.default_rng(seed)
+    return field_stats(fit.degradation.field((SIMULATED_SIDE, SIMULATED_SIDE), rng))
 
 
-def describe_fit(fit: object) -> str:
-    """Rich text: the measured noise and the fitted model side by side."""
-    lag1, lag2, chroma = (float(getattr(fit, k)) for k in ("lag1", "lag2", "chroma"))
-    blur, rho = float(fit.blur), float(fit.rho)
-    dark, bright = fit.std_at(0.1), fit.std_at(0.9)  # type: ignore[attr-defined]
+def describe_fit(fit: Any, simulated: dict[str, float]) -> str:
+    """Rich text: the measured noise and the fitted model's, side by side."""
+    dark, bright = fit.std_at(0.1), fit.std_at(0.9)
     return (
-        f"Noise in your real photos: <b>σ {dark:.1f}–{bright:.1f}</b> (8-bit levels, dark–"
-        f"bright) · neighbour correlation <b>{lag1:.2f}</b> (fitted model {fitted_lag1(blur):.2f};"
-        f" 2 px: {lag2:.2f}) · colour correlation <b>{chroma:+.2f}</b> (fitted {rho:+.2f}) · "
-        f"{fit.blocks} flat areas in {fit.images} photos.<br>"  # type: ignore[attr-defined]
-        "Used for the proxy pairs that choose the weights to keep (held-out clean photos "
-        "with this noise) and by the <i>Fitted to my real photos</i> degradation."
+        f"Noise in your real photos: <b>σ {dark:.1f}–{bright:.1f}</b> (8-bit levels, "
+        f"dark–bright) · autocorrelation at 1 px <b>{fit.lag1:.2f}</b>, 2 px "
+        f"<b>{fit.lag2:.2f}</b> (fitted model {simulated['lag1']:.2f}, "
+        f"{simulated['lag2']:.2f}) · colour correlation <b>{fit.chroma:+.2f}</b> (fitted "
+        f"{simulated['chroma']:+.2f}) · {fit.blocks} flat areas in {fit.images} photos. "
+        "The run trains on clean photos with the fitted noise (the <i>Fitted to my real "
+        "photos</i> degradation) and scores proxy pairs made with it."
     )
 
 
+def short_number(value: float) -> str:
+    """``5e-4`` for 0.0005, ``0.2`` for 0.2: learning rates as people write them."""
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:g}"
+    mantissa, exponent = f"{value:.3e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def describe_choice(train: dict[str, Any], has_val: bool) -> str:
+    """Rich text: the run's strength, learning rate and kept weights, why, and a link to
+    change them (``href="advanced"``)."""
+    keep = str(train.get("keep_best", "auto"))
+    kept = KEEP_WORDS.get(keep, keep)
+    if keep == "auto" and not has_val:
+        kept = "the best weights by the proxy pairs (no validation pairs chosen)"
+    lr = float(train.get("lr", FLOW_LR))
+    rate = short_number(lr)
+    weight = float(train.get("lambda_weight", FLOW_LAMBDA))
+    baseline = train.get("mode") == "baseline"
+    strength = "no adaptation (baseline mode)" if baseline else f"<b>λ {weight:g}</b>"
+    why = []
+    if baseline:
+        why.append(
+            "Baseline mode trains on the synthetic pairs only; the real photos set their noise."
+        )
+    elif math.isclose(weight, FLOW_LAMBDA):
+        why.append(
+            "λ 0.2 is the paper's; it gained about 2.3 dB over the start on real phone photos, "
+            "while a larger λ paid only on strong, blotchy noise and cost up to 2 dB on mild noise."
+        )
+    else:
+        why.append(f"λ {weight:g} is yours (the default flow's: {FLOW_LAMBDA:g}).")
+    if math.isclose(lr, FLOW_LR):
+        why.append("lr 5e-4 adapts within minutes (the paper's 1e-4 moved too slowly).")
+    else:
+        why.append(f"lr {rate} is the form's (the default flow's: 5e-4).")
+    if keep != "off":
+        why.append(
+            "Keeping the best, the start's included, is never worse than the start on those pairs."
+        )
+    return (
+        f"<b>The run:</b> adaptation strength {strength} · learning rate <b>{rate}</b> · "
+        f"keeps {kept}.<br>Why: {' '.join(why)} "
+        '<a href="advanced">Change them</a> (Advanced: λ weight, Learning rate, Keep).'
+    )
+
+
+def _plot(bottom: str, left: str, tip: str) -> pg.PlotWidget:
+    plot = pg.PlotWidget()
+    plot.setFixedHeight(130)
+    plot.setBackground(None)
+    plot.setLabel("bottom", bottom)
+    plot.setLabel("left", left)
+    plot.setMouseEnabled(False, False)
+    plot.hideButtons()
+    plot.setToolTip(tip)
+    return plot
+
+
 class NoisePanel(QWidget):
-    """Hidden until a real folder was measured; a line of text and a level-vs-brightness plot."""
+    """Hidden until a real folder was measured: the fit's text, two plots, the run's choice.
+
+    Emits ``change_requested`` when the user follows the choice's *Change them* link.
+    """
+
+    change_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.fit: object | None = None
+        self.fit: Any | None = None
+        self.simulated: dict[str, float] = {}
         self._token = 0
+        self._choice: tuple[dict[str, Any], bool] | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 2, 0, 2)
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setObjectName("noiseSummary")
         lay.addWidget(self.text)
-        self.plot = pg.PlotWidget()
-        self.plot.setFixedHeight(120)
-        self.plot.setBackground(None)
-        self.plot.setLabel("bottom", "brightness")
-        self.plot.setLabel("left", "noise σ")
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
-        self.measured = self.plot.plot(
-            [], [], pen=None, symbol="o", symbolSize=6, symbolBrush="#2563eb", name="measured"
-        )
-        self.line = self.plot.plot([], [], pen=pg.mkPen("#f97316", width=2), name="fitted")
-        self.plot.setToolTip(
+        self.plot = _plot(
+            "brightness",
+            "noise σ",
             "Dots: the noise measured in flat areas of your photos, by "
             "brightness. Line: the sensor-noise model fitted to them "
-            "(variance = a·brightness + b)."
+            "(variance = a·brightness + b).",
         )
-        lay.addWidget(self.plot)
+        self.plot.addLegend(offset=(-4, 4))
+        self.measured = self.plot.plot(
+            [], [], pen=None, symbol="o", symbolSize=6, symbolBrush=REAL, name="your photos"
+        )
+        self.line = self.plot.plot([], [], pen=pg.mkPen(FITTED, width=2), name="fitted")
+        self.corr_plot = _plot(
+            "distance (px)",
+            "autocorrelation",
+            "How alike the noise of pixels 0, 1 and 2 px apart is. Dots: measured in your "
+            "photos; line: the fitted noise, simulated. Near 0 at 1 px: fine grain; near "
+            "1: blotches.",
+        )
+        self.corr_plot.setYRange(-0.1, 1.05)
+        self.corr_plot.setXRange(-0.2, 2.2)
+        self.corr_plot.getAxis("bottom").setTicks([[(0, "0"), (1, "1"), (2, "2")]])
+        self.corr_real = self.corr_plot.plot(
+            [], [], pen=None, symbol="o", symbolSize=8, symbolBrush=REAL
+        )
+        self.corr_fitted = self.corr_plot.plot(
+            [], [], pen=pg.mkPen(FITTED, width=2), symbol="t", symbolBrush=FITTED
+        )
+        self.plots = QWidget()
+        row = QHBoxLayout(self.plots)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.plot, 3)
+        row.addWidget(self.corr_plot, 2)
+        lay.addWidget(self.plots)
+        self.choice = QLabel()
+        self.choice.setWordWrap(True)
+        self.choice.setObjectName("noiseChoice")
+        self.choice.linkActivated.connect(lambda _link: self.change_requested.emit())
+        lay.addWidget(self.choice)
         self.setVisible(False)
 
     def measure(self, folder: str) -> None:
         """Fit the noise of ``folder`` off the GUI thread (a newer call wins)."""
         from pathlib import Path
-
-        from noiseda_core.noise_fit import fit_folder
 
         self._token += 1
         token = self._token
@@ -88,45 +193,68 @@ class NoisePanel(QWidget):
             self.clear()
             return
         self.text.setText("Measuring the noise in your real photos…")
-        self.plot.setVisible(False)
+        self.plots.setVisible(False)
+        self.choice.setVisible(False)
         self.setVisible(True)
 
-        def work() -> tuple[int, object | None, str]:
+        def work() -> tuple[int, Any | None, dict[str, float], str]:
+            from noiseda_core.noise_fit import fit_folder
+
             try:
-                return token, fit_folder(Path(folder)), ""
+                fit = fit_folder(Path(folder))
             except UserError as exc:
-                return token, None, str(exc)
+                return token, None, {}, str(exc)
+            return token, fit, simulated_stats(fit), ""
 
         # a bound method: a panel closed meanwhile is not called back (tasks.run_in_thread)
         run_in_thread(work, on_done=self._show)
 
-    def _show(self, result: tuple[int, object | None, str]) -> None:
-        token, fit, message = result
+    def _show(self, result: tuple[int, Any | None, dict[str, float], str]) -> None:
+        token, fit, simulated, message = result
         if token != self._token:
             return
         if fit is None:
             self._failed(token, message)
         else:
-            self.show_fit(fit)
+            self.show_fit(fit, simulated)
 
-    def show_fit(self, fit: object) -> None:
+    def show_fit(self, fit: Any, simulated: dict[str, float] | None = None) -> None:
+        """Show a fit (``simulated``: its model's statistics, measured here when not given)."""
         self.fit = fit
-        self.text.setText(describe_fit(fit))
-        levels = list(getattr(fit, "levels", []))
+        self.simulated = simulated if simulated is not None else simulated_stats(fit)
+        self.text.setText(describe_fit(fit, self.simulated))
+        levels = list(fit.levels)
         self.measured.setData([x for x, _ in levels], [y for _, y in levels])
         xs = np.linspace(0.0, 1.0, 50)
-        self.line.setData(xs, [fit.std_at(float(x)) for x in xs])  # type: ignore[attr-defined]
-        self.plot.setVisible(True)
+        self.line.setData(xs, [fit.std_at(float(x)) for x in xs])
+        self.corr_real.setData([0, 1, 2], [1.0, fit.lag1, fit.lag2])
+        self.corr_fitted.setData([0, 1, 2], [1.0, self.simulated["lag1"], self.simulated["lag2"]])
+        self.plots.setVisible(True)
         self.setVisible(True)
+        self._show_choice()
+
+    def show_choice(self, train: dict[str, Any], has_val: bool) -> None:
+        """The form's ``[train]`` values: what the run will use (shown once a fit is)."""
+        self._choice = (dict(train), has_val)
+        self._show_choice()
+
+    def _show_choice(self) -> None:
+        if self._choice is None or self.fit is None:
+            self.choice.setVisible(False)
+            return
+        self.choice.setText(describe_choice(*self._choice))
+        self.choice.setVisible(True)
 
     def _failed(self, token: int, message: str) -> None:
         if token != self._token:
             return
         self.fit = None
         self.text.setText(f"Could not measure the noise: {message}")
-        self.plot.setVisible(False)
+        self.plots.setVisible(False)
+        self.choice.setVisible(False)
 
     def clear(self) -> None:
         self.fit = None
         self.text.setText("")
+        self.choice.setVisible(False)
         self.setVisible(False)
