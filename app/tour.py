@@ -83,6 +83,7 @@ def tour_steps(window: object, out: Path, work: Path, quick: bool = True) -> Non
         180,
         "the demo data and its folder checks",
     )
+    wait_until(lambda: setup.noise_panel.fit is not None, 120, "the noise fit of the real photos")
     if quick:
         apply_tiny(setup.options)
     problems = setup.problems()

@@ -85,28 +85,26 @@ def describe_choice(train: dict[str, Any], has_val: bool) -> str:
     strength = "no adaptation (baseline mode)" if baseline else f"<b>λ {weight:g}</b>"
     why = []
     if baseline:
-        why.append(
-            "Baseline mode trains on the synthetic pairs only; the real photos set their noise."
-        )
+        why.append("baseline mode trains on the synthetic pairs only.")
     elif math.isclose(weight, FLOW_LAMBDA):
         why.append(
-            "λ 0.2 is the paper's; it gained about 2.3 dB over the start on real phone photos, "
-            "while a larger λ paid only on strong, blotchy noise and cost up to 2 dB on mild noise."
+            "λ 0.2, the paper's, gained about 2.3 dB over the start on real phone photos; "
+            "a larger λ helped only strong, blotchy noise and cost up to 2 dB on mild noise."
         )
     else:
         why.append(f"λ {weight:g} is yours (the default flow's: {FLOW_LAMBDA:g}).")
     if math.isclose(lr, FLOW_LR):
-        why.append("lr 5e-4 adapts within minutes (the paper's 1e-4 moved too slowly).")
+        why.append("5e-4 adapts within minutes (the paper's 1e-4 was too slow).")
     else:
         why.append(f"lr {rate} is the form's (the default flow's: 5e-4).")
     if keep != "off":
         why.append(
-            "Keeping the best, the start's included, is never worse than the start on those pairs."
+            "The best weights, the start's included: never worse than the start on those pairs."
         )
     return (
         f"<b>The run:</b> adaptation strength {strength} · learning rate <b>{rate}</b> · "
-        f"keeps {kept}.<br>Why: {' '.join(why)} "
-        '<a href="advanced">Change them</a> (Advanced: λ weight, Learning rate, Keep).'
+        f'keeps {kept} · <a href="advanced">change them</a> (Advanced)<br>'
+        f"Why: {' '.join(why)}"
     )
 
 
@@ -149,7 +147,6 @@ class NoisePanel(QWidget):
             "brightness. Line: the sensor-noise model fitted to them "
             "(variance = a·brightness + b).",
         )
-        self.plot.addLegend(offset=(-4, 4))
         self.measured = self.plot.plot(
             [], [], pen=None, symbol="o", symbolSize=6, symbolBrush=REAL, name="your photos"
         )
@@ -170,11 +167,20 @@ class NoisePanel(QWidget):
         self.corr_fitted = self.corr_plot.plot(
             [], [], pen=pg.mkPen(FITTED, width=2), symbol="t", symbolBrush=FITTED
         )
-        self.plots = QWidget()
-        row = QHBoxLayout(self.plots)
-        row.setContentsMargins(0, 0, 0, 0)
+        self.plots = QWidget()  # both plots and their legend
+        column = QVBoxLayout(self.plots)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        row = QHBoxLayout()
         row.addWidget(self.plot, 3)
         row.addWidget(self.corr_plot, 2)
+        column.addLayout(row)
+        legend = QLabel(
+            f'<span style="color:{REAL}">●</span> your photos (flat areas) &nbsp; '
+            f'<span style="color:{FITTED}">━</span> the fitted noise model'
+        )
+        legend.setObjectName("hint")
+        column.addWidget(legend)
         lay.addWidget(self.plots)
         self.choice = QLabel()
         self.choice.setWordWrap(True)
