@@ -108,7 +108,7 @@ def test_every_option_has_a_label_and_a_plain_tooltip(options):
 def test_a_new_config_key_needs_one_declaration(qtbot, tmp_path, monkeypatch):
     """A key the form does not show yet appears, is read and is filled from one ``Option``."""
     isolate_settings(tmp_path)
-    from PySide6.QtWidgets import QFormLayout, QSpinBox
+    from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox
 
     from app.views import training_options
     from app.views.option_specs import MORE, Option
@@ -123,7 +123,8 @@ def test_a_new_config_key_needs_one_declaration(qtbot, tmp_path, monkeypatch):
     assert isinstance(box, QSpinBox) and box.maximum() == 9 and box.toolTip() == new.tip
     assert form.advanced.isAncestorOf(box)
     layouts = form.advanced.findChildren(QFormLayout)
-    labels = [f.labelForField(box) for f in layouts if f.labelForField(box) is not None]
+    labels = [f.labelForField(box) for f in layouts]
+    labels = [label for label in labels if isinstance(label, QLabel)]
     assert [label.text() for label in labels] == ["Preview images"]
     assert form.tables()["train"]["preview_count"] == Config().train.preview_count
     cfg = Config()

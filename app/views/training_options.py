@@ -8,7 +8,7 @@ imports torch.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -98,6 +98,10 @@ class TrainingOptions(QWidget):
 
     changed = Signal()
     mode_changed = Signal(str)
+
+    if TYPE_CHECKING:  # each option's widget is an attribute named by its Option.name
+
+        def __getattr__(self, name: str) -> Any: ...
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
