@@ -113,8 +113,7 @@ def header(meta: dict[str, Any]) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    sys.path.insert(0, str(REPO))
-    from noiseda_core.atomic import atomic_write
+    from noiseda_core.atomic import atomic_write  # the scripts put the checkout on sys.path
 
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
@@ -126,8 +125,8 @@ def write_results(
     markdown: str | None = None,
     stem: str = "results",
 ) -> None:
-    """``out/STEM.json`` with ``meta`` and ``data``, and (given ``markdown``)
-    ``out/STEM.md`` opening with the provenance header; both atomic, paths relative."""
+    """``out/<stem>.json`` with ``meta`` and ``data``, and (given ``markdown``)
+    ``out/<stem>.md`` opening with the provenance header; both atomic, paths relative."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     payload = relative_paths({"meta": meta, **data})
