@@ -115,7 +115,10 @@ def header(meta: dict[str, Any]) -> str:
 def _write_text(path: Path, text: str) -> None:
     from noiseda_core.atomic import atomic_write  # the scripts put the checkout on sys.path
 
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)
 
 
 def write_results(
