@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,6 +32,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from domain_gap import BUILTIN, GAP, SPLITS, score_model  # noqa: E402
 from domain_gap_data import prepare  # noqa: E402
+from provenance import collect, write_results  # noqa: E402
 
 from noiseda_core.config import Config, apply_overrides, config_from_dict  # noqa: E402
 from noiseda_core.demo import DEMO_CONFIG  # noqa: E402
@@ -94,28 +93,10 @@ def run_flow(
     }
 
 
-def provenance(argv: list[str]) -> dict[str, str]:
-    import torch
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-
-    return {
-        "commit": git("rev-parse", "HEAD"),
-        "dirty": str(bool(git("status", "--porcelain"))),
-        "command": "python benchmarks/default_flow.py " + " ".join(argv),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or ''}".strip(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
-
-
 def report(results: dict, baselines: dict) -> str:
     lines = [
-        "| dataset | row | real PSNR (dB) | Δ vs start | Δ vs baseline flow | SSIM | steps | kept |",
+        "| dataset | row | real PSNR (dB) | Δ vs start | Δ vs baseline flow | SSIM | steps "
+        "| kept |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for dataset, rows in baselines.items():
@@ -210,25 +191,24 @@ def main() -> int:
                         str(root),
                     )
                 )
-    meta = provenance(sys.argv[1:])
+    import torch  # noqa: F401  (imported first, so the versions name the build in use)
+
+    meta = collect(
+        "benchmarks/default_flow.py", sys.argv[1:], config={**vars(args), "demo": DEMO_CONFIG}
+    )
 
     def save() -> None:
         text = report(results, baselines)
-        results_path.write_text(
-            json.dumps(
-                {
-                    "meta": meta,
-                    "split": args.split,
-                    "minutes": args.minutes,
-                    "baselines": baselines,
-                    "runs": results,
-                },
-                indent=1,
-            )
-        )
-        (out / "results.md").write_text(
-            f"{meta['command']}\ncommit {meta['commit']}, {meta['machine']}, "
-            f"torch {meta['torch']}, {meta['date']}; split {args.split}\n\n" + text + "\n"
+        write_results(
+            out,
+            meta,
+            {
+                "split": args.split,
+                "minutes": args.minutes,
+                "baselines": baselines,
+                "runs": results,
+            },
+            f"split {args.split}\n\n{text}\n",
         )
         print(text, flush=True)
 

@@ -18,7 +18,8 @@ steps, trained on pairs with the *real* degradation, which a user never has) mus
 the baseline by at least ``GATE_DB`` real PSNR; otherwise the benchmark cannot see
 adaptation and nothing else is compared (exit status 2, unless ``--ignore-gate``).
 
-Writes ``OUT/results.json`` after every run (curves of validation and diagnostics),
+Writes ``OUT/results.json`` after every run (curves of validation and diagnostics, each
+run's resolved config; ``meta``: commit, command, arguments, versions, ``provenance.py``),
 ``OUT/results.md`` and ``OUT/curves.png`` at the end. Called again with the same OUT and
 arguments, it keeps the runs that file already holds and runs only the rest.
 """
@@ -40,6 +41,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from domain_gap_data import prepare  # noqa: E402
 from domain_gap_report import full_report, plot_curves  # noqa: E402
+from provenance import collect, relative_paths, write_results  # noqa: E402
 
 from noiseda_core.checkpoint import export_run  # noqa: E402
 from noiseda_core.config import Config, apply_overrides  # noqa: E402
@@ -274,6 +276,7 @@ def run_one(cfg: Config, run_dir: Path) -> dict[str, object]:
         "diagnostics": diagnostics,
         "seconds": time.perf_counter() - began,
         "steps": final.step,
+        "config": (run_dir / "config.toml").read_text(),  # as resolved by the run
     }
 
 
@@ -293,6 +296,14 @@ def gate_lines(results: dict[str, dict[str, dict]]) -> tuple[bool | None, str]:
     )
 
 
+def runs_in(data: object) -> dict[str, dict[str, dict]]:
+    """The runs of a results.json: under ``runs`` beside its ``meta``, or (files written
+    before 2 Dec 2026) the whole file."""
+    if not isinstance(data, dict):
+        return {}
+    return data["runs"] if "meta" in data else data
+
+
 def finished_runs(out: Path) -> dict[str, dict[str, dict]]:
     """The runs an earlier, interrupted call of the same study recorded in OUT/results.json;
     ``main`` keeps one only when its overrides are the new job's, so changing any argument
@@ -304,7 +315,7 @@ def finished_runs(out: Path) -> dict[str, dict[str, dict]]:
         found = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    return found if isinstance(found, dict) else {}
+    return runs_in(found)
 
 
 def pending(
@@ -319,7 +330,7 @@ def pending(
         if str(seed) in results.get(name, {}):
             continue
         earlier = finished.get(name, {}).get(str(seed))
-        if isinstance(earlier, dict) and earlier.get("overrides") == overrides:
+        if isinstance(earlier, dict) and earlier.get("overrides") == relative_paths(overrides):
             results.setdefault(name, {})[str(seed)] = earlier
             print(f"{name:>18} seed {seed}: kept from the earlier call's results.json", flush=True)
             continue
@@ -334,7 +345,8 @@ def load_results(folders: list[Path], at_step: int = 0) -> dict[str, dict[str, d
     merged: dict[str, dict[str, dict]] = {}
     for folder in folders:
         if (folder / "results.json").is_file():
-            for variant, runs in json.loads((folder / "results.json").read_text()).items():
+            found = runs_in(json.loads((folder / "results.json").read_text()))
+            for variant, runs in found.items():
                 merged.setdefault(variant, {}).update(runs)
         for run_dir in sorted((folder / "runs").glob("*-seed*")):
             variant, _, seed = run_dir.name.rpartition("-seed")
@@ -432,9 +444,8 @@ def main() -> int:
         table = full_report(results)
         print(text + "\n\n" + table)
         target = Path(args.out) if args.out else folders[0]
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "merged.md").write_text(text + "\n\n" + table + "\n")
-        (target / "merged.json").write_text(json.dumps(results, indent=1))
+        meta = collect("benchmarks/domain_gap.py", sys.argv[1:], config=vars(args))
+        write_results(target, meta, {"runs": results}, text + "\n\n" + table + "\n", "merged")
         plot_curves(results, target / "curves.png")
         return 0
 
@@ -450,6 +461,7 @@ def main() -> int:
     results: dict[str, dict[str, dict]] = {}
     finished = finished_runs(out)
     starts: dict[str, list[str]] = {}
+    meta = collect("benchmarks/domain_gap.py", sys.argv[1:], config={**vars(args), "info": info})
 
     def warm_for(seed: int) -> list[str]:
         if str(seed) in starts:
@@ -516,7 +528,7 @@ def main() -> int:
             f"({result['seconds'] / 60:.1f} min)",
             flush=True,
         )
-        (out / "results.json").write_text(json.dumps(results, indent=1))
+        write_results(out, meta, {"runs": results})
 
     def run_all(jobs: list[tuple[str, int, list[str]]]) -> None:
         """Every job, ``--jobs`` at a time (each on its share of the cores)."""
@@ -562,12 +574,10 @@ def main() -> int:
             key=lambda j: "noise-da" not in j[0],
         )
     )
+    start = f"{args.warm_start_steps} baseline steps" if args.warm_start_steps else args.init
     header = (
         f"dataset {args.dataset} ({json.dumps(info)}), study {args.study}, preset "
-        f"{args.preset}, steps {args.steps}, start {args.init if not args.warm_start_steps else f'{args.warm_start_steps} baseline steps'}, "
-        f"seeds {args.seeds}\ncommand: python benchmarks/domain_gap.py "
-        + " ".join(sys.argv[1:])
-        + "\n\n"
+        f"{args.preset}, steps {args.steps}, start {start}, seeds {args.seeds}\n\n"
     )
     text = gate_lines(results)[1]
     order = ["baseline", ORACLE] + names  # parallel runs finish in any order
@@ -576,9 +586,9 @@ def main() -> int:
         for k in sorted(results, key=lambda k: order.index(k) if k in order else len(order))
     }
     table = full_report(ordered)
-    (out / "results.md").write_text(header + text + "\n\n" + table + "\n")
+    write_results(out, meta, {"runs": ordered}, header + text + "\n\n" + table + "\n")
     plot_curves(results, out / "curves.png")
-    print(header + text + "\n\n" + table)
+    print(relative_paths(header + text + "\n\n" + table))
     return 0
 
 

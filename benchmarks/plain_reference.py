@@ -27,16 +27,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
-import torch
-import torch.nn.functional as F
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
-from noiseda_core.bench import PRESETS, time_train_step
-from noiseda_core.config import Config, Precision, TrainConfig
-from noiseda_core.device import describe_device, resolve_device, synchronize
-from noiseda_core.diffusion import build_denoiser
-from noiseda_core.diffusion.schedule import NoiseSchedule
-from noiseda_core.nets import build_restorer
+from noiseda_core.bench import PRESETS, time_train_step  # noqa: E402
+from noiseda_core.config import Config, Precision, TrainConfig  # noqa: E402
+from noiseda_core.device import describe_device, resolve_device, synchronize  # noqa: E402
+from noiseda_core.diffusion import build_denoiser  # noqa: E402
+from noiseda_core.diffusion.schedule import NoiseSchedule  # noqa: E402
+from noiseda_core.nets import build_restorer  # noqa: E402
 
 
 def charbonnier(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -100,7 +101,7 @@ class PlainStep:
         loss.backward()
         self.optimizer.step()
         with torch.no_grad():
-            for shadow, p in zip(self.ema, self.restorer.parameters()):
+            for shadow, p in zip(self.ema, self.restorer.parameters(), strict=True):
                 shadow.mul_(self.decay).add_(p, alpha=1.0 - self.decay)
         return loss
 
@@ -198,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
             statistics.median(seen["plain"]) / statistics.median(seen["ours"]), 4
         )
         summary["ours_vs_plain_min"] = round(min(seen["plain"]) / min(seen["ours"]), 4)
+    from provenance import collect
+
+    called_with = sys.argv[1:] if argv is None else argv
+    summary["provenance"] = collect("benchmarks/plain_reference.py", called_with, vars(args))
     print(json.dumps(summary), flush=True)
     return 0
 

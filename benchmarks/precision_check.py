@@ -10,8 +10,9 @@ within 0.1 dB of fp32.
         --restorer unet-tiny --diffusion tiny --batch 1 --patch 32                 # CPU smoke
 
 Prints one JSON line per run and a ``summary`` line; writes ``OUT/precision.json``
-with both curves. Exit status 0 whatever the outcome (the summary's ``psnr_ok`` says
-whether the 0.1 dB bound held), 2 on a user error.
+with both curves, each run's resolved config and the provenance (``provenance.py``).
+Exit status 0 whatever the outcome (the summary's ``psnr_ok`` says whether the 0.1 dB
+bound held), 2 on a user error.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
-from noiseda_core.config import apply_overrides, load_config
-from noiseda_core.errors import UserError
-from noiseda_core.events import Failed, Finished, Progress, Validation
+from noiseda_core.config import apply_overrides, load_config  # noqa: E402
+from noiseda_core.errors import UserError  # noqa: E402
+from noiseda_core.events import Failed, Finished, Progress, Validation  # noqa: E402
 
 PSNR_BOUND_DB = 0.1
 
@@ -47,6 +49,7 @@ def run_one(config: Path, out: Path, precision: str, args: argparse.Namespace) -
         f"train.device={args.device}",
         f"model.restorer={args.restorer}",
         f"model.diffusion={args.diffusion}",
+        "model.init_restorer=",  # the demo's warm start would replace --restorer's architecture
         "train.log_every=1",
         f"train.val_every={args.steps}",
         f"train.preview_every={args.steps}",
@@ -58,7 +61,8 @@ def run_one(config: Path, out: Path, precision: str, args: argparse.Namespace) -
     curve: list[float] = []
     final: Validation | None = None
     began = time.perf_counter()
-    for event in train(cfg, out / f"run_{precision}"):
+    run_dir = out / f"run_{precision}"
+    for event in train(cfg, run_dir):
         if isinstance(event, Progress):
             curve.append(event.loss_total)
         elif isinstance(event, Validation):
@@ -74,6 +78,7 @@ def run_one(config: Path, out: Path, precision: str, args: argparse.Namespace) -
         "ssim": final.ssim if final else None,
         "psnr_input": final.psnr_input if final else None,
         "seconds": round(time.perf_counter() - began, 2),
+        "config": (run_dir / "config.toml").read_text(),  # as resolved by the run
     }
 
 
@@ -85,7 +90,7 @@ def compare(a: list[float], b: list[float]) -> dict[str, float]:
     w = max(1, n // 10)
     mean_a = [statistics.fmean(a[i : i + w]) for i in range(0, n - w + 1, w)]
     mean_b = [statistics.fmean(b[i : i + w]) for i in range(0, n - w + 1, w)]
-    rel_smooth = [abs(y - x) / max(abs(x), 1e-12) for x, y in zip(mean_a, mean_b)]
+    rel_smooth = [abs(y - x) / max(abs(x), 1e-12) for x, y in zip(mean_a, mean_b, strict=True)]
     return {
         "steps_compared": n,
         "max_rel_diff": max(rel) if rel else math.nan,
@@ -139,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "what": "precision-run",
-                    **{k: v for k, v in run.items() if k != "curve"},
+                    **{k: v for k, v in run.items() if k not in ("curve", "config")},
                     "final_loss": run["curve"][-1] if run["curve"] else None,
                 }
             ),
@@ -163,7 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         summary["psnr_diff_db"] = round(other["psnr"] - ref["psnr"], 4)
         summary["psnr_ok"] = abs(other["psnr"] - ref["psnr"]) <= PSNR_BOUND_DB
     print(json.dumps(summary), flush=True)
-    (out / "precision.json").write_text(json.dumps({"summary": summary, "runs": runs}, indent=1))
+    from provenance import collect, write_results
+
+    meta = collect(
+        "benchmarks/precision_check.py", sys.argv[1:] if argv is None else argv, vars(args)
+    )
+    write_results(out, meta, {"summary": summary, "runs": runs}, stem="precision")
     return 0
 
 
