@@ -16,7 +16,7 @@ from noiseda_core import budget as budget_module
 from noiseda_core import monitor as monitor_module
 from noiseda_core import progress as progress_module
 from noiseda_core import train as train_module
-from noiseda_core.budget import TimeBudget
+from noiseda_core.budget import Schedule, TimeBudget
 from noiseda_core.config import Config
 from noiseda_core.control import RunControl
 from noiseda_core.evaluate import evaluate_folders
@@ -123,7 +123,7 @@ def test_time_budget_leaves_paused_time_out() -> None:
     budget = TimeBudget(minutes=1.0, began=0.0)
     for done, now in enumerate((3.0, 6.0, 7.0, 8.0, 9.0, 10.0), start=1):
         budget.step_done(done, now)
-    budget.sized(Config(), 6, 10.0)
+    budget.sized(Schedule.of(Config().train), 6, 10.0)
     budget.paused_for(300.0)
     budget.step_done(7, 311.0)
     assert budget.last_step_s == pytest.approx(1.0) and not budget.out_of_time(311.0)
