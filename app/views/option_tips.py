@@ -55,7 +55,10 @@ TIPS: dict[str, str] = {
     ),
     "device": "Where to train. auto picks a GPU when there is one.",
     "seed": "Starting point of the random numbers: the same seed repeats a run.",
-    "workers": "Background processes that prepare image crops. 0 = none (fine on a CPU).",
+    "workers": (
+        "Background processes that prepare image crops. 0 = none (fine on a CPU); "
+        "auto = the device's plan (4 on a GPU)."
+    ),
     "cs": "Channel shuffle: shuffles colour channels inside the helper network so it cannot cheat on colour.",
     "rs": "Residual swap: also shows the helper swapped images and asks it to tell them apart.",
     "log_every": "How often (in steps) the curves get a new point.",

@@ -144,7 +144,8 @@ class TrainingOptions(QWidget):
             "noise fitted to your real photos (no ground truth needed)."
         )
         _set_combo(self.keep_best, t.keep_best.value)
-        self.workers = _spin(0, 64, 0)
+        self.workers = _spin(-1, 64, -1)
+        self.workers.setSpecialValueText("auto")  # -1: the core's plan decides (4 on CUDA)
         self.device = QComboBox()
         for d in ("auto", "cpu", "cuda", "mps"):
             self.device.addItem(d, d)
@@ -258,8 +259,8 @@ class TrainingOptions(QWidget):
             self.patch.setValue(sizes.patch)
             self.batch.setValue(sizes.batch)
             self.steps.setValue(sizes.steps)
-            if sizes.workers and self.workers.value() == 0:
-                self.workers.setValue(sizes.workers)  # keep a GPU fed: crops and noise drawn ahead
+            if self.workers.value() == -1:  # auto: show the plan's number
+                self.workers.setValue(sizes.workers)
         self._start_changed()  # a starting model still decides the architecture
 
     def values(self) -> tuple[dict[str, Any], dict[str, Any]]:
