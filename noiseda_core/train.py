@@ -112,9 +112,9 @@ def _train(
     run = setup_run(cfg, run_dir, state, ctx)
     cfg, t = run.cfg, run.cfg.train
     schedule = Schedule.of(t)
-    budget = _budget_hook(run, entered)
-    yield run.emit(_started(run, budget))
-    yield from _starting_point(run, budget)
+    hook = _budget_hook(run, entered)
+    yield run.emit(_started(run, hook))
+    yield from _starting_point(run, hook)
     batches = run.data.batches(t.batch, pin_memory=run.device.type == "cuda")
     clock = StepClock(run.start, schedule.steps, t.batch * ctx.world_size)
     step = run.start
@@ -122,7 +122,7 @@ def _train(
     run.parts.objective.train()
     try:
         while step < schedule.steps:
-            if _stop_after_pauses(control, run, clock, budget):
+            if _stop_after_pauses(control, run, clock, hook):
                 break
             phase, lam = phase_at(step, cfg), lambda_for(step, cfg, schedule.steps)
             logging_step = is_logging_step(step + 1, schedule)
@@ -141,19 +141,19 @@ def _train(
                 return
             step += 1
             clock.tick()
-            if budget is not None:
-                resized = budget.after_step(step, schedule, time.perf_counter())
+            if hook is not None:
+                resized = hook.after_step(step, schedule, time.perf_counter())
                 if resized is not None:
                     schedule = schedule_of(resized)
                     clock.total = schedule.steps
                     yield run.emit(resized)
             if logging_step:
                 event = _progress(run, step, result, lam, phase, clock, schedule)
-                if budget is not None:
+                if hook is not None:
                     event = replace(
                         event,
-                        eta_s=budget.budget.eta_s(time.perf_counter(), event.eta_s),
-                        total_steps=budget.shown_total(schedule.steps),
+                        eta_s=hook.budget.eta_s(time.perf_counter(), event.eta_s),
+                        total_steps=hook.shown_total(schedule.steps),
                     )
                 yield run.emit(event)
             monitor_began = time.perf_counter()
@@ -163,8 +163,8 @@ def _train(
                 if isinstance(event, Validation):
                     last_validation = event
                 yield event
-            if budget is not None and step % schedule.val_every == 0:
-                budget.budget.monitored(time.perf_counter() - monitor_began)
+            if hook is not None and step % schedule.val_every == 0:
+                hook.budget.monitored(time.perf_counter() - monitor_began)
             if step % schedule.checkpoint_every == 0 and step < schedule.steps:
                 if (event := save_checkpoint(run, step, schedule)) is not None:
                     yield run.emit(event)
@@ -189,7 +189,7 @@ def _train(
             yield run.emit(fresh)
     model_path = export_model(run, step) if ctx.is_main else ""
     start = run.monitor.start_scores if run.monitor is not None else None
-    ran_out = budget is not None and budget.budget.ran_out
+    ran_out = hook is not None and hook.budget.ran_out
     if kept is not None:  # keep-best: the exported weights and their score
         scores = dict(
             kept=kept.kind,
@@ -213,7 +213,7 @@ def _train(
             stopped=step < schedule.steps,
             elapsed_s=clock.elapsed(),
             out_of_time=ran_out,
-            planned_steps=budget.budget.cut_from if budget is not None and ran_out else None,
+            planned_steps=hook.budget.cut_from if hook is not None and ran_out else None,
             **scores,
         )
     )
@@ -232,11 +232,11 @@ def _budget_hook(run: Run, entered: float) -> BudgetHook | None:
     return BudgetHook(TimeBudget(run.cfg.train.minutes, entered), start=run.start)
 
 
-def _started(run: Run, budget: BudgetHook | None) -> Started:
+def _started(run: Run, hook: BudgetHook | None) -> Started:
     """The Started event, with its start time; a run still to be sized to its minutes
     has no length yet (``total_steps`` 0)."""
     event = replace(run.started(), wall_time=time.time())
-    if budget is None:
+    if hook is None:
         return event
     return replace(event, total_steps=0, minutes=run.cfg.train.minutes)
 
@@ -259,14 +259,14 @@ def _kept_score(
     return fresh.psnr, fresh if ema_scored else None
 
 
-def _starting_point(run: Run, budget: BudgetHook | None) -> Iterator[Event]:
+def _starting_point(run: Run, hook: BudgetHook | None) -> Iterator[Event]:
     """A fresh warm-started run scores its starting model on the validation pairs once
     (a step-0 Validation; its numbers ride on every later one) and shows it in step-0
     previews; a time budget takes both timings from here."""
     if run.monitor is None or run.folder is None or run.resumed:
         return
     warm = bool(run.cfg.model.init_restorer)
-    if not (warm or budget is not None):
+    if not (warm or hook is not None):
         return
     run.parts.ema.copy_to(run.parts.eval_restorer)  # the EMA starts at the starting weights
     val_s = run.monitor.score_start(run.parts.eval_restorer, report=warm)
@@ -283,8 +283,8 @@ def _starting_point(run: Run, budget: BudgetHook | None) -> Iterator[Event]:
         val_s += time.perf_counter() - began
     began = time.perf_counter()
     yield run.emit(run.monitor.write_previews(run.parts.eval_restorer, 0, run.folder))
-    if budget is not None:
-        budget.budget.val_s, budget.budget.preview_s = val_s, time.perf_counter() - began
+    if hook is not None:
+        hook.budget.val_s, hook.budget.preview_s = val_s, time.perf_counter() - began
 
 
 # ----------------------------------------------------------------------------- pieces of a step
@@ -308,7 +308,7 @@ def astuple_batch(batch: Batch) -> tuple[torch.Tensor | None, ...]:
 
 
 def _stop_after_pauses(
-    control: RunControl, run: Run, clock: StepClock, budget: BudgetHook | None = None
+    control: RunControl, run: Run, clock: StepClock, hook: BudgetHook | None = None
 ) -> bool:
     """Wait out a pause (all ranks together); True when a stop was asked for on any rank.
     The paused time counts neither as elapsed time nor against a time budget."""
@@ -321,8 +321,8 @@ def _stop_after_pauses(
         stop, paused = _agree(control, run)
     seconds = time.perf_counter() - began
     clock.paused_for(seconds)
-    if budget is not None:
-        budget.budget.paused_for(seconds)
+    if hook is not None:
+        hook.budget.paused_for(seconds)
     return stop
 
 
