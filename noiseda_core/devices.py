@@ -68,10 +68,12 @@ def machine_of(device: torch.device) -> Machine:
 def _describe(device: torch.device, **extra) -> DeviceReport:
     import torch
 
+    from .device import has_bf16
+
     cpus = os.cpu_count() or 1
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device.index or 0)
-        bf16 = getattr(props, "major", 0) >= 8  # Ampere and later
+        bf16 = has_bf16(device)  # the rule autocast_dtype("auto") follows too
         gib = props.total_memory / 2**30
         count = torch.cuda.device_count()
         return DeviceReport("cuda", props.name, gib, count, bf16=bf16, cpus=cpus, **extra)
