@@ -3,6 +3,7 @@ cut short says so, the score of the exported weights, the start time across resu
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from datetime import datetime
@@ -147,6 +148,8 @@ def test_a_budget_resizes_the_run_without_changing_its_config(
     assert written == [run.cfg]  # config.toml: written once, at set-up
     finished = events[-1]
     assert isinstance(finished, Finished) and finished.stopped and finished.step == 5
+    del run, runs[:]  # the run's folder lock goes with it
+    gc.collect()
 
     resumed = list(train(None, tmp_path / "run", resume=True))
     progress = [e for e in resumed if isinstance(e, Progress)]
