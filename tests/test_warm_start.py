@@ -168,7 +168,8 @@ def test_a_run_with_minutes_sizes_itself_and_records_the_plan(tmp_path: Path) ->
     assert saved.steps == 100000 and saved.minutes == 0.2  # the config as planned, unchanged
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress[0].eta_s <= 0.2 * 60  # honest from the first step: within the budget
-    assert finished.step <= progress[-1].total_steps  # the plan, or the deadline before it
+    # the plan, or the deadline before it (on a busy machine even before the run was sized)
+    assert finished.step <= max(progress[-1].total_steps, resized[-1].total_steps)
     assert [e for e in events if isinstance(e, Validation)][-1].step == finished.step
 
 
