@@ -75,9 +75,10 @@ def resumed_config(run_dir: Path, state: dict, overrides: list[str] | None = Non
         )
     steps = on_disk.train.steps
     schedule = state.get("schedule")
-    if isinstance(schedule, dict) and steps == saved.train.steps:  # not edited: as resized
+    if isinstance(schedule, dict):  # the intervals as resized; the length too unless edited
+        edited = steps != saved.train.steps
         saved = _with_schedule(run_dir, saved, schedule)
-        steps = saved.train.steps
+        steps = steps if edited else saved.train.steps
     cfg = apply_overrides(saved, [f"train.steps={steps}", *(overrides or [])])
     step = int(state["step"])
     if cfg.train.steps < step:
