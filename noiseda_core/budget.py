@@ -206,7 +206,9 @@ class BudgetHook:
             new = budget.cut(schedule, step)
         else:
             return None
-        return Resized(step=step, **new.to_dict(), planned_steps=budget.cut_from)
+        return Resized(
+            step=step, **new.to_dict(), out_of_time=budget.ran_out, planned_steps=budget.cut_from
+        )
 
     def shown_total(self, steps: int) -> int:
         """The length a budgeted run reports: 0 before it is sized, the planned steps after

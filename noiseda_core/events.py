@@ -77,7 +77,8 @@ class Progress(Event):
 @dataclass(frozen=True)
 class Resized(Event):
     """A time budget set the run's length (once, after timing the first steps), or its
-    deadline ended it at ``step`` (``planned_steps``: the length it had been sized to).
+    deadline ended it at ``step`` (``out_of_time``; ``planned_steps``: the length it had
+    been sized to, None when the deadline came even before the sizing).
 
     The progress total becomes ``planned_steps`` when set, else ``steps``; the intervals
     are the ones the rest of the run uses.
@@ -89,7 +90,8 @@ class Resized(Event):
     preview_every: int = 0
     checkpoint_every: int = 0
     log_every: int = 0
-    planned_steps: int | None = None  # set when the deadline cut the run short
+    out_of_time: bool = False  # the deadline ended the run at ``step``
+    planned_steps: int | None = None  # the length it was sized to, when cut short after sizing
 
     @property
     def total_steps(self) -> int:

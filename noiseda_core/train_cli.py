@@ -47,11 +47,11 @@ def _describe(event: Event) -> str | None:
             f"λ {event.lam:.4f} {event.images_per_s:.1f} img/s eta {event.eta_s:.0f}s"
         )
     if isinstance(event, Resized):
-        if event.planned_steps is not None:
-            return (
-                f"step {event.step}: the time budget's deadline ends the run here, before "
-                f"the {event.planned_steps} planned steps"
+        if event.out_of_time:
+            planned = f", before the {event.planned_steps} planned steps" * bool(
+                event.planned_steps
             )
+            return f"step {event.step}: the time budget's deadline ends the run here{planned}"
         return (
             f"step {event.step}: sized to the time budget: {event.steps} steps (validation "
             f"every {event.val_every}, checkpoint every {event.checkpoint_every})"

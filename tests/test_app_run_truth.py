@@ -188,7 +188,7 @@ def test_a_resized_event_sets_the_progress_total(qtbot, tmp_path):
     )
     job._handle_line(sized.to_json())
     assert (view.progress.value(), view.progress.maximum()) == (4, 88)
-    cut = replace(sized, step=49, steps=49, planned_steps=88)  # the deadline came first
+    cut = replace(sized, step=49, steps=49, out_of_time=True, planned_steps=88)  # deadline first
     job._handle_line(cut.to_json())
     assert (view.progress.value(), view.progress.maximum()) == (49, 88)
     assert "sized to the time budget: 88 steps" in _describe(sized)

@@ -123,6 +123,8 @@ def test_a_run_the_deadline_cuts_short_says_so(tmp_path: Path, clock: FakeClock)
     totals = [e.total_steps for e in events if isinstance(e, Progress)]
     assert isinstance(finished, Finished) and finished.out_of_time and not finished.stopped
     assert finished.planned_steps == totals[-1] == 9 and finished.step == 5  # not "5 / 5"
+    cut = [e for e in events if isinstance(e, Resized)][-1]
+    assert (cut.step, cut.steps, cut.out_of_time, cut.total_steps) == (5, 5, True, 9)
     state = run_state(tmp_path / "run")
     assert state.total_steps == finished.planned_steps and state.can_resume
 
@@ -143,7 +145,7 @@ def test_a_budget_resizes_the_run_without_changing_its_config(
     events = budgeted_run(tmp_path, clock, stop_at=5)
     (run,) = runs
     resized = [e for e in events if isinstance(e, Resized)]
-    assert [(e.step, e.steps, e.planned_steps) for e in resized] == [(3, 9, None)]
+    assert [(e.step, e.steps, e.out_of_time) for e in resized] == [(3, 9, False)]
     assert run.cfg is run.plan.config and run.cfg.train.steps == 2000  # as planned, untouched
     assert written == [run.cfg]  # config.toml: written once, at set-up
     finished = events[-1]
