@@ -358,6 +358,7 @@ class Plan:
     patch: int
     workers: int
     restore_tile: int | None
+    compile_mode: str | None  # torch.compile's mode when train.compile (None: the default)
     schedule: Schedule  # the length and intervals; a time budget resizes it once
     minutes: float  # > 0: a time budget sizes the run after its first steps
     notes: tuple[str, ...] = ()  # why a size was chosen (train.auto_batch)
@@ -373,6 +374,7 @@ class Plan:
             "patch": self.patch,
             "workers": self.workers,
             "restore_tile": self.restore_tile,
+            "compile_mode": self.compile_mode,
             "minutes": self.minutes,
             **self.schedule.to_dict(),
             "notes": list(self.notes),
@@ -453,6 +455,7 @@ def plan(
         patch=t.patch,
         workers=workers,
         restore_tile=None if machine.kind == "cuda" else AUTO_TILE,
+        compile_mode=compile_mode_for(torch.device(machine.kind), t.batch),
         schedule=Schedule.of(t),
         minutes=t.minutes,
         notes=tuple(notes),

@@ -30,7 +30,7 @@ from .keep_best import KeepBest
 from .monitor import RunMonitor, saved_start_scores
 from .noise_fit import resolve_degradation
 from .parts import Parts, build_parts
-from .policy import Plan, compile_mode_for
+from .policy import Plan
 from .run_checkpoint import hand_edited, restore_rng
 from .run_folder import RunFolder
 from .starting_model import restorer_for, restorer_for_checkpoint
@@ -191,7 +191,7 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
         AUTOCAST_DTYPES[plan.precision],
         model=model,
         compile=t.compile,
-        compile_mode=compile_mode_for(device, t.batch),
+        compile_mode=plan.compile_mode,
         any_rank=lambda flag: any_rank(flag, ctx=ctx, device=device)[0],
     )
     if state is not None and state.get("scaler"):

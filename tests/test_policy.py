@@ -308,6 +308,9 @@ def test_the_plan_decides_workers_and_precision_from_the_machine() -> None:
     old_gpu = policy.plan(auto, policy.Machine("cuda", 16.0, bf16=False, cpus=8))
     assert old_gpu.precision == "fp32"
     assert on_cpu.restore_tile == policy.AUTO_TILE and on_gpu.restore_tile is None
+    small = replace(auto, train=replace(auto.train, batch=3))
+    assert policy.plan(small, GPU_MACHINE).compile_mode == "reduce-overhead"  # CUDA graphs
+    assert policy.plan(small, CPU_MACHINE).compile_mode is None
 
 
 def test_the_plan_measures_the_batch_once_for_auto_batch() -> None:
