@@ -28,6 +28,7 @@ from noiseda_core.events import (
     Finished,
     Preview,
     Progress,
+    Resized,
     Started,
     Validation,
     event_from_json,
@@ -101,6 +102,7 @@ class TrainingJob(QObject):
 
     started = Signal(object)  # Started
     progress = Signal(object)  # Progress
+    resized = Signal(object)  # Resized: a time budget set (or cut) the run's length
     validation = Signal(object)  # Validation
     diagnostics = Signal(object)  # Diagnostics
     preview = Signal(object)  # Preview
@@ -265,6 +267,8 @@ class TrainingJob(QObject):
         elif isinstance(event, Progress):
             self.last_progress = event
             self.progress.emit(event)
+        elif isinstance(event, Resized):
+            self.resized.emit(event)
         elif isinstance(event, Validation):
             self.validation.emit(event)
         elif isinstance(event, Diagnostics):

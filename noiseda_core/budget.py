@@ -1,23 +1,25 @@
 """A run sized to the time the user has (``train.minutes``).
 
-The loop times its first steps, then fixes ``train.steps`` so that the steps, the
+The loop times its first steps, then fixes the run's length so that the steps, the
 validations, previews, checkpoints and the final export all end within the budget;
 ``val_every`` / ``preview_every`` / ``checkpoint_every`` follow the new length, and the
 λ ramp (a fraction of the steps) with them. If the machine slows down afterwards, the
 run ends early at the deadline (as finished, with its final validation and export, and
 ``cut_from`` set to the steps it had planned). Paused time does not count (``paused_for``).
+The config is never changed: the length lives in a ``Schedule``, and the budget acts on
+the loop only through ``BudgetHook``, which answers a ``Resized`` event.
 
-    budget = TimeBudget(minutes=8, began=time.perf_counter())
-    budget.step_done(step, now)            # after every step; True once it has measured
-    budget.paused_for(seconds)             # after a pause: the deadline moves with it
-    cfg = budget.sized(cfg, step, now, val_s=..., preview_s=...)
+    hook = BudgetHook(TimeBudget(minutes=8, began=time.perf_counter()), start=0)
+    resized = hook.after_step(step, schedule, now)   # None, or the new Schedule as an event
+    hook.budget.paused_for(seconds)                  # after a pause: the deadline moves with it
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
-from .config import Config
+from .config import TrainConfig
+from .events import Resized
 
 SKIP_STEPS = 2  # the first steps are slow (allocations, caches): not measured
 MIN_MEASURE_STEPS = 4
@@ -27,6 +29,34 @@ PREVIEWS = 10
 CHECKPOINTS = 2  # besides the final one
 CHECKPOINT_S = 1.0  # assumed cost of one checkpoint write
 EXPORT_S = 1.0  # assumed cost of the export at the end
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The run's length and bookkeeping intervals, as the loop reads them.
+
+    Starts as the config's (``Schedule.of``); a time budget replaces it once, after
+    timing the first steps, and again if the deadline cuts the run short.
+    """
+
+    steps: int
+    val_every: int
+    preview_every: int
+    checkpoint_every: int
+    log_every: int
+
+    @classmethod
+    def of(cls, train: TrainConfig) -> Schedule:
+        return cls(
+            train.steps,
+            train.val_every,
+            train.preview_every,
+            train.checkpoint_every,
+            train.log_every,
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -118,8 +148,8 @@ class TimeBudget:
         self._n += 1
         return self._n >= MIN_MEASURE_STEPS and now - self._t0 >= MIN_MEASURE_S
 
-    def sized(self, cfg: Config, step: int, now: float) -> Config:
-        """``cfg`` with the steps and intervals that fit the rest of the budget."""
+    def sized(self, schedule: Schedule, step: int, now: float) -> Schedule:
+        """The steps and intervals that fit the rest of the budget."""
         assert self._t0 is not None and self._n > 0
         self.plan = plan_run(
             budget_s=self.budget_s,
@@ -128,29 +158,21 @@ class TimeBudget:
             step_s=(now - self._t0) / self._n,
             val_s=self.val_s,
             preview_s=self.preview_s,
-            log_every=cfg.train.log_every,
+            log_every=schedule.log_every,
         )
         p = self.plan
-        train = replace(
-            cfg.train,
-            steps=p.steps,
-            val_every=p.val_every,
-            preview_every=p.preview_every,
-            checkpoint_every=p.checkpoint_every,
-            log_every=p.log_every,
-        )
-        return replace(cfg, train=train)
+        return Schedule(p.steps, p.val_every, p.preview_every, p.checkpoint_every, p.log_every)
 
     def out_of_time(self, now: float) -> bool:
         """True when another step like the last one would leave no room for the end of the
         run (a validation, a preview, a checkpoint, the export); one that ends just in time fits."""
         return now + self.last_step_s > self.deadline - end_reserve_s(self.val_s, self.preview_s)
 
-    def cut(self, cfg: Config, step: int) -> Config:
-        """``cfg`` ending at ``step``: the deadline came before the planned steps."""
+    def cut(self, schedule: Schedule, step: int) -> Schedule:
+        """``schedule`` ending at ``step``: the deadline came before the planned steps."""
         self.ran_out = True
-        self.cut_from = cfg.train.steps if self.plan is not None else None
-        return replace(cfg, train=replace(cfg.train, steps=step))
+        self.cut_from = schedule.steps if self.plan is not None else None
+        return replace(schedule, steps=step)
 
     def monitored(self, seconds: float) -> None:
         """A validation (with previews) took ``seconds``: the end will need as long."""
@@ -164,4 +186,51 @@ class TimeBudget:
         return min(left, rate_eta_s + end_reserve_s(self.val_s, self.preview_s))
 
 
-__all__ = ["Plan", "TimeBudget", "end_reserve_s", "plan_run"]
+class BudgetHook:
+    """The time budget as a hook of the loop (called after every step).
+
+    Once the first steps are timed it sizes the run; later it ends the run at the
+    deadline. Either way it answers a ``Resized`` event with the new ``Schedule``;
+    the loop reads its length from that and never changes the config.
+    """
+
+    def __init__(self, budget: TimeBudget, start: int) -> None:
+        self.budget = budget
+        self.start = start  # the step the run began at (steps before it are not timed)
+
+    def after_step(self, step: int, schedule: Schedule, now: float) -> Resized | None:
+        budget = self.budget
+        if budget.step_done(step - self.start, now):
+            new = budget.sized(schedule, step, now)
+        elif step < schedule.steps and budget.out_of_time(now):
+            new = budget.cut(schedule, step)
+        else:
+            return None
+        return Resized(
+            step=step, **new.to_dict(), out_of_time=budget.ran_out, planned_steps=budget.cut_from
+        )
+
+    def shown_total(self, steps: int) -> int:
+        """The length a budgeted run reports: 0 before it is sized, the planned steps after
+        the deadline cut it short (the schedule then ends at the step it stopped at)."""
+        if self.budget.cut_from is not None:
+            return self.budget.cut_from
+        return steps if self.budget.planned else 0
+
+
+def schedule_of(event: Resized) -> Schedule:
+    """The ``Schedule`` a ``Resized`` event carries."""
+    return Schedule(
+        event.steps, event.val_every, event.preview_every, event.checkpoint_every, event.log_every
+    )
+
+
+__all__ = [
+    "BudgetHook",
+    "Plan",
+    "Schedule",
+    "TimeBudget",
+    "end_reserve_s",
+    "plan_run",
+    "schedule_of",
+]

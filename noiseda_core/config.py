@@ -94,7 +94,9 @@ class DataConfig:
     val: str = ""  # optional real pairs with ground truth (input/ + target/)
     reference: str = ""  # optional unrelated clean images (unpaired mode)
     cache_mb: int = 2048  # decoded images kept in memory up to this size
-    workers: int = 0  # DataLoader worker processes (0 = in the training process)
+    # DataLoader worker processes: 0 = in the training process, -1 = auto (policy.plan:
+    # 4 on CUDA, at most the CPU count; 0 elsewhere)
+    workers: int = -1
 
     def __post_init__(self) -> None:  # every construction and replace() is checked
         _check_data(self)
@@ -165,10 +167,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_train(self)
 
-    def ramp_steps(self) -> int:
-        """λ ramp length in optimizer steps (≥ 1)."""
+    def ramp_steps(self, steps: int | None = None) -> int:
+        """λ ramp length in optimizer steps (≥ 1) of a run of ``steps`` (default: ``steps``)."""
         if self.lambda_ramp <= 1.0:  # a fraction of the joint phase (after warm-up phases)
-            joint = self.steps - self.warmup_restorer_steps - self.denoiser_pretrain_steps
+            total = self.steps if steps is None else steps
+            joint = total - self.warmup_restorer_steps - self.denoiser_pretrain_steps
             return max(1, round(self.lambda_ramp * max(joint, 1)))
         return int(self.lambda_ramp)
 
@@ -268,9 +271,10 @@ def _check_model(m: ModelConfig) -> None:
 
 
 def _check_data(d: DataConfig) -> None:
-    for key in ("cache_mb", "workers"):
-        if getattr(d, key) < 0:
-            raise UserError(f"config key data.{key}: must be 0 or more, got {getattr(d, key)}")
+    if d.cache_mb < 0:
+        raise UserError(f"config key data.cache_mb: must be 0 or more, got {d.cache_mb}")
+    if d.workers < -1:
+        raise UserError(f"config key data.workers: must be -1 (auto), 0 or more, got {d.workers}")
     if d.workers > 256:
         raise UserError(f"config key data.workers: at most 256, got {d.workers}")
     if d.degradation:

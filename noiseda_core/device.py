@@ -57,9 +57,15 @@ def autocast_dtype(precision: Precision, device: torch.device) -> torch.dtype | 
     if precision == Precision.FP16:
         return torch.float16
     # AUTO: bf16 where the hardware has it, fp32 elsewhere (CPU bf16 is slow on most CPUs).
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+    if device.type == "cuda" and has_bf16(device):
         return torch.bfloat16
     return None
+
+
+def has_bf16(device: torch.device) -> bool:
+    """Whether a CUDA device computes in bf16 in hardware (compute capability 8, Ampere, or
+    later; ``torch.cuda.is_bf16_supported`` also says yes where bf16 is only emulated)."""
+    return getattr(torch.cuda.get_device_properties(device), "major", 0) >= 8
 
 
 def precision_name(dtype: torch.dtype | None) -> str:

@@ -7,7 +7,14 @@ same ``resolve_device("auto")`` the trainer and ``restore`` use.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+    from .policy import Machine
 
 
 @dataclass(frozen=True)
@@ -21,11 +28,19 @@ class DeviceReport:
     restorers: list[str] = field(default_factory=list)
     restorer_notes: dict[str, str] = field(default_factory=dict)
     denoisers: list[str] = field(default_factory=list)
-    plan: dict = field(default_factory=dict)  # policy.start_sizes: what a first run starts with
+    bf16: bool = False  # the GPU computes in bf16
+    cpus: int = 1  # CPU cores for data workers
+    plan: dict = field(default_factory=dict)  # policy.first_run_plan: what a first run starts with
     missing: dict[str, str] = field(default_factory=dict)  # restorer → how to install its extra
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def machine(self) -> Machine:
+        """What ``policy.plan`` reads of this report."""
+        from .policy import Machine
+
+        return Machine(self.kind, self.total_gib, self.bf16, self.cpus)
 
 
 OPTIONAL_MODULES = {"restormer": "spandrel_extra_arches"}  # restorer → the extra's module
@@ -45,13 +60,36 @@ def missing_restorers() -> dict[str, str]:
     }
 
 
-def device_report() -> DeviceReport:
+def machine_of(device: torch.device) -> Machine:
+    """The ``policy.Machine`` of ``device`` (a run's resolved device)."""
+    return _describe(device).machine()
+
+
+def _describe(device: torch.device, **extra) -> DeviceReport:
     import torch
 
+    from .device import has_bf16
+
+    cpus = os.cpu_count() or 1
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device.index or 0)
+        bf16 = has_bf16(device)  # the rule autocast_dtype("auto") follows too
+        gib = props.total_memory / 2**30
+        count = torch.cuda.device_count()
+        return DeviceReport("cuda", props.name, gib, count, bf16=bf16, cpus=cpus, **extra)
+    if device.type == "mps":
+        return DeviceReport("mps", "Apple MPS", 0.0, 1, cpus=cpus, **extra)
+    threads = torch.get_num_threads()
+    name = f"CPU ({threads} thread{'s' if threads != 1 else ''})"
+    return DeviceReport("cpu", name, 0.0, 1, cpus=cpus, **extra)
+
+
+def device_report() -> DeviceReport:
+    """The device ``auto`` picks, the networks installed and the plan of a first run there."""
     from .device import resolve_device
     from .diffusion import DENOISER_SIZES
     from .nets import RESTORERS
-    from .policy import start_sizes
+    from .policy import first_run_plan
 
     missing = missing_restorers()
     names = [name for name in RESTORERS if name not in missing]
@@ -62,20 +100,8 @@ def device_report() -> DeviceReport:
         "denoisers": list(DENOISER_SIZES),
         "missing": missing,
     }
-    device = resolve_device("auto")
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(0)
-        report = DeviceReport(
-            "cuda", props.name, props.total_memory / 2**30, torch.cuda.device_count(), **extra
-        )
-    elif device.type == "mps":
-        report = DeviceReport("mps", "Apple MPS", 0.0, 1, **extra)
-    else:
-        threads = torch.get_num_threads()
-        report = DeviceReport(
-            "cpu", f"CPU ({threads} thread{'s' if threads != 1 else ''})", 0.0, 1, **extra
-        )
-    return replace(report, plan=asdict(start_sizes(report.kind, report.total_gib)))
+    report = _describe(resolve_device("auto"), **extra)
+    return replace(report, plan=first_run_plan(report.machine()).to_dict())
 
 
 def format_report(report: DeviceReport) -> str:
@@ -87,5 +113,11 @@ def format_report(report: DeviceReport) -> str:
         f"restorers: {', '.join(report.restorers)}",
         f"denoisers: {', '.join(report.denoisers)}",
     ]
+    if plan := report.plan:
+        lines.append(
+            f"plan:      {plan['restorer']} + {plan['denoiser']} denoiser, batch {plan['batch']} "
+            f"of {plan['patch']}², {plan['precision']}, {plan['workers']} data workers, "
+            f"{plan['steps']} steps"
+        )
     lines += [f"not installed: {name} ({hint})" for name, hint in report.missing.items()]
     return "\n".join(lines)

@@ -75,6 +75,31 @@ class Progress(Event):
 
 
 @dataclass(frozen=True)
+class Resized(Event):
+    """A time budget set the run's length (once, after timing the first steps), or its
+    deadline ended it at ``step`` (``out_of_time``; ``planned_steps``: the length it had
+    been sized to, None when the deadline came even before the sizing).
+
+    The progress total becomes ``planned_steps`` when set, else ``steps``; the intervals
+    are the ones the rest of the run uses.
+    """
+
+    type_name: ClassVar[str] = "resized"
+    steps: int = 0
+    val_every: int = 0
+    preview_every: int = 0
+    checkpoint_every: int = 0
+    log_every: int = 0
+    out_of_time: bool = False  # the deadline ended the run at ``step``
+    planned_steps: int | None = None  # the length it was sized to, when cut short after sizing
+
+    @property
+    def total_steps(self) -> int:
+        """The length to show: the planned one when the deadline cut the run short."""
+        return self.planned_steps if self.planned_steps is not None else self.steps
+
+
+@dataclass(frozen=True)
 class Validation(Event):
     """Metrics of the current EMA restorer on the validation pairs."""
 
@@ -165,7 +190,17 @@ class Failed(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name: cls
-    for cls in (Started, Progress, Validation, Diagnostics, Preview, Checkpoint, Finished, Failed)
+    for cls in (
+        Started,
+        Progress,
+        Resized,
+        Validation,
+        Diagnostics,
+        Preview,
+        Checkpoint,
+        Finished,
+        Failed,
+    )
 }
 
 

@@ -1,5 +1,6 @@
-"""Deciding sizes once: the training batch, the restoration tile, the back-off on OOM.
+"""Deciding sizes once: the run's plan, the training batch, the restoration tile, OOM back-off.
 
+    the_plan = plan(cfg, machine, device=device)        # Plan: resolved config, batch, workers...
     advice = suggest_batch(cfg, device)                 # BatchAdvice(batch=24, message=...)
     tile = tile_for(model, (h, w), device, "bf16")      # None: the whole image at once
     out = restore(model, img, device=device)            # tile chosen here, halved on OOM
@@ -18,15 +19,20 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from . import inference
 from . import measure as measuring
-from .config import Config, Precision
+from .budget import Schedule
+from .config import Config, Precision, config_to_dict
 from .errors import OutOfMemoryAdvice
 from .measure import Measure
+
+if TYPE_CHECKING:
+    from .starting_model import Restorer
 
 BATCH_FRACTION = 0.85  # of free memory a suggested batch may use (the rest: fragmentation)
 BATCH_CAP = 64
@@ -318,31 +324,147 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-# --------------------------------------------------------------------------- a first run
+# --------------------------------------------------------------------------- the plan
+
+GPU_WORKERS = 4  # DataLoader processes on CUDA: crops and noise drawn ahead of the GPU
 
 
 @dataclass(frozen=True)
-class StartSizes:
-    """What a first run on a device starts with: ``noiseda devices --json`` prints it as
-    ``plan``, and the app preselects exactly that."""
+class Machine:
+    """What the plan needs to know of the device a run trains on (``devices.DeviceReport``
+    carries the same fields; tests fake it)."""
 
-    restorer: str
-    denoiser: str
-    patch: int
+    kind: str  # cuda | mps | cpu
+    total_gib: float = 0.0
+    bf16: bool = False  # the GPU computes in bf16 (compute capability 8 or later)
+    cpus: int = 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything decided before the loop, once: ``noiseda devices --json`` prints it
+    (``to_dict``), the app shows and preselects it, ``train`` runs it.
+
+    ``config`` is the resolved config (batch, workers and the starting file's
+    architecture filled in, validated on construction) that the run saves once and only
+    reads afterwards. ``restore_tile``: the tile side for images over
+    ``AUTO_TILE_PIXELS`` (None: measured on the device at the first restoration).
+    """
+
+    config: Config
+    device: str
+    precision: str  # fp32 | bf16 | fp16, what the step computes in
     batch: int
-    steps: int
-    workers: int  # DataLoader processes: a GPU needs crops and noise drawn ahead
+    patch: int
+    workers: int
+    restore_tile: int | None
+    compile_mode: str | None  # torch.compile's mode when train.compile (None: the default)
+    schedule: Schedule  # the length and intervals; a time budget resizes it once
+    minutes: float  # > 0: a time budget sizes the run after its first steps
+    notes: tuple[str, ...] = ()  # why a size was chosen (train.auto_batch)
+
+    def to_dict(self) -> dict:
+        """Flat JSON for ``noiseda devices --json`` and the app (the config's sections nested)."""
+        return {
+            "device": self.device,
+            "restorer": self.config.model.restorer,
+            "denoiser": self.config.model.diffusion,
+            "precision": self.precision,
+            "batch": self.batch,
+            "patch": self.patch,
+            "workers": self.workers,
+            "restore_tile": self.restore_tile,
+            "compile_mode": self.compile_mode,
+            "minutes": self.minutes,
+            **self.schedule.to_dict(),
+            "notes": list(self.notes),
+            "config": config_to_dict(self.config),
+        }
 
 
-def start_sizes(kind: str, total_gib: float = 0.0) -> StartSizes:
-    """Small on a CPU (a first run ends the same afternoon), the paper's on a GPU."""
-    if kind == "cuda":
-        if total_gib < 10:
-            return StartSizes("unet-t", "small", 128, 8, 20000, workers=4)
-        return StartSizes("unet-s", "paper", 128, 24 if total_gib >= 20 else 16, 20000, workers=4)
-    if kind == "mps":
-        return StartSizes("unet-t", "small", 96, 8, 5000, workers=0)
-    return StartSizes("unet-t", "small", 64, 4, 1000, workers=0)
+def first_run_config(machine: Machine) -> Config:
+    """The sizes a first run starts with: small on a CPU (it ends the same afternoon), the
+    paper's on a GPU (batch 24 from 20 GiB)."""
+    if machine.kind == "cuda" and machine.total_gib >= 10:
+        batch = 24 if machine.total_gib >= 20 else 16
+        sizes = ("unet-s", "paper", 128, batch, 20000)
+    elif machine.kind == "cuda":
+        sizes = ("unet-t", "small", 128, 8, 20000)
+    elif machine.kind == "mps":
+        sizes = ("unet-t", "small", 96, 8, 5000)
+    else:
+        sizes = ("unet-t", "small", 64, 4, 1000)
+    restorer, denoiser, patch, batch, steps = sizes
+    base = Config()
+    return replace(
+        base,
+        model=replace(base.model, restorer=restorer, diffusion=denoiser),
+        train=replace(base.train, patch=patch, batch=batch, steps=steps),
+    )
+
+
+def workers_for(requested: int, machine: Machine) -> int:
+    """DataLoader workers: as configured, or for ``-1`` (auto) ``GPU_WORKERS`` on CUDA
+    (at most the CPU count) and 0 (in the training process) elsewhere."""
+    if requested >= 0:
+        return requested
+    return min(GPU_WORKERS, max(1, machine.cpus)) if machine.kind == "cuda" else 0
+
+
+def precision_for(requested: Precision, machine: Machine) -> str:
+    """What the step computes in: ``auto`` is bf16 on GPUs that have it, fp32 elsewhere."""
+    if requested != Precision.AUTO:
+        return requested.value
+    return "bf16" if machine.kind == "cuda" and machine.bf16 else "fp32"
+
+
+def plan(
+    config: Config,
+    machine: Machine,
+    *,
+    device: torch.device | None = None,
+    resuming: bool = False,
+    starting: Restorer | None = None,
+    quiet: bool = False,
+    measure: Measure | None = None,
+) -> Plan:
+    """Resolve ``config`` for ``machine`` once, before the loop.
+
+    ``starting``: the restorer loaded from ``model.init_restorer`` (its architecture
+    becomes ``model.restorer``). ``train.auto_batch`` measures the batch on ``device``
+    (a fresh run only; a resumed one keeps its batch). Sections are validated on
+    construction, so the resolved config is checked like a loaded file.
+    """
+    notes: list[str] = []
+    cfg = config
+    if starting is not None and not resuming:
+        from .starting_model import with_starting_architecture
+
+        cfg = with_starting_architecture(cfg, starting, quiet=quiet)
+    if cfg.train.auto_batch and not resuming and device is not None:
+        cfg, advice = with_suggested_batch(cfg, device, measure)
+        notes.append(advice.message)
+    workers = workers_for(cfg.data.workers, machine)
+    cfg = replace(cfg, data=replace(cfg.data, workers=workers))
+    t = cfg.train
+    return Plan(
+        config=cfg,
+        device=machine.kind,
+        precision=precision_for(t.precision, machine),
+        batch=t.batch,
+        patch=t.patch,
+        workers=workers,
+        restore_tile=None if machine.kind == "cuda" else AUTO_TILE,
+        compile_mode=compile_mode_for(torch.device(machine.kind), t.batch),
+        schedule=Schedule.of(t),
+        minutes=t.minutes,
+        notes=tuple(notes),
+    )
+
+
+def first_run_plan(machine: Machine) -> Plan:
+    """The plan of a first run on ``machine``: what ``noiseda devices --json`` prints."""
+    return plan(first_run_config(machine), machine)
 
 
 # --------------------------------------------------------------------------- compiling
@@ -386,14 +508,19 @@ def wants_checkpointing(peak_bytes: float, budget_bytes: float | None) -> bool:
 
 __all__ = [
     "BatchAdvice",
-    "StartSizes",
+    "Machine",
+    "Plan",
     "compile_mode_for",
+    "first_run_config",
+    "first_run_plan",
     "fit_linear",
     "largest_fitting",
+    "plan",
+    "precision_for",
     "restore",
-    "start_sizes",
     "suggest_batch",
     "tile_for",
     "wants_checkpointing",
     "with_suggested_batch",
+    "workers_for",
 ]

@@ -6,10 +6,15 @@ disagreeing with the weights. So on resume only ``train.steps`` may change (in
 ``config.toml`` or with ``--set train.steps=N``); any other difference is refused
 with the keys named. A run that never reached its first checkpoint starts again from
 step 0 with its ``config.toml``.
+
+A run a time budget resized (``train.minutes``) keeps the length and intervals it was
+sized to: the checkpoint's ``schedule`` holds them (``config.toml`` keeps the config as
+planned, written once); a ``train.steps`` set on resume still wins.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +73,13 @@ def resumed_config(run_dir: Path, state: dict, overrides: list[str] | None = Non
             "its settings (only train.steps may change): undo the edit, or start a new run "
             f"with it: noiseda train {path} --run-dir NEW_FOLDER"
         )
-    cfg = apply_overrides(saved, [f"train.steps={on_disk.train.steps}", *(overrides or [])])
+    steps = on_disk.train.steps
+    schedule = state.get("schedule")
+    if isinstance(schedule, dict):  # the intervals as resized; the length too unless edited
+        edited = steps != saved.train.steps
+        saved = _with_schedule(run_dir, saved, schedule)
+        steps = steps if edited else saved.train.steps
+    cfg = apply_overrides(saved, [f"train.steps={steps}", *(overrides or [])])
     step = int(state["step"])
     if cfg.train.steps < step:
         raise UserError(
@@ -76,6 +87,17 @@ def resumed_config(run_dir: Path, state: dict, overrides: list[str] | None = Non
             f"reached ({step}); choose at least {step}"
         )
     return cfg
+
+
+def _with_schedule(run_dir: Path, cfg: Config, schedule: dict[str, Any]) -> Config:
+    """``cfg`` with the length and intervals a time budget gave the run (validated)."""
+    keys = ("steps", "val_every", "preview_every", "checkpoint_every", "log_every")
+    if set(schedule) != set(keys) or not all(type(schedule[k]) is int for k in keys):
+        raise UserError(
+            f"the checkpoint of {run_dir} holds a damaged schedule ({schedule!r}); "
+            "start the run again"
+        )
+    return replace(cfg, train=replace(cfg.train, **{k: schedule[k] for k in keys}))
 
 
 def restart_config(run_dir: Path, overrides: list[str] | None = None) -> Config:

@@ -1,6 +1,6 @@
 """Saving a run's resume state (every rank's sampler and RNG) and exporting its model.
 
-    event = save_checkpoint(run, step)      # Checkpoint on rank 0, None on the others
+    event = save_checkpoint(run, step, schedule)   # Checkpoint on rank 0, None on the others
     path = export_model(run, step)          # RUN_DIR/model.safetensors (EMA weights)
 
 ``restore_rng`` puts back what ``rng_state`` took, so a resumed run draws the same
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from .budget import Schedule
 from .checkpoint import checkpoint_path, save_resume_state
 from .config import config_to_dict, config_to_toml
 from .distributed import gather
@@ -53,8 +54,11 @@ def restore_rng(
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def save_checkpoint(run: Run, step: int) -> Checkpoint | None:
-    """Write ``RUN_DIR/checkpoints/last.pt`` (a collective: every rank must call it)."""
+def save_checkpoint(run: Run, step: int, schedule: Schedule) -> Checkpoint | None:
+    """Write ``RUN_DIR/checkpoints/last.pt`` (a collective: every rank must call it).
+
+    ``schedule``: the run's length and intervals now (a time budget may have resized
+    them; a resume continues with them, ``resume_config.resumed_config``)."""
     data_states = gather(run.data.state_dict(), run.ctx)
     rng_states = gather(rng_state(run.generator, run.device), run.ctx)
     if not run.ctx.is_main:
@@ -65,6 +69,7 @@ def save_checkpoint(run: Run, step: int) -> Checkpoint | None:
         {
             "step": step,
             "config": config_to_dict(run.cfg),
+            "schedule": schedule.to_dict(),
             "objective": parts.objective.state_dict(),
             "optimizer": parts.optimizer.state_dict(),
             "ema": parts.ema.state_dict(),

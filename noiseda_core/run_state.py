@@ -3,6 +3,8 @@
     run = setup_run(cfg, run_dir, state, ctx)   # state: a loaded resume state or None
     run.emit(event)                             # rank 0 also appends it to events.jsonl
 
+The config is resolved here once, by ``policy.plan``, and saved once (the run folder is
+created with it); ``run.cfg`` is ``run.plan.config`` and is only read afterwards.
 Everything the loop in ``train.py`` needs is on ``Run``; nothing here trains.
 """
 
@@ -15,10 +17,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import policy
 from .checkpoint import checkpoint_path
 from .config import Config, KeepRule, Mode, save_config
 from .data import TrainData
-from .device import autocast_dtype, precision_name, resolve_device
+from .device import precision_name, resolve_device
+from .devices import machine_of
 from .distributed import DistContext, any_rank, device_for_rank, for_rank
 from .errors import UserError
 from .events import Event, Started
@@ -26,18 +30,20 @@ from .keep_best import KeepBest
 from .monitor import RunMonitor, saved_start_scores
 from .noise_fit import resolve_degradation
 from .parts import Parts, build_parts
-from .policy import compile_mode_for
+from .policy import Plan
 from .run_checkpoint import hand_edited, restore_rng
 from .run_folder import RunFolder
-from .starting_model import restorer_for, restorer_for_checkpoint, with_starting_architecture
+from .starting_model import restorer_for, restorer_for_checkpoint
 from .step import TrainStep
+
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass
 class Run:
     """A run being trained on this rank."""
 
-    cfg: Config
+    plan: Plan  # decided before the loop; ``plan.config`` is the run's config, only read
     run_dir: Path
     ctx: DistContext
     device: torch.device
@@ -50,6 +56,10 @@ class Run:
     start: int  # the first step this process runs
     resumed: bool
     keeper: KeepBest | None = None  # rank 0: the best weights so far (None: export the last)
+
+    @property
+    def cfg(self) -> Config:
+        return self.plan.config
 
     def emit(self, event: Event) -> Event:
         if self.folder is not None:
@@ -83,21 +93,25 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     device = device_for_rank(ctx, resolve_device(cfg.train.device))
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed patch size: let cuDNN pick its kernels
-    if cfg.train.auto_batch and state is None:
-        from .policy import with_suggested_batch
-
-        cfg, advice = with_suggested_batch(cfg, device)
-        print(advice.message, file=sys.stderr)
     starting = None
     if state is not None:  # the checkpoint holds every weight: no need of the starting file
         if cfg.model.init_restorer:
             starting = restorer_for_checkpoint(cfg, state, checkpoint_path(run_dir))
     elif cfg.model.init_restorer:  # the starting file decides the architecture
         starting = restorer_for(cfg)
-        cfg = with_starting_architecture(cfg, starting, quiet=not ctx.is_main)
     if state is None:
         cfg = resolve_degradation(cfg)  # "fit": measured in the real photos, once
-    t = cfg.train
+    plan = policy.plan(
+        cfg,
+        machine_of(device),
+        device=device,
+        resuming=state is not None,
+        starting=starting,
+        quiet=not ctx.is_main,
+    )
+    for note in plan.notes if ctx.is_main else ():
+        print(note, file=sys.stderr)
+    cfg, t = plan.config, plan.config.train  # from here on the config is only read
     source = keep_source(cfg)
     held: list[Path] = []
     proxy = None
@@ -131,7 +145,7 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     if ctx.is_main:
         folder = RunFolder.existing(run_dir) if state else RunFolder.create(run_dir, cfg)
         if state is not None:  # a resume may have changed train.steps: the file says so
-            save_config(cfg, folder.config_path)
+            save_config(cfg, folder.config_path)  # (a fresh run's folder was created with it)
     generator = torch.Generator(device=device).manual_seed(t.seed * 1_000_003 + ctx.rank)
     start = 0
     if state is not None:
@@ -174,16 +188,16 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     step = TrainStep(
         parts,
         device,
-        autocast_dtype(t.precision, device),
+        AUTOCAST_DTYPES[plan.precision],
         model=model,
         compile=t.compile,
-        compile_mode=compile_mode_for(device, t.batch),
+        compile_mode=plan.compile_mode,
         any_rank=lambda flag: any_rank(flag, ctx=ctx, device=device)[0],
     )
     if state is not None and state.get("scaler"):
         step.scaler.load_state_dict(state["scaler"])
     return Run(
-        cfg,
+        plan,
         Path(run_dir),
         ctx,
         device,

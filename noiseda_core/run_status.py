@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .checkpoint import checkpoint_path
 from .event_log import read_event_log
-from .events import Checkpoint, Failed, Finished, Progress, Started, Validation
+from .events import Checkpoint, Failed, Finished, Progress, Resized, Started, Validation
 from .run_lock import is_locked
 
 
@@ -102,7 +102,7 @@ def run_state(path: Path) -> RunState:
             status, message = RunStatus.FAILED, event.message
         elif isinstance(event, Checkpoint):
             checkpoint_step = event.step
-        elif isinstance(event, Progress) and event.total_steps:
+        elif isinstance(event, (Progress, Resized)) and event.total_steps:
             total = event.total_steps
         elif isinstance(event, Validation) and event.source != "proxy":  # the user's pairs only
             latest, start_psnr = (

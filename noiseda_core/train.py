@@ -26,9 +26,9 @@ from pathlib import Path
 
 import torch
 
-from .budget import TimeBudget
+from .budget import BudgetHook, Schedule, TimeBudget, schedule_of
 from .checkpoint import checkpoint_path, load_resume_state
-from .config import Config, Mode, save_config
+from .config import Config, Mode
 from .control import RunControl
 from .data import Batch
 from .diffusion.loss import lambda_at
@@ -56,12 +56,14 @@ def phase_at(step: int, cfg: Config) -> Phase:
     return Phase.JOINT
 
 
-def lambda_for(step: int, cfg: Config) -> float:
-    """λ of the sigmoid ramp, counted from the start of the joint phase."""
+def lambda_for(step: int, cfg: Config, steps: int | None = None) -> float:
+    """λ of the sigmoid ramp, counted from the start of the joint phase; ``steps``: the
+    run's length when a time budget set it (the ramp is a fraction of it)."""
     if phase_at(step, cfg) != Phase.JOINT:
         return 0.0
-    joint_start = cfg.train.warmup_restorer_steps + cfg.train.denoiser_pretrain_steps
-    return lambda_at(step - joint_start, cfg.train.ramp_steps(), cfg.train.lambda_weight)
+    t = cfg.train
+    joint_start = t.warmup_restorer_steps + t.denoiser_pretrain_steps
+    return lambda_at(step - joint_start, t.ramp_steps(steps), t.lambda_weight)
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -103,56 +105,68 @@ def train(
 def _train(
     cfg: Config, run_dir: Path, state: dict | None, control: RunControl, ctx: DistContext
 ) -> Iterator[Event]:
-    """Set-up, then per step: pause/stop, one step, progress, monitoring, checkpoint."""
+    """Set-up (the plan, once), then per step: pause/stop, one step, the hooks (a time
+    budget), progress, monitoring, checkpoint. The config is only read here: the run's
+    length and intervals are the ``schedule``, which only a hook's ``Resized`` replaces."""
     entered = time.perf_counter()  # a time budget counts from here
     run = setup_run(cfg, run_dir, state, ctx)
     cfg, t = run.cfg, run.cfg.train
-    budget = _time_budget(run, entered)
-    yield run.emit(_started(run, budget))
-    yield from _starting_point(run, budget)
+    schedule = Schedule.of(t)
+    hook = _budget_hook(run, entered)
+    yield run.emit(_started(run, hook))
+    yield from _starting_point(run, hook)
     batches = run.data.batches(t.batch, pin_memory=run.device.type == "cuda")
-    clock = StepClock(run.start, t.steps, t.batch * ctx.world_size)
+    clock = StepClock(run.start, schedule.steps, t.batch * ctx.world_size)
     step = run.start
     last_validation: Validation | None = None
     run.parts.objective.train()
     try:
-        while step < t.steps:
-            if _stop_after_pauses(control, run, clock, budget):
+        while step < schedule.steps:
+            if _stop_after_pauses(control, run, clock, hook):
                 break
-            phase, lam = phase_at(step, cfg), lambda_for(step, cfg)
-            logging_step = is_logging_step(step + 1, cfg)
+            phase, lam = phase_at(step, cfg), lambda_for(step, cfg, schedule.steps)
+            logging_step = is_logging_step(step + 1, schedule)
+            diagnose = logging_step and _monitoring_step(step + 1, schedule)
             inputs = to_device(astuple_batch(next(batches)), run.device)
             result = run.step(
-                inputs, lam=lam, phase=phase, generator=run.generator, logging_step=logging_step
+                inputs,
+                lam=lam,
+                phase=phase,
+                generator=run.generator,
+                logging_step=logging_step,
+                diagnose=diagnose,
             )
             if result.nonfinite:
                 yield run.emit(_nan_failure(step + 1, run_dir))
                 return
             step += 1
             clock.tick()
-            if budget is not None and _fit_to_budget(run, budget, step):
-                cfg, t = run.cfg, run.cfg.train
-                clock.total = t.steps
+            if hook is not None:
+                resized = hook.after_step(step, schedule, time.perf_counter())
+                if resized is not None:
+                    schedule = schedule_of(resized)
+                    clock.total = schedule.steps
+                    yield run.emit(resized)
             if logging_step:
-                event = _progress(run, step, result, lam, phase, clock)
-                if budget is not None:
+                event = _progress(run, step, result, lam, phase, clock, schedule)
+                if hook is not None:
                     event = replace(
                         event,
-                        eta_s=budget.eta_s(time.perf_counter(), event.eta_s),
-                        total_steps=_shown_total(budget, t.steps),
+                        eta_s=hook.budget.eta_s(time.perf_counter(), event.eta_s),
+                        total_steps=hook.shown_total(schedule.steps),
                     )
                 yield run.emit(event)
             monitor_began = time.perf_counter()
-            if logging_step and (diag := _diagnostics(run, step, result)) is not None:
+            if logging_step and (diag := _diagnostics(run, step, result, schedule)) is not None:
                 yield run.emit(diag)
-            for event in _monitor(run, step):
+            for event in _monitor(run, step, schedule):
                 if isinstance(event, Validation):
                     last_validation = event
                 yield event
-            if budget is not None and step % t.val_every == 0:
-                budget.monitored(time.perf_counter() - monitor_began)
-            if step % t.checkpoint_every == 0 and step < t.steps:
-                if (event := save_checkpoint(run, step)) is not None:
+            if hook is not None and step % schedule.val_every == 0:
+                hook.budget.monitored(time.perf_counter() - monitor_began)
+            if step % schedule.checkpoint_every == 0 and step < schedule.steps:
+                if (event := save_checkpoint(run, step, schedule)) is not None:
                     yield run.emit(event)
             if logging_step:  # monitoring and checkpoints do not count against images/s
                 clock.restart_window()
@@ -164,7 +178,7 @@ def _train(
     if run.step.went_nonfinite():  # a stop must not save NaN weights
         yield run.emit(_nan_failure(step, run_dir))
         return
-    if (event := save_checkpoint(run, step)) is not None:
+    if (event := save_checkpoint(run, step, schedule)) is not None:
         yield run.emit(event)
     kept_psnr = None
     kept = run.keeper.kept if run.keeper is not None else None
@@ -175,7 +189,7 @@ def _train(
             yield run.emit(fresh)
     model_path = export_model(run, step) if ctx.is_main else ""
     start = run.monitor.start_scores if run.monitor is not None else None
-    ran_out = budget is not None and budget.ran_out
+    ran_out = hook is not None and hook.budget.ran_out
     if kept is not None:  # keep-best: the exported weights and their score
         scores = dict(
             kept=kept.kind,
@@ -196,10 +210,10 @@ def _train(
         Finished(
             step=step,
             model=model_path,
-            stopped=step < t.steps,
+            stopped=step < schedule.steps,
             elapsed_s=clock.elapsed(),
             out_of_time=ran_out,
-            planned_steps=budget.cut_from if ran_out else None,
+            planned_steps=hook.budget.cut_from if hook is not None and ran_out else None,
             **scores,
         )
     )
@@ -208,31 +222,23 @@ def _train(
 # ----------------------------------------------------------------------------- start and budget
 
 
-def _time_budget(run: Run, entered: float) -> TimeBudget | None:
-    """A ``TimeBudget`` for a fresh run with ``train.minutes`` (one process only)."""
+def _budget_hook(run: Run, entered: float) -> BudgetHook | None:
+    """The time budget's hook for a fresh run with ``train.minutes`` (one process only)."""
     if run.cfg.train.minutes <= 0 or run.resumed:
         return None
     if run.ctx.enabled:  # every rank would time itself differently
         print("train.minutes is not used with several processes; train.steps is", file=sys.stderr)
         return None
-    return TimeBudget(run.cfg.train.minutes, entered)
+    return BudgetHook(TimeBudget(run.cfg.train.minutes, entered), start=run.start)
 
 
-def _started(run: Run, budget: TimeBudget | None) -> Started:
+def _started(run: Run, hook: BudgetHook | None) -> Started:
     """The Started event, with its start time; a run still to be sized to its minutes
     has no length yet (``total_steps`` 0)."""
     event = replace(run.started(), wall_time=time.time())
-    if budget is None:
+    if hook is None:
         return event
     return replace(event, total_steps=0, minutes=run.cfg.train.minutes)
-
-
-def _shown_total(budget: TimeBudget, steps: int) -> int:
-    """The length a budgeted run reports: 0 before it is sized, the planned steps after
-    the deadline cut it short (``train.steps`` is then the step it ended at)."""
-    if budget.cut_from is not None:
-        return budget.cut_from
-    return steps if budget.planned else 0
 
 
 def _kept_score(
@@ -253,14 +259,14 @@ def _kept_score(
     return fresh.psnr, fresh if ema_scored else None
 
 
-def _starting_point(run: Run, budget: TimeBudget | None) -> Iterator[Event]:
+def _starting_point(run: Run, hook: BudgetHook | None) -> Iterator[Event]:
     """A fresh warm-started run scores its starting model on the validation pairs once
     (a step-0 Validation; its numbers ride on every later one) and shows it in step-0
     previews; a time budget takes both timings from here."""
     if run.monitor is None or run.folder is None or run.resumed:
         return
     warm = bool(run.cfg.model.init_restorer)
-    if not (warm or budget is not None):
+    if not (warm or hook is not None):
         return
     run.parts.ema.copy_to(run.parts.eval_restorer)  # the EMA starts at the starting weights
     val_s = run.monitor.score_start(run.parts.eval_restorer, report=warm)
@@ -277,31 +283,24 @@ def _starting_point(run: Run, budget: TimeBudget | None) -> Iterator[Event]:
         val_s += time.perf_counter() - began
     began = time.perf_counter()
     yield run.emit(run.monitor.write_previews(run.parts.eval_restorer, 0, run.folder))
-    if budget is not None:
-        budget.val_s, budget.preview_s = val_s, time.perf_counter() - began
-
-
-def _fit_to_budget(run: Run, budget: TimeBudget, step: int) -> bool:
-    """Size the run once its first steps are timed; end it at the deadline. True if resized."""
-    now = time.perf_counter()
-    if budget.step_done(step - run.start, now):
-        run.cfg = budget.sized(run.cfg, step, now)
-    elif step < run.cfg.train.steps and budget.out_of_time(now):
-        run.cfg = budget.cut(run.cfg, step)
-    else:
-        return False
-    if run.folder is not None:  # the run folder's config says what runs
-        save_config(run.cfg, run.folder.config_path)
-    return True
+    if hook is not None:
+        hook.budget.val_s, hook.budget.preview_s = val_s, time.perf_counter() - began
 
 
 # ----------------------------------------------------------------------------- pieces of a step
 
 
-def is_logging_step(step: int, cfg: Config) -> bool:
+def is_logging_step(step: int, schedule: Schedule) -> bool:
     """Steps (counted from 1) that report progress; every checkpoint step is one."""
-    t = cfg.train
-    return step % t.log_every == 0 or step == t.steps or step % t.checkpoint_every == 0
+    s = schedule
+    return step % s.log_every == 0 or step == s.steps or step % s.checkpoint_every == 0
+
+
+def _monitoring_step(step: int, schedule: Schedule) -> bool:
+    """Steps (counted from 1) that validate or write previews: the gradient diagnostics
+    (two extra backward passes) are computed only then."""
+    s = schedule
+    return step % s.val_every == 0 or step % s.preview_every == 0 or step == s.steps
 
 
 def astuple_batch(batch: Batch) -> tuple[torch.Tensor | None, ...]:
@@ -309,7 +308,7 @@ def astuple_batch(batch: Batch) -> tuple[torch.Tensor | None, ...]:
 
 
 def _stop_after_pauses(
-    control: RunControl, run: Run, clock: StepClock, budget: TimeBudget | None = None
+    control: RunControl, run: Run, clock: StepClock, hook: BudgetHook | None = None
 ) -> bool:
     """Wait out a pause (all ranks together); True when a stop was asked for on any rank.
     The paused time counts neither as elapsed time nor against a time budget."""
@@ -322,8 +321,8 @@ def _stop_after_pauses(
         stop, paused = _agree(control, run)
     seconds = time.perf_counter() - began
     clock.paused_for(seconds)
-    if budget is not None:
-        budget.paused_for(seconds)
+    if hook is not None:
+        hook.budget.paused_for(seconds)
     return stop
 
 
@@ -334,7 +333,13 @@ def _agree(control: RunControl, run: Run) -> tuple[bool, bool]:
 
 
 def _progress(
-    run: Run, step: int, result: StepResult, lam: float, phase: Phase, clock: StepClock
+    run: Run,
+    step: int,
+    result: StepResult,
+    lam: float,
+    phase: Phase,
+    clock: StepClock,
+    schedule: Schedule,
 ) -> Progress:
     """The Progress event of a logging step, losses averaged over ranks."""
     values = {k: v for k, v in vars(result.terms).items() if v is not None}
@@ -342,7 +347,7 @@ def _progress(
     rate = clock.rate()
     return Progress(
         step=step,
-        total_steps=run.cfg.train.steps,
+        total_steps=schedule.steps,
         loss_res=means["res"],
         loss_dif=means.get("dif"),
         loss_mse=means.get("mse"),
@@ -366,7 +371,7 @@ def _load_eval_weights(run: Run) -> None:
         run.parts.ema.copy_to(run.parts.eval_restorer)
 
 
-def _diagnostics(run: Run, step: int, result: StepResult) -> Diagnostics | None:
+def _diagnostics(run: Run, step: int, result: StepResult, schedule: Schedule) -> Diagnostics | None:
     """The Diagnostics event of a logging step (rank 0): the step's figures, the noise
     MSE with restored and with residual-swapped conditions and, on validation/preview
     steps, a blind estimate of the noise in the fixed real crops before/after the
@@ -374,9 +379,8 @@ def _diagnostics(run: Run, step: int, result: StepResult) -> Diagnostics | None:
     noise_da = run.parts.objective.noise_da is not None
     if run.monitor is None or not (noise_da or run.monitor.previews.real):
         return None
-    t = run.cfg.train
     noise_in = noise_out = None
-    if step % t.val_every == 0 or step % t.preview_every == 0 or step == t.steps:
+    if _monitoring_step(step, schedule):
         _load_eval_weights(run)
         noise_in, noise_out = run.monitor.real_noise(run.parts.eval_restorer)
     if not noise_da and noise_out is None:
@@ -395,11 +399,11 @@ def _diagnostics(run: Run, step: int, result: StepResult) -> Diagnostics | None:
     )
 
 
-def _monitor(run: Run, step: int) -> Iterator[Event]:
+def _monitor(run: Run, step: int, schedule: Schedule) -> Iterator[Event]:
     """Validation and preview strips of the evaluation restorer when due (rank 0)."""
-    t = run.cfg.train
-    last = step == t.steps
-    validate, preview = step % t.val_every == 0 or last, step % t.preview_every == 0 or last
+    s = schedule
+    last = step == s.steps
+    validate, preview = step % s.val_every == 0 or last, step % s.preview_every == 0 or last
     if run.monitor is None or run.folder is None or not (validate or preview):
         return
     _load_eval_weights(run)

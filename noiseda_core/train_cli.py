@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .config import load_config
 from .control import RunControl
-from .events import Event, Failed, Finished, Progress, Started, Validation
+from .events import Event, Failed, Finished, Progress, Resized, Started, Validation
 from .run_folder import RunFolder, default_run_dir
 
 
@@ -45,6 +45,16 @@ def _describe(event: Event) -> str | None:
         return (
             f"step {event.step}{of} res {event.loss_res:.4f}{dif} "
             f"λ {event.lam:.4f} {event.images_per_s:.1f} img/s eta {event.eta_s:.0f}s"
+        )
+    if isinstance(event, Resized):
+        if event.out_of_time:
+            planned = f", before the {event.planned_steps} planned steps" * bool(
+                event.planned_steps
+            )
+            return f"step {event.step}: the time budget's deadline ends the run here{planned}"
+        return (
+            f"step {event.step}: sized to the time budget: {event.steps} steps (validation "
+            f"every {event.val_every}, checkpoint every {event.checkpoint_every})"
         )
     if isinstance(event, Validation):
         if event.step == 0 and event.psnr_start is not None:

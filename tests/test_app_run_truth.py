@@ -5,6 +5,7 @@ that read cleanly."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from itertools import pairwise
 
 from app_helpers import FAKE_WORKER, isolate_settings, tiny_config, tiny_project
@@ -166,3 +167,35 @@ def test_legend_entries_do_not_break_and_the_validation_axis_follows_training(qt
     plot.flush()
     (x0, x1), _ = plot.psnr_plot.item.viewRange()
     assert x0 <= 0 and x1 >= 40  # the steps trained so far, not 0–1
+
+
+def test_a_resized_event_sets_the_progress_total(qtbot, tmp_path):
+    """The budget's resize, as the worker prints it, reaches the bar, the run's status
+    and the terminal: the total becomes the sized length (the planned one once cut)."""
+    from app.jobs import TrainingJob
+    from app.views.training_view import TrainingView
+    from noiseda_core.events import Resized
+    from noiseda_core.run_folder import RunFolder
+    from noiseda_core.run_status import run_state
+    from noiseda_core.train_cli import _describe
+
+    job, view = TrainingJob(), TrainingView()
+    qtbot.addWidget(view)
+    view.attach(job)
+    view.on_started(Started(step=0, total_steps=0, minutes=8.0, device="cpu"))
+    sized = Resized(
+        step=4, steps=88, val_every=18, preview_every=9, checkpoint_every=29, log_every=1
+    )
+    job._handle_line(sized.to_json())
+    assert (view.progress.value(), view.progress.maximum()) == (4, 88)
+    cut = replace(sized, step=49, steps=49, out_of_time=True, planned_steps=88)  # deadline first
+    job._handle_line(cut.to_json())
+    assert (view.progress.value(), view.progress.maximum()) == (49, 88)
+    assert "sized to the time budget: 88 steps" in _describe(sized)
+    assert "before the 88 planned" in _describe(cut)
+
+    folder = RunFolder.create(tmp_path / "run", tiny_config(tiny_project(tmp_path / "data")))
+    folder.append_event(Started(step=0, total_steps=0, minutes=8.0))
+    folder.append_event(sized)
+    folder.close()
+    assert run_state(tmp_path / "run").total_steps == 88

@@ -7,6 +7,7 @@ step, a real restoration) and the commands that call them all run as they would 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -287,3 +288,50 @@ class _Unmeasured_with_oom(CurveMeasure):
 
     def free_bytes(self, device: torch.device) -> int | None:
         return None
+
+
+# --------------------------------------------------------------------------- the plan
+
+CPU_MACHINE = policy.Machine("cpu", cpus=2)
+GPU_MACHINE = policy.Machine("cuda", total_gib=24.0, bf16=True, cpus=16)
+
+
+def test_the_plan_decides_workers_and_precision_from_the_machine() -> None:
+    auto = Config()  # data.workers = -1, train.precision = auto
+    on_cpu, on_gpu = policy.plan(auto, CPU_MACHINE), policy.plan(auto, GPU_MACHINE)
+    assert (on_cpu.workers, on_cpu.precision) == (0, "fp32")
+    assert (on_gpu.workers, on_gpu.precision) == (policy.GPU_WORKERS, "bf16")
+    assert on_gpu.config.data.workers == on_gpu.workers  # the resolved config says so
+    assert policy.plan(auto, policy.Machine("cuda", 24.0, bf16=True, cpus=2)).workers == 2
+    chosen = replace(auto, data=replace(auto.data, workers=0))
+    assert policy.plan(chosen, GPU_MACHINE).workers == 0  # a chosen number is kept
+    old_gpu = policy.plan(auto, policy.Machine("cuda", 16.0, bf16=False, cpus=8))
+    assert old_gpu.precision == "fp32"
+    assert on_cpu.restore_tile == policy.AUTO_TILE and on_gpu.restore_tile is None
+    small = replace(auto, train=replace(auto.train, batch=3))
+    assert policy.plan(small, GPU_MACHINE).compile_mode == "reduce-overhead"  # CUDA graphs
+    assert policy.plan(small, CPU_MACHINE).compile_mode is None
+
+
+def test_the_plan_measures_the_batch_once_for_auto_batch() -> None:
+    auto = replace(CFG, train=replace(CFG.train, auto_batch=True))
+    fake = CurveMeasure(free=20 * GIB, base=1 * GIB, per_pixel=_per_sample(0.5))
+    planned = policy.plan(auto, GPU_MACHINE, device=CPU, measure=fake)
+    assert planned.batch == planned.config.train.batch == 32 and len(fake.probes) == 2
+    assert "batch 32" in planned.notes[0]
+    resumed = policy.plan(planned.config, GPU_MACHINE, device=CPU, resuming=True, measure=fake)
+    assert resumed.batch == 32 and len(fake.probes) == 2  # a resume keeps its batch
+
+
+def test_the_plan_is_frozen_and_its_config_validated() -> None:
+    import dataclasses
+
+    from noiseda_core.errors import UserError
+
+    planned = policy.plan(Config(), CPU_MACHINE)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        planned.batch = 3  # type: ignore[misc]
+    with pytest.raises(UserError, match="train.batch"):
+        replace(planned.config.train, batch=0)
+    with pytest.raises(UserError, match="data.workers"):
+        replace(planned.config.data, workers=-2)

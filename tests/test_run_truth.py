@@ -3,6 +3,7 @@ cut short says so, the score of the exported weights, the start time across resu
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from datetime import datetime
@@ -16,11 +17,11 @@ from noiseda_core import budget as budget_module
 from noiseda_core import monitor as monitor_module
 from noiseda_core import progress as progress_module
 from noiseda_core import train as train_module
-from noiseda_core.budget import TimeBudget
+from noiseda_core.budget import Schedule, TimeBudget
 from noiseda_core.config import Config
 from noiseda_core.control import RunControl
 from noiseda_core.evaluate import evaluate_folders
-from noiseda_core.events import Finished, Progress, Started, Validation
+from noiseda_core.events import Finished, Progress, Resized, Started, Validation
 from noiseda_core.run_status import run_state
 from noiseda_core.step import TrainStep
 from noiseda_core.train import train
@@ -67,7 +68,12 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 def budgeted_run(
-    tmp_path: Path, clock: FakeClock, *, pause_at: int | None = None, slow_from: int | None = None
+    tmp_path: Path,
+    clock: FakeClock,
+    *,
+    pause_at: int | None = None,
+    slow_from: int | None = None,
+    stop_at: int | None = None,
 ) -> list:
     """A run of 9 (fake) seconds: sized after step 3 at 1 s a step, it plans 9 steps; a
     10-minute pause or a slowdown to 5 s a step after step 4 on request."""
@@ -93,6 +99,8 @@ def budgeted_run(
             control.pause()
         if isinstance(event, Progress) and event.step == slow_from:
             clock.step_s = 5.0
+        if isinstance(event, Progress) and event.step == stop_at:
+            control.request_stop()
     return events
 
 
@@ -115,15 +123,47 @@ def test_a_run_the_deadline_cuts_short_says_so(tmp_path: Path, clock: FakeClock)
     totals = [e.total_steps for e in events if isinstance(e, Progress)]
     assert isinstance(finished, Finished) and finished.out_of_time and not finished.stopped
     assert finished.planned_steps == totals[-1] == 9 and finished.step == 5  # not "5 / 5"
+    cut = [e for e in events if isinstance(e, Resized)][-1]
+    assert (cut.step, cut.steps, cut.out_of_time, cut.total_steps) == (5, 5, True, 9)
     state = run_state(tmp_path / "run")
     assert state.total_steps == finished.planned_steps and state.can_resume
+
+
+def test_a_budget_resizes_the_run_without_changing_its_config(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The config seen at set-up is the one the run ends with, config.toml is written
+    once; the resize is a ``Resized`` event, and a resume keeps the resized length."""
+    from noiseda_core import config as config_module
+
+    runs, written = [], []
+    setup_run, to_toml = train_module.setup_run, config_module.config_to_toml
+    monkeypatch.setattr(
+        train_module, "setup_run", lambda *a: runs.append(setup_run(*a)) or runs[-1]
+    )
+    monkeypatch.setattr(config_module, "config_to_toml", lambda c: written.append(c) or to_toml(c))
+    events = budgeted_run(tmp_path, clock, stop_at=5)
+    (run,) = runs
+    resized = [e for e in events if isinstance(e, Resized)]
+    assert [(e.step, e.steps, e.out_of_time) for e in resized] == [(3, 9, False)]
+    assert run.cfg is run.plan.config and run.cfg.train.steps == 2000  # as planned, untouched
+    assert written == [run.cfg]  # config.toml: written once, at set-up
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.stopped and finished.step == 5
+    del run, runs[:]  # the run's folder lock goes with it
+    gc.collect()
+
+    resumed = list(train(None, tmp_path / "run", resume=True))
+    progress = [e for e in resumed if isinstance(e, Progress)]
+    assert {e.total_steps for e in progress} == {9} and resumed[-1].step == 9  # the resized length
+    assert not resumed[-1].stopped
 
 
 def test_time_budget_leaves_paused_time_out() -> None:
     budget = TimeBudget(minutes=1.0, began=0.0)
     for done, now in enumerate((3.0, 6.0, 7.0, 8.0, 9.0, 10.0), start=1):
         budget.step_done(done, now)
-    budget.sized(Config(), 6, 10.0)
+    budget.sized(Schedule.of(Config().train), 6, 10.0)
     budget.paused_for(300.0)
     budget.step_done(7, 311.0)
     assert budget.last_step_s == pytest.approx(1.0) and not budget.out_of_time(311.0)

@@ -314,8 +314,13 @@ OPTIONS: tuple[Option, ...] = (
         "data.workers",
         "workers",
         "Data workers",
-        tip="Background processes that prepare image crops. 0 = none (fine on a CPU).",
+        tip=(
+            "Background processes that prepare image crops. 0 = none (fine on a CPU); "
+            "auto = the device's plan (4 on a GPU)."
+        ),
+        lo=-1,
         hi=64,
+        special="auto",  # -1: the core's plan decides
     ),
     # ---------------------------------------------------------------- Advanced, right
     Option(

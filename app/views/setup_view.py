@@ -45,9 +45,9 @@ from ..widgets.folder_check import FolderCheck
 from ..widgets.noise_panel import NoisePanel
 from ..widgets.path_picker import PathPicker
 from .config_merge import merge
-from .demo_setup import CPU_DEMO, build_demo
+from .demo_setup import build_demo
 from .option_tips import human_message
-from .training_options import TrainingOptions, write_widget
+from .training_options import TrainingOptions
 
 PAIRED, CLEAN = "paired", "clean"
 FOLDERS = {  # key → (label, role when paired, optional?, hint)
@@ -237,15 +237,11 @@ class SetupView(QWidget):
                 self._demo_status(self._demo_dir, cpu=True)
 
     def fit_demo_to_device(self) -> bool:
-        """Shorten the just-loaded demo run on a CPU (True when it did)."""
+        """Whether the just-loaded demo runs on a CPU, for its status line (the demo's own
+        config is already CPU-sized; nothing is changed)."""
         info = self.device_label.info
         self._demo_fit_pending = info is None
-        if info is None or info.kind != "cpu":
-            return False
-        for name, value in CPU_DEMO.items():  # widget name on TrainingOptions → value
-            widget = getattr(self.options, name)
-            write_widget(widget, value)
-        return True
+        return info is not None and info.kind == "cpu"
 
     def _demo_status(self, folder: Path, *, cpu: bool) -> None:
         minutes = self.options.minutes.value()

@@ -203,8 +203,8 @@ class TrainingOptions(QWidget):
             self.patch.setValue(sizes.patch)
             self.batch.setValue(sizes.batch)
             self.steps.setValue(sizes.steps)
-            if sizes.workers and self.workers.value() == 0:
-                self.workers.setValue(sizes.workers)  # keep a GPU fed: crops and noise drawn ahead
+            if self.workers.value() == -1:  # auto: show the plan's number
+                self.workers.setValue(sizes.workers)
         self._start_changed()  # a starting model still decides the architecture
 
     def tables(self) -> Tables:

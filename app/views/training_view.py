@@ -177,6 +177,7 @@ class TrainingView(QWidget):
         self.job = job
         job.started.connect(self.on_started)
         job.progress.connect(self.on_progress)
+        job.resized.connect(self.on_resized)
         job.validation.connect(lambda event: self.plot.add_validation(event))
         job.validation.connect(self.scores.add_validation)
         job.diagnostics.connect(lambda event: self.plot.add_diagnostics(event))
@@ -223,6 +224,8 @@ class TrainingView(QWidget):
                 self.plot.add_diagnostics(event)
             elif kind == "Preview":
                 self.previews.add_preview(event)
+            elif kind == "Resized":
+                self.total_steps = int(getattr(event, "total_steps", 0))
             elif kind == "Started":
                 self.total_steps = int(getattr(event, "total_steps", 0))
                 self.finished_event = None  # a resume: that end is history
@@ -261,6 +264,13 @@ class TrainingView(QWidget):
         )
         self._ips, self._eta, self._elapsed = None, None, 0.0
         self._event_clock = time.monotonic()
+
+    def on_resized(self, event: object) -> None:
+        """A time budget set the run's length (or its deadline ended it): the bar's total."""
+        self.total_steps = int(getattr(event, "total_steps", 0))
+        self.progress.setRange(0, max(1, self.total_steps))
+        self.progress.setValue(int(getattr(event, "step", 0)))
+        self.progress.setTextVisible(self.total_steps > 0)
 
     def on_progress(self, event: object) -> None:
         """Curves take every point; the bar and the numbers update at most every 100 ms."""

@@ -2,15 +2,16 @@
 
 The question runs in a child process: importing torch in a thread of the GUI process
 would hold the GIL for long stretches (loading its shared libraries) and stall the
-window. ``DeviceInfoLabel`` shows the answer and ``default_sizes`` reads from it the sizes
-the core plans for the device.
+window. ``DeviceInfoLabel`` shows the answer with the core's plan for a first run
+(``noiseda_core.policy.first_run_plan``), and ``default_sizes`` reads from it the sizes
+the app preselects: exactly the plan's, nothing decided here.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 from PySide6.QtCore import QProcess, QProcessEnvironment, Signal
 from PySide6.QtWidgets import QLabel, QWidget
@@ -42,7 +43,7 @@ def fallback_summary() -> DeviceSummary:
 
 @dataclass(frozen=True)
 class Sizes:
-    """The core's plan for a first run (``noiseda_core.policy.StartSizes``), as the app reads it."""
+    """A first run's plan (``noiseda_core.policy.Plan.to_dict``), as the app reads it."""
 
     restorer: str
     denoiser: str
@@ -50,6 +51,7 @@ class Sizes:
     batch: int
     steps: int
     workers: int = 0
+    precision: str = "fp32"
 
 
 def parse_devices(text: str) -> DeviceSummary:
@@ -59,14 +61,19 @@ def parse_devices(text: str) -> DeviceSummary:
     return DeviceSummary(**{k: v for k, v in data.items() if k in names})
 
 
-def default_sizes(info: DeviceSummary) -> Sizes:
-    """The sizes the core plans for this device: the query's ``plan``, the very sizes
-    ``noiseda devices --json`` prints (a summary made without the query asks the core's policy)."""
-    plan = info.plan
-    if not plan:  # the fallback after a failed query: torch is imported here, not at start-up
-        from noiseda_core.policy import start_sizes
+def plan_of(info: DeviceSummary) -> dict:
+    """The core's plan for a first run on this device: the query's ``plan``, the very one
+    ``noiseda devices --json`` prints (a summary made without the query asks the core)."""
+    if info.plan:
+        return info.plan
+    from noiseda_core.policy import first_run_plan  # after a failed query: torch loads here
 
-        plan = asdict(start_sizes(info.kind, info.total_gib))
+    return first_run_plan(info.machine()).to_dict()
+
+
+def default_sizes(info: DeviceSummary) -> Sizes:
+    """The sizes the app preselects: the plan's."""
+    plan = plan_of(info)
     names = {f.name for f in fields(Sizes)}
     return Sizes(**{k: v for k, v in plan.items() if k in names})
 
@@ -79,6 +86,16 @@ def describe(info: DeviceSummary) -> tuple[str, bool]:
     if info.kind == "mps":
         return "GPU: Apple MPS", True
     return f"{info.name}: no GPU found; training will be slow (small sizes preselected)", False
+
+
+def describe_plan(info: DeviceSummary) -> str:
+    """The plan the app preselects, in one line (the label's tooltip)."""
+    s = default_sizes(info)
+    workers = f"{s.workers} data workers" if s.workers else "data in the training process"
+    return (
+        f"Planned for this device: {s.restorer} + {s.denoiser} denoiser, batch {s.batch} "
+        f"of {s.patch}×{s.patch}, {s.precision}, {workers}, {s.steps:,} steps"
+    )
 
 
 def status_colour(ok: bool) -> str:
@@ -137,6 +154,7 @@ class DeviceInfoLabel(QLabel):
         self.info = info
         text, good = describe(info)
         self.setText(text if good else f"⚠ {text}")
+        self.setToolTip(describe_plan(info))
         self.setStyleSheet(f"color: {status_colour(True if good else False)}")
         self.ready.emit(info)
 
