@@ -110,7 +110,8 @@ def _train(
     budget = _time_budget(run, entered)
     yield run.emit(_started(run, budget))
     yield from _starting_point(run, budget)
-    batches = run.data.batches(t.batch, pin_memory=run.device.type == "cuda")
+    on_gpu = run.device.type == "cuda"  # pinned uint8 batches, the noise added on the GPU
+    batches = run.data.batches(t.batch, pin_memory=on_gpu, device_side=on_gpu)
     clock = StepClock(run.start, t.steps, t.batch * ctx.world_size)
     step = run.start
     last_validation: Validation | None = None
@@ -121,7 +122,8 @@ def _train(
                 break
             phase, lam = phase_at(step, cfg), lambda_for(step, cfg)
             logging_step = is_logging_step(step + 1, cfg)
-            inputs = to_device(astuple_batch(next(batches)), run.device)
+            batch = run.data.to_device(next(batches), run.device)
+            inputs = to_device(astuple_batch(batch), run.device)
             result = run.step(
                 inputs, lam=lam, phase=phase, generator=run.generator, logging_step=logging_step
             )
