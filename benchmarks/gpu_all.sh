@@ -4,6 +4,10 @@
 #   bash benchmarks/gpu_all.sh                 # on the GPU machine (carry .whl/ if it lacks packages)
 #   DRY_RUN=1 bash benchmarks/gpu_all.sh       # any machine: CPU, tiny sizes, checks the script
 #
+# A dry run gives each section LIMIT_SCALE (default 6) times its time limit and a budget of
+# BUDGET_S = 3600 s (a loaded 2-core CPU compiles slowly), and exits with status 1 when a
+# section failed, timed out or was skipped, so it can serve as a check of the script.
+#
 # Writes at most 6 files under "$OUT" (default ./gpu_results), all flat:
 #   env.txt          nvidia-smi, Python/torch versions, git revision
 #   bench.jsonl      every JSON line of every measurement, plus one "section" line per
@@ -23,7 +27,6 @@ OUT=${OUT:-./gpu_results}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 PY=${PYTHON:-python3}
-BUDGET_S=${BUDGET_S:-450}
 START=$SECONDS
 export PYTHONUNBUFFERED=1
 JSONL="$OUT/bench.jsonl"
@@ -45,8 +48,10 @@ if [ "${DRY_RUN:-0}" = 1 ]; then  # the same sections at toy sizes on the CPU
   # Dynamo and AOTAutograd as on the GPU (graph breaks, recompiles), without inductor's C++
   # code generation, which takes minutes on a CPU; DRY_COMPILE_BACKEND=inductor to try it
   CBACKEND=${DRY_COMPILE_BACKEND:-aot_eager}; VARIANTS=all; CKPT=on; MEM_GOAL=16.5
+  BUDGET_S=${BUDGET_S:-3600}; LIMIT_SCALE=${LIMIT_SCALE:-6}
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 else
+  BUDGET_S=${BUDGET_S:-450}; LIMIT_SCALE=${LIMIT_SCALE:-1}
   DEVICE=${DEVICE:-cuda}; PRESET=paper; PATCH=128; STEPS=20; B_MAIN=24; B_SMALL=3; B_BIG=64
   SIZES=1024,3840x2160; SIZE_1K=1024
   PREC_ARGS="--steps ${PREC_STEPS:-200} --batch 8 --patch 128 --restorer unet-s --diffusion paper --workers 4"
@@ -57,7 +62,7 @@ BENCH=("$PY" -m noiseda_core bench --device "$DEVICE" --preset "$PRESET" --patch
 # section NAME LIMIT_S COMMAND...: run with a time limit (capped by what is left of the
 # budget), JSON lines to bench.jsonl, stderr to log.txt, then a "section" line.
 section() {
-  local name=$1 limit=$2; shift 2
+  local name=$1 limit=$(($2 * LIMIT_SCALE)); shift 2
   local left=$((BUDGET_S - (SECONDS - START)))
   if [ "$left" -lt 20 ]; then
     echo "{\"what\": \"section\", \"name\": \"$name\", \"skipped\": \"time budget spent\"}" >>"$JSONL"
@@ -115,3 +120,13 @@ section train_bf16_b${B_BIG} 90 "${BENCH[@]}" --batch "$B_BIG" --precision bf16 
 "$PY" benchmarks/summarize_gpu.py "$JSONL" "$OUT/env.txt" >"$OUT/summary.md" 2>>"$LOG"
 echo "done in $((SECONDS - START)) s; results in $OUT" >&2
 cat "$OUT/summary.md"
+if [ "${DRY_RUN:-0}" = 1 ]; then  # the check: every section ran and exited 0
+  "$PY" - "$JSONL" <<'PYEOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+bad = [s["name"] for s in lines if s.get("what") == "section" and s.get("rc") != 0]
+if bad:
+    sys.exit("dry run: sections that failed, timed out or were skipped: " + ", ".join(bad))
+print(f"dry run: {sum(s.get('what') == 'section' for s in lines)} sections, all exited 0")
+PYEOF
+fi
