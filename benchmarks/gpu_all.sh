@@ -103,12 +103,13 @@ section restore_fp32 60 "$PY" -c "from noiseda_core.bench import run_bench; run_
 section profile_bf16_b${B_MAIN} 60 "${BENCH[@]}" --batch "$B_MAIN" --precision bf16 --skip-restore --skip-train --profile
 section suggest_batch 45 "$PY" -c "from noiseda_core.bench import run_bench; run_bench(device='$DEVICE', preset='$PRESET', patch=$PATCH, precision='bf16', skip_train=True, skip_restore=True, suggest=True)"
 # 5. bf16 against fp32 over a short training run on the demo data (same seed): quality
-rm -rf /tmp/noiseda_precision
-section precision_check 170 "$PY" benchmarks/precision_check.py --device "$DEVICE" --out /tmp/noiseda_precision $PREC_ARGS
-cp /tmp/noiseda_precision/precision.json "$OUT/precision.json" 2>/dev/null
+PREC_DIR=${PREC_DIR:-/tmp/noiseda_precision}  # its demo data and runs stay out of $OUT
+rm -rf "$PREC_DIR"
+section precision_check 170 "$PY" benchmarks/precision_check.py --device "$DEVICE" --out "$PREC_DIR" $PREC_ARGS
+cp "$PREC_DIR/precision.json" "$OUT/precision.json" 2>/dev/null
 # 6. DistributedDataParallel on 2 GPUs (only where there are two)
 if [ "${GPUS:-0}" -gt 1 ]; then
-  DEMO=/tmp/noiseda_precision/demo/demo.toml
+  DEMO=$PREC_DIR/demo/demo.toml
   [ -f "$DEMO" ] || "$PY" -m noiseda_core demo-data /tmp/noiseda_demo >/dev/null 2>>"$LOG"
   [ -f "$DEMO" ] || DEMO=/tmp/noiseda_demo/demo.toml
   section torchrun_2gpu 90 bash -c "$PY -m torch.distributed.run --standalone --nproc_per_node 2 -m noiseda_core train $DEMO --run-dir /tmp/noiseda_ddp --jsonl --set train.steps=30 --set train.batch=8 --set train.val_every=30 --set train.preview_every=30 > $OUT/torchrun.txt"
