@@ -95,7 +95,8 @@ def real_branch_cosine(
     ``generator``) reaches the restorer through its real outputs only (the synthetic
     outputs are detached); the true error is ``‖G(x_r) − clean_r‖²``. Both are minimised,
     so a positive cosine means the real branch pushes towards the truth. Changes no
-    weight, no ``.grad`` and no global random state (dropout draws are forked).
+    weight, no ``.grad`` and no global random state (dropout draws are forked); a
+    restorer with BatchNorm would update its running statistics (none of ours has one).
     """
     restorer, noise_da = objective.restorer, objective.noise_da
     if noise_da is None:

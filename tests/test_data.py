@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -252,3 +253,18 @@ def test_device_side_noise_is_seeded_per_batch_and_has_the_cpu_level(folders) ->
     level = lambda b: float((b.x_s - b.y_s).std() * 255)  # noqa: E731
     assert level(first[0]) == pytest.approx(20, rel=0.1)
     assert level(cpu) == pytest.approx(20, rel=0.1)
+
+
+@pytest.mark.timeout(120)
+def test_device_side_batches_from_worker_processes_are_the_same(folders) -> None:
+    cfg = _cfg(folders, synthetic=str(folders["clean"]), degradation="awgn:0-50", workers=1)
+    plain = TrainData(replace(cfg, workers=0), patch=P, seed=2)
+    data = TrainData(cfg, patch=P, seed=2)
+    it = data.batches(2, device_side=True)
+    with_workers = _take(it, 3)
+    it.close()
+    cpu = torch.device("cpu")
+    for a, b in zip(_take(plain.batches(2, device_side=True), 3), with_workers, strict=True):
+        assert a.noise_seed == b.noise_seed and b.y_s.dtype == torch.uint8
+        a, b = plain.to_device(a, cpu), data.to_device(b, cpu)
+        assert torch.equal(a.x_s, b.x_s) and torch.equal(a.x_r, b.x_r)
