@@ -197,8 +197,8 @@ class _Sampler:
 
     def draw(self, index: int, batch: int, device_side: bool = False) -> Batch:
         """Batch ``index``. ``device_side``: crops as decoded and, for a degradation that
-        runs on the device, no ``x_s`` but a ``noise_seed`` (the crops' draws unchanged;
-        see ``TrainData.to_device``)."""
+        runs on the device, no ``x_s`` but a ``noise_seed`` (``TrainData.to_device``); the
+        noise then no longer comes from this stream, so later crops differ from the CPU's."""
         rng = np.random.default_rng([self.seed, self.rank, index])
         later = device_side and self.degradation is not None and self.degradation.on_device
         xs, ys, xr, refs = [], [], [], []
