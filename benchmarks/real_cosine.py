@@ -21,7 +21,7 @@ from noiseda_core.config import Config
 from noiseda_core.data import TrainData
 from noiseda_core.diagnostics import real_branch_cosine
 from noiseda_core.imageio import read_image_array, scan_images, to_float
-from noiseda_core.objective import unwrap
+from noiseda_core.objective import JointObjective, unwrap
 
 PROBE_SEED = 9_000_001  # the probe's own crops and draws, apart from any training seed
 
@@ -59,7 +59,7 @@ class RealCosineProbe:
 
     def __init__(self, clean_folders: list[Path], draws: int = 4) -> None:
         self.clean_folders, self.draws = clean_folders, draws
-        self.batch: tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]] | None = None
+        self.batch: tuple[tuple[torch.Tensor, torch.Tensor], ...] = ()  # synthetic, real
 
     def _make_batch(self, cfg: Config) -> None:
         t = cfg.train
@@ -68,13 +68,16 @@ class RealCosineProbe:
             raise ValueError(f"no photo of {cfg.data.real} has its clean source here")
         data = TrainData(replace(cfg.data, workers=0), t.patch, seed=PROBE_SEED)
         first = next(data.batches(t.batch))
+        assert first.x_s is not None  # a CPU batch: the synthetic input is made
         self.batch = (first.x_s, first.y_s), fixed_crops(pairs, t.batch, t.patch)
 
     def measure(self, cfg: Config, objective: torch.nn.Module, device: torch.device) -> float:
         """The cosine for the objective's current restorer (> 0: towards the truth)."""
-        if self.batch is None:
+        if not self.batch:
             self._make_batch(cfg)
-        assert self.batch is not None
-        synthetic, real = (tuple(t.to(device) for t in pair) for pair in self.batch)
+        (x_s, y_s), (x_r, clean_r) = self.batch
+        synthetic, real = (x_s.to(device), y_s.to(device)), (x_r.to(device), clean_r.to(device))
         generator = torch.Generator(device=device).manual_seed(PROBE_SEED)
-        return real_branch_cosine(unwrap(objective), synthetic, real, generator, self.draws)
+        model = unwrap(objective)
+        assert isinstance(model, JointObjective)
+        return real_branch_cosine(model, synthetic, real, generator, self.draws)

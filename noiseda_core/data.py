@@ -438,7 +438,8 @@ class TrainData:
     def to_device(self, batch: Batch, device: torch.device) -> Batch:
         """``batch`` on ``device``, float32 in [0, 1] (``non_blocking`` copies; ``uint8``
         converted there), its synthetic input made there when ``noise_seed`` says so."""
-        y_s = _finish(batch.y_s, device)
+        y_s = batch.y_s.to(device, non_blocking=True)
+        y_s = y_s.float().div_(255.0) if y_s.dtype == torch.uint8 else y_s
         x_s = _finish(batch.x_s, device)
         if x_s is None:
             assert self.degradation is not None and batch.noise_seed is not None

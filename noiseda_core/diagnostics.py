@@ -12,8 +12,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from .objective import JointObjective
 
 
 class HingeCounter:
@@ -81,7 +86,7 @@ def gradient_cosine(a: torch.Tensor, b: torch.Tensor, params: list[nn.Parameter]
 
 
 def real_branch_cosine(
-    objective: nn.Module,
+    objective: JointObjective,
     synthetic: tuple[torch.Tensor, torch.Tensor],
     real: tuple[torch.Tensor, torch.Tensor],
     generator: torch.Generator,
@@ -109,7 +114,7 @@ def real_branch_cosine(
             out_s = restorer(x_s)
         out_r = restorer(x_r)
         true_error = torch.nn.functional.mse_loss(out_r.float(), clean_r.float())
-        dif = sum(
+        difs = [
             noise_da(y_s, x_s, out_s, x_r, out_r, generator=generator).dif for _ in range(draws)
-        )
-        return gradient_cosine(dif / draws, true_error, params)
+        ]
+        return gradient_cosine(torch.stack(difs).mean(), true_error, params)
