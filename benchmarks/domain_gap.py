@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from domain_gap_data import prepare  # noqa: E402
+from domain_gap_data import clean_sources, prepare  # noqa: E402
 from domain_gap_report import full_report, plot_curves  # noqa: E402
 from provenance import collect, relative_paths, write_results  # noqa: E402
 
@@ -243,12 +243,31 @@ def run_overrides(overrides: list[str], run_dir: Path) -> dict[str, object]:
     return run_one(apply_overrides(Config(), overrides), run_dir)
 
 
+def real_cosine_probe(cfg: Config):
+    """The real branch's cosine probe for a Noise-DA run whose real photos have their clean
+    sources here (the phone dataset); None otherwise (baseline, PolyU)."""
+    from real_cosine import RealCosineProbe, real_truth_pairs
+
+    if cfg.train.mode.value == "baseline" or not cfg.data.real:
+        return None
+    folders = sorted({p.parent for p in clean_sources()[0]})
+    if not real_truth_pairs(Path(cfg.data.real), folders):
+        return None
+    return RealCosineProbe(folders)
+
+
 def run_one(cfg: Config, run_dir: Path) -> dict[str, object]:
-    from noiseda_core.train import train
+    import noiseda_core.train as training
 
     shutil.rmtree(run_dir, ignore_errors=True)
     curve, proxy, diagnostics, began, final = [], [], [], time.perf_counter(), None
-    for event in train(cfg, run_dir):
+    probe, cosines, runs, setup = real_cosine_probe(cfg), [], [], training.setup_run
+    training.setup_run = lambda *a, **k: runs.append(setup(*a, **k)) or runs[-1]  # the Run
+    try:
+        events = list_events(training.train(cfg, run_dir), probe, runs, cosines)
+    finally:
+        training.setup_run = setup
+    for event in events:
         if isinstance(event, Validation):
             point = {
                 "step": event.step,
@@ -274,10 +293,27 @@ def run_one(cfg: Config, run_dir: Path) -> dict[str, object]:
         "proxy_curve": proxy,
         "kept": kept,
         "diagnostics": diagnostics,
+        "real_cosine": cosines,
         "seconds": time.perf_counter() - began,
         "steps": final.step,
         "config": (run_dir / "config.toml").read_text(),  # as resolved by the run
     }
+
+
+def list_events(events, probe, runs: list, cosines: list[dict[str, float]]) -> list:
+    """Every event of a run; at each validation step (not the proxy's) with a ``probe``,
+    the real branch's cosine with the truth is appended to ``cosines``."""
+    out = []
+    for event in events:
+        out.append(event)
+        if probe is None or not runs or not isinstance(event, Validation):
+            continue
+        if event.source != "proxy":
+            run = runs[-1]
+            cosine = probe.measure(run.cfg, run.parts.objective, run.device)
+            cosines.append({"step": event.step, "real_cosine": cosine})
+            print(f"  step {event.step}: real-branch cosine {cosine:+.4f}", flush=True)
+    return out
 
 
 def gate_lines(results: dict[str, dict[str, dict]]) -> tuple[bool | None, str]:

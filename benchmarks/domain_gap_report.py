@@ -20,13 +20,21 @@ def _diag_mean(run: dict, key: str, second_half: bool = True) -> float | None:
     return statistics.mean(rows) if rows else None
 
 
+def _cosine_mean(run: dict) -> float | None:
+    """The real branch's cosine with the true error over the second half of the run."""
+    rows = [c["real_cosine"] for c in run.get("real_cosine", [])]
+    rows = rows[len(rows) // 2 :]
+    return statistics.mean(rows) if rows else None
+
+
 def summarise(results: Results) -> str:
     """Markdown: final real PSNR per variant (mean ± sd over seeds), Δ vs the baseline of the
     same seeds and vs the starting restorer (warm starts), the best point of the curve, and
-    diagnostics over the second half."""
+    diagnostics over the second half; "real-branch cos" is the cosine between the real
+    branch's update and the true error's (``real_cosine.py``; > 0: towards the truth)."""
     lines = [
         "| variant | seeds | real PSNR (dB) | real SSIM | Δ vs baseline (dB) | Δ vs start (dB) | "
-        "best on curve | hinge active | ‖∇dif‖/‖∇res‖ | noise left (σ, 8-bit) | min/run |",
+        "best on curve | hinge active | real-branch cos | noise left (σ, 8-bit) | min/run |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     base = results.get("baseline", {})
@@ -46,18 +54,14 @@ def summarise(results: Results) -> str:
         ]
         from_start = _mean_sd(gained, signed=True) if gained else "—"
         hinge = [h for s in seeds if (h := _diag_mean(runs[s], "hinge_active")) is not None]
-        ratios = []
-        for s in seeds:
-            gd, gr = _diag_mean(runs[s], "grad_dif"), _diag_mean(runs[s], "grad_res")
-            if gd is not None and gr:
-                ratios.append(gd / gr)
+        cosines = [c for s in seeds if (c := _cosine_mean(runs[s])) is not None]
         noise = [n for s in seeds if (n := _diag_mean(runs[s], "noise_real_restored")) is not None]
         minutes = statistics.mean(runs[s]["seconds"] for s in seeds) / 60
         lines.append(
             f"| {variant} | {len(seeds)} | {_mean_sd(psnrs)} | {statistics.mean(ssims):.4f} | {delta} | "
             f"{from_start} | "
             f"{statistics.mean(best):.2f} | {f'{statistics.mean(hinge):.2f}' if hinge else '—'} | "
-            f"{f'{statistics.mean(ratios):.3f}' if ratios else '—'} | "
+            f"{f'{statistics.mean(cosines):+.3f}' if cosines else '—'} | "
             f"{f'{statistics.mean(noise):.2f}' if noise else '—'} | {minutes:.1f} |"
         )
     first = next(iter(next(iter(results.values())).values()))
@@ -86,12 +90,52 @@ def curve_table(results: Results) -> str:
     return "\n".join(lines)
 
 
+def cosine_table(results: Results) -> str:
+    """Markdown: the real branch's cosine with the true error at each validation step (mean
+    over the seeds that have it); empty when no run has one."""
+    steps = sorted(
+        {
+            c["step"]
+            for runs in results.values()
+            for r in runs.values()
+            for c in r.get("real_cosine", [])
+        }
+    )
+    if not steps:
+        return ""
+    lines = [
+        "| variant | " + " | ".join(f"step {s}" for s in steps) + " |",
+        "| --- |" + " --- |" * len(steps),
+    ]
+    for variant, runs in results.items():
+        at = {
+            step: [
+                c["real_cosine"]
+                for r in runs.values()
+                for c in r.get("real_cosine", [])
+                if c["step"] == step
+            ]
+            for step in steps
+        }
+        if any(at.values()):
+            cells = [f"{statistics.mean(v):+.3f}" if (v := at[step]) else "—" for step in steps]
+            lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def full_report(results: Results) -> str:
-    """The summary table, then the budget curve as numbers."""
+    """The summary table, the budget curve as numbers and the real branch's cosines."""
+    cosines = cosine_table(results)
     return (
         summarise(results)
         + "\n\nReal PSNR over steps (dB, mean ± sd of seeds):\n\n"
         + curve_table(results)
+        + (
+            "\n\nCosine between the real branch's update and the true error's (> 0: towards"
+            " the truth):\n\n" + cosines
+            if cosines
+            else ""
+        )
     )
 
 

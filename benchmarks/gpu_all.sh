@@ -4,6 +4,10 @@
 #   bash benchmarks/gpu_all.sh                 # on the GPU machine (carry .whl/ if it lacks packages)
 #   DRY_RUN=1 bash benchmarks/gpu_all.sh       # any machine: CPU, tiny sizes, checks the script
 #
+# A dry run gives each section LIMIT_SCALE (default 6) times its time limit and a budget of
+# BUDGET_S = 3600 s (a loaded 2-core CPU compiles slowly), and exits with status 1 when a
+# section failed, timed out or was skipped, so it can serve as a check of the script.
+#
 # Writes at most 6 files under "$OUT" (default ./gpu_results), all flat:
 #   env.txt          nvidia-smi, Python/torch versions, git revision
 #   bench.jsonl      every JSON line of every measurement, plus one "section" line per
@@ -23,7 +27,6 @@ OUT=${OUT:-./gpu_results}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 PY=${PYTHON:-python3}
-BUDGET_S=${BUDGET_S:-450}
 START=$SECONDS
 export PYTHONUNBUFFERED=1
 JSONL="$OUT/bench.jsonl"
@@ -45,8 +48,10 @@ if [ "${DRY_RUN:-0}" = 1 ]; then  # the same sections at toy sizes on the CPU
   # Dynamo and AOTAutograd as on the GPU (graph breaks, recompiles), without inductor's C++
   # code generation, which takes minutes on a CPU; DRY_COMPILE_BACKEND=inductor to try it
   CBACKEND=${DRY_COMPILE_BACKEND:-aot_eager}; VARIANTS=all; CKPT=on; MEM_GOAL=16.5
+  BUDGET_S=${BUDGET_S:-3600}; LIMIT_SCALE=${LIMIT_SCALE:-6}
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 else
+  BUDGET_S=${BUDGET_S:-450}; LIMIT_SCALE=${LIMIT_SCALE:-1}
   DEVICE=${DEVICE:-cuda}; PRESET=paper; PATCH=128; STEPS=20; B_MAIN=24; B_SMALL=3; B_BIG=64
   SIZES=1024,3840x2160; SIZE_1K=1024
   PREC_ARGS="--steps ${PREC_STEPS:-200} --batch 8 --patch 128 --restorer unet-s --diffusion paper --workers 4"
@@ -57,7 +62,7 @@ BENCH=("$PY" -m noiseda_core bench --device "$DEVICE" --preset "$PRESET" --patch
 # section NAME LIMIT_S COMMAND...: run with a time limit (capped by what is left of the
 # budget), JSON lines to bench.jsonl, stderr to log.txt, then a "section" line.
 section() {
-  local name=$1 limit=$2; shift 2
+  local name=$1 limit=$(($2 * LIMIT_SCALE)); shift 2
   local left=$((BUDGET_S - (SECONDS - START)))
   if [ "$left" -lt 20 ]; then
     echo "{\"what\": \"section\", \"name\": \"$name\", \"skipped\": \"time budget spent\"}" >>"$JSONL"
@@ -98,12 +103,13 @@ section restore_fp32 60 "$PY" -c "from noiseda_core.bench import run_bench; run_
 section profile_bf16_b${B_MAIN} 60 "${BENCH[@]}" --batch "$B_MAIN" --precision bf16 --skip-restore --skip-train --profile
 section suggest_batch 45 "$PY" -c "from noiseda_core.bench import run_bench; run_bench(device='$DEVICE', preset='$PRESET', patch=$PATCH, precision='bf16', skip_train=True, skip_restore=True, suggest=True)"
 # 5. bf16 against fp32 over a short training run on the demo data (same seed): quality
-rm -rf /tmp/noiseda_precision
-section precision_check 170 "$PY" benchmarks/precision_check.py --device "$DEVICE" --out /tmp/noiseda_precision $PREC_ARGS
-cp /tmp/noiseda_precision/precision.json "$OUT/precision.json" 2>/dev/null
+PREC_DIR=${PREC_DIR:-/tmp/noiseda_precision}  # its demo data and runs stay out of $OUT
+rm -rf "$PREC_DIR"
+section precision_check 170 "$PY" benchmarks/precision_check.py --device "$DEVICE" --out "$PREC_DIR" $PREC_ARGS
+cp "$PREC_DIR/precision.json" "$OUT/precision.json" 2>/dev/null
 # 6. DistributedDataParallel on 2 GPUs (only where there are two)
 if [ "${GPUS:-0}" -gt 1 ]; then
-  DEMO=/tmp/noiseda_precision/demo/demo.toml
+  DEMO=$PREC_DIR/demo/demo.toml
   [ -f "$DEMO" ] || "$PY" -m noiseda_core demo-data /tmp/noiseda_demo >/dev/null 2>>"$LOG"
   [ -f "$DEMO" ] || DEMO=/tmp/noiseda_demo/demo.toml
   section torchrun_2gpu 90 bash -c "$PY -m torch.distributed.run --standalone --nproc_per_node 2 -m noiseda_core train $DEMO --run-dir /tmp/noiseda_ddp --jsonl --set train.steps=30 --set train.batch=8 --set train.val_every=30 --set train.preview_every=30 > $OUT/torchrun.txt"
@@ -115,3 +121,13 @@ section train_bf16_b${B_BIG} 90 "${BENCH[@]}" --batch "$B_BIG" --precision bf16 
 "$PY" benchmarks/summarize_gpu.py "$JSONL" "$OUT/env.txt" >"$OUT/summary.md" 2>>"$LOG"
 echo "done in $((SECONDS - START)) s; results in $OUT" >&2
 cat "$OUT/summary.md"
+if [ "${DRY_RUN:-0}" = 1 ]; then  # the check: every section ran and exited 0
+  "$PY" - "$JSONL" <<'PYEOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+bad = [s["name"] for s in lines if s.get("what") == "section" and s.get("rc") != 0]
+if bad:
+    sys.exit("dry run: sections that failed, timed out or were skipped: " + ", ".join(bad))
+print(f"dry run: {sum(s.get('what') == 'section' for s in lines)} sections, all exited 0")
+PYEOF
+fi

@@ -8,13 +8,19 @@ Per sample (as in the paper): one random crop shared by a synthetic pair and
 independent crops for the real and reference images; images smaller than the
 patch are resized up (bicubic); one of 8 flips/rotations per stream; with a
 degradation set, the synthetic input is made from the clean crop on the fly.
+
+For a GPU (``batches(device_side=True)``) a batch leaves the CPU as it was decoded: 8-bit
+crops stay ``uint8`` (a quarter of the bytes to pin and copy), and a Gaussian degradation
+(``Degradation.on_device``) is left to ``TrainData.to_device``, which copies with
+``non_blocking``, converts to float on the device and adds the noise there from a
+generator seeded per batch (``Batch.noise_seed``, drawn from the batch's own stream).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -44,18 +50,25 @@ class Batch:
     ``x_s`` may leave [0, 1] slightly (AWGN is not clipped). ``x_r`` has B = 0 when
     no real folder is used; ``ref`` is ``None`` unless references were asked for.
     ``skipped`` lists files found unreadable while drawing this batch.
+
+    A device-side batch (``TrainData.batches(device_side=True)``) may hold ``uint8``
+    tensors (0-255) and ``x_s = None`` with a ``noise_seed``: ``TrainData.to_device``
+    finishes it.
     """
 
-    x_s: torch.Tensor
+    x_s: torch.Tensor | None
     y_s: torch.Tensor
     x_r: torch.Tensor
     ref: torch.Tensor | None = None
     skipped: tuple[str, ...] = ()
+    noise_seed: int | None = None  # x_s is to be made on the device from y_s with this seed
 
     def pin_memory(self) -> Batch:
         """Page-locked copies, so the copy to a GPU can overlap compute (DataLoader calls this)."""
         pin = lambda t: None if t is None else t.pin_memory()  # noqa: E731
-        return Batch(pin(self.x_s), pin(self.y_s), pin(self.x_r), pin(self.ref), self.skipped)
+        return replace(
+            self, x_s=pin(self.x_s), y_s=pin(self.y_s), x_r=pin(self.x_r), ref=pin(self.ref)
+        )
 
 
 @dataclass
@@ -93,8 +106,19 @@ def center_crop(a: np.ndarray, size: int) -> np.ndarray:
 
 
 def _stack(crops: list[np.ndarray]) -> torch.Tensor:
+    """``(B, 3, P, P)`` float32 in [0, 1]; ``uint8`` crops stay ``uint8`` (device-side batches)."""
+    if any(c.dtype != np.uint8 for c in crops):
+        crops = [c if c.dtype == np.float32 else to_float(c) for c in crops]
     arr = np.stack(crops).transpose(0, 3, 1, 2)
-    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def _finish(t: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    """A batch tensor on ``device`` as float32 in [0, 1] (``uint8`` is converted there)."""
+    if t is None:
+        return None
+    t = t.to(device, non_blocking=True)
+    return t.float().div_(255.0) if t.dtype == torch.uint8 else t
 
 
 # --------------------------------------------------------------------------- sampling
@@ -155,8 +179,11 @@ class _Sampler:
             )
         return x, y
 
-    def _crop(self, rng: np.random.Generator, *arrays: np.ndarray) -> list[np.ndarray]:
-        """One random crop and one of 8 flips/rotations, shared by ``arrays``."""
+    def _crop(
+        self, rng: np.random.Generator, *arrays: np.ndarray, raw: bool = False
+    ) -> list[np.ndarray]:
+        """One random crop and one of 8 flips/rotations, shared by ``arrays``; float32 in
+        [0, 1], or with ``raw`` as decoded (uint8/uint16)."""
         p = self.patch
         arrays = tuple(fit_up(a, p) for a in arrays)
         h, w = arrays[0].shape[:2]
@@ -165,47 +192,60 @@ class _Sampler:
             int(rng.integers(w - p + 1)),
             int(rng.integers(8)),
         )
-        return [to_float(augment(a[top : top + p, left : left + p], k)) for a in arrays]
+        crops = [augment(a[top : top + p, left : left + p], k) for a in arrays]
+        return crops if raw else [to_float(c) for c in crops]
 
-    def draw(self, index: int, batch: int) -> Batch:
+    def draw(self, index: int, batch: int, device_side: bool = False) -> Batch:
+        """Batch ``index``. ``device_side``: crops as decoded and, for a degradation that
+        runs on the device, no ``x_s`` but a ``noise_seed`` (``TrainData.to_device``); the
+        noise then no longer comes from this stream, so later crops differ from the CPU's."""
         rng = np.random.default_rng([self.seed, self.rank, index])
+        later = device_side and self.degradation is not None and self.degradation.on_device
         xs, ys, xr, refs = [], [], [], []
         for _ in range(batch):
             if self.degradation is None:
-                x, y = self._crop(rng, *self._pick(rng, self.pairs, "synthetic", self._load_pair))
+                pair = self._pick(rng, self.pairs, "synthetic", self._load_pair)
+                x, y = self._crop(rng, *pair, raw=device_side)
             else:
-                (y,) = self._crop(rng, self._pick(rng, self.clean, "synthetic", self.cache.load))
-                x = self.degradation.apply(y, rng)
+                clean = self._pick(rng, self.clean, "synthetic", self.cache.load)
+                (y,) = self._crop(rng, clean, raw=device_side)
+                x = (
+                    None
+                    if later
+                    else self.degradation.apply(to_float(y) if device_side else y, rng)
+                )
             xs.append(x)
             ys.append(y)
             for _ in range(self.real_per_pair if self.real else 0):
-                xr.append(self._crop(rng, self._pick(rng, self.real, "real", self.cache.load))[0])
+                real = self._pick(rng, self.real, "real", self.cache.load)
+                xr.append(self._crop(rng, real, raw=device_side)[0])
             if self.ref is not None:
-                refs.append(
-                    self._crop(rng, self._pick(rng, self.ref, "reference", self.cache.load))[0]
-                )
+                ref = self._pick(rng, self.ref, "reference", self.cache.load)
+                refs.append(self._crop(rng, ref, raw=device_side)[0])
         p = self.patch
         skipped, self.new_bad = tuple(self.new_bad), []
         return Batch(
-            x_s=_stack(xs),
+            x_s=None if later else _stack(xs),
             y_s=_stack(ys),
             x_r=_stack(xr) if xr else torch.empty(0, 3, p, p),
             ref=_stack(refs) if self.ref is not None else None,
             skipped=skipped,
+            noise_seed=int(rng.integers(2**62)) if later else None,
         )
 
 
 class _BatchStream(torch.utils.data.IterableDataset):
     """Worker ``w`` of ``n`` draws batches ``start + w``, ``start + w + n``, ... (in order)."""
 
-    def __init__(self, sampler: _Sampler, batch: int, start: int) -> None:
+    def __init__(self, sampler: _Sampler, batch: int, start: int, device_side: bool) -> None:
         self.sampler, self.batch, self.start = sampler, batch, start
+        self.device_side = device_side
 
     def __iter__(self) -> Iterator[Batch]:
         info = torch.utils.data.get_worker_info()
         wid, n = (info.id, info.num_workers) if info is not None else (0, 1)
         for index in itertools.count(self.start + wid, n):
-            yield self.sampler.draw(index, self.batch)
+            yield self.sampler.draw(index, self.batch, self.device_side)
 
 
 def _init_worker(worker_id: int) -> None:
@@ -366,20 +406,24 @@ class TrainData:
             "reference": len(s.ref or []),
         }
 
-    def batches(self, batch: int, pin_memory: bool = False) -> Iterator[Batch]:
+    def batches(
+        self, batch: int, pin_memory: bool = False, device_side: bool = False
+    ) -> Iterator[Batch]:
         """Infinite stream of batches, continuing from ``state_dict()['next_batch']``.
 
-        With ``data.workers > 0`` batches are drawn ahead in worker processes and, with
-        ``pin_memory`` (training on a GPU), handed over in page-locked memory.
+        With ``data.workers > 0`` batches are drawn ahead in worker processes; with
+        ``pin_memory`` (training on a GPU) they are handed over in page-locked memory.
+        ``device_side``: batches for ``to_device`` to finish (8-bit crops as ``uint8``,
+        Gaussian noise added on the device); a GPU run asks for both.
         """
         if self.cfg.workers <= 0:
             while True:
-                out = self._sampler.draw(self._next, batch)
+                out = self._sampler.draw(self._next, batch, device_side)
                 self._next += 1
                 self.skipped += out.skipped
-                yield out
+                yield out.pin_memory() if pin_memory and torch.cuda.is_available() else out
         loader = torch.utils.data.DataLoader(
-            _BatchStream(self._sampler, batch, self._next),
+            _BatchStream(self._sampler, batch, self._next, device_side),
             batch_size=None,
             num_workers=self.cfg.workers,
             worker_init_fn=_init_worker,
@@ -390,6 +434,25 @@ class TrainData:
             self._next += 1
             self.skipped += [s for s in out.skipped if s not in self.skipped]
             yield out
+
+    def to_device(self, batch: Batch, device: torch.device) -> Batch:
+        """``batch`` on ``device``, float32 in [0, 1] (``non_blocking`` copies; ``uint8``
+        converted there), its synthetic input made there when ``noise_seed`` says so."""
+        y_s = batch.y_s.to(device, non_blocking=True)
+        y_s = y_s.float().div_(255.0) if y_s.dtype == torch.uint8 else y_s
+        x_s = _finish(batch.x_s, device)
+        if x_s is None:
+            assert self.degradation is not None and batch.noise_seed is not None
+            generator = torch.Generator(device=device).manual_seed(batch.noise_seed)
+            x_s = self.degradation.apply_torch(y_s, generator)
+        return replace(
+            batch,
+            x_s=x_s,
+            y_s=y_s,
+            x_r=_finish(batch.x_r, device),
+            ref=_finish(batch.ref, device),
+            noise_seed=None,
+        )
 
     def state_dict(self) -> dict[str, int]:
         """Sampler position (plain ints): batch ``k`` is fully determined by seed, rank and k."""

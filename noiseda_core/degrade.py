@@ -23,6 +23,9 @@ Specs (``data.degradation`` in the config):
 
 All ``apply`` calls take ``(H, W, 3)`` float32 in [0, 1] and a ``np.random.Generator``
 and return the same shape, float32; the same generator state gives the same output.
+The Gaussian ones (``awgn``, ``fit``; ``on_device``) also have ``apply_torch``: a batch
+``(B, 3, H, W)`` on any device and a ``torch.Generator`` there, the same model and
+distribution, so a GPU run adds the noise on the GPU (``data.py``'s device-side batches).
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from .errors import UserError
 
@@ -45,9 +51,15 @@ class Degradation(ABC):
     def spec(self) -> str:
         """The config string that rebuilds this degradation."""
 
+    on_device: ClassVar[bool] = False  # has ``apply_torch``
+
     @abstractmethod
     def apply(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``(H, W, 3)`` float32 in [0, 1] → degraded ``(H, W, 3)`` float32."""
+
+    def apply_torch(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``(B, 3, H, W)`` float32 in [0, 1] → degraded, on ``clean``'s device."""
+        raise NotImplementedError(f"{self.spec} is applied on the CPU only")
 
     def __str__(self) -> str:
         return self.spec
@@ -64,10 +76,20 @@ class AWGN(Degradation):
     def spec(self) -> str:
         return f"awgn:{self.lo:g}-{self.hi:g}"
 
+    on_device: ClassVar[bool] = True
+
     def apply(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         sigma = rng.uniform(self.lo, self.hi) / 255.0 if self.hi > self.lo else self.lo / 255.0
         noise = rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(sigma)
         return clean.astype(np.float32, copy=False) + noise
+
+    def apply_torch(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """σ per sample, then the white noise: the order and distribution of ``apply``."""
+        b, dev = clean.shape[0], clean.device
+        u = torch.rand(b, generator=generator, device=dev, dtype=torch.float64)
+        sigma = (self.lo + (self.hi - self.lo) * u if self.hi > self.lo else u * 0 + self.lo) / 255
+        noise = torch.randn(clean.shape, generator=generator, device=dev, dtype=torch.float32)
+        return clean.float() + noise * sigma.float().view(b, 1, 1, 1)
 
 
 # --------------------------------------------------------------------------- camera pipeline
@@ -278,21 +300,58 @@ class FittedNoise(Degradation):
     def spec(self) -> str:
         return f"fit:{self.a:.4g},{self.b:.4g},{self.blur:.3g},{self.rho:.3g}"
 
+    on_device: ClassVar[bool] = True
+
     def field(self, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
         """A unit-variance ``(H, W, 3)`` field with this correlation (space and colour)."""
         h, w = shape
         own = rng.standard_normal((h, w, 3), dtype=np.float32)
         shared = rng.standard_normal((h, w, 1), dtype=np.float32)
+        return self.field_from(own, shared)
+
+    def field_from(self, own: np.ndarray, shared: np.ndarray) -> np.ndarray:
+        """``field`` from its draws: ``own`` ``(H, W, 3)`` and ``shared`` ``(H, W, 1)`` N(0, 1)."""
         field = np.sqrt(1 - self.rho) * own + np.sqrt(self.rho) * shared
         if self.blur > 0:
             field = _gaussian(field.astype(np.float32), self.blur)
             field /= max(float(field.std()), 1e-12)
         return field.astype(np.float32)
 
-    def apply(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def noisy(self, clean: np.ndarray, field: np.ndarray) -> np.ndarray:
+        """``clean`` plus a unit-variance ``field`` scaled to variance ``a·I + b``."""
         img = clean.astype(np.float32, copy=False)
         std = np.sqrt(np.maximum(self.a * np.clip(img, 0.0, 1.0) + self.b, 0.0))
-        return img + self.field(img.shape[:2], rng) * std.astype(np.float32)
+        return img + field * std.astype(np.float32)
+
+    def apply(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.noisy(clean, self.field(clean.shape[:2], rng))
+
+    def apply_torch(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``apply`` for a batch: per sample the draws ``own`` (3 channels), ``shared`` (1)."""
+        (b, _, h, w), dev = clean.shape, clean.device
+        own = torch.randn((b, 3, h, w), generator=generator, device=dev)
+        shared = torch.randn((b, 1, h, w), generator=generator, device=dev)
+        field = (1 - self.rho) ** 0.5 * own + self.rho**0.5 * shared
+        if self.blur > 0:
+            field = gaussian_blur_torch(field, self.blur)
+            field = field / field.std(dim=(1, 2, 3), correction=0, keepdim=True).clamp_min(1e-12)
+        img = clean.float()
+        return img + field * (self.a * img.clamp(0.0, 1.0) + self.b).clamp_min(0.0).sqrt()
+
+
+def gaussian_blur_torch(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``(B, C, H, W)`` blurred as ``cv2.GaussianBlur(…, (0, 0), sigma)`` with reflect-101
+    borders does (the same kernel), on ``x``'s device."""
+    size = int(round(sigma * 8 + 1)) | 1  # OpenCV's kernel size for float images
+    kernel = torch.from_numpy(cv2.getGaussianKernel(size, sigma, cv2.CV_32F)[:, 0])
+    kernel = kernel.to(x.device, x.dtype)
+    c, pad = x.shape[1], size // 2
+    while pad >= min(x.shape[-2:]):  # a kernel wider than the image (blur ≳ patch / 8) is
+        size, pad = size - 2, pad - 1  # trimmed to fit, where OpenCV reflects again
+        kernel = kernel[1:-1] / kernel[1:-1].sum()
+    x = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    x = F.conv2d(x, kernel.view(1, 1, 1, size).expand(c, 1, 1, size), groups=c)
+    return F.conv2d(x, kernel.view(1, 1, size, 1).expand(c, 1, size, 1), groups=c)
 
 
 def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
@@ -392,6 +451,7 @@ __all__ = [
     "is_unresolved_fit",
     "add_raw_noise",
     "demosaic_rggb",
+    "gaussian_blur_torch",
     "linear_to_srgb",
     "mosaic_rggb",
     "parse_degradation",

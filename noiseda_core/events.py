@@ -122,7 +122,9 @@ class Diagnostics(Event):
     was above zero (RS sends gradient only then); ``mse_pos`` / ``mse_neg``: the
     denoiser's noise MSE with the restored conditions and with the residual-swapped
     negatives; ``grad_res`` / ``grad_dif``: norm of the gradient reaching the
-    restorer's weights from the pixel loss and from λ·L_dif; ``noise_real_input`` /
+    restorer's weights from the pixel loss and from λ·L_dif (only from a step asked to
+    ``diagnose``; off by default since issue 18: they said nothing about the real
+    branch); ``noise_real_input`` /
     ``noise_real_restored``: a blind estimate of the noise σ (8-bit levels, at half
     resolution, ``noise_level.py``) in the fixed real crops before and after
     restoration (no ground truth needed), only on validation/preview steps.

@@ -9,7 +9,7 @@ sync and checked (over all ranks) only on logging steps, before anything is upda
 backward through the gradient scaler (active for fp16 only); on logging steps the
 gradient norm and the diagnostics of the diffusion loss (``diagnostics.py``: the
 fraction of steps with an active triplet hinge, counted on the device, and the
-gradient norms reaching the restorer from each term); Adam; the EMA of the restorer. A compiled model that fails is dropped
+gradient norms reaching the restorer from each term, when asked); Adam; the EMA of the restorer. A compiled model that fails is dropped
 for the eager one at its first call, once, with a line on stderr.
 
 Compiling: the objective is compiled whole (``fullgraph=True``) at the first call; the
@@ -176,7 +176,8 @@ class TrainStep:
         On a logging step a non-finite loss returns ``nonfinite=True`` before the
         update, so a checkpoint (always on a logging step) never holds NaN weights.
         ``diagnose``: the per-term gradient norms (two extra backward passes) on this
-        logging step; None: on every logging step.
+        logging step; off by default (they said nothing about the real branch, issue 18:
+        the benchmark measures ``real_branch_cosine``, a user sees the proxy score).
         """
         opt = self.parts.optimizer
         with record_function("step.forward"):  # named ranges for ``noiseda bench --profile``
@@ -186,7 +187,7 @@ class TrainStep:
             self.hinges.add(terms.triplet)  # on the device: no sync
         if logging_step and self.went_nonfinite():
             return StepResult(terms, nonfinite=True)
-        diagnose = logging_step if diagnose is None else diagnose and logging_step
+        diagnose = bool(diagnose) and logging_step
         diagnostics = self._diagnostics(terms, lam, phase, diagnose) if logging_step else {}
         with record_function("step.backward"):
             opt.zero_grad(set_to_none=True)

@@ -115,7 +115,8 @@ def _train(
     hook = _budget_hook(run, entered)
     yield run.emit(_started(run, hook))
     yield from _starting_point(run, hook)
-    batches = run.data.batches(t.batch, pin_memory=run.device.type == "cuda")
+    on_gpu = run.device.type == "cuda"  # pinned uint8 batches, the noise added on the GPU
+    batches = run.data.batches(t.batch, pin_memory=on_gpu, device_side=on_gpu)
     clock = StepClock(run.start, schedule.steps, t.batch * ctx.world_size)
     step = run.start
     last_validation: Validation | None = None
@@ -126,15 +127,14 @@ def _train(
                 break
             phase, lam = phase_at(step, cfg), lambda_for(step, cfg, schedule.steps)
             logging_step = is_logging_step(step + 1, schedule)
-            diagnose = logging_step and _monitoring_step(step + 1, schedule)
-            inputs = to_device(astuple_batch(next(batches)), run.device)
+            batch = run.data.to_device(next(batches), run.device)
+            inputs = to_device(astuple_batch(batch), run.device)
             result = run.step(
                 inputs,
                 lam=lam,
                 phase=phase,
                 generator=run.generator,
                 logging_step=logging_step,
-                diagnose=diagnose,
             )
             if result.nonfinite:
                 yield run.emit(_nan_failure(step + 1, run_dir))

@@ -78,3 +78,17 @@ def test_diagnostics_tab_draws_what_is_present(qtbot):
         tip = chart.toolTip()
         assert len(tip) > 40 and "_" not in tip
     assert "should go down" in plot.diag_plots["noise"].toolTip()
+
+
+def test_the_proxy_score_is_the_users_diagnostic(qtbot):
+    plot = make_plot(qtbot)
+    assert "grad" not in plot.diag_plots  # the gradient share said nothing (issue 18)
+    plot.add_validation(Validation(step=5, psnr=30.0, ssim=0.8, psnr_input=22.0))
+    for step, psnr in ((5, 28.0), (10, 28.5)):
+        plot.add_validation(
+            Validation(step=step, psnr=psnr, ssim=0.8, psnr_input=22.0, source="proxy")
+        )
+    plot.flush()
+    xs, ys = plot.diag_plots["proxy"].curves["proxy_psnr"].getData()
+    assert list(xs) == [5, 10] and list(ys) == [28.0, 28.5]  # the user's pairs are not in it
+    assert plot.diag_hint.isHidden()

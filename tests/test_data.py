@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -217,3 +218,53 @@ def test_a_patch_larger_than_every_image_is_noted(folders, tmp_path: Path) -> No
     assert TrainData(_cfg(folders), patch=P, seed=0).notes == []
     data = TrainData(_cfg(folders), patch=64, seed=0)
     assert any("data.synthetic" in n and "train.patch 64" in n for n in data.notes)
+
+
+# --------------------------------------------------------------------------- device side
+
+
+def test_device_side_batches_are_uint8_and_finish_as_the_cpu_batches(folders) -> None:
+    cpu = _take(TrainData(_cfg(folders), patch=P, seed=4).batches(3), 2)
+    data = TrainData(_cfg(folders), patch=P, seed=4)
+    raw = _take(data.batches(3, device_side=True), 2)
+    assert {t.dtype for b in raw for t in (b.x_s, b.y_s, b.x_r)} == {torch.uint8}
+    for a, b in zip(cpu, raw, strict=True):
+        done = data.to_device(b, torch.device("cpu"))
+        for key in ("x_s", "y_s", "x_r"):
+            assert torch.equal(getattr(a, key), getattr(done, key)), key  # bit for bit
+
+
+def test_device_side_noise_is_seeded_per_batch_and_has_the_cpu_level(folders) -> None:
+    cfg = _cfg(folders, synthetic=str(folders["clean"]), degradation="awgn:20")
+
+    def finished(data: TrainData, n: int) -> list:
+        return [
+            data.to_device(b, torch.device("cpu"))
+            for b in _take(data.batches(8, device_side=True), n)
+        ]
+
+    data = TrainData(cfg, patch=P, seed=1)
+    raw = next(TrainData(cfg, patch=P, seed=1).batches(8, device_side=True))
+    assert raw.x_s is None and raw.noise_seed is not None and raw.y_s.dtype == torch.uint8
+    first, again = finished(data, 2), finished(TrainData(cfg, patch=P, seed=1), 2)
+    assert all(torch.equal(a.x_s, b.x_s) for a, b in zip(first, again, strict=True))
+    assert not torch.equal(first[0].x_s - first[0].y_s, first[1].x_s - first[1].y_s)
+    cpu = next(TrainData(cfg, patch=P, seed=1).batches(8))
+    level = lambda b: float((b.x_s - b.y_s).std() * 255)  # noqa: E731
+    assert level(first[0]) == pytest.approx(20, rel=0.1)
+    assert level(cpu) == pytest.approx(20, rel=0.1)
+
+
+@pytest.mark.timeout(120)
+def test_device_side_batches_from_worker_processes_are_the_same(folders) -> None:
+    cfg = _cfg(folders, synthetic=str(folders["clean"]), degradation="awgn:0-50", workers=1)
+    plain = TrainData(replace(cfg, workers=0), patch=P, seed=2)
+    data = TrainData(cfg, patch=P, seed=2)
+    it = data.batches(2, device_side=True)
+    with_workers = _take(it, 3)
+    it.close()
+    cpu = torch.device("cpu")
+    for a, b in zip(_take(plain.batches(2, device_side=True), 3), with_workers, strict=True):
+        assert a.noise_seed == b.noise_seed and b.y_s.dtype == torch.uint8
+        a, b = plain.to_device(a, cpu), data.to_device(b, cpu)
+        assert torch.equal(a.x_s, b.x_s) and torch.equal(a.x_r, b.x_r)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
+import torch
 
 from noiseda_core.degrade import (
     AWGN,
@@ -202,3 +204,45 @@ def test_phone_noise_without_signal_noise_returns_the_input() -> None:
         )
         out = quiet.apply(clean, np.random.default_rng(0))
         assert np.abs(out - clean).max() < 2e-3
+
+
+# --------------------------------------------------------------------------- on the device
+
+
+def _hwc(t: torch.Tensor) -> np.ndarray:
+    return t.permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("blur", [0.0, 0.8])
+def test_fitted_noise_on_tensors_is_the_numpy_model_for_the_same_draws(blur: float) -> None:
+    from noiseda_core.degrade import FittedNoise
+
+    noise = FittedNoise(a=0.01, b=0.0004, blur=blur, rho=0.3)
+    clean = torch.rand(2, 3, 20, 24, generator=torch.Generator().manual_seed(0))
+    out = noise.apply_torch(clean, torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)  # the draws apply_torch makes, in its order
+    own, shared = torch.randn((2, 3, 20, 24), generator=g), torch.randn((2, 1, 20, 24), generator=g)
+    for i in range(2):
+        expected = noise.noisy(_hwc(clean[i]), noise.field_from(_hwc(own[i]), _hwc(shared[i])))
+        np.testing.assert_allclose(_hwc(out[i]), expected, atol=2e-5)
+
+
+def test_awgn_on_tensors_draws_sigma_per_sample_like_numpy() -> None:
+    clean = torch.full((64, 3, 16, 16), 0.5)
+    out = AWGN(10, 40).apply_torch(clean, torch.Generator().manual_seed(1))
+    sigmas = (out - clean).flatten(1).std(dim=1) * 255
+    cpu = [AWGN(10, 40).apply(_hwc(c), np.random.default_rng(i)) for i, c in enumerate(clean)]
+    cpu_sigmas = np.array([np.std(c - 0.5) * 255 for c in cpu])
+    assert 8 < float(sigmas.min()) and float(sigmas.max()) < 43  # U[10, 40] per sample
+    assert abs(float(sigmas.mean()) - cpu_sigmas.mean()) < 3.0  # same distribution (mean 25)
+    again = AWGN(10, 40).apply_torch(clean, torch.Generator().manual_seed(1))
+    assert torch.equal(out, again)  # the same generator state, the same noise
+
+
+def test_the_gaussian_blur_on_tensors_is_opencvs() -> None:
+    from noiseda_core.degrade import gaussian_blur_torch
+
+    x = np.random.default_rng(0).standard_normal((18, 21, 3)).astype(np.float32)
+    expected = cv2.GaussianBlur(x, (0, 0), sigmaX=1.3, borderType=cv2.BORDER_REFLECT_101)
+    got = gaussian_blur_torch(torch.from_numpy(x).permute(2, 0, 1)[None], 1.3)[0]
+    np.testing.assert_allclose(_hwc(got), expected, atol=1e-5)

@@ -66,10 +66,8 @@ def test_noise_da_run_emits_diagnostics_on_logging_steps(project: Path, tmp_path
     for d in found:
         assert 0.0 <= d.hinge_active <= 1.0
         assert d.mse_pos > 0 and d.mse_neg > 0
-    # the gradient norms (two extra backward passes) and the blind noise estimate only at
-    # validation/preview steps, where the run restores anyway
-    assert found[0].grad_res is None and found[0].grad_dif is None
-    assert found[1].grad_res > 0 and found[1].grad_dif > 0  # λ > 0 from step 1 on
+        assert d.grad_res is None and d.grad_dif is None  # no extra backward passes
+    # the blind noise estimate only where the run restores anyway (validation/previews)
     assert found[0].noise_real_input is None and found[0].noise_real_restored is None
     assert found[1].noise_real_input > 0 and found[1].noise_real_restored >= 0
 
@@ -148,3 +146,73 @@ def test_validation_scores_the_chosen_weights(project: Path, tmp_path: Path, wei
         scores[kind] = monitor.validate(load_restorer(tmp_path / f"{kind}.safetensors"), 3).psnr
     assert scores["raw"] != pytest.approx(scores["ema"], abs=1e-4)
     assert last.psnr == pytest.approx(scores[weights], abs=1e-3)
+
+
+class _TrueErrorLoss(nn.Module):
+    """A stand-in diffusion loss: ``sign``·‖out_r − truth‖² (+ a term on the synthetic side)."""
+
+    def __init__(self, truth: torch.Tensor, sign: float = 1.0) -> None:
+        super().__init__()
+        self.truth, self.sign = truth, sign
+
+    def forward(self, y_s, x_s, out_s, x_r, out_r, generator=None):  # noqa: ANN001
+        from noiseda_core.diffusion.loss import DiffusionTerms
+
+        real = (out_r - self.truth).square().mean()
+        synthetic = (out_s - 5.0).square().mean()  # must not count: the real branch alone
+        dif = self.sign * real + synthetic
+        return DiffusionTerms(dif=dif, mse=dif, triplet=dif * 0, mse_neg=dif * 0)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_real_branch_cosine_is_one_for_a_loss_equal_to_the_true_error(sign: float) -> None:
+    from noiseda_core.diagnostics import real_branch_cosine
+    from noiseda_core.objective import JointObjective
+
+    torch.manual_seed(0)
+    restorer = nn.Conv2d(3, 3, 3, padding=1)
+    x_s, y_s, x_r, clean_r = (torch.rand(2, 3, 8, 8) for _ in range(4))
+    objective = JointObjective(restorer, _TrueErrorLoss(clean_r, sign))
+    before = [p.detach().clone() for p in restorer.parameters()]
+    cosine = real_branch_cosine(
+        objective, (x_s, y_s), (x_r, clean_r), torch.Generator().manual_seed(0), draws=2
+    )
+    assert cosine == pytest.approx(sign, abs=1e-6)  # -1: the real branch pushes away
+    assert all(p.grad is None for p in restorer.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, restorer.parameters(), strict=True))
+
+
+def test_gradient_cosine_is_zero_for_terms_on_separate_weights() -> None:
+    from noiseda_core.diagnostics import gradient_cosine
+
+    a, b = nn.Linear(3, 1), nn.Linear(3, 1)
+    x = torch.randn(5, 3)
+    params = [*a.parameters(), *b.parameters()]
+    assert gradient_cosine(a(x).square().mean(), b(x).square().mean(), params) == 0.0
+    loss = a(x).square().mean() + b(x).square().mean()
+    assert gradient_cosine(loss, 2 * loss, params) == pytest.approx(1.0)
+
+
+def test_real_branch_cosine_runs_on_the_real_noise_da_loss() -> None:
+    from noiseda_core.diagnostics import real_branch_cosine
+    from noiseda_core.diffusion.loss import NoiseDALoss
+    from noiseda_core.objective import JointObjective
+
+    torch.manual_seed(0)
+    restorer = nn.Conv2d(3, 3, 3, padding=1)
+    denoiser = build_denoiser("tiny", 16)
+    with torch.no_grad():  # its output layer starts at zero: no gradient would reach G
+        for p in denoiser.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    objective = JointObjective(restorer, NoiseDALoss(denoiser))
+    x_s, y_s, x_r, clean_r = (torch.rand(1, 3, 16, 16) for _ in range(4))
+    state = torch.random.get_rng_state()
+    cosines = [
+        real_branch_cosine(
+            objective, (x_s, y_s), (x_r, clean_r), torch.Generator().manual_seed(1), draws=1
+        )
+        for _ in range(2)
+    ]
+    assert -1.0 <= cosines[0] <= 1.0 and cosines[0] != 0.0
+    assert cosines[0] == pytest.approx(cosines[1])  # seeded: the same draws
+    assert torch.equal(state, torch.random.get_rng_state())  # training's randomness untouched

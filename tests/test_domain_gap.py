@@ -7,7 +7,7 @@ from pathlib import Path
 
 from domain_gap import ORACLE, gate_lines
 from domain_gap_data import _crop_grid
-from domain_gap_report import curve_table, summarise
+from domain_gap_report import curve_table, full_report, summarise
 
 
 def _run(*psnrs: float, diagnostics: list[dict] | None = None) -> dict:
@@ -51,11 +51,16 @@ def test_table_pairs_each_variant_with_the_baseline_of_its_seed() -> None:
         "baseline": {"0": _run(24.0, 25.0), "1": _run(24.0, 26.0)},
         "noise-da": {"0": _run(24.0, 25.5, diagnostics=diag), "1": _run(24.0, 27.0)},
     }
+    results["noise-da"]["0"]["real_cosine"] = [
+        {"step": 10, "real_cosine": 0.9},
+        {"step": 20, "real_cosine": -0.4},
+    ]
     row = next(line for line in summarise(results).splitlines() if line.startswith("| noise-da"))
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[2] == "26.25 ± 1.06" and cells[4] == "+0.75 ± 0.35"
     assert cells[5] == "+1.75 ± 1.06"  # vs the starting restorer (24.5 dB)
-    assert cells[7] == "0.50" and cells[8] == "0.100" and cells[9] == "2.00"  # second half
+    assert cells[7] == "0.50" and cells[8] == "-0.400" and cells[9] == "2.00"  # second half
+    assert "| noise-da | +0.900 | -0.400 |" in full_report(results)  # the cosine per step
 
 
 def test_every_study_option_is_a_config_the_trainer_accepts() -> None:

@@ -53,16 +53,14 @@ DIAGNOSTICS = {  # plot key → (title, y axis, {event field: (legend, colour)},
         "The helper network's error when conditioned on your restored images (should stay "
         "lower) and on swapped ones (higher). The gap between them is what steers the restorer.",
     ),
-    "grad": (
-        "Push on the restorer",
-        "gradient size",
-        {
-            "grad_res": ("from the pairs", "#3b82f6"),
-            "grad_dif": ("from your real photos", "#f97316"),
-        },
-        "How strongly each part of the loss moves the restorer's weights. If the part from "
-        "your real photos stays near 0, the adaptation does nothing; if it dwarfs the pairs, "
-        "lower the λ weight.",
+    "proxy": (
+        "Score on pairs like your photos",
+        "PSNR (dB)",
+        {"proxy_psnr": ("proxy pairs", "#f97316")},
+        "Without validation pairs of your own, the restorer is scored on pairs made from "
+        "held-out clean photos with noise fitted to your real photos. It should go up; "
+        "when it falls, the run is getting worse on noise like yours and the best weights "
+        "so far are the ones kept.",
     ),
 }
 PSNR_SPAN_DB = 1.0  # the validation axis never spans less (tiny changes stay flat)
@@ -143,7 +141,6 @@ class LossPlot(QWidget):
             plot = SeriesPlot(title, y_label, series, tip)
             self.diag_plots[key] = plot
             dgrid.addWidget(plot, 1 + i // 2, i % 2)
-        self.diag_plots["grad"].item.setLogMode(y=True)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(training, "Training")
         self.tabs.addTab(diagnostics, "Diagnostics")
@@ -194,8 +191,12 @@ class LossPlot(QWidget):
         self._mark_dirty()
 
     def add_validation(self, event: object) -> None:
-        """A ``Validation`` event: the PSNR point and the reference lines."""
+        """A ``Validation`` event: the PSNR point and the reference lines; a proxy score
+        (``source == "proxy"``) is a point of the proxy diagnostic as well."""
         psnr = float(getattr(event, "psnr", float("nan")))
+        if getattr(event, "source", "val") == "proxy" and math.isfinite(psnr):
+            self.diag_steps["proxy_psnr"].append(int(getattr(event, "step", 0)))
+            self.diag["proxy_psnr"].append(psnr)
         if math.isfinite(psnr):
             self.val_steps.append(int(getattr(event, "step", 0)))
             self.psnr.append(psnr)
@@ -263,8 +264,6 @@ class LossPlot(QWidget):
         for plot in self.diag_plots.values():
             for field in plot.series:
                 ys = self.diag[field]
-                if plot is self.diag_plots["grad"]:
-                    ys = [max(v, 1e-12) for v in ys]
                 plot.set_data(field, self.diag_steps[field], ys)
         self.diag_hint.setVisible(self.diagnostics_count() == 0)
 
