@@ -54,7 +54,7 @@ def restore_rng(
 
 
 def save_checkpoint(run: Run, step: int) -> Checkpoint | None:
-    """Write ``RUN_DIR/checkpoints/last.pt`` (a collective: every rank must call it)."""
+    """Write the run's ``RunFolder.checkpoint_path`` (a collective: every rank must call it)."""
     data_states = gather(run.data.state_dict(), run.ctx)
     rng_states = gather(rng_state(run.generator, run.device), run.ctx)
     if not run.ctx.is_main:
