@@ -40,7 +40,21 @@ def test_progress_reaches_the_plot_and_previews(qtbot, tmp_path, project):
     assert not view.previews.syn_image.source().isNull()
     view.previews.slider.setValue(0)  # scrub back
     assert view.previews.shown_step == 10
-    assert (run_dir.with_suffix(".toml")).is_file()  # the config the worker was given
+
+
+def test_start_leaves_nothing_beside_the_run_folder(qtbot, tmp_path, project):
+    """The worker is given the run folder's own config.toml: no stray ``<run>.toml``."""
+    from noiseda_core.config import load_config
+    from noiseda_core.run_folder import RunFolder
+
+    window = make_window(qtbot, tmp_path, FAKE_STEPS=5, FAKE_DELAY=0.001)
+    cfg = tiny_config(project)
+    with qtbot.waitSignal(window.training_done, timeout=30000):
+        run_dir = window.start_training(cfg)
+    assert list((tmp_path / "runs").iterdir()) == [run_dir]
+    config = RunFolder(run_dir).config_path
+    assert load_config(config) == cfg
+    assert window.job.log[0].split()[-5] == str(config)  # `... train CONFIG --run-dir DIR ...`
 
 
 def test_pause_resume_and_stop_keep_a_checkpoint(qtbot, tmp_path, project):
