@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from noiseda_core.config import Config, save_config
 from noiseda_core.errors import UserError
+from noiseda_core.events import Finished
 from noiseda_core.run_folder import RunFolder
 
 from . import APP_NAME, settings
@@ -219,9 +220,7 @@ class MainWindow(QMainWindow):
             return None
         step = view.shown_step()
         end = view.finished_event
-        planned = (
-            getattr(end, "planned_steps", None) if getattr(end, "out_of_time", False) else None
-        )
+        planned = end.planned_steps if end is not None and end.out_of_time else None
         dialog = QInputDialog(self)
         dialog.setWindowTitle("Train longer")
         dialog.setInputMode(QInputDialog.InputMode.IntInput)
@@ -237,7 +236,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def train_longer(self, steps: int) -> None:
-        """Continue the finished run on the Training page until ``steps`` (only train.steps changes)."""
+        """Continue the finished run on the Training page until ``steps`` (only train.steps
+        changes)."""
         if self.run_dir is None or self.job.active:
             return
         self.training_view.begin(self.run_dir, fresh=False)
@@ -260,7 +260,8 @@ class MainWindow(QMainWindow):
         return self.runs_view.summary(Path(path)) or summarize(Path(path))
 
     def open_run(self, path: Path) -> bool:
-        """Show a past run's curves and previews on the Training page (not while training another)."""
+        """Show a past run's curves and previews on the Training page (not while training
+        another)."""
         path = Path(path)
         if self.job.active:
             if path != self.run_dir:
@@ -321,13 +322,13 @@ class MainWindow(QMainWindow):
             if active is not None and self.resume_offer.run == active:
                 self.resume_offer.hide()
 
-    def _job_finished(self, event: object) -> None:
+    def _job_finished(self, event: Finished) -> None:
         settings.put("runs/active", "")
-        stopped = bool(getattr(event, "stopped", False))
+        stopped = event.stopped
         self.statusBar().showMessage(
             "Training stopped; checkpoint kept." if stopped else "Training finished.", STATUS_MS
         )
-        step = int(getattr(event, "step", 0))
+        step = event.step
         self.setup_view.show_status(
             f"Last run {'stopped' if stopped else 'finished'} at step {step:,}: {self.run_dir}",
             ok=True,

@@ -73,15 +73,19 @@ class LoadedModel:
         """Caption name: the file stem, or the run folder for a run's model.safetensors."""
         if self.caption:
             return self.caption
-        if self.path.stem == "model" and self.path.parent.name:
+        if self._in_run_folder():
             return self.path.parent.name
         return self.path.stem
 
+    def _in_run_folder(self) -> bool:
+        """A run's own exported model (``RunFolder.model_path``): named after its run."""
+        from noiseda_core.run_folder import RunFolder
+
+        return bool(self.path.parent.name) and self.path == RunFolder(self.path.parent).model_path
+
     def summary(self) -> str:
         """One line: file · arch · parameters · extra facts from the metadata."""
-        folder = (
-            self.path.parent.name if self.path.stem == "model" and self.path.parent.name else ""
-        )
+        folder = self.path.parent.name if self._in_run_folder() else ""
         shown = f"{folder}/{self.path.name}" if folder else self.path.name
         if self.caption:
             shown = f"{self.caption}: {shown}"

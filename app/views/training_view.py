@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from noiseda_core.events import Finished
 from noiseda_core.run_folder import RunFolder
 
 from ..jobs import Failure, JobState, TrainingJob
@@ -63,7 +64,7 @@ class TrainingView(QWidget):
         self.run_dir: Path | None = None
         self.total_steps = 0
         self.stopped = False  # the last run ended on Stop (it can continue from its checkpoint)
-        self.finished_event: object | None = None  # how the last run here ended
+        self.finished_event: Finished | None = None  # how the last run here ended
         self.replayed: RunSummary | None = None  # a past run shown from its events.jsonl
         self._latest: object | None = None
         self._ips: float | None = None  # images/s of the last progress shown
