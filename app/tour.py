@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
-from PySide6.QtWidgets import QApplication, QComboBox, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from noiseda_core.run_folder import RunFolder
 
@@ -71,7 +71,7 @@ def apply_tiny(options: object) -> None:
 
     for name, value in TINY.items():
         widget = getattr(options, name)
-        if isinstance(widget, QComboBox):
+        if hasattr(widget, "findData"):
             _set_combo(widget, str(value))
         else:
             widget.setValue(value)
