@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self.confirm_close = confirm_close
         self.run_dir: Path | None = None
+        self._new_run: Path | None = None  # a fresh start's folder, until the worker wrote in it
         self._closing = False
         self._shown_once = False
         self.job = TrainingJob(self, worker=worker, extra_env=extra_env)
@@ -193,7 +194,7 @@ class MainWindow(QMainWindow):
         except (OSError, UserError) as exc:
             self.setup_view.show_status(f"Cannot write {config_path}: {exc}", ok=False)
             return None
-        self.run_dir = run_dir
+        self.run_dir = self._new_run = run_dir
         self.training_view.begin(run_dir, fresh=True)
         self.job.start(config_path, run_dir, nproc=self.setup_view.training_processes())
         self.tabs.setCurrentWidget(self.training_view)
@@ -324,6 +325,7 @@ class MainWindow(QMainWindow):
 
     def _job_finished(self, event: Finished) -> None:
         settings.put("runs/active", "")
+        self._new_run = None
         stopped = event.stopped
         self.statusBar().showMessage(
             "Training stopped; checkpoint kept." if stopped else "Training finished.", STATUS_MS
@@ -359,6 +361,7 @@ class MainWindow(QMainWindow):
 
     def _job_failed(self, failure: Failure) -> None:
         settings.put("runs/active", "")
+        self._forget_unstarted_run()
         self.statusBar().showMessage(
             "Training failed: " + failure.message.splitlines()[0], STATUS_MS
         )
@@ -368,6 +371,19 @@ class MainWindow(QMainWindow):
             return
         self.tabs.setCurrentWidget(self.training_view)
         self.training_failed.emit(failure)
+
+    def _forget_unstarted_run(self) -> None:
+        """A fresh start the worker refused before writing anything: its folder holds only
+        the config this window wrote there, which goes with the folder (nothing stray)."""
+        folder, self._new_run = (RunFolder(self._new_run) if self._new_run else None), None
+        if folder is None or self.job.run_dir != folder.root or self.job.last_progress:
+            return
+        try:
+            if [p.name for p in folder.root.iterdir()] == [folder.CONFIG]:
+                folder.config_path.unlink()
+                folder.root.rmdir()
+        except OSError:  # gone or changed meanwhile: leave what is there
+            pass
 
     def open_model_in_restore(self, run_dir: Path | None = None) -> None:
         run_dir = Path(run_dir) if run_dir else self.run_dir
