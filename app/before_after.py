@@ -15,6 +15,7 @@ from pathlib import Path
 from noiseda_core.builtin import resolve_init_restorer
 from noiseda_core.config import load_config
 from noiseda_core.errors import UserError
+from noiseda_core.run_folder import RunFolder
 
 BEFORE, AFTER = "before adaptation", "after adaptation"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
@@ -37,10 +38,10 @@ def first_image(folder: Path) -> Path | None:
 
 def before_after(run_dir: Path) -> BeforeAfter | None:
     """The compare for a finished run that started from a model (None for one from scratch)."""
-    run_dir = Path(run_dir)
-    adapted = run_dir / "model.safetensors"
+    folder = RunFolder(run_dir)
+    adapted = folder.model_path
     try:
-        cfg = load_config(run_dir / "config.toml")
+        cfg = load_config(folder.config_path)
         if not cfg.model.init_restorer or not adapted.is_file():
             return None
         start = resolve_init_restorer(cfg.model.init_restorer)

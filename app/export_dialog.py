@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.tasks import Task
 from app.widgets.banner import Banner
-from noiseda_core.run_folder import CHECKPOINT, checkpoint_path
+from noiseda_core.run_folder import RunFolder
 
 ExportFn = Callable[..., Path]
 WEIGHTS = ("ema", "raw")
@@ -181,8 +181,7 @@ class ExportDialog(QDialog):
         self.out_edit.setText(str(path))
 
     def _default_output(self, weights: str) -> Path:
-        suffix = SUFFIXES[self.format()] if hasattr(self, "onnx_radio") else ".safetensors"
-        return self.run_dir.parent / f"{self.run_dir.name}-{weights}{suffix}"
+        return self.run_dir.parent / f"{self.run_dir.name}-{weights}{SUFFIXES[self.format()]}"
 
     def _format_changed(self) -> None:
         """The name's suffix follows the format chosen."""
@@ -224,13 +223,14 @@ class ExportDialog(QDialog):
 
     def _problem(self) -> str | None:
         """Why Export cannot run now (None when it can)."""
-        if not checkpoint_path(self.run_dir).is_file():
-            return f"{self.run_dir} has no checkpoint yet ({CHECKPOINT}); train first."
+        folder = RunFolder(self.run_dir)
+        if not folder.checkpoint_path.is_file():
+            return f"{self.run_dir} has no checkpoint yet ({folder.CHECKPOINT}); train first."
         if not self.out_edit.text().strip():
             return "Choose an output file."
         out = self.output()
-        if out.resolve() == (self.run_dir / "model.safetensors").resolve():
-            return "That is the run's own model.safetensors; choose another name."
+        if out.resolve() == folder.model_path.resolve():
+            return f"That is the run's own {folder.MODEL}; choose another name."
         if out.exists() and out.is_dir():
             return f"{out} is a folder; choose a file name."
         if out.suffix.lower() == ".onnx" and not self.onnx_radio.isEnabled():

@@ -33,7 +33,7 @@ from noiseda_core.events import (
     Validation,
     event_from_json,
 )
-from noiseda_core.run_folder import checkpoint_path
+from noiseda_core.run_folder import RunFolder
 
 LOG_LINES = 200
 
@@ -348,7 +348,7 @@ class TrainingJob(QObject):
     def _find_checkpoint(self) -> str:
         if self.run_dir is None:
             return ""
-        last = checkpoint_path(self.run_dir)
+        last = RunFolder(self.run_dir).checkpoint_path
         return str(last) if last.is_file() else (self.last_checkpoint or "")
 
 

@@ -13,7 +13,6 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QInputDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QTabWidget,
@@ -22,13 +21,19 @@ from PySide6.QtWidgets import (
 )
 
 from noiseda_core.config import Config, save_config
+from noiseda_core.errors import UserError
+from noiseda_core.events import Finished
+from noiseda_core.run_folder import RunFolder
 
 from . import APP_NAME, settings
+from .before_after import before_after
+from .export_dialog import ExportDialog
 from .jobs import Failure, JobState, TrainingJob
 from .menus import Menus
-from .run_index import RunSummary
+from .run_index import RunSummary, summarize
 from .tasks import run_in_thread
 from .theme import icon
+from .views.restore_view import RestoreView
 from .views.runs_view import RunsView
 from .views.setup_view import SetupView
 from .views.training_view import TrainingView
@@ -36,17 +41,6 @@ from .widgets.resume_offer import ResumeOffer
 
 STOP_TIMEOUT_S = 20.0
 STATUS_MS = 10_000  # status-bar messages fade instead of lingering on other pages
-
-
-def _make_restore_view(parent: QWidget) -> QWidget:
-    """GUI-B's restore view, or a placeholder when it cannot be imported."""
-    try:
-        from .views.restore_view import RestoreView
-    except ImportError as exc:  # the app still trains without it
-        label = QLabel(f"The restore view is not available ({exc}).", parent)
-        label.setWordWrap(True)
-        return label
-    return RestoreView(parent)
 
 
 class MainWindow(QMainWindow):
@@ -68,12 +62,13 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self.confirm_close = confirm_close
         self.run_dir: Path | None = None
+        self._new_run: Path | None = None  # a fresh start's folder, until the worker wrote in it
         self._closing = False
         self._shown_once = False
         self.job = TrainingJob(self, worker=worker, extra_env=extra_env)
         self.setup_view = SetupView(self)
         self.training_view = TrainingView(self)
-        self.restore_view = _make_restore_view(self)
+        self.restore_view = RestoreView(self)
         self.runs_view = RunsView(self)
         self.training_view.attach(self.job)
         self.tabs = QTabWidget(self)
@@ -149,17 +144,17 @@ class MainWindow(QMainWindow):
 
     def theme_changed(self) -> None:
         """View → Appearance switched: widgets that paint their own colours follow."""
-        restyle = getattr(self.training_view._plot, "restyle", None)
-        if restyle is not None:
-            restyle()
+        self.training_view.restyle()
 
-    def _in_restore(self, control: str) -> None:
-        """Show the Restore page and press its open-images button or model slot's button."""
-        widget = getattr(self.restore_view, control, None)
-        if widget is None:
-            return
+    def choose_images_to_restore(self) -> None:
+        """File → Open images: the Restore page, and its file dialog."""
         self.tabs.setCurrentWidget(self.restore_view)
-        getattr(widget, "button", widget).click()
+        self.restore_view.choose_images()
+
+    def choose_model_to_restore(self) -> None:
+        """File → Open model: the Restore page, and its model dialog."""
+        self.tabs.setCurrentWidget(self.restore_view)
+        self.restore_view.choose_model()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
@@ -181,37 +176,40 @@ class MainWindow(QMainWindow):
         root.mkdir(parents=True, exist_ok=True)
         base = f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.train.mode.value}"
         path, n = root / base, 2
-        while path.exists() or path.with_suffix(".toml").exists():
+        while path.exists():
             path, n = root / f"{base}-{n}", n + 1
         return path
 
     def start_training(self, cfg: Config, run_dir: Path | None = None) -> Path | None:
-        """Write the config next to a new run folder and start the worker on it."""
+        """Write the config into a new run folder (its record: the worker starts the run from
+        it and saves the resolved config in its place) and start the worker on it."""
         if self.job.active:
             self.setup_view.show_status("A training run is already going; stop it first.", ok=False)
             return None
         run_dir = Path(run_dir) if run_dir else self.new_run_dir(cfg)
-        config_path = run_dir.with_suffix(".toml")  # re-run from a terminal: noiseda train THIS
+        config_path = RunFolder(run_dir).config_path
         try:
-            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            run_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, config_path)
-        except OSError as exc:
+        except (OSError, UserError) as exc:
             self.setup_view.show_status(f"Cannot write {config_path}: {exc}", ok=False)
             return None
-        nproc = self.setup_view.gpu_count() if self.setup_view.options.all_gpus.isChecked() else 1
-        self.run_dir = run_dir
+        self.run_dir = self._new_run = run_dir
         self.training_view.begin(run_dir, fresh=True)
-        self.job.start(config_path, run_dir, nproc=max(1, nproc))
+        self.job.start(config_path, run_dir, nproc=self.setup_view.training_processes())
         self.tabs.setCurrentWidget(self.training_view)
-        self.setup_view.show_status(f"Training in {run_dir}", ok=True)
+        self.setup_view.show_status(
+            f"Training in {run_dir} (from a terminal: noiseda train {config_path} "
+            "--run-dir NEW_FOLDER)",
+            ok=True,
+        )
         return run_dir
 
     def continue_training(self) -> None:
         if self.run_dir is None or self.job.active:
             return
-        nproc = self.setup_view.gpu_count() if self.setup_view.options.all_gpus.isChecked() else 1
         self.training_view.begin(self.run_dir, fresh=False)
-        self.job.start(None, self.run_dir, resume=True, nproc=max(1, nproc))
+        self.job.start(None, self.run_dir, resume=True, nproc=self.setup_view.training_processes())
         self.tabs.setCurrentWidget(self.training_view)
         self.setup_view.show_status(f"Continuing {self.run_dir}", ok=True)
 
@@ -223,9 +221,7 @@ class MainWindow(QMainWindow):
             return None
         step = view.shown_step()
         end = view.finished_event
-        planned = (
-            getattr(end, "planned_steps", None) if getattr(end, "out_of_time", False) else None
-        )
+        planned = end.planned_steps if end is not None and end.out_of_time else None
         dialog = QInputDialog(self)
         dialog.setWindowTitle("Train longer")
         dialog.setInputMode(QInputDialog.InputMode.IntInput)
@@ -241,16 +237,16 @@ class MainWindow(QMainWindow):
         return dialog
 
     def train_longer(self, steps: int) -> None:
-        """Continue the finished run on the Training page until ``steps`` (only train.steps changes)."""
+        """Continue the finished run on the Training page until ``steps`` (only train.steps
+        changes)."""
         if self.run_dir is None or self.job.active:
             return
-        nproc = self.setup_view.gpu_count() if self.setup_view.options.all_gpus.isChecked() else 1
         self.training_view.begin(self.run_dir, fresh=False)
         self.job.start(
             None,
             self.run_dir,
             resume=True,
-            nproc=max(1, nproc),
+            nproc=self.setup_view.training_processes(),
             overrides=[f"train.steps={int(steps)}"],
         )
         self.tabs.setCurrentWidget(self.training_view)
@@ -262,12 +258,11 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ runs
     def _run_summary(self, path: Path) -> RunSummary:
-        from .run_index import summarize
-
         return self.runs_view.summary(Path(path)) or summarize(Path(path))
 
     def open_run(self, path: Path) -> bool:
-        """Show a past run's curves and previews on the Training page (not while training another)."""
+        """Show a past run's curves and previews on the Training page (not while training
+        another)."""
         path = Path(path)
         if self.job.active:
             if path != self.run_dir:
@@ -315,7 +310,7 @@ class MainWindow(QMainWindow):
                 return
 
     def _job_state(self, state: str) -> None:
-        self.setup_view.start_button.setEnabled(
+        self.setup_view.set_start_enabled(
             JobState(state)
             not in {JobState.STARTING, JobState.RUNNING, JobState.PAUSED, JobState.STOPPING}
         )
@@ -328,13 +323,14 @@ class MainWindow(QMainWindow):
             if active is not None and self.resume_offer.run == active:
                 self.resume_offer.hide()
 
-    def _job_finished(self, event: object) -> None:
+    def _job_finished(self, event: Finished) -> None:
         settings.put("runs/active", "")
-        stopped = bool(getattr(event, "stopped", False))
+        self._new_run = None
+        stopped = event.stopped
         self.statusBar().showMessage(
             "Training stopped; checkpoint kept." if stopped else "Training finished.", STATUS_MS
         )
-        step = int(getattr(event, "step", 0))
+        step = event.step
         self.setup_view.show_status(
             f"Last run {'stopped' if stopped else 'finished'} at step {step:,}: {self.run_dir}",
             ok=True,
@@ -355,11 +351,9 @@ class MainWindow(QMainWindow):
     def open_before_after(self, run_dir: Path | None = None) -> bool:
         """A warm-started run: Restore compares the starting and the adapted model on a real
         image ("before adaptation" ↔ "after adaptation"). False when there is nothing to compare."""
-        from .before_after import before_after
-
         run_dir = Path(run_dir) if run_dir else self.run_dir
         plan = before_after(run_dir) if run_dir else None
-        if plan is None or not hasattr(self.restore_view, "compare_before_after"):
+        if plan is None:
             return False
         self.restore_view.compare_before_after(plan.adapted, plan.start, plan.image)
         self.tabs.setCurrentWidget(self.restore_view)
@@ -367,6 +361,7 @@ class MainWindow(QMainWindow):
 
     def _job_failed(self, failure: Failure) -> None:
         settings.put("runs/active", "")
+        self._forget_unstarted_run()
         self.statusBar().showMessage(
             "Training failed: " + failure.message.splitlines()[0], STATUS_MS
         )
@@ -377,10 +372,23 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.training_view)
         self.training_failed.emit(failure)
 
+    def _forget_unstarted_run(self) -> None:
+        """A fresh start the worker refused before writing anything: its folder holds only
+        the config this window wrote there, which goes with the folder (nothing stray)."""
+        folder, self._new_run = (RunFolder(self._new_run) if self._new_run else None), None
+        if folder is None or self.job.run_dir != folder.root or self.job.last_progress:
+            return
+        try:
+            if [p.name for p in folder.root.iterdir()] == [folder.CONFIG]:
+                folder.config_path.unlink()
+                folder.root.rmdir()
+        except OSError:  # gone or changed meanwhile: leave what is there
+            pass
+
     def open_model_in_restore(self, run_dir: Path | None = None) -> None:
         run_dir = Path(run_dir) if run_dir else self.run_dir
-        model = run_dir / "model.safetensors" if run_dir else None
-        if model is None or not model.is_file() or not hasattr(self.restore_view, "open_model"):
+        model = RunFolder(run_dir).model_path if run_dir else None
+        if model is None or not model.is_file():
             return
         self.restore_view.open_model(model)
         self.tabs.setCurrentWidget(self.restore_view)
@@ -392,16 +400,11 @@ class MainWindow(QMainWindow):
                 self, "Export", "Train a model first: export needs a run folder."
             )
             return None
-        try:
-            from .export_dialog import ExportDialog
-        except ImportError as exc:
-            QMessageBox.warning(self, "Export", f"Export is not available ({exc}).")
-            return None
         dialog = ExportDialog(self, run_dir)
         dialog.open()
         return dialog
 
-    def _about(self) -> None:
+    def show_about(self) -> None:
         QMessageBox.about(
             self,
             APP_NAME,
@@ -428,10 +431,8 @@ class MainWindow(QMainWindow):
                 self.job.stop(kill_after_s=STOP_TIMEOUT_S)
             event.ignore()  # closes again when the worker has exited
             return
-        self.setup_view.device_label.stop_query()
+        self.setup_view.stop_device_query()
         settings.put("window/geometry", self.saveGeometry())
         self.setup_view.save_state()
-        shutdown = getattr(self.restore_view, "shutdown", None)
-        if shutdown is not None:
-            shutdown(5000)
+        self.restore_view.shutdown(5000)
         super().closeEvent(event)

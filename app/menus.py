@@ -68,20 +68,20 @@ class Menus:
         w, m = self.window, self.file_menu
         self._action(m, "Try with &demo data", lambda: w.setup_view.load_demo(), icon_name="demo")
         self.load_action = self._action(
-            m, "&Load configuration…", w.setup_view._load_dialog, icon_name="open"
+            m, "&Load configuration…", w.setup_view.open_load_dialog, icon_name="open"
         )
         self.save_config_action = self._action(
-            m, "&Save configuration…", w.setup_view._save_dialog, icon_name="save"
+            m, "&Save configuration…", w.setup_view.open_save_dialog, icon_name="save"
         )
         m.addSeparator()
         self.open_images_action = self._action(
-            m, "&Open images to restore…", lambda: w._in_restore("open_button"), icon_name="open"
+            m, "&Open images to restore…", w.choose_images_to_restore, icon_name="open"
         )
         self.open_model_action = self._action(
-            m, "Open &model…", lambda: w._in_restore("slot_a"), ["Ctrl+Shift+O"], "restore"
+            m, "Open &model…", w.choose_model_to_restore, ["Ctrl+Shift+O"], "restore"
         )
         self.save_result_action = self._action(
-            m, "Save &result…", self._save_result, icon_name="save"
+            m, "Save &result…", w.restore_view.choose_save, icon_name="save"
         )
         self.export_action = self._action(m, "&Export…", w.open_export, ["Ctrl+E"], "export")
         m.addSeparator()
@@ -94,12 +94,11 @@ class Menus:
 
     def _view(self) -> None:
         restore = self.window.restore_view
-        compare = getattr(restore, "compare", None)
         slots: dict[str, Callable[[], object]] = {
-            "side_action": lambda: compare.set_swipe_mode(False),
-            "swipe_action": lambda: compare.set_swipe_mode(True),
-            "fit_action": lambda: compare.fit_to_window(),
-            "actual_action": lambda: compare.actual_size(),
+            "side_action": lambda: restore.set_swipe_mode(False),
+            "swipe_action": lambda: restore.set_swipe_mode(True),
+            "fit_action": restore.fit_to_window,
+            "actual_action": restore.actual_size,
             "next_action": lambda: restore.step_image(1),
             "previous_action": lambda: restore.step_image(-1),
         }
@@ -133,7 +132,7 @@ class Menus:
             self.help_menu, "Quick &guide", lambda: show_guide(self.window)
         )
         self.help_menu.addSeparator()
-        self._action(self.help_menu, "&About", self.window._about)
+        self._action(self.help_menu, "&About", self.window.show_about)
 
     # ------------------------------------------------------------------ behaviour
     def page_changed(self, *_: object) -> None:
@@ -146,14 +145,9 @@ class Menus:
         self.open_images_action.setShortcut(open_key if in_restore else QKeySequence())
         self.save_config_action.setShortcut(QKeySequence() if in_restore else save_key)
         self.save_result_action.setShortcut(save_key if in_restore else QKeySequence())
-        self.save_result_action.setEnabled(in_restore and hasattr(w.restore_view, "choose_save"))
+        self.save_result_action.setEnabled(in_restore)
         for action in self.compare_actions:
-            action.setEnabled(in_restore and hasattr(w.restore_view, "compare"))
-
-    def _save_result(self) -> None:
-        choose = getattr(self.window.restore_view, "choose_save", None)
-        if choose is not None:
-            choose()
+            action.setEnabled(in_restore)
 
     def set_theme(self, key: str) -> None:
         settings.put("view/theme", key)

@@ -22,6 +22,8 @@ from noiseda_core.errors import UserError
 if TYPE_CHECKING:
     import torch
 
+    from noiseda_core.restore_files import RestoreReport
+
 
 # --------------------------------------------------------------- QImage <-> arrays
 def qimage_to_array(image: QImage) -> np.ndarray:
@@ -71,15 +73,19 @@ class LoadedModel:
         """Caption name: the file stem, or the run folder for a run's model.safetensors."""
         if self.caption:
             return self.caption
-        if self.path.stem == "model" and self.path.parent.name:
+        if self._in_run_folder():
             return self.path.parent.name
         return self.path.stem
 
+    def _in_run_folder(self) -> bool:
+        """A run's own exported model (``RunFolder.model_path``): named after its run."""
+        from noiseda_core.run_folder import RunFolder
+
+        return bool(self.path.parent.name) and self.path == RunFolder(self.path.parent).model_path
+
     def summary(self) -> str:
         """One line: file · arch · parameters · extra facts from the metadata."""
-        folder = (
-            self.path.parent.name if self.path.stem == "model" and self.path.parent.name else ""
-        )
+        folder = self.path.parent.name if self._in_run_folder() else ""
         shown = f"{folder}/{self.path.name}" if folder else self.path.name
         if self.caption:
             shown = f"{self.caption}: {shown}"
@@ -217,7 +223,8 @@ def restore_source(source: Source, models: list[LoadedModel]) -> Restored:
     """Read ``source`` and restore it with each model in turn.
 
     ``policy.restore`` picks tiles for large images (and smaller ones when memory
-    runs out), so the view never has to choose a tile size.
+    runs out), so the view never has to choose a tile size; ``tiled`` is the policy's
+    decision for this image, as it stands after the restore.
     """
     import torch
 
@@ -238,28 +245,20 @@ def restore_source(source: Source, models: list[LoadedModel]) -> Restored:
             outputs.append(tensor_to_array(out))
     seconds = time.perf_counter() - start
     names = [m.name for m in models]
-    tiled = img.shape[1] * img.shape[2] > policy.AUTO_TILE_PIXELS
+    size = (img.shape[1], img.shape[2])
+    tiled = any(policy.tile_for(m.model, size, m.device) is not None for m in models)
     return Restored(source, tensor_to_array(img), outputs, seconds, tiled, names)
 
 
 # ------------------------------------------------------------------------- batch
-def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
-    """Files stay; folders become their images. Returns (images, skipped non-images)."""
-    from noiseda_core.imageio import IMAGE_SUFFIXES, scan_images
+def collect_images(paths: list[Path]) -> tuple[list[Path], RestoreReport]:
+    """The images in ``paths`` (folders searched) as ``noiseda restore`` collects them, and
+    the core's ``RestoreReport`` of what it skipped (non-images) or could not open."""
+    from noiseda_core.restore_files import RestoreReport, collect_inputs
 
-    images: list[Path] = []
-    skipped: list[Path] = []
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            scan = scan_images(path)
-            images.extend(scan.images)
-            skipped.extend(scan.skipped)
-        elif path.suffix.lower() in IMAGE_SUFFIXES:
-            images.append(path)
-        else:
-            skipped.append(path)
-    return images, skipped
+    report = RestoreReport()
+    images = [path for path, _ in collect_inputs([Path(p) for p in paths], report)]
+    return images, report
 
 
 def check_output_folder(inputs: list[Path], out_dir: Path) -> None:

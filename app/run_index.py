@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from noiseda_core.run_folder import checkpoint_path
+from noiseda_core.run_folder import RunFolder
 
 STATES = ("running", "finished", "stopped", "failed", "interrupted", "damaged")
 
@@ -54,40 +54,43 @@ def summarize(path: Path) -> RunSummary:
     """The core's ``run_state`` of ``path`` as the runs panel shows it."""
     from noiseda_core.run_status import run_state  # here: it imports torch (off the GUI thread)
 
-    path = Path(path)
-    state = run_state(path)
+    folder = RunFolder(path)
+    state = run_state(folder.root)
     return RunSummary(
-        path,
+        folder.root,
         state.status.value,
         state.step,
         state.total_steps,
         state.best_psnr,
         state.started,
-        checkpoint_path(path).is_file(),
-        (path / "model.safetensors").is_file(),
-        state.message,
-        bool(getattr(state, "damaged", 0)),
-        **{
-            key: getattr(state, key, None)
-            for key in ("kept", "kept_step", "kept_psnr", "start_psnr", "latest_psnr")
-        },
-        kept_source=getattr(state, "kept_source", "") or "",
+        checkpoint=folder.checkpoint_path.is_file(),
+        model=state.model is not None,
+        message=state.message,
+        damaged=bool(state.damaged),
+        kept=state.kept,
+        kept_step=state.kept_step,
+        kept_psnr=state.kept_psnr,
+        start_psnr=state.start_psnr,
+        latest_psnr=state.latest_psnr,
+        kept_source=state.kept_source,
     )
 
 
 def damaged_summary(path: Path, exc: Exception) -> RunSummary:
     """The row of a run folder whose files could not be summarised."""
+    folder = RunFolder(path)
     return RunSummary(
-        path,
+        folder.root,
         "damaged",
         0,
         0,
         None,
-        _mtime(path / "config.toml"),
-        False,
-        False,
-        f"could not read this run ({exc.__class__.__name__}: {exc}); check {path / 'events.jsonl'}",
-        True,
+        _mtime(folder.config_path),
+        checkpoint=False,
+        model=False,
+        message=f"could not read this run ({exc.__class__.__name__}: {exc}); "
+        f"check {folder.events_path}",
+        damaged=True,
     )
 
 
@@ -109,7 +112,7 @@ def find_runs(roots: list[Path]) -> list[RunSummary]:
             continue
         for child in children:
             key = child.resolve()
-            if key in seen or not (child / "config.toml").is_file():
+            if key in seen or not RunFolder(child).config_path.is_file():
                 continue
             seen.add(key)
             try:

@@ -19,7 +19,10 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
+from noiseda_core.run_folder import RunFolder
+
 from . import settings
+from .jobs import Failure
 from .tasks import wait_all
 
 TINY = {  # widget name on TrainingOptions → value (the restorer is the built-in's, unet-t)
@@ -103,7 +106,7 @@ def tour_steps(window: object, out: Path, work: Path, quick: bool = True) -> Non
         raise TourError("training did not start: " + setup.status.text())
     wait_until(lambda: bool(outcome), 420 if quick else 900, "the training run to finish")
     result = outcome[0]
-    if hasattr(result, "traceback"):
+    if isinstance(result, Failure):
         raise TourError(f"training failed: {result.message}\n{result.traceback}\n{result.log_tail}")
     if training.plot.point_count() == 0 or not training.previews.history:
         raise TourError("training finished but the curves or previews stayed empty")
@@ -113,13 +116,12 @@ def tour_steps(window: object, out: Path, work: Path, quick: bool = True) -> Non
     print(f"tour: score line: {training.scores.text()}", flush=True)
     import shutil
 
-    for name in ("events.jsonl", "config.toml"):  # the run's own record, beside the pictures
-        if (window.run_dir / name).is_file():
-            shutil.copyfile(window.run_dir / name, out / f"run_{name}")
+    run = RunFolder(window.run_dir)
+    for path in (run.events_path, run.config_path):  # the run's own record, beside the pictures
+        if path.is_file():
+            shutil.copyfile(path, out / f"run_{path.name}")
 
     restore = window.restore_view
-    if not hasattr(restore, "open_images"):
-        raise TourError("the restore view is not available")
     wait_until(
         lambda: restore.model() is not None and restore.second_model() is not None,
         120,

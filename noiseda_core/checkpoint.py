@@ -2,7 +2,7 @@
 
 A resume state is a ``torch.save`` of plain containers and tensors only, so it loads
 with ``torch.load(..., weights_only=True)``: nothing is ever unpickled. It is written
-atomically to ``RUN_DIR/checkpoints/last.pt``; a kill never leaves a broken file.
+atomically to the run's ``RunFolder.checkpoint_path``; a kill never leaves a broken file.
 
 On disk the file is ``MAGIC`` (8 bytes), the SHA-256 of the rest (32 bytes), then the
 ``torch.save`` bytes: one flipped bit is caught on load instead of training on garbage.
@@ -20,7 +20,7 @@ import torch
 
 from .atomic import atomic_write_bytes
 from .errors import UserError
-from .run_folder import checkpoint_path
+from .run_folder import RunFolder, checkpoint_path
 
 FORMAT_VERSION = 1
 MAGIC = b"NDACKPT\x01"
@@ -231,7 +231,8 @@ def export_target(run_dir: Path, out: Path, fmt: str, *, overwrite: bool) -> Pat
     """
     if out.is_dir():
         out = out / f"{run_dir.resolve().name}.{'onnx' if fmt == 'onnx' else 'safetensors'}"
-    own = {run_dir / "config.toml", run_dir / "events.jsonl", checkpoint_path(run_dir)}
+    folder = RunFolder(run_dir)
+    own = {folder.config_path, folder.events_path, folder.checkpoint_path}
     if out.exists() and any(out.resolve() == p.resolve() for p in own if p.exists()):
         raise UserError(f"{out} is part of the run folder itself; choose another --out")
     if out.exists() and not out.is_file():

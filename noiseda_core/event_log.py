@@ -1,4 +1,4 @@
-"""Reading a run's ``events.jsonl`` when it may end in a torn line (a crash mid-write).
+"""Reading a run's event file (``RunFolder.events_path``) that may end in a torn line.
 
 Readers skip lines that are not whole JSON objects with a ``type``; events of types
 this version does not know are skipped too (newer versions may add some). Lines of a
@@ -51,11 +51,12 @@ class EventLog:
     damaged: int = 0
 
 
-def read_event_log(run_dir: Path) -> EventLog:
-    """Every valid event of ``run_dir/events.jsonl``; torn lines (kills) are not damage."""
+def read_event_log(events_path: Path) -> EventLog:
+    """Every valid event of a run's event file (``RunFolder.events_path``); torn lines
+    (kills) are not damage."""
     log = EventLog()
     try:
-        text = (Path(run_dir) / "events.jsonl").read_bytes().decode("utf-8", errors="replace")
+        text = Path(events_path).read_bytes().decode("utf-8", errors="replace")
     except OSError:
         return log
     for line in text.splitlines():
@@ -80,6 +81,6 @@ def read_event_log(run_dir: Path) -> EventLog:
     return log
 
 
-def read_events(run_dir: Path) -> list[Event]:
-    """The events of a run folder, oldest first; torn, damaged and unknown lines skipped."""
-    return read_event_log(run_dir).events
+def read_events(events_path: Path) -> list[Event]:
+    """The events of a run's event file, oldest first; torn, damaged and unknown lines skipped."""
+    return read_event_log(events_path).events

@@ -161,7 +161,7 @@ def saved_start_scores(events_path: Path) -> tuple[float, float] | None:
     from .event_log import read_events
     from .events import Validation
 
-    for event in read_events(Path(events_path).parent):
+    for event in read_events(Path(events_path)):
         if isinstance(event, Validation) and event.psnr_start is not None:
             return event.psnr_start, event.ssim_start or 0.0
     return None

@@ -37,10 +37,11 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _collect(
+def collect_inputs(
     inputs: list[Path], report: RestoreReport, out_dir: Path | None = None
 ) -> list[tuple[Path, Path]]:
-    """(image path, output path relative to out_dir) for files and folders given.
+    """(image path, output path relative to out_dir) for files and folders given; non-images
+    go in ``report.skipped``, missing or unreadable ones in ``report.failed`` with the reason.
 
     When ``out_dir`` is a subfolder of an input folder, the images inside it (earlier
     outputs) are not inputs.
@@ -104,7 +105,7 @@ def output_names(rels: list[Path]) -> list[Path]:
 
 def existing_outputs(inputs: list[Path], out_dir: Path) -> list[Path]:
     """The files a ``restore_paths(inputs, out_dir)`` would replace."""
-    jobs = _collect(list(inputs), RestoreReport(), Path(out_dir))
+    jobs = collect_inputs(list(inputs), RestoreReport(), Path(out_dir))
     names = output_names([rel for _, rel in jobs])
     return [Path(out_dir) / n for n in names if (Path(out_dir) / n).exists()]
 
@@ -150,7 +151,7 @@ def restore_paths(
 
     report = RestoreReport()
     out_dir = Path(out_dir)
-    jobs = _collect(list(inputs), report, out_dir)
+    jobs = collect_inputs(list(inputs), report, out_dir)
     protect = FileSet(p for p, _ in jobs)  # one lookup per output, not one per input
     names = output_names([rel for _, rel in jobs])
     targets = [(src, out_dir / name) for (src, _), name in zip(jobs, names)]

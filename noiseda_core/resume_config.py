@@ -20,6 +20,7 @@ from typing import Any
 
 from .config import Config, apply_overrides, config_from_dict, config_to_dict, load_config
 from .errors import UserError
+from .run_folder import RunFolder
 
 CHANGEABLE = {"train.steps"}
 
@@ -53,7 +54,7 @@ def resumed_config(run_dir: Path, state: dict, overrides: list[str] | None = Non
             f"the checkpoint of {run_dir} holds a config this version refuses "
             f"({exc}); start a new run"
         ) from None
-    path = run_dir / "config.toml"
+    path = RunFolder(run_dir).config_path
     on_disk = saved
     if path.is_file():
         try:
@@ -102,10 +103,10 @@ def _with_schedule(run_dir: Path, cfg: Config, schedule: dict[str, Any]) -> Conf
 
 def restart_config(run_dir: Path, overrides: list[str] | None = None) -> Config:
     """A run with no checkpoint yet: its ``config.toml``, to train from step 0."""
-    path = Path(run_dir) / "config.toml"
+    path = RunFolder(run_dir).config_path
     if not path.is_file():
         raise UserError(
-            f"{run_dir} is not a run folder (no config.toml and no checkpoint "
+            f"{run_dir} is not a run folder (no {path.name} and no checkpoint "
             "inside); start a new run with a config file"
         )
     return load_config(path, overrides)

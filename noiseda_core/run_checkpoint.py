@@ -55,7 +55,7 @@ def restore_rng(
 
 
 def save_checkpoint(run: Run, step: int, schedule: Schedule) -> Checkpoint | None:
-    """Write ``RUN_DIR/checkpoints/last.pt`` (a collective: every rank must call it).
+    """Write the run's ``RunFolder.checkpoint_path`` (a collective: every rank must call it).
 
     ``schedule``: the run's length and intervals now (a time budget may have resized
     them; a resume continues with them, ``resume_config.resumed_config``)."""

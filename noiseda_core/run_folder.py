@@ -10,6 +10,8 @@
 
 ``events.jsonl`` is the source of truth for a run's state (``run_status.py``). A
 crash can tear its last line; readers skip torn lines and a resume drops them.
+Code names these paths only through ``RunFolder``'s properties (``RunFolder(root)``
+touches no disk), never by spelling the names again.
 """
 
 from __future__ import annotations
@@ -22,37 +24,78 @@ from pathlib import Path
 from .atomic import atomic_write_bytes, disk_error, remove_stale_temporaries
 from .config import Config, save_config
 from .errors import UserError
-from .event_log import parsed_lines, read_events, step_of  # read_events is also re-exported
-from .events import Event, Finished
+from .event_log import EventLog, parsed_lines, read_event_log, step_of
+from .events import Event, Finished, Started
 from .run_lock import LOCK_NAME, PID_LOCK_NAME, RunLock, is_locked
-
-CHECKPOINT = Path("checkpoints", "last.pt")  # the resume state, inside the run folder
-
-# what a run writes; a folder holding only these and no checkpoint may be started again
-LOCK_FILES = {LOCK_NAME, PID_LOCK_NAME}
-RUN_FILES = {
-    "config.toml",
-    "events.jsonl",
-    "previews",
-    "checkpoints",
-    "model.safetensors",
-    "tensorboard",
-    *LOCK_FILES,
-}
 
 
 class RunFolder:
-    """Creates the layout and appends events; only rank 0 owns one."""
+    """Every path inside a run folder, and the writer of its layout and events.
+
+    ``RunFolder(root)`` only names paths (no disk access): readers such as the app use
+    its properties. ``create``/``existing`` take the lock; only rank 0 owns one of those.
+    """
+
+    CONFIG = "config.toml"
+    EVENTS = "events.jsonl"
+    CHECKPOINTS = "checkpoints"
+    CHECKPOINT = Path(CHECKPOINTS, "last.pt")  # the resume state
+    PREVIEWS = "previews"
+    MODEL = "model.safetensors"
+    TENSORBOARD = "tensorboard"
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.previews = self.root / "previews"
-        self.events_path = self.root / "events.jsonl"
-        self.model_path = self.root / "model.safetensors"
-        self.config_path = self.root / "config.toml"
         self.lock = RunLock(self.root)
         self.sinks: list = []  # extra event consumers (TensorBoard), see add_sink
         self._tail_checked = False
+
+    @property
+    def config_path(self) -> Path:
+        """The resolved config (re-runnable as is)."""
+        return self.root / self.CONFIG
+
+    @property
+    def events_path(self) -> Path:
+        """One JSON event per line: the run's record (``run_status.py`` reads it)."""
+        return self.root / self.EVENTS
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """The resume state (written atomically by ``checkpoint.py``)."""
+        return self.root / self.CHECKPOINT
+
+    @property
+    def previews(self) -> Path:
+        return self.root / self.PREVIEWS
+
+    @property
+    def model_path(self) -> Path:
+        """The exported restorer."""
+        return self.root / self.MODEL
+
+    @property
+    def tensorboard_path(self) -> Path:
+        return self.root / self.TENSORBOARD
+
+    def read_event_log(self) -> EventLog:
+        """The readable events, oldest first, and how many lines were damaged."""
+        return read_event_log(self.events_path)
+
+    def read_events(self) -> list[Event]:
+        """The events, oldest first; torn, damaged and unknown lines skipped."""
+        return self.read_event_log().events
+
+    def timeline(self) -> list[Event]:
+        """The events of the steps the run's last start continued from, oldest first: a
+        resume that went back to a checkpoint redoes the steps after it, so its ``Started``
+        drops the events logged past its step (what a past run's curves show)."""
+        kept: list[Event] = []
+        for event in self.read_events():
+            if isinstance(event, Started):
+                kept = [e for e in kept if e.step <= event.step]
+            kept.append(event)
+        return kept
 
     @classmethod
     def create(cls, root: Path, cfg: Config) -> RunFolder:
@@ -106,7 +149,7 @@ class RunFolder:
             )
         folder = cls(root)
         if not folder.config_path.is_file():
-            raise UserError(f"{root} is not a run folder (no config.toml inside)")
+            raise UserError(f"{root} is not a run folder (no {cls.CONFIG} inside)")
         folder.lock.acquire()
         remove_stale_temporaries(root)
         folder.previews.mkdir(parents=True, exist_ok=True)
@@ -117,7 +160,7 @@ class RunFolder:
         from .tensorboard_sink import TensorBoardSink, tensorboard_available
 
         if tensorboard_available():
-            self.add_sink(TensorBoardSink(self.root))
+            self.add_sink(TensorBoardSink(self.root, self.tensorboard_path))
 
     def close(self) -> None:
         """Flush the sinks and release the lock (the process exiting does the same)."""
@@ -134,8 +177,9 @@ class RunFolder:
         self.sinks.append(sink)
 
     def _clear_unfinished_start(self) -> None:
-        """Remove what a run that never kept a checkpoint left (only our own files)."""
-        for name in RUN_FILES - LOCK_FILES:
+        """Remove what a run that never kept a checkpoint left (only our own files; the
+        config stays until it is replaced atomically: other ranks may be reading it)."""
+        for name in RUN_FILES - LOCK_FILES - {self.CONFIG}:
             path = self.root / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -181,24 +225,42 @@ class RunFolder:
 
     def preview_name(self, step: int, what: str) -> str:
         """Relative path of a preview image, e.g. ``previews/step_000500_real_0.png``."""
-        return f"previews/step_{step:06d}_{what}.png"
+        return f"{self.PREVIEWS}/step_{step:06d}_{what}.png"
+
+
+# what a run writes; a folder holding only these and no checkpoint may be started again
+LOCK_FILES = {LOCK_NAME, PID_LOCK_NAME}
+RUN_FILES = {
+    RunFolder.CONFIG,
+    RunFolder.EVENTS,
+    RunFolder.PREVIEWS,
+    RunFolder.CHECKPOINTS,
+    RunFolder.MODEL,
+    RunFolder.TENSORBOARD,
+    *LOCK_FILES,
+}
+
+
+def read_events(root: Path) -> list[Event]:
+    """The events of the run folder ``root``, oldest first (``RunFolder.read_events``)."""
+    return RunFolder(root).read_events()
 
 
 def run_results(root: Path) -> list[str]:
     """What starting the run in ``root`` again would delete: its exported model, its
     previews, the record that it finished. Empty for a run that never got that far."""
-    root = Path(root)
+    folder = RunFolder(root)
     found = []
-    if (root / "model.safetensors").exists():
-        found.append("its model, model.safetensors")
+    if folder.model_path.exists():
+        found.append(f"its model, {folder.MODEL}")
     try:
-        previews = sum(1 for p in (root / "previews").iterdir() if not p.name.startswith("."))
+        previews = sum(1 for p in folder.previews.iterdir() if not p.name.startswith("."))
     except OSError:
         previews = 0
     if previews:
-        found.append(f"{previews} preview image(s) in previews/")
-    if any(isinstance(event, Finished) for event in read_events(root)):
-        found.append("a finished run in events.jsonl")
+        found.append(f"{previews} preview image(s) in {folder.PREVIEWS}/")
+    if any(isinstance(event, Finished) for event in folder.read_events()):
+        found.append(f"a finished run in {folder.EVENTS}")
     return found
 
 
@@ -208,17 +270,17 @@ def refuse_to_restart_over_results(root: Path) -> None:
     Such a folder (a finished run whose ``checkpoints/`` was removed, say) can be
     neither continued nor started again without deleting what it made.
     """
-    root = Path(root)
-    if (root / "checkpoints" / "last.pt").exists():
+    folder = RunFolder(root)
+    if folder.checkpoint_path.exists():
         return
     found = run_results(root)
     if found:
         raise UserError(
             f"run folder {root} holds {'; '.join(found)}, but no checkpoint to continue from "
-            f"({root / 'checkpoints' / 'last.pt'} is missing): it can be neither resumed nor "
+            f"({folder.checkpoint_path} is missing): it can be neither resumed nor "
             "started again without deleting those, so nothing was changed. Start a new run "
-            f"with its settings: noiseda train {root / 'config.toml'} --run-dir NEW_FOLDER "
-            "(or put checkpoints/ back from a backup and resume)"
+            f"with its settings: noiseda train {folder.config_path} --run-dir NEW_FOLDER "
+            f"(or put {folder.CHECKPOINTS}/ back from a backup and resume)"
         )
 
 
@@ -241,7 +303,7 @@ def restartable(root: Path, *, locked_by_us: bool = False) -> bool:
     names = {p.name for p in root.iterdir() if not ignorable(p.name)}
     if not names - LOCK_FILES:
         return True
-    if not names <= RUN_FILES or "config.toml" not in names:
+    if not names <= RUN_FILES or RunFolder.CONFIG not in names:
         return False
     if checkpoint_path(root).exists() or run_results(root):
         return False
@@ -265,4 +327,4 @@ def default_run_dir(config_path: Path | None) -> Path:
 
 def checkpoint_path(root: Path) -> Path:
     """Where the run folder ``root`` keeps its resume state (written by ``checkpoint.py``)."""
-    return Path(root) / CHECKPOINT
+    return RunFolder(root).checkpoint_path

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .checkpoint import checkpoint_path
-from .event_log import read_event_log
 from .events import Checkpoint, Failed, Finished, Progress, Resized, Started, Validation
+from .run_folder import RunFolder
 from .run_lock import is_locked
 
 
@@ -88,7 +87,8 @@ def run_state(path: Path) -> RunState:
     began: float | None = None
     last_end: Finished | None = None
     start_psnr = latest = None
-    log = read_event_log(path)
+    folder = RunFolder(path)
+    log = folder.read_event_log()
     for event in log.events:
         step = max(step, event.step) if not isinstance(event, Started) else event.step
         if isinstance(event, Started):
@@ -111,17 +111,17 @@ def run_state(path: Path) -> RunState:
             )
             if best is None or event.psnr > best:
                 best, best_step = event.psnr, event.step
-    if checkpoint_step is not None and not checkpoint_path(path).is_file():
+    if checkpoint_step is not None and not folder.checkpoint_path.is_file():
         checkpoint_step = None
     if is_locked(path):
         status = RunStatus.RUNNING
     if log.damaged:
         note = (
-            f"{log.damaged} damaged line(s) in {path / 'events.jsonl'} were skipped; "
+            f"{log.damaged} damaged line(s) in {folder.events_path} were skipped; "
             "the state shown may be incomplete"
         )
         message = f"{message}; {note}" if message else note
-    model = path / "model.safetensors"
+    model = folder.model_path
     kept = last_end if last_end is not None and model.is_file() else None
     return RunState(
         path=path,
@@ -131,8 +131,8 @@ def run_state(path: Path) -> RunState:
         checkpoint_step=checkpoint_step,
         best_psnr=best,
         best_psnr_step=best_step,
-        started=datetime.fromtimestamp(began) if began else _mtime(path / "config.toml"),
-        updated=_mtime(path / "events.jsonl") or _mtime(path / "config.toml"),
+        started=datetime.fromtimestamp(began) if began else _mtime(folder.config_path),
+        updated=_mtime(folder.events_path) or _mtime(folder.config_path),
         message=message,
         model=model if model.is_file() else None,
         damaged=log.damaged,
@@ -152,5 +152,5 @@ def find_runs(root: Path) -> list[RunState]:
     root = Path(root)
     if not root.is_dir():
         return []
-    states = [run_state(p) for p in root.iterdir() if (p / "config.toml").is_file()]
+    states = [run_state(p) for p in root.iterdir() if RunFolder(p).config_path.is_file()]
     return sorted(states, key=lambda s: s.updated or datetime.min, reverse=True)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from .events import Checkpoint, Event, Failed, Finished, Preview, Progress, Started, Validation
 
-FOLDER = "tensorboard"
 SCALARS = {  # Progress field → TensorBoard tag
     "loss_total": "train/loss_total",
     "loss_res": "train/loss_res",
@@ -40,11 +39,13 @@ def tensorboard_available() -> bool:
 
 
 class TensorBoardSink:
-    """A ``RunFolder`` sink: ``write(event)`` per event, ``close()`` at the end."""
+    """A ``RunFolder`` sink: ``write(event)`` per event, ``close()`` at the end.
 
-    def __init__(self, run_dir: Path) -> None:
+    ``log_dir`` is the run folder's ``RunFolder.tensorboard_path``."""
+
+    def __init__(self, run_dir: Path, log_dir: Path) -> None:
         self.run_dir = Path(run_dir)
-        self.log_dir = self.run_dir / FOLDER
+        self.log_dir = Path(log_dir)
         self._writer = None
 
     def _open(self, purge_step: int | None) -> None:

@@ -239,3 +239,34 @@ def test_cancel_stops_a_batch(qtbot, view, models, tmp_path, monkeypatch) -> Non
     assert report.stopped and len(report.written) == 1
     assert [p.name for p in out.iterdir()] == ["p0.png"]
     assert "cancelled" in view.banner.text()
+
+
+def test_a_restored_image_is_called_tiled_when_the_policy_tiled_it(
+    models, tmp_path, monkeypatch
+) -> None:
+    """Where memory is measured (a GPU) the tile comes from it, not from a pixel count: an
+    image far below ``AUTO_TILE_PIXELS`` is tiled when little memory is free."""
+    from fake_measure import CurveMeasure, install
+
+    from app.restore_jobs import Source, load_model, restore_source
+    from noiseda_core import policy
+
+    install(monkeypatch, CurveMeasure(free=1e6, per_pixel=1000.0))  # room for the least tile
+    loaded = load_model(models[0])
+    side = policy.TILE_PROBE * 2 + 8  # more than tile_batch (4) tiles of the least side
+    assert side * side < policy.AUTO_TILE_PIXELS
+    result = restore_source(Source("big", pixels=noisy_image(0, side)), [loaded])
+    assert result.tiled
+    small = restore_source(Source("small", pixels=noisy_image(1, 40)), [loaded])
+    assert not small.tiled
+
+
+def test_opened_paths_are_collected_as_noiseda_restore_collects_them(qtbot, view, tmp_path) -> None:
+    """The core's collector: a folder's images are listed, a missing file is named in the
+    banner with the reason instead of being listed, a non-image is skipped."""
+    folder = tmp_path / "photos"
+    images = [write_png(folder / "a.png", 0), write_png(folder / "sub" / "b.png", 1)]
+    (folder / "notes.txt").write_text("not an image")
+    view.open_images([folder, tmp_path / "missing.png"])
+    qtbot.waitUntil(lambda: view.image_list.file_paths() == images, timeout=WAIT)
+    assert "missing.png" in view.banner.text() and "no such file" in view.banner.text()

@@ -30,7 +30,7 @@ def project(tmp_path):
 def test_progress_reaches_the_plot_and_previews(qtbot, tmp_path, project):
     window = make_window(qtbot, tmp_path, FAKE_STEPS=40, FAKE_DELAY=0.005)
     with qtbot.waitSignal(window.training_done, timeout=30000) as done:
-        run_dir = window.start_training(tiny_config(project))
+        window.start_training(tiny_config(project))
     assert not done.args[0].stopped
     view = window.training_view
     assert view.plot.point_count() >= 40 * 3  # restoration, diffusion, triplet
@@ -40,7 +40,21 @@ def test_progress_reaches_the_plot_and_previews(qtbot, tmp_path, project):
     assert not view.previews.syn_image.source().isNull()
     view.previews.slider.setValue(0)  # scrub back
     assert view.previews.shown_step == 10
-    assert (run_dir.with_suffix(".toml")).is_file()  # the config the worker was given
+
+
+def test_start_leaves_nothing_beside_the_run_folder(qtbot, tmp_path, project):
+    """The worker is given the run folder's own config.toml: no stray ``<run>.toml``."""
+    from noiseda_core.config import load_config
+    from noiseda_core.run_folder import RunFolder
+
+    window = make_window(qtbot, tmp_path, FAKE_STEPS=5, FAKE_DELAY=0.001)
+    cfg = tiny_config(project)
+    with qtbot.waitSignal(window.training_done, timeout=30000):
+        run_dir = window.start_training(cfg)
+    assert list((tmp_path / "runs").iterdir()) == [run_dir]
+    config = RunFolder(run_dir).config_path
+    assert load_config(config) == cfg
+    assert window.job.log[0].split()[-5] == str(config)  # `... train CONFIG --run-dir DIR ...`
 
 
 def test_pause_resume_and_stop_keep_a_checkpoint(qtbot, tmp_path, project):
@@ -103,6 +117,15 @@ def test_out_of_memory_and_user_errors_are_explained(qtbot, tmp_path, project):
     with qtbot.waitSignal(window.training_failed, timeout=30000) as failed:
         window.start_training(tiny_config(project))
     assert failed.args[0].exit_code == 2 and "/nowhere" in failed.args[0].message
+
+
+def test_a_start_the_worker_refuses_leaves_no_run_folder(qtbot, tmp_path, project):
+    """The config the window wrote for the worker goes when the worker refuses it before
+    writing anything: the runs folder is as before (nothing stray)."""
+    window = make_window(qtbot, tmp_path, FAKE_USER_ERROR=1)
+    with qtbot.waitSignal(window.training_failed, timeout=30000):
+        run_dir = window.start_training(tiny_config(project))
+    assert run_dir is not None and list((tmp_path / "runs").iterdir()) == []
 
 
 def test_closing_while_training_stops_the_worker(qtbot, tmp_path, project):

@@ -27,11 +27,11 @@ from PIL import Image
 from noiseda_core.checkpoint import load_resume_state
 from noiseda_core.config import SECTIONS, Config, apply_overrides, load_config
 from noiseda_core.errors import UserError
-from noiseda_core.event_log import read_events
 from noiseda_core.export import export_restorer, load_restorer, read_metadata
 from noiseda_core.imageio import add_png_chunk, check_image, image_size, read_image_array
 from noiseda_core.nets import build_restorer
 from noiseda_core.nets.foreign import read_weights
+from noiseda_core.run_folder import read_events
 from noiseda_core.run_status import run_state
 
 FUZZ = settings(

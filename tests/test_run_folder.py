@@ -315,3 +315,55 @@ def test_the_command_line_puts_runs_where_the_app_lists_them(tmp_path, monkeypat
     assert run.parent == tmp_path / "NoiseDA" / "runs" and run.name.startswith("demo-")
     monkeypatch.setenv("NOISEDA_DATA_DIR", str(tmp_path / "data"))
     assert default_run_dir(None).parent == tmp_path / "data" / "runs"
+
+
+def test_every_path_of_a_run_folder_is_named_by_run_folder(tmp_path: Path) -> None:
+    """``RunFolder(root)`` names the layout without touching the disk; the run's writers
+    put their files exactly there."""
+    named = RunFolder(tmp_path / "run")
+    assert not named.root.exists()  # naming creates nothing
+    folder = _folder_with(tmp_path, Started(step=0, total_steps=2))
+    assert named.config_path.is_file() and named.events_path.is_file()
+    assert named.previews.is_dir()
+    assert named.checkpoint_path.parent.name == "checkpoints"
+    assert read_events(named.root) == named.read_events() == folder.read_events()
+
+
+def test_the_timeline_drops_the_steps_a_resume_redoes(tmp_path: Path) -> None:
+    folder = _folder_with(
+        tmp_path,
+        Started(step=0, total_steps=10),
+        Progress(step=1),
+        Checkpoint(step=2, path="c"),
+        Progress(step=3),  # logged, then killed: the resume goes back to step 2
+        Started(step=2, total_steps=10),
+        Progress(step=3),
+    )
+    assert [(type(e).__name__, e.step) for e in folder.timeline()] == [
+        ("Started", 0),
+        ("Progress", 1),
+        ("Checkpoint", 2),
+        ("Started", 2),
+        ("Progress", 3),
+    ]
+
+
+def test_starting_in_a_folder_holding_only_its_config_replaces_the_config_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app writes the run's config.toml and starts the worker on it: the start replaces
+    it atomically (never removed first: under torchrun other ranks are still reading it)."""
+    from dataclasses import replace
+
+    from noiseda_core.config import load_config, save_config
+
+    named = RunFolder(tmp_path / "run")
+    named.root.mkdir()
+    save_config(Config(), named.config_path)
+    removed: list[Path] = []
+    unlink = Path.unlink
+    monkeypatch.setattr(Path, "unlink", lambda p, *a, **k: (removed.append(p), unlink(p, *a, **k)))
+    cfg = replace(Config(), train=replace(Config().train, seed=1))
+    RunFolder.create(named.root, cfg).close()
+    assert named.config_path not in removed
+    assert load_config(named.config_path) == cfg

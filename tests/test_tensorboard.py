@@ -8,7 +8,6 @@ import pytest
 from helpers import tiny_config, write_project
 
 from noiseda_core.run_folder import RunFolder
-from noiseda_core.tensorboard_sink import FOLDER
 from noiseda_core.train import train
 
 pytest.importorskip("tensorboard", reason="runs where the test extra is installed (CI)")
@@ -30,7 +29,7 @@ def test_a_run_writes_tensorboard_events_that_read_back(tmp_path: Path) -> None:
             tmp_path / "run",
         )
     )
-    acc = _read(tmp_path / "run" / FOLDER)
+    acc = _read(RunFolder(tmp_path / "run").tensorboard_path)
     tags = acc.Tags()
     for tag in (
         "train/loss_total",
@@ -55,4 +54,4 @@ def test_tensorboard_can_be_switched_off(tmp_path: Path, monkeypatch) -> None:
 
     folder = RunFolder.create(tmp_path / "run", Config())
     folder.close()
-    assert folder.sinks == [] and not (tmp_path / "run" / FOLDER).exists()
+    assert folder.sinks == [] and not (RunFolder(tmp_path / "run").tensorboard_path).exists()

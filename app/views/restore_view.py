@@ -8,6 +8,7 @@ results. Nothing a user does here raises: problems become a banner message.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import (
@@ -39,6 +40,9 @@ from app.widgets.batch_bar import BatchBar
 from app.widgets.compare_view import CompareView
 from app.widgets.image_list import ImageList
 from app.widgets.model_slot import ModelSlot
+
+if TYPE_CHECKING:
+    from noiseda_core.restore_files import RestoreReport
 
 MODEL_A_HINT = "No model loaded: open a .safetensors restorer"
 MODEL_B_HINT = "Optional: a second model (e.g. the baseline) to compare with"
@@ -87,7 +91,7 @@ class RestoreView(QWidget):
         self.open_button = self._button(
             "Open images…",
             "Open image files (Ctrl+O)",
-            lambda: self.open_images(prompts.ask_images(self)),
+            self.choose_images,
         )
         self.folder_button = self._button(
             "Open folder…",
@@ -243,11 +247,16 @@ class RestoreView(QWidget):
         paths = [Path(p) for p in paths]
         if not paths:
             return
-        self._start(Task(jobs.expand_inputs, paths), self._add_paths, self._fail)
+        self._start(Task(jobs.collect_images, paths), self._add_paths, self._fail)
 
-    def _add_paths(self, found: tuple[list[Path], list[Path]]) -> None:
-        images, skipped = found
-        if skipped:
+    def _add_paths(self, found: tuple[list[Path], RestoreReport]) -> None:
+        images, report = found
+        skipped = report.skipped
+        if report.failed:
+            _, reason = report.failed[0]
+            more = f" (and {len(report.failed) - 1} more)" if len(report.failed) > 1 else ""
+            self.banner.show_message(f"Could not open {reason}{more}", Banner.Kind.INFO)
+        elif skipped:
             names = ", ".join(p.name for p in skipped[:3]) + (" …" if len(skipped) > 3 else "")
             self.banner.show_message(
                 f"Skipped {len(skipped)} file(s) that are not images: {names}", Banner.Kind.INFO
@@ -384,6 +393,21 @@ class RestoreView(QWidget):
 
     def set_swipe_mode(self, on: bool) -> None:
         self.compare.set_swipe_mode(on)
+
+    def fit_to_window(self) -> None:
+        self.compare.fit_to_window()
+
+    def actual_size(self) -> None:
+        """Show the images at 100 % (one image pixel per screen pixel)."""
+        self.compare.actual_size()
+
+    def choose_images(self) -> None:
+        """Ask for image files and list them (Open images…)."""
+        self.open_images(prompts.ask_images(self))
+
+    def choose_model(self) -> None:
+        """Ask for a model file for the first slot (Open model…)."""
+        self.slot_a.choose()
 
     def set_divider(self, fraction: float) -> None:
         """Swipe divider at ``fraction`` of the view width (0.5 = middle)."""

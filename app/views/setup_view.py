@@ -179,8 +179,8 @@ class SetupView(QWidget):
         self.save_button = QPushButton(icon("save"), "Save config…")
         self.start_button = QPushButton(icon("play"), "Start training")
         self.start_button.setObjectName("primary")
-        self.load_button.clicked.connect(self._load_dialog)
-        self.save_button.clicked.connect(self._save_dialog)
+        self.load_button.clicked.connect(self.open_load_dialog)
+        self.save_button.clicked.connect(self.open_save_dialog)
         self.start_button.clicked.connect(self.request_start)
         bottom = QHBoxLayout()
         bottom.addWidget(self.status, 1)
@@ -259,6 +259,19 @@ class SetupView(QWidget):
     def gpu_count(self) -> int:
         info = self.device_label.info
         return info.count if info is not None and info.kind == "cuda" else 0
+
+    def training_processes(self) -> int:
+        """How many training processes Start runs: one per local GPU when the options
+        ask for all of them, else one."""
+        return max(1, self.gpu_count()) if self.options.all_gpus.isChecked() else 1
+
+    def set_start_enabled(self, enabled: bool) -> None:
+        """Start is off while a training run is going."""
+        self.start_button.setEnabled(enabled)
+
+    def stop_device_query(self) -> None:
+        """The window closes: the device query's child process goes too."""
+        self.device_label.stop_query()
 
     # ------------------------------------------------------------------ folders
     def _folder_changed(self, key: str, path: str) -> None:
@@ -416,7 +429,7 @@ class SetupView(QWidget):
             return False
         return True
 
-    def _load_dialog(self) -> None:
+    def open_load_dialog(self) -> None:
         path = open_file(self, Purpose.CONFIGS, "Load configuration", "TOML (*.toml)")
         if path is not None:
             self.load_file(path)
@@ -432,7 +445,7 @@ class SetupView(QWidget):
         self.show_status(f"Loaded {path}", ok=True)
         return True
 
-    def _save_dialog(self) -> None:
+    def open_save_dialog(self) -> None:
         path = save_file(
             self, Purpose.CONFIGS, "Save configuration", "noiseda.toml", "TOML (*.toml)"
         )

@@ -23,9 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from noiseda_core.events import Finished
+from noiseda_core.run_folder import RunFolder
+
 from ..jobs import Failure, JobState, TrainingJob
 from ..run_index import RunSummary
-from ..run_replay import read_run_events
 from ..theme import icon
 from ..widgets.error_panel import ErrorPanel
 from ..widgets.preview_strip import PreviewStrip
@@ -62,7 +64,7 @@ class TrainingView(QWidget):
         self.run_dir: Path | None = None
         self.total_steps = 0
         self.stopped = False  # the last run ended on Stop (it can continue from its checkpoint)
-        self.finished_event: object | None = None  # how the last run here ended
+        self.finished_event: Finished | None = None  # how the last run here ended
         self.replayed: RunSummary | None = None  # a past run shown from its events.jsonl
         self._latest: object | None = None
         self._ips: float | None = None  # images/s of the last progress shown
@@ -167,6 +169,11 @@ class TrainingView(QWidget):
             self.splitter.setStretchFactor(1, 2)
         return self._plot
 
+    def restyle(self) -> None:
+        """The theme changed: the curves (when built) take its colours."""
+        if self._plot is not None:
+            self._plot.restyle()
+
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
         self.plot  # noqa: B018 (builds the curves the first time the page shows)
         super().showEvent(event)
@@ -211,7 +218,7 @@ class TrainingView(QWidget):
     def show_run(self, run: RunSummary) -> int:
         """Draw a past run's curves and previews from its event log; returns the events read."""
         self.begin(run.path, fresh=True)
-        events = read_run_events(run.path)
+        events = RunFolder(run.path).timeline()
         for event in events:
             kind = type(event).__name__
             if kind == "Progress":
@@ -369,7 +376,7 @@ class TrainingView(QWidget):
         return self.progress.value()
 
     def _has_checkpoint(self) -> bool:
-        return self.run_dir is not None and (self.run_dir / "checkpoints" / "last.pt").is_file()
+        return self.run_dir is not None and RunFolder(self.run_dir).checkpoint_path.is_file()
 
     def on_failed(self, failure: Failure) -> None:
         self._show_latest()
@@ -446,4 +453,4 @@ class TrainingView(QWidget):
         self._event_clock = now
 
     def _model_exists(self) -> bool:
-        return self.run_dir is not None and (self.run_dir / "model.safetensors").is_file()
+        return self.run_dir is not None and RunFolder(self.run_dir).model_path.is_file()

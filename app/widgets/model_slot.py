@@ -46,7 +46,7 @@ class ModelSlot(QWidget):
         self.title = QLabel(title)
         self.title.setMinimumWidth(60)
         self.button = QPushButton(button_text)
-        self.button.clicked.connect(self._choose)
+        self.button.clicked.connect(self.choose)
         self.builtin_button = QToolButton()
         self.builtin_button.setText("Built-in")
         self.builtin_button.setToolTip("A restorer shipped with the app (builtin:NAME)")
@@ -125,7 +125,8 @@ class ModelSlot(QWidget):
         self.info.setToolTip(f"{model.path}\nrunning on {model.device}" if model else "")
         self.remove_button.setVisible(self._removable and model is not None)
 
-    def _choose(self) -> None:
+    def choose(self) -> None:
+        """Ask for a model file and open it."""
         path = open_file(self, Purpose.MODELS, "Open a restorer model", MODEL_FILTER)
         if path is not None:
             self.open(path)
