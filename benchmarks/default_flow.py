@@ -94,7 +94,8 @@ def run_flow(
     }
 
 
-def provenance(argv: list[str]) -> dict[str, str]:
+def provenance(argv: list[str], script: str = "default_flow.py") -> dict[str, str]:
+    """Commit, command, versions, machine and date of this call (recorded with results)."""
     import torch
 
     def git(*args: str) -> str:
@@ -105,7 +106,7 @@ def provenance(argv: list[str]) -> dict[str, str]:
     return {
         "commit": git("rev-parse", "HEAD"),
         "dirty": str(bool(git("status", "--porcelain"))),
-        "command": "python benchmarks/default_flow.py " + " ".join(argv),
+        "command": f"python benchmarks/{script} " + " ".join(argv),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or ''}".strip(),
