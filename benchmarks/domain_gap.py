@@ -60,6 +60,8 @@ VARIANTS: dict[str, list[str]] = {
     "noise-da-no-rs": ["train.mode=noise-da", "train.residual_swap=false"],
 }
 
+OPTIONS_REFERENCE = ["train.mode=noise-da", "data.degradation=fit", "train.lambda_weight=0.2"]
+
 # Options for making the adaptation appear sooner, each on top of noise-da (the paper's
 # recipe); the faithful-vs-ours switches are measured the same way.
 STUDIES: dict[str, dict[str, list[str]]] = {
@@ -107,6 +109,16 @@ STUDIES: dict[str, dict[str, list[str]]] = {
             "train.lambda_weight=0.5",
             "data.degradation=fit",
         ],
+    },
+    # issue 18 item 5: the adaptation options, each on top of the default flow's settings
+    # (fitted synthetic noise, λ w 0.2; the cpu preset's batch 8 of 64² at lr 5e-4, from
+    # unet-t). Run on the tuning split: --split tune --steps 100 --val-every 50.
+    "options": {
+        "reference": OPTIONS_REFERENCE,
+        "real-pd2": [*OPTIONS_REFERENCE, "train.real_pd=2"],
+        "pull-0.02": [*OPTIONS_REFERENCE, "train.pull_to_start=0.02"],
+        "t300-minsnr5": [*OPTIONS_REFERENCE, "train.max_noise_step=300", "train.snr_weight=5"],
+        "init-denoiser": [*OPTIONS_REFERENCE, "model.init_denoiser=builtin:tiny"],
     },
 }
 
@@ -261,6 +273,7 @@ def run_one(cfg: Config, run_dir: Path) -> dict[str, object]:
             final = event
     if final is None:
         raise SystemExit(f"run {run_dir} did not finish; see its events.jsonl")
+    resolved = run_dir / "config.toml"  # what ran, fitted noise and all
     kept = {
         "kind": final.kept,
         "step": final.kept_step,
@@ -274,6 +287,7 @@ def run_one(cfg: Config, run_dir: Path) -> dict[str, object]:
         "diagnostics": diagnostics,
         "seconds": time.perf_counter() - began,
         "steps": final.step,
+        "config": resolved.read_text() if resolved.is_file() else "",
     }
 
 
@@ -438,6 +452,8 @@ def main() -> int:
         plot_curves(results, target / "curves.png")
         return 0
 
+    from default_flow import provenance  # here: default_flow imports this module
+
     root, info = prepare(args.dataset, Path(args.cache), args.gap)
     print(f"dataset {args.dataset}: {json.dumps(info)}", flush=True)
     out = Path(args.out or REPO / "runs" / f"domain_gap-{args.dataset}-{args.study}-{args.preset}")
@@ -506,8 +522,11 @@ def main() -> int:
         )
         return name, seed, overrides
 
+    meta = provenance(sys.argv[1:], script="domain_gap.py")
+
     def record(name: str, seed: int, overrides: list[str], result: dict) -> None:
         result["overrides"] = overrides
+        result["provenance"] = meta
         result["start"] = start_psnr(apply_overrides(Config(), overrides))
         results.setdefault(name, {})[str(seed)] = result
         last = result["curve"][-1]
