@@ -262,3 +262,25 @@ def test_a_missing_denoiser_file_or_builtin_name_is_refused(tmp_path: Path) -> N
     cfg = apply_overrides(CFG, ["model.init_denoiser=builtin:nonesuch"])
     with pytest.raises(UserError, match="no such built-in denoiser"):
         build_parts(cfg, CPU)
+
+
+def test_the_shipped_denoiser_is_small_and_starts_the_tiny_denoiser() -> None:
+    from noiseda_core.denoiser_start import resolve_denoiser
+
+    path = resolve_denoiser("builtin:tiny")
+    assert path.stat().st_size < 4_000_000  # a few MB at most, like the shipped restorers
+    fresh = build_parts(CFG, CPU).objective.noise_da.denoiser
+    cfg = apply_overrides(CFG, ["model.init_denoiser=builtin:tiny"])
+    shipped = build_parts(cfg, CPU).objective.noise_da.denoiser
+    fresh_state, shipped_state = fresh.state_dict(), shipped.state_dict()
+    assert any(not torch.equal(fresh_state[k], shipped_state[k]) for k in fresh_state)
+
+
+def test_pretraining_trains_only_the_denoiser_for_the_whole_run() -> None:
+    from pretrain_denoiser import pretrain_overrides
+
+    from noiseda_core.train import phase_at
+
+    cfg = apply_overrides(Config(), pretrain_overrides(40, 0, "tiny"))
+    assert {phase_at(step, cfg) for step in range(cfg.train.steps)} == {Phase.PRETRAIN_DENOISER}
+    assert cfg.train.keep_best.value == "off" and cfg.data.val == ""
