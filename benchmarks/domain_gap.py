@@ -62,6 +62,8 @@ VARIANTS: dict[str, list[str]] = {
     "noise-da-no-rs": ["train.mode=noise-da", "train.residual_swap=false"],
 }
 
+OPTIONS_REFERENCE = ["train.mode=noise-da", "data.degradation=fit", "train.lambda_weight=0.2"]
+
 # Options for making the adaptation appear sooner, each on top of noise-da (the paper's
 # recipe); the faithful-vs-ours switches are measured the same way.
 STUDIES: dict[str, dict[str, list[str]]] = {
@@ -109,6 +111,16 @@ STUDIES: dict[str, dict[str, list[str]]] = {
             "train.lambda_weight=0.5",
             "data.degradation=fit",
         ],
+    },
+    # issue 18 item 5: the adaptation options, each on top of the default flow's settings
+    # (fitted synthetic noise, λ w 0.2; the cpu preset's batch 8 of 64² at lr 5e-4, from
+    # unet-t). Run on the tuning split: --split tune --steps 100 --val-every 50.
+    "options": {
+        "reference": OPTIONS_REFERENCE,
+        "real-pd2": [*OPTIONS_REFERENCE, "train.real_pd=2"],
+        "pull-0.02": [*OPTIONS_REFERENCE, "train.pull_to_start=0.02"],
+        "t300-minsnr5": [*OPTIONS_REFERENCE, "train.max_noise_step=300", "train.snr_weight=5"],
+        "init-denoiser": [*OPTIONS_REFERENCE, "model.init_denoiser=builtin:tiny"],
     },
 }
 
@@ -282,6 +294,7 @@ def run_one(cfg: Config, run_dir: Path) -> dict[str, object]:
             final = event
     if final is None:
         raise SystemExit(f"run {run_dir} did not finish; see its events.jsonl")
+    resolved = run_dir / "config.toml"  # what ran, fitted noise and all
     kept = {
         "kind": final.kept,
         "step": final.kept_step,
@@ -296,7 +309,7 @@ def run_one(cfg: Config, run_dir: Path) -> dict[str, object]:
         "real_cosine": cosines,
         "seconds": time.perf_counter() - began,
         "steps": final.step,
-        "config": (run_dir / "config.toml").read_text(),  # as resolved by the run
+        "config": resolved.read_text() if resolved.is_file() else "",
     }
 
 
@@ -556,6 +569,7 @@ def main() -> int:
 
     def record(name: str, seed: int, overrides: list[str], result: dict) -> None:
         result["overrides"] = overrides
+        result["provenance"] = meta
         result["start"] = start_psnr(apply_overrides(Config(), overrides))
         results.setdefault(name, {})[str(seed)] = result
         last = result["curve"][-1]

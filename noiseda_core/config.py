@@ -117,6 +117,9 @@ class ModelConfig:
     # "kaiming": Kaiming-normal on every conv/linear of both networks (the release);
     # "ours": zero-initialised denoiser outputs, a shrunk restorer output conv.
     init_scheme: InitScheme = InitScheme.KAIMING
+    # the denoiser's starting weights: "" = initialised by init_scheme, "builtin:NAME" (a
+    # shipped one, resources/denoisers/) or a .safetensors file (``denoiser_start.py``)
+    init_denoiser: str = ""
 
     def __post_init__(self) -> None:
         _check_model(self)
@@ -153,6 +156,16 @@ class TrainConfig:
     keep_best: KeepRule = KeepRule.AUTO
     warmup_restorer_steps: int = 0  # baseline-only steps before the joint phase
     denoiser_pretrain_steps: int = 0  # denoiser-only steps (restorer frozen) first
+    # Adaptation options (issue 18, item 5; all off by default = the release's step):
+    # 2: the restorer sees each real crop as its 4 stride-2 sub-images, reassembled
+    # before the diffusion loss (pixel-shuffle down-sampling in training)
+    real_pd: int = 0
+    # w of the L2-SP pull toward the starting restorer: + w·‖θ − θ_start‖² (``pull_to_start.py``)
+    pull_to_start: float = 0.0
+    # noise steps t drawn from [1, max_noise_step] of the schedule's T = 1000 (0 = [1, T−1])
+    max_noise_step: int = 0
+    # k of min-SNR-k weighting: each sample's MSE × min(SNR, k) / SNR, SNR = γ/(1−γ) (0 = off)
+    snr_weight: float = 0.0
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     precision: Precision = Precision.AUTO
@@ -186,7 +199,7 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
-PATH_KEYS = {"synthetic", "real", "val", "reference", "init_restorer"}
+PATH_KEYS = {"synthetic", "real", "val", "reference", "init_restorer", "init_denoiser"}
 
 
 # --------------------------------------------------------------------------- values
@@ -316,6 +329,24 @@ def _check_more_train_ranges(t: TrainConfig) -> None:
         raise UserError(f"config key train.batch: at most 4096, got {t.batch}")
     if not 1 <= t.real_per_pair <= 16:
         raise UserError(f"config key train.real_per_pair: must be 1 to 16, got {t.real_per_pair}")
+    if t.real_pd not in (0, 1, 2, 3, 4):
+        raise UserError(
+            f"config key train.real_pd: must be 0 (off) or a stride 2 to 4, got {t.real_pd}"
+        )
+    if t.real_pd > 1 and t.patch % t.real_pd:
+        raise UserError(
+            f"config key train.real_pd: train.patch {t.patch} is not a multiple of the stride "
+            f"{t.real_pd}; choose a patch that is"
+        )
+    for key in ("pull_to_start", "snr_weight"):
+        if getattr(t, key) < 0:
+            raise UserError(
+                f"config key train.{key}: must be 0 (off) or more, got {getattr(t, key)}"
+            )
+    if not 0 <= t.max_noise_step <= 1000:
+        raise UserError(
+            f"config key train.max_noise_step: must be 0 (off) or 1 to 1000, got {t.max_noise_step}"
+        )
     if t.val_max_side < 16:
         raise UserError(f"config key train.val_max_side: must be at least 16, got {t.val_max_side}")
 

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 
 from .diffusion.loss import NoiseDALoss, StepNoise, charbonnier
+from .pixel_shuffle import from_sub_images, to_sub_images
+from .pull_to_start import PullToStart
 
 
 class Phase(str, enum.Enum):
@@ -42,12 +44,25 @@ class StepTerms:
 
 
 class JointObjective(nn.Module):
-    """Restorer G and, unless baseline, the diffusion loss module holding D."""
+    """Restorer G and, unless baseline, the diffusion loss module holding D.
 
-    def __init__(self, restorer: nn.Module, noise_da: NoiseDALoss | None) -> None:
+    ``real_pd`` > 1: G restores each real crop as its stride-``real_pd`` sub-images, put
+    back together before the diffusion loss sees them. ``pull``: an L2-SP penalty toward
+    G's starting weights, added to every step's total that trains G.
+    """
+
+    def __init__(
+        self,
+        restorer: nn.Module,
+        noise_da: NoiseDALoss | None,
+        real_pd: int = 0,
+        pull: PullToStart | None = None,
+    ) -> None:
         super().__init__()
         self.restorer = restorer
         self.noise_da = noise_da
+        self.real_pd = int(real_pd)
+        self.pull = pull
         # One forward over both domains is the same maths (and faster) unless the restorer
         # normalises over the batch (BatchNorm, e.g. DnCNN): then the domains stay apart.
         self.joint_forward = not _has_batch_statistics(restorer)
@@ -55,6 +70,9 @@ class JointObjective(nn.Module):
     def _restore_both(
         self, x_s: torch.Tensor, x_r: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.real_pd > 1:  # the real crops as sub-images, where their noise looks whiter
+            out_r = from_sub_images(self.restorer(to_sub_images(x_r, self.real_pd)), self.real_pd)
+            return self.restorer(x_s), out_r
         if self.joint_forward and x_s.shape[1:] == x_r.shape[1:]:
             out = self.restorer(torch.cat([x_s, x_r]))
             return out[: len(x_s)], out[len(x_s) :]
@@ -79,7 +97,7 @@ class JointObjective(nn.Module):
         """
         if self.noise_da is None or phase == Phase.WARMUP_RESTORER:
             res = charbonnier(self.restorer(x_s).float(), y_s.float())
-            return StepTerms(total=res, res=res)
+            return StepTerms(total=self._pulled(res), res=res)
         if phase == Phase.PRETRAIN_DENOISER:
             # D learns on G's current outputs; G is held still (no gradient reaches it).
             with torch.no_grad():
@@ -93,7 +111,7 @@ class JointObjective(nn.Module):
         if phase == Phase.PRETRAIN_DENOISER:
             total = terms.dif
         else:
-            total = res + lam * terms.dif
+            total = self._pulled(res + lam * terms.dif)
         return StepTerms(
             total=total,
             res=res,
@@ -102,6 +120,10 @@ class JointObjective(nn.Module):
             triplet=terms.triplet,
             mse_neg=terms.mse_neg if self.noise_da.uses_negatives else None,
         )
+
+    def _pulled(self, total: torch.Tensor) -> torch.Tensor:
+        """``total`` plus the pull toward the starting weights, when there is one."""
+        return total if self.pull is None else total + self.pull(self.restorer)
 
 
 def _has_batch_statistics(module: nn.Module) -> bool:

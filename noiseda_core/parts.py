@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .config import Config, Mode
+from .denoiser_start import load_starting_denoiser
 from .diffusion import build_denoiser
 from .diffusion.loss import NoiseDALoss
 from .diffusion.schedule import NoiseSchedule
@@ -22,6 +23,7 @@ from .ema import EMA
 from .init_scheme import apply_init
 from .nets import Restorer
 from .objective import JointObjective
+from .pull_to_start import PullToStart
 from .starting_model import restorer_for
 
 
@@ -49,17 +51,16 @@ def build_parts(cfg: Config, device: torch.device, restorer: Restorer | None = N
     noise_da = None
     if t.mode != Mode.BASELINE:
         noise_da = NoiseDALoss(
-            apply_init(
-                build_denoiser(cfg.model.diffusion, t.patch, cfg.model.gamma_scale),
-                cfg.model.init_scheme,
-            ),
+            starting_denoiser(cfg),
             mode=t.mode,
             channel_shuffle=t.channel_shuffle,
             residual_swap=t.residual_swap,
             margin=t.margin,
-            schedule=NoiseSchedule(),
+            schedule=NoiseSchedule(t_range=(1, t.max_noise_step) if t.max_noise_step else None),
+            snr_weight=t.snr_weight,
         )
-    objective = JointObjective(restorer, noise_da).to(device)
+    pull = PullToStart(restorer, t.pull_to_start) if t.pull_to_start > 0 else None
+    objective = JointObjective(restorer, noise_da, real_pd=t.real_pd, pull=pull).to(device)
     if channels_last(device):  # tests switch this on for the CPU
         objective = objective.to(memory_format=torch.channels_last)
     groups = [{"params": list(restorer.parameters()), "lr": t.lr}]
@@ -68,6 +69,18 @@ def build_parts(cfg: Config, device: torch.device, restorer: Restorer | None = N
     optimizer = make_adam(groups, t.lr, device)
     eval_restorer = copy.deepcopy(restorer).to(device).eval()
     return Parts(objective, optimizer, EMA(restorer, t.ema_decay), eval_restorer)
+
+
+def starting_denoiser(cfg: Config) -> nn.Module:
+    """The conditional denoiser, initialised by ``model.init_scheme`` or loaded from
+    ``model.init_denoiser`` (a shipped one or a safetensors file)."""
+    m = cfg.model
+    denoiser = apply_init(
+        build_denoiser(m.diffusion, cfg.train.patch, m.gamma_scale), m.init_scheme
+    )
+    if m.init_denoiser:
+        load_starting_denoiser(denoiser, m.init_denoiser, m.diffusion, m.gamma_scale)
+    return denoiser
 
 
 def channels_last(device: torch.device) -> bool:

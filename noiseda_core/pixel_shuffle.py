@@ -7,6 +7,9 @@ from each offset); neighbouring pixels of real camera noise are correlated, pixe
 ``stride`` apart much less, so in each sub-image the noise looks whiter, which a
 denoiser trained on white noise handles. The restored sub-images are put back in place.
 (Zhou et al., "When AWGN-based denoiser meets real noises", AAAI 2020, describe the idea.)
+
+In training (``train.real_pd``) a batch of real crops goes through the restorer the same
+way, all sub-images at once: ``from_sub_images(restorer(to_sub_images(x, 2)), 2)``.
 """
 
 from __future__ import annotations
@@ -33,4 +36,22 @@ def pd_restore(
     return out[:, :h, :w]
 
 
-__all__ = ["pd_restore"]
+def to_sub_images(batch: torch.Tensor, stride: int) -> torch.Tensor:
+    """``(B, C, H, W)`` → ``(B·stride², C, H/stride, W/stride)``: each image's sub-images,
+    offset (dy, dx) at index ``dy·stride + dx`` of its group. H and W must divide."""
+    b, c, h, w = batch.shape
+    if h % stride or w % stride:
+        raise ValueError(f"a {h}×{w} batch does not split into stride-{stride} sub-images")
+    grouped = F.pixel_unshuffle(batch, stride).view(b, c, stride * stride, h // stride, w // stride)
+    return grouped.transpose(1, 2).reshape(b * stride * stride, c, h // stride, w // stride)
+
+
+def from_sub_images(subs: torch.Tensor, stride: int) -> torch.Tensor:
+    """Inverse of ``to_sub_images``: ``(B·stride², C, h, w)`` → ``(B, C, h·stride, w·stride)``."""
+    n, c, h, w = subs.shape
+    b = n // (stride * stride)
+    grouped = subs.reshape(b, stride * stride, c, h, w).transpose(1, 2)
+    return F.pixel_shuffle(grouped.reshape(b, c * stride * stride, h, w), stride)
+
+
+__all__ = ["from_sub_images", "pd_restore", "to_sub_images"]

@@ -16,6 +16,7 @@ SPECIAL = {  # keys whose value must name something real
     ("data", "degradation"): ["camera:2-4"],
     ("model", "restorer"): ["unet-tiny"],
     ("model", "diffusion"): ["tiny"],
+    ("model", "init_denoiser"): ["builtin:tiny"],
     ("train", "device"): ["cpu"],
 }
 

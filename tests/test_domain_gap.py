@@ -7,7 +7,7 @@ from pathlib import Path
 
 from domain_gap import ORACLE, gate_lines
 from domain_gap_data import _crop_grid
-from domain_gap_report import curve_table, full_report, summarise
+from domain_gap_report import curve_table, full_report, start_delta_table, summarise
 
 
 def _run(*psnrs: float, diagnostics: list[dict] | None = None) -> dict:
@@ -106,3 +106,17 @@ def test_a_study_called_again_keeps_only_runs_with_the_same_overrides(tmp_path: 
     assert pending(jobs, results, {}) == todo  # what results holds is never run twice
     (tmp_path / "results.json").write_text("{cut short")
     assert finished_runs(tmp_path) == {} and finished_runs(tmp_path / "none") == {}
+
+
+def test_start_delta_table_gives_each_seed_and_whether_any_fell_below_the_start() -> None:
+    start = {"psnr": 24.5, "psnr_pd2": 24.0}
+    results = {
+        "reference": {"0": {**_run(24.0, 25.0), "start": start}, "1": _run(24.5, 25.5)},
+        "option": {"0": _run(25.0, 24.4), "1": _run(25.5, 26.5)},
+    }
+    rows = {r.split("|")[1].strip(): r for r in start_delta_table(results).splitlines()}
+    assert "+0.75 ± 0.35 (+0.50, +1.00)" in rows["reference"]
+    assert rows["reference"].rstrip(" |").endswith("yes")
+    assert "+0.95 ± 1.48 (-0.10, +2.00)" in rows["option"]
+    assert rows["option"].rstrip(" |").endswith("no")  # seed 0 ended below its start
+    assert "-0.50" in rows["start + PD 2 (inference)"]

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from noiseda_core.config import Mode
-from noiseda_core.diffusion.schedule import NoiseSchedule
+from noiseda_core.diffusion.schedule import NoiseSchedule, min_snr_weight
 
 
 def charbonnier(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -115,6 +115,7 @@ class NoiseDALoss(nn.Module):
         margin: float = 0.1,
         schedule: NoiseSchedule | None = None,
         batched: bool = True,
+        snr_weight: float = 0.0,
     ) -> None:
         super().__init__()
         if mode is Mode.BASELINE:
@@ -126,6 +127,14 @@ class NoiseDALoss(nn.Module):
         self.margin = float(margin)
         self.schedule = schedule if schedule is not None else NoiseSchedule()
         self.batched = bool(batched)
+        self.snr_weight = float(snr_weight)  # k of min-SNR-k weighting; 0 = plain MSE
+
+    def _mse(self, pred: torch.Tensor, eps: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+        """MSE(ε̂, ε) over the batch, each sample × min(SNR, k)/SNR when ``snr_weight`` = k > 0."""
+        if self.snr_weight <= 0:
+            return F.mse_loss(pred.float(), eps.float())
+        per_sample = (pred.float() - eps.float()).square().mean(dim=(1, 2, 3))
+        return (min_snr_weight(gamma.float(), self.snr_weight) * per_sample).mean()
 
     @property
     def uses_negatives(self) -> bool:
@@ -211,7 +220,7 @@ class NoiseDALoss(nn.Module):
         c1, c2 = self._slots(out_s, out_r, noise.shuffle_pos)
         pos_in = torch.cat([noisy, c1, c2], dim=1)
         if not self.uses_negatives:
-            mse = F.mse_loss(self.denoiser(pos_in, gamma).float(), eps.float())
+            mse = self._mse(self.denoiser(pos_in, gamma), eps, gamma)
             zero = mse.new_zeros(())
             return DiffusionTerms(dif=mse, mse=mse, triplet=zero, mse_neg=zero)
 
@@ -225,7 +234,7 @@ class NoiseDALoss(nn.Module):
             pred_pos, pred_neg = pred[:batch], pred[batch:]
         else:
             pred_pos, pred_neg = self.denoiser(pos_in, gamma), self.denoiser(neg_in, gamma)
-        mse = F.mse_loss(pred_pos.float(), eps.float())
-        mse_neg = F.mse_loss(pred_neg.float(), eps.float())
+        mse = self._mse(pred_pos, eps, gamma)
+        mse_neg = self._mse(pred_neg, eps, gamma)
         triplet = F.relu(mse - mse_neg + self.margin)
         return DiffusionTerms(dif=0.5 * (mse + triplet), mse=mse, triplet=triplet, mse_neg=mse_neg)

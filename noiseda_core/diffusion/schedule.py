@@ -83,3 +83,15 @@ class NoiseSchedule:
         """ỹ = √γ·y + √(1−γ)·ε for y, noise (B, C, H, W) and γ (B,)."""
         g = gamma.to(y.dtype).view(-1, *([1] * (y.dim() - 1)))
         return g.sqrt() * y + (1.0 - g).sqrt() * noise
+
+
+def min_snr_weight(gamma: torch.Tensor, k: float) -> torch.Tensor:
+    """Per-sample weights min(SNR, k) / SNR of min-SNR-k weighting, SNR = γ / (1 − γ).
+
+    For an ε-predicting denoiser this turns down the nearly noise-free levels (SNR > k),
+    whose easy targets otherwise dominate the loss (Hang et al., "Efficient diffusion
+    training via min-SNR weighting strategy", ICCV 2023); levels with SNR ≤ k weigh 1.
+    """
+    g = gamma.float()  # float32: MPS has no float64
+    snr = (g / (1.0 - g).clamp_min(1e-8)).clamp_min(1e-8)
+    return (snr.clamp(max=k) / snr).to(gamma.dtype)
