@@ -295,7 +295,7 @@ class ExportDialog(QDialog):
         if self.height() < wanted:
             self.resize(self.width(), wanted)
 
-    def done(self, result: int) -> None:  # noqa: D401 - QDialog API
+    def done(self, result: int) -> None:  # QDialog API
         """Closing waits for a running export so no worker outlives the dialog."""
         self._pool.waitForDone(30_000)
         super().done(result)

@@ -32,11 +32,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from domain_gap import BUILTIN, GAP, SPLITS, score_model  # noqa: E402
-from domain_gap_data import prepare  # noqa: E402
+from domain_gap import BUILTIN, GAP, SPLITS, score_model
+from domain_gap_data import prepare
 
-from noiseda_core.config import Config, apply_overrides, config_from_dict  # noqa: E402
-from noiseda_core.demo import DEMO_CONFIG  # noqa: E402
+from noiseda_core.config import Config, apply_overrides, config_from_dict
+from noiseda_core.demo import DEMO_CONFIG
 
 MODES = {"noise-da": [], "baseline": ["train.mode=baseline"]}
 
@@ -108,14 +108,17 @@ def provenance(argv: list[str]) -> dict[str, str]:
         "command": "python benchmarks/default_flow.py " + " ".join(argv),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or ''}".strip(),
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or ''}".strip()
+        ),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
 
 
 def report(results: dict, baselines: dict) -> str:
     lines = [
-        "| dataset | row | real PSNR (dB) | Δ vs start | Δ vs baseline flow | SSIM | steps | kept |",
+        "| dataset | row | real PSNR (dB) | Δ vs start | Δ vs baseline flow | SSIM | steps "
+        "| kept |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for dataset, rows in baselines.items():

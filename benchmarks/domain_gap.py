@@ -38,12 +38,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from domain_gap_data import prepare  # noqa: E402
-from domain_gap_report import full_report, plot_curves  # noqa: E402
+from domain_gap_data import prepare
+from domain_gap_report import full_report, plot_curves
 
-from noiseda_core.checkpoint import export_run  # noqa: E402
-from noiseda_core.config import Config, apply_overrides  # noqa: E402
-from noiseda_core.events import Diagnostics, Finished, Validation  # noqa: E402
+from noiseda_core.checkpoint import export_run
+from noiseda_core.config import Config, apply_overrides
+from noiseda_core.events import Diagnostics, Finished, Validation
 
 GATE_DB = 5.0
 # The real domain: the product's ``phone`` noise, calibrated to real smartphone sRGB noise
@@ -562,9 +562,10 @@ def main() -> int:
             key=lambda j: "noise-da" not in j[0],
         )
     )
+    start = f"{args.warm_start_steps} baseline steps" if args.warm_start_steps else args.init
     header = (
         f"dataset {args.dataset} ({json.dumps(info)}), study {args.study}, preset "
-        f"{args.preset}, steps {args.steps}, start {args.init if not args.warm_start_steps else f'{args.warm_start_steps} baseline steps'}, "
+        f"{args.preset}, steps {args.steps}, start {start}, "
         f"seeds {args.seeds}\ncommand: python benchmarks/domain_gap.py "
         + " ".join(sys.argv[1:])
         + "\n\n"

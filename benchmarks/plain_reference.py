@@ -100,7 +100,7 @@ class PlainStep:
         loss.backward()
         self.optimizer.step()
         with torch.no_grad():
-            for shadow, p in zip(self.ema, self.restorer.parameters()):
+            for shadow, p in zip(self.ema, self.restorer.parameters(), strict=True):
                 shadow.mul_(self.decay).add_(p, alpha=1.0 - self.decay)
         return loss
 

@@ -85,7 +85,7 @@ def compare(a: list[float], b: list[float]) -> dict[str, float]:
     w = max(1, n // 10)
     mean_a = [statistics.fmean(a[i : i + w]) for i in range(0, n - w + 1, w)]
     mean_b = [statistics.fmean(b[i : i + w]) for i in range(0, n - w + 1, w)]
-    rel_smooth = [abs(y - x) / max(abs(x), 1e-12) for x, y in zip(mean_a, mean_b)]
+    rel_smooth = [abs(y - x) / max(abs(x), 1e-12) for x, y in zip(mean_a, mean_b, strict=True)]
     return {
         "steps_compared": n,
         "max_rel_diff": max(rel) if rel else math.nan,

@@ -2,8 +2,8 @@
 
 The training step timed here is the one ``train.py`` runs (``step.TrainStep`` over
 ``parts.build_parts``: same networks, optimizer, gradient scaler and EMA), fed with
-random tensors so the data pipeline is not what is measured (``probe.ProbeStep``). Times are medians of
-synchronised steps after warm-up; peak memory is PyTorch's allocator peak.
+random tensors so the data pipeline is not what is measured (``probe.ProbeStep``). Times
+are medians of synchronised steps after warm-up; peak memory is PyTorch's allocator peak.
 
     noiseda bench --preset paper --batch 24 --precision bf16 --compile
 

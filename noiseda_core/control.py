@@ -9,6 +9,7 @@ or from code. ``stop_reason`` says which.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -91,10 +92,8 @@ class RunControl:
         and the model; a second one interrupts at once. ``say`` prints the notice."""
 
         def tell(text: str) -> None:
-            try:
+            with contextlib.suppress(OSError, ValueError):  # no terminal left (SIGHUP): quiet
                 (say or (lambda t: print(t, file=sys.stderr, flush=True)))(text)
-            except (OSError, ValueError):  # no terminal left (SIGHUP): stop quietly
-                pass
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             self._signals_handled += 1
@@ -168,8 +167,6 @@ class RunControl:
                 "is stuck in native code; exiting now (the last checkpoint is kept: "
                 "continue with 'noiseda train --resume RUN_DIR')\n"
             )
-            try:
+            with contextlib.suppress(OSError):
                 os.write(2, note.encode())  # not sys.stderr: the stuck thread may hold its lock
-            except OSError:
-                pass
             os._exit(128 + signum)

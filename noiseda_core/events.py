@@ -206,7 +206,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     ``ValueError`` for an unknown type or a value of the wrong type or range.
     """
     if not isinstance(data, dict):  # a ValueError like any other bad line, which readers skip
-        raise ValueError(f"an event is a JSON object, not {type(data).__name__}")  # noqa: TRY004
+        raise ValueError(f"an event is a JSON object, not {type(data).__name__}")
     data = dict(data)
     cls = EVENT_TYPES.get(str(data.pop("type", "")))
     if cls is None:

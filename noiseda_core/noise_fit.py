@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -118,7 +119,7 @@ def flat_blocks(image: np.ndarray) -> _Blocks:
     luma = means.mean(axis=1)
     keep = np.zeros(len(grad), dtype=bool)
     edges = np.linspace(0.0, 1.0, BINS + 1)
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in pairwise(edges):
         members = np.flatnonzero(ok & (luma >= lo) & (luma < hi))
         if len(members) == 0:
             continue
@@ -137,7 +138,7 @@ def _measure(blocks: _Blocks) -> dict[str, object]:
     intensity, variance = means.ravel(), var.ravel()
     centres, medians = [], []
     edges = np.linspace(0.0, 1.0, BINS + 1)
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in pairwise(edges):
         inside = (intensity >= lo) & (intensity < hi)
         if inside.sum() >= 3:
             centres.append(float(np.median(intensity[inside])))
@@ -165,7 +166,7 @@ def _measure(blocks: _Blocks) -> dict[str, object]:
     flat = unit.reshape(-1, 3)
     corr = np.corrcoef(flat.T) if len(flat) > 1 else np.eye(3)
     chroma = float((corr[0, 1] + corr[0, 2] + corr[1, 2]) / 3)
-    levels = [(c, 255.0 * math.sqrt(max(m, 0.0))) for c, m in zip(centres, medians)]
+    levels = [(c, 255.0 * math.sqrt(max(m, 0.0))) for c, m in zip(centres, medians, strict=True)]
     return {
         "a": float(a),
         "b": float(b),
@@ -309,7 +310,7 @@ def fit_folder(folder: Path, *, max_images: int = MAX_IMAGES, seed: int = 0) -> 
         ) from None
 
 
-def resolve_degradation(cfg):  # noqa: ANN001, ANN201 - Config in, Config out (no import cycle)
+def resolve_degradation(cfg):  # Config in, Config out (no import cycle)
     """``data.degradation = "fit"`` becomes the fitted ``"fit:A,B,BLUR,RHO"`` of ``data.real``."""
     if not (cfg.data.degradation and is_unresolved_fit(cfg.data.degradation)):
         return cfg

@@ -46,7 +46,7 @@ def synthetic_photos(synthetic: str, degradation: str) -> list[Path]:
     return sorted(target for _, target in PairedFolder.scan(Path(synthetic)).pairs)
 
 
-def proxy_setup(data, seed: int) -> tuple[list[Path], list[Path], Degradation]:  # noqa: ANN001
+def proxy_setup(data, seed: int) -> tuple[list[Path], list[Path], Degradation]:
     """(held-out photos, photos the proxy uses, its noise) for a ``DataConfig``: the photos
     the proxy uses are the held-out ones, or the first few when none can be spared."""
     photos = synthetic_photos(data.synthetic, data.degradation)

@@ -90,7 +90,7 @@ def output_names(rels: list[Path]) -> list[Path]:
         counts[out.as_posix().lower()] = counts.get(out.as_posix().lower(), 0) + 1
     used: set[str] = set()
     names = []
-    for rel, out in zip(rels, plain):
+    for rel, out in zip(rels, plain, strict=True):
         if counts[out.as_posix().lower()] > 1 and rel.suffix.lower() != ".png":
             out = rel.with_name(rel.name + ".png")
         n = 2
@@ -153,7 +153,7 @@ def restore_paths(
     jobs = _collect(list(inputs), report, out_dir)
     protect = FileSet(p for p, _ in jobs)  # one lookup per output, not one per input
     names = output_names([rel for _, rel in jobs])
-    targets = [(src, out_dir / name) for (src, _), name in zip(jobs, names)]
+    targets = [(src, out_dir / name) for (src, _), name in zip(jobs, names, strict=True)]
     taken = [dst for _, dst in targets if dst.exists()]
     for dst in taken:
         if dst in protect:

@@ -14,6 +14,7 @@ crash can tear its last line; readers skip torn lines and a resume drops them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -122,15 +123,13 @@ class RunFolder:
     def close(self) -> None:
         """Flush the sinks and release the lock (the process exiting does the same)."""
         for sink in self.sinks:
-            try:
+            with contextlib.suppress(Exception):  # a sink never turns a finished run into a failure
                 sink.close()
-            except Exception:  # a sink must never turn a finished run into a failure
-                pass
         self.sinks = []
         self.lock.release()
 
     def add_sink(self, sink: object) -> None:
-        """``sink.write(event)`` is called after each appended event; ``sink.close()`` at the end."""
+        """``sink.write(event)`` runs after each appended event; ``sink.close()`` at the end."""
         self.sinks.append(sink)
 
     def _clear_unfinished_start(self) -> None:
@@ -160,7 +159,7 @@ class RunFolder:
         for sink in list(self.sinks):
             try:
                 sink.write(event)
-            except Exception as exc:  # noqa: BLE001 - an optional sink must not stop training
+            except Exception as exc:  # an optional sink must not stop training
                 import sys
 
                 print(f"warning: {type(sink).__name__} disabled ({exc})", file=sys.stderr)

@@ -46,7 +46,7 @@ def test_choosing_the_real_folder_shows_its_fitted_noise(qtbot, view, tmp_path):
     xs, ys = panel.measured.getData()
     assert len(xs) >= 3
     # the measured levels sit on the fitted line (σ in 8-bit levels)
-    for x, y in zip(xs, ys):
+    for x, y in zip(xs, ys, strict=True):
         assert y == pytest.approx(255 * np.sqrt(truth.a * x + truth.b), rel=0.25)
     view.pickers["real"].set_path("")
     assert not panel.isVisible()

@@ -34,7 +34,9 @@ TIPS: dict[str, str] = {
         "longer and gives a steadier model."
     ),
     "denoiser": "Size of the helper network used only during training to judge the results.",
-    "warmup": "Steps that train the restorer alone on the synthetic pairs before the adaptation starts.",
+    "warmup": (
+        "Steps that train the restorer alone on the synthetic pairs before the adaptation starts."
+    ),
     "pretrain": (
         "Steps that train only the helper network first (the restorer is frozen), so it "
         "can judge the restorer from the start. 0 = none."
@@ -56,7 +58,10 @@ TIPS: dict[str, str] = {
     "device": "Where to train. auto picks a GPU when there is one.",
     "seed": "Starting point of the random numbers: the same seed repeats a run.",
     "workers": "Background processes that prepare image crops. 0 = none (fine on a CPU).",
-    "cs": "Channel shuffle: shuffles colour channels inside the helper network so it cannot cheat on colour.",
+    "cs": (
+        "Channel shuffle: shuffles colour channels inside the helper network so it cannot "
+        "cheat on colour."
+    ),
     "rs": "Residual swap: also shows the helper swapped images and asks it to tell them apart.",
     "log_every": "How often (in steps) the curves get a new point.",
     "val_every": "How often (in steps) the validation pairs are measured.",

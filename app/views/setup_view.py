@@ -6,6 +6,7 @@ queried off the GUI thread too (torch). Save/Load write the same TOML the CLI re
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -299,7 +300,7 @@ class SetupView(QWidget):
         return {"data": data, "model": model, "train": train}
 
     def current_config(self) -> Config:
-        """The loaded config with the form's edits, validated (UserError with one message otherwise)."""
+        """The loaded config with the form's edits, validated (else UserError with one message)."""
         return config_from_dict(merge(self._base, self.form_values(), self._at_load))
 
     def set_config(self, cfg: Config) -> None:
@@ -386,10 +387,8 @@ class SetupView(QWidget):
 
     # ------------------------------------------------------------------ persistence
     def save_state(self) -> None:
-        try:
+        with contextlib.suppress(UserError):  # an unfinished form is not worth remembering
             settings.put("setup/config", config_to_toml(self.current_config()))
-        except UserError:
-            pass  # an unfinished form is not worth remembering
         settings.put("setup/runs", self.runs.path())
 
     def restore_state(self) -> bool:

@@ -167,7 +167,7 @@ class TrainingView(QWidget):
             self.splitter.setStretchFactor(1, 2)
         return self._plot
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
+    def showEvent(self, event: QShowEvent) -> None:
         self.plot  # noqa: B018 (builds the curves the first time the page shows)
         super().showEvent(event)
 

@@ -137,7 +137,7 @@ class DeviceInfoLabel(QLabel):
         self.info = info
         text, good = describe(info)
         self.setText(text if good else f"⚠ {text}")
-        self.setStyleSheet(f"color: {status_colour(True if good else False)}")
+        self.setStyleSheet(f"color: {status_colour(good)}")
         self.ready.emit(info)
 
     def _error(self, exc: BaseException, tb: str) -> None:

@@ -15,13 +15,13 @@ import os
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
-import numpy as np  # noqa: E402
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget  # noqa: E402
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from noiseda_core.errors import UserError  # noqa: E402
+from noiseda_core.errors import UserError
 
-from ..tasks import run_in_thread  # noqa: E402
+from ..tasks import run_in_thread
 
 
 def fitted_lag1(blur: float) -> float:

@@ -14,10 +14,10 @@ from itertools import pairwise
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QPalette  # noqa: E402
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget  # noqa: E402
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 LABEL_GAP_PX = 18  # labelled ticks on a log axis are at least this far apart
 
@@ -48,7 +48,7 @@ class LogFriendlyAxis(pg.AxisItem):
 
 
 class SeriesPlot(QWidget):
-    """``series``: key → (legend name, colour). Data in with ``set_data``; ``redraw_range`` after."""
+    """``series``: key → (legend name, colour). Data in by ``set_data``; ``redraw_range`` after."""
 
     def __init__(
         self,
