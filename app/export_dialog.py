@@ -290,7 +290,9 @@ class ExportDialog(QDialog):
     def _message(self, text: str, kind: Banner.Kind) -> None:
         """Show ``text`` in the dialog and grow it so nothing is squeezed."""
         self.banner.show_message(text, kind)
-        self.layout().activate()
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
         wanted = self.sizeHint().height()
         if self.height() < wanted:
             self.resize(self.width(), wanted)

@@ -15,12 +15,18 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from . import settings
+from .jobs import Failure
 from .tasks import wait_all
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+    from .views.training_options import TrainingOptions
 
 TINY = {  # widget name on TrainingOptions → value (the restorer is the built-in's, unet-t)
     "denoiser": "tiny",
@@ -63,7 +69,7 @@ def snap(widget: QWidget, path: Path) -> None:
     print(f"tour: saved {path}", flush=True)
 
 
-def apply_tiny(options: object) -> None:
+def apply_tiny(options: TrainingOptions) -> None:
     from .views.training_options import _set_combo
 
     for name, value in TINY.items():
@@ -75,7 +81,7 @@ def apply_tiny(options: object) -> None:
     options.sizes_touched = True
 
 
-def tour_steps(window: object, out: Path, work: Path, quick: bool = True) -> None:
+def tour_steps(window: MainWindow, out: Path, work: Path, quick: bool = True) -> None:
     """The tour itself, linear; raises ``TourError`` on the first thing that goes wrong."""
     setup, training = window.setup_view, window.training_view
     window.tabs.setCurrentWidget(setup)
@@ -106,7 +112,7 @@ def tour_steps(window: object, out: Path, work: Path, quick: bool = True) -> Non
         raise TourError("training did not start: " + setup.status.text())
     wait_until(lambda: bool(outcome), 420 if quick else 900, "the training run to finish")
     result = outcome[0]
-    if hasattr(result, "traceback"):
+    if isinstance(result, Failure):
         raise TourError(f"training failed: {result.message}\n{result.traceback}\n{result.log_tail}")
     if training.plot.point_count() == 0 or not training.previews.history:
         raise TourError("training finished but the curves or previews stayed empty")

@@ -151,7 +151,11 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, replace: bool = T
 
 def atomic_write_bytes(path: Path, data: bytes, *, replace: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (``replace=False``: only as a new file)."""
-    atomic_write(path, lambda tmp: tmp.write_bytes(data), replace=replace)
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    atomic_write(path, write, replace=replace)
 
 
 def remove_stale_temporaries(folder: Path, recursive: bool = True) -> list[Path]:

@@ -18,6 +18,9 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+# what ``signal.signal`` returns and takes back: a function, SIG_DFL/SIG_IGN or None
+SignalHandler = Callable[[int, FrameType | None], object] | int | None
+
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
@@ -35,7 +38,7 @@ class RunControl:
         self.parent_gone = False
         self._signals_seen = 0  # stop signals the watcher thread saw arrive
         self._signals_handled = 0  # ... and those Python's handler has run for
-        self._previous_handlers: dict[int, object] = {}
+        self._previous_handlers: dict[int, SignalHandler] = {}
         self._wakeup: tuple[int, int] | None = None  # (previous wakeup fd, our pipe's write end)
 
     def request_stop(self, reason: str = "requested") -> None:

@@ -8,6 +8,7 @@ same ``resolve_device("auto")`` the trainer and ``restore`` use.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,12 @@ class DeviceReport:
     restorers: list[str] = field(default_factory=list)
     restorer_notes: dict[str, str] = field(default_factory=dict)
     denoisers: list[str] = field(default_factory=list)
-    plan: dict = field(default_factory=dict)  # policy.start_sizes: what a first run starts with
+    plan: dict[str, Any] = field(
+        default_factory=dict
+    )  # policy.start_sizes: what a first run starts with
     missing: dict[str, str] = field(default_factory=dict)  # restorer → how to install its extra
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -56,26 +59,25 @@ def device_report() -> DeviceReport:
     missing = missing_restorers()
     names = [name for name in RESTORERS if name not in missing]
     notes = {name: str(getattr(RESTORERS[name], "description", "")) for name in names}
-    extra = {
-        "restorers": names,
-        "restorer_notes": notes,
-        "denoisers": list(DENOISER_SIZES),
-        "missing": missing,
-    }
     device = resolve_device("auto")
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(0)
         report = DeviceReport(
-            "cuda", props.name, props.total_memory / 2**30, torch.cuda.device_count(), **extra
+            "cuda", props.name, props.total_memory / 2**30, torch.cuda.device_count()
         )
     elif device.type == "mps":
-        report = DeviceReport("mps", "Apple MPS", 0.0, 1, **extra)
+        report = DeviceReport("mps", "Apple MPS", 0.0, 1)
     else:
         threads = torch.get_num_threads()
-        report = DeviceReport(
-            "cpu", f"CPU ({threads} thread{'s' if threads != 1 else ''})", 0.0, 1, **extra
-        )
-    return replace(report, plan=asdict(start_sizes(report.kind, report.total_gib)))
+        report = DeviceReport("cpu", f"CPU ({threads} thread{'s' if threads != 1 else ''})", 0.0, 1)
+    return replace(
+        report,
+        restorers=names,
+        restorer_notes=notes,
+        denoisers=list(DENOISER_SIZES),
+        missing=missing,
+        plan=asdict(start_sizes(report.kind, report.total_gib)),
+    )
 
 
 def format_report(report: DeviceReport) -> str:

@@ -27,7 +27,7 @@ def wavelet_sigma(channel: np.ndarray) -> float:
 
     Coefficients that are exactly zero (flat or clipped areas) are left out.
     """
-    import pywt
+    import pywt  # pyright: ignore[reportMissingTypeStubs]
 
     detail = pywt.dwtn(channel, wavelet="db2")["dd"]
     detail = detail[detail != 0]

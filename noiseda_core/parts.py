@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -75,7 +76,7 @@ def channels_last(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def make_adam(groups: list[dict], lr: float, device: torch.device) -> torch.optim.Adam:
+def make_adam(groups: list[dict[str, Any]], lr: float, device: torch.device) -> torch.optim.Adam:
     """Adam with one fused kernel on CUDA, the multi-tensor (foreach) path elsewhere.
 
     Where the fused kernel is refused (an old card, a PyTorch built without it) the

@@ -63,7 +63,11 @@ def _collect(
             jobs.extend(
                 (p, p.relative_to(item))
                 for p in scan.images
-                if not (below and _inside(Path(os.path.realpath(p)), out_resolved))
+                if not (
+                    below
+                    and out_resolved is not None
+                    and _inside(Path(os.path.realpath(p)), out_resolved)
+                )
             )
         elif item.is_file():
             if item.suffix.lower() in IMAGE_SUFFIXES:

@@ -19,6 +19,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Protocol
 
 from .atomic import atomic_write_bytes, disk_error, remove_stale_temporaries
 from .config import Config, save_config
@@ -42,6 +43,14 @@ RUN_FILES = {
 }
 
 
+class EventSink(Protocol):
+    """An extra consumer of a run's events (TensorBoard): see ``RunFolder.add_sink``."""
+
+    def write(self, event: Event) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class RunFolder:
     """Creates the layout and appends events; only rank 0 owns one."""
 
@@ -52,7 +61,7 @@ class RunFolder:
         self.model_path = self.root / "model.safetensors"
         self.config_path = self.root / "config.toml"
         self.lock = RunLock(self.root)
-        self.sinks: list = []  # extra event consumers (TensorBoard), see add_sink
+        self.sinks: list[EventSink] = []  # extra event consumers (TensorBoard), see add_sink
         self._tail_checked = False
 
     @classmethod
@@ -128,7 +137,7 @@ class RunFolder:
         self.sinks = []
         self.lock.release()
 
-    def add_sink(self, sink: object) -> None:
+    def add_sink(self, sink: EventSink) -> None:
         """``sink.write(event)`` runs after each appended event; ``sink.close()`` at the end."""
         self.sinks.append(sink)
 

@@ -9,10 +9,16 @@ gradient norm (``train/…``), validation PSNR/SSIM (``val/…``) and the previe
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .events import Checkpoint, Event, Failed, Finished, Preview, Progress, Started, Validation
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 FOLDER = "tensorboard"
 SCALARS = {  # Progress field → TensorBoard tag
@@ -33,7 +39,7 @@ def tensorboard_available() -> bool:
     if os.environ.get("NOISEDA_TENSORBOARD", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
     try:
-        import tensorboard  # noqa: F401
+        importlib.import_module("tensorboard")
     except ImportError:
         return False
     return True
@@ -82,7 +88,7 @@ class TensorBoardSink:
         elif isinstance(event, (Checkpoint, Finished, Failed)):
             writer.flush()
 
-    def _read(self, rel: str):
+    def _read(self, rel: str) -> npt.NDArray[np.uint8] | None:
         """A preview file as an (H, W, 3) uint8 array, or None if it cannot be read."""
         import numpy as np
         from PIL import Image

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -291,10 +292,10 @@ class SetupView(QWidget):
         lo, hi = sorted((self.sigma_lo.value(), self.sigma_hi.value()))
         return f"awgn:{lo}-{hi}"
 
-    def form_values(self) -> dict[str, dict]:
+    def form_values(self) -> dict[str, dict[str, Any]]:
         """What the widgets show, as ``{"data": …, "model": …, "train": …}`` tables."""
         model, train = self.options.values()
-        data = {key: picker.path() for key, picker in self.pickers.items()}
+        data: dict[str, Any] = {key: picker.path() for key, picker in self.pickers.items()}
         data["degradation"] = self.degradation_spec()
         data["workers"] = self.options.workers.value()
         return {"data": data, "model": model, "train": train}
@@ -400,7 +401,7 @@ class SetupView(QWidget):
         if sys.version_info >= (3, 11):
             import tomllib
         else:  # pragma: no cover
-            import tomli as tomllib
+            import tomli as tomllib  # pyright: ignore[reportMissingImports]  (3.10 only)
         try:
             self.set_config(config_from_dict(tomllib.loads(str(text))))
         except (UserError, tomllib.TOMLDecodeError):

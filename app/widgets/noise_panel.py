@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
@@ -23,17 +24,20 @@ from noiseda_core.errors import UserError
 
 from ..tasks import run_in_thread
 
+if TYPE_CHECKING:
+    from noiseda_core.noise_fit import NoiseFit
+
 
 def fitted_lag1(blur: float) -> float:
     """Lag-1 autocorrelation of the fitted model's field (white noise blurred by ``blur`` px)."""
     return 0.0 if blur <= 0 else math.exp(-1.0 / (4.0 * blur * blur))
 
 
-def describe_fit(fit: object) -> str:
+def describe_fit(fit: NoiseFit) -> str:
     """Rich text: the measured noise and the fitted model side by side."""
     lag1, lag2, chroma = (float(getattr(fit, k)) for k in ("lag1", "lag2", "chroma"))
     blur, rho = float(fit.blur), float(fit.rho)
-    dark, bright = fit.std_at(0.1), fit.std_at(0.9)  # type: ignore[attr-defined]
+    dark, bright = fit.std_at(0.1), fit.std_at(0.9)
     return (
         f"Noise in your real photos: <b>σ {dark:.1f}–{bright:.1f}</b> (8-bit levels, dark–"
         f"bright) · neighbour correlation <b>{lag1:.2f}</b> (fitted model {fitted_lag1(blur):.2f};"
@@ -49,7 +53,7 @@ class NoisePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.fit: object | None = None
+        self.fit: NoiseFit | None = None
         self._token = 0
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 2, 0, 2)
@@ -91,7 +95,7 @@ class NoisePanel(QWidget):
         self.plot.setVisible(False)
         self.setVisible(True)
 
-        def work() -> tuple[int, object | None, str]:
+        def work() -> tuple[int, NoiseFit | None, str]:
             try:
                 return token, fit_folder(Path(folder)), ""
             except UserError as exc:
@@ -100,7 +104,7 @@ class NoisePanel(QWidget):
         # a bound method: a panel closed meanwhile is not called back (tasks.run_in_thread)
         run_in_thread(work, on_done=self._show)
 
-    def _show(self, result: tuple[int, object | None, str]) -> None:
+    def _show(self, result: tuple[int, NoiseFit | None, str]) -> None:
         token, fit, message = result
         if token != self._token:
             return
@@ -109,10 +113,10 @@ class NoisePanel(QWidget):
         else:
             self.show_fit(fit)
 
-    def show_fit(self, fit: object) -> None:
+    def show_fit(self, fit: NoiseFit) -> None:
         self.fit = fit
         self.text.setText(describe_fit(fit))
-        levels = list(getattr(fit, "levels", []))
+        levels = fit.levels
         self.measured.setData([x for x, _ in levels], [y for _, y in levels])
         xs = np.linspace(0.0, 1.0, 50)
         self.line.setData(xs, [fit.std_at(float(x)) for x in xs])  # type: ignore[attr-defined]
