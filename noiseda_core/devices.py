@@ -22,9 +22,8 @@ class DeviceReport:
     restorers: list[str] = field(default_factory=list)
     restorer_notes: dict[str, str] = field(default_factory=dict)
     denoisers: list[str] = field(default_factory=list)
-    plan: dict[str, Any] = field(
-        default_factory=dict
-    )  # policy.start_sizes: what a first run starts with
+    # policy.start_sizes: what a first run starts with
+    plan: dict[str, Any] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)  # restorer → how to install its extra
 
     def to_dict(self) -> dict[str, Any]:
