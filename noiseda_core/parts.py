@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from .config import Config, Mode
 from .diffusion import build_denoiser
@@ -33,7 +32,7 @@ class Parts:
     objective: JointObjective
     optimizer: torch.optim.Optimizer
     ema: EMA
-    eval_restorer: nn.Module  # holds the EMA weights for validation, previews, export
+    eval_restorer: Restorer  # holds the EMA weights for validation, previews, export
 
 
 def build_parts(cfg: Config, device: torch.device, restorer: Restorer | None = None) -> Parts:
