@@ -13,7 +13,6 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QInputDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QTabWidget,
@@ -29,6 +28,7 @@ from .menus import Menus
 from .run_index import RunSummary
 from .tasks import run_in_thread
 from .theme import icon
+from .views.restore_view import RestoreView
 from .views.runs_view import RunsView
 from .views.setup_view import SetupView
 from .views.training_view import TrainingView
@@ -36,17 +36,6 @@ from .widgets.resume_offer import ResumeOffer
 
 STOP_TIMEOUT_S = 20.0
 STATUS_MS = 10_000  # status-bar messages fade instead of lingering on other pages
-
-
-def _make_restore_view(parent: QWidget) -> QWidget:
-    """GUI-B's restore view, or a placeholder when it cannot be imported."""
-    try:
-        from .views.restore_view import RestoreView
-    except ImportError as exc:  # the app still trains without it
-        label = QLabel(f"The restore view is not available ({exc}).", parent)
-        label.setWordWrap(True)
-        return label
-    return RestoreView(parent)
 
 
 class MainWindow(QMainWindow):
@@ -73,7 +62,7 @@ class MainWindow(QMainWindow):
         self.job = TrainingJob(self, worker=worker, extra_env=extra_env)
         self.setup_view = SetupView(self)
         self.training_view = TrainingView(self)
-        self.restore_view = _make_restore_view(self)
+        self.restore_view = RestoreView(self)
         self.runs_view = RunsView(self)
         self.training_view.attach(self.job)
         self.tabs = QTabWidget(self)
@@ -161,7 +150,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.restore_view)
         getattr(widget, "button", widget).click()
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
@@ -241,7 +230,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def train_longer(self, steps: int) -> None:
-        """Continue the finished run on the Training page until ``steps`` (only train.steps changes)."""
+        """Continue the finished run on the Training page until ``steps`` (only train.steps
+        changes)."""
         if self.run_dir is None or self.job.active:
             return
         nproc = self.setup_view.gpu_count() if self.setup_view.options.all_gpus.isChecked() else 1
@@ -267,7 +257,8 @@ class MainWindow(QMainWindow):
         return self.runs_view.summary(Path(path)) or summarize(Path(path))
 
     def open_run(self, path: Path) -> bool:
-        """Show a past run's curves and previews on the Training page (not while training another)."""
+        """Show a past run's curves and previews on the Training page (not while training
+        another one)."""
         path = Path(path)
         if self.job.active:
             if path != self.run_dir:
@@ -410,7 +401,7 @@ class MainWindow(QMainWindow):
         )
 
     # ------------------------------------------------------------------ closing
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self.job.active:
             if not self._closing:
                 if self.confirm_close:

@@ -94,7 +94,7 @@ class Menus:
 
     def _view(self) -> None:
         restore = self.window.restore_view
-        compare = getattr(restore, "compare", None)
+        compare = restore.compare
         slots: dict[str, Callable[[], object]] = {
             "side_action": lambda: compare.set_swipe_mode(False),
             "swipe_action": lambda: compare.set_swipe_mode(True),

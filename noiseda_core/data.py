@@ -13,9 +13,10 @@ degradation set, the synthetic input is made from the clean crop on the fly.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -36,6 +37,9 @@ from .imageio import (
     to_float,
 )
 
+_Item = TypeVar("_Item")  # a path or a pair of paths
+_Loaded = TypeVar("_Loaded")  # what loading it gives
+
 
 @dataclass
 class Batch:
@@ -54,13 +58,15 @@ class Batch:
 
     def pin_memory(self) -> Batch:
         """Page-locked copies, so the copy to a GPU can overlap compute (DataLoader calls this)."""
-        pin = lambda t: None if t is None else t.pin_memory()  # noqa: E731
-        return Batch(pin(self.x_s), pin(self.y_s), pin(self.x_r), pin(self.ref), self.skipped)
+        ref = None if self.ref is None else self.ref.pin_memory()
+        pinned = (self.x_s.pin_memory(), self.y_s.pin_memory(), self.x_r.pin_memory())
+        return Batch(*pinned, ref, self.skipped)
 
 
 @dataclass
 class PreviewInputs:
-    """Fixed crops shown in previews: ``synthetic`` (input, target) and ``real``, each ``(3, S, S)``."""
+    """Fixed crops shown in previews: ``synthetic`` (input, target) and ``real``, each
+    ``(3, S, S)``."""
 
     synthetic: tuple[torch.Tensor, torch.Tensor]
     real: list[torch.Tensor]
@@ -130,7 +136,13 @@ class _Sampler:
             self.bad[path] = reason
             self.new_bad.append(reason)
 
-    def _pick(self, rng: np.random.Generator, items: list, stream: str, load) -> tuple:
+    def _pick(
+        self,
+        rng: np.random.Generator,
+        items: list[_Item],
+        stream: str,
+        load: Callable[[_Item], _Loaded],
+    ) -> _Loaded:
         """Draw items until one loads; bad ones are remembered and redrawn deterministically."""
         while True:
             item = items[int(rng.integers(len(items)))]
@@ -195,7 +207,7 @@ class _Sampler:
         )
 
 
-class _BatchStream(torch.utils.data.IterableDataset):
+class _BatchStream(torch.utils.data.IterableDataset[Batch]):
     """Worker ``w`` of ``n`` draws batches ``start + w``, ``start + w + n``, ... (in order)."""
 
     def __init__(self, sampler: _Sampler, batch: int, start: int) -> None:
@@ -210,6 +222,7 @@ class _BatchStream(torch.utils.data.IterableDataset):
 
 def _init_worker(worker_id: int) -> None:
     info = torch.utils.data.get_worker_info()
+    assert info is not None and isinstance(info.dataset, _BatchStream)  # in a worker of ours
     sampler = info.dataset.sampler
     torch.manual_seed(hash((sampler.seed, sampler.rank, worker_id)) & 0x7FFFFFFF)
     torch.set_num_threads(1)
@@ -349,7 +362,7 @@ class TrainData:
         return good
 
     @staticmethod
-    def _require(items: list, folder: str) -> None:
+    def _require(items: Sequence[object], folder: str) -> None:
         if not items:
             raise UserError(f"no usable images in {folder} (PNG, JPEG, TIFF, BMP or WebP)")
 
@@ -402,7 +415,7 @@ class TrainData:
 # --------------------------------------------------------------------------- evaluation
 
 
-def _first_readable(items: list, load):
+def _first_readable(items: list[_Item], load: Callable[[_Item], _Loaded]) -> _Loaded | None:
     for item in items:
         try:
             return load(item)
@@ -443,13 +456,13 @@ def preview_inputs(cfg: DataConfig, count: int, size: int, seed: int) -> Preview
         used: set[Path] = set()
         for i in picks:  # evenly spread; an unreadable pick is replaced by the next readable one
 
-            def load(p: Path) -> np.ndarray:
+            def load_unused(p: Path) -> np.ndarray:
                 if p in used:
                     raise ImageReadError(f"{p} already shown")
                 used.add(p)
                 return to_float(center_crop(read_image_array(p), size))
 
-            arr = _first_readable(images[i:] + images[:i], load)
+            arr = _first_readable(images[i:] + images[:i], load_unused)
             if arr is not None:
                 real.append(array_to_tensor(arr))
     return PreviewInputs(synthetic=(array_to_tensor(pair[0]), array_to_tensor(pair[1])), real=real)

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from .diffusion.loss import NoiseDALoss, StepNoise, charbonnier
+
+if TYPE_CHECKING:
+    from .nets import Restorer
 
 
 class Phase(str, enum.Enum):
@@ -44,7 +48,7 @@ class StepTerms:
 class JointObjective(nn.Module):
     """Restorer G and, unless baseline, the diffusion loss module holding D."""
 
-    def __init__(self, restorer: nn.Module, noise_da: NoiseDALoss | None) -> None:
+    def __init__(self, restorer: Restorer, noise_da: NoiseDALoss | None) -> None:
         super().__init__()
         self.restorer = restorer
         self.noise_da = noise_da
@@ -90,10 +94,7 @@ class JointObjective(nn.Module):
         terms = self.noise_da(
             y_s, x_s, out_s, x_r, out_r, ref=ref, generator=generator, noise=noise
         )
-        if phase == Phase.PRETRAIN_DENOISER:
-            total = terms.dif
-        else:
-            total = res + lam * terms.dif
+        total = terms.dif if phase == Phase.PRETRAIN_DENOISER else res + lam * terms.dif
         return StepTerms(
             total=total,
             res=res,
@@ -105,7 +106,9 @@ class JointObjective(nn.Module):
 
 
 def _has_batch_statistics(module: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    # torch has no public base class of its batch norms
+    batch_norm = nn.modules.batchnorm._BatchNorm  # pyright: ignore[reportPrivateUsage]
+    return any(isinstance(m, batch_norm) for m in module.modules())
 
 
 def unwrap(module: nn.Module) -> nn.Module:

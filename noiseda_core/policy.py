@@ -18,6 +18,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import torch
 from torch import nn
@@ -92,7 +93,7 @@ def step_peaks(
     probe = ProbeStep(cfg, device)
     try:
         probe(min(batches))
-        return [(b, m.peak_bytes(device, lambda b=b: probe(b)) - before) for b in batches]
+        return [(b, m.peak_bytes(device, partial(probe, b)) - before) for b in batches]
     finally:
         del probe
         m.release(device)
@@ -280,7 +281,8 @@ def restore(
     dev = torch.device(device) if device is not None else _model_device(model)
     key = (str(dev), str(precision), tile_batch)
     if tile is None:
-        tile, tile_batch = _plan(model, tuple(img.shape[-2:]), dev, precision, tile_batch, m)
+        height, width = img.shape[-2:]
+        tile, tile_batch = _plan(model, (height, width), dev, precision, tile_batch, m)
     mult = _mult(model)
     floor = max(mult, -(-min_tile // mult) * mult)
     while True:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -31,6 +32,9 @@ from .run_checkpoint import hand_edited, restore_rng
 from .run_folder import RunFolder
 from .starting_model import restorer_for, restorer_for_checkpoint, with_starting_architecture
 from .step import TrainStep
+
+if TYPE_CHECKING:
+    from .degrade import Degradation
 
 
 @dataclass
@@ -78,7 +82,7 @@ class Run:
         )
 
 
-def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) -> Run:
+def setup_run(cfg: Config, run_dir: Path, state: dict[str, Any] | None, ctx: DistContext) -> Run:
     """Build (or rebuild from ``state``) everything a run trains, on this rank's device."""
     device = device_for_rank(ctx, resolve_device(cfg.train.device))
     if device.type == "cuda":
@@ -100,12 +104,13 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     t = cfg.train
     source = keep_source(cfg)
     held: list[Path] = []
-    proxy = None
+    proxy: tuple[list[Path], Degradation] | None = None  # its photos and their fitted noise
     if source == "proxy":
         from .proxy import proxy_setup
 
         try:
             held, proxy_photos, proxy_noise = proxy_setup(cfg.data, t.seed)
+            proxy = proxy_photos, proxy_noise
         except UserError as exc:  # no proxy: the run still trains and exports its last weights
             if ctx.is_main:
                 print(
@@ -154,10 +159,10 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     keeper = None
     if monitor is not None and source:
         keeper = KeepBest(source)
-        if source == "proxy":
+        if proxy is not None:
             from .proxy import proxy_pairs
 
-            monitor.proxy = proxy_pairs(proxy_photos, proxy_noise, t.seed)
+            monitor.proxy = proxy_pairs(*proxy, t.seed)
         if state is not None and isinstance(state.get("keep_best"), dict):
             keeper.load_state_dict(state["keep_best"])
             if source == "proxy" and keeper.start_psnr is not None:

@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -101,7 +102,7 @@ def train(
 
 
 def _train(
-    cfg: Config, run_dir: Path, state: dict | None, control: RunControl, ctx: DistContext
+    cfg: Config, run_dir: Path, state: dict[str, Any] | None, control: RunControl, ctx: DistContext
 ) -> Iterator[Event]:
     """Set-up, then per step: pause/stop, one step, progress, monitoring, checkpoint."""
     entered = time.perf_counter()  # a time budget counts from here
@@ -151,9 +152,12 @@ def _train(
                 yield event
             if budget is not None and step % t.val_every == 0:
                 budget.monitored(time.perf_counter() - monitor_began)
-            if step % t.checkpoint_every == 0 and step < t.steps:
-                if (event := save_checkpoint(run, step)) is not None:
-                    yield run.emit(event)
+            if (
+                step % t.checkpoint_every == 0
+                and step < t.steps
+                and (event := save_checkpoint(run, step)) is not None
+            ):
+                yield run.emit(event)
             if logging_step:  # monitoring and checkpoints do not count against images/s
                 clock.restart_window()
     except torch.OutOfMemoryError:
@@ -177,7 +181,7 @@ def _train(
     start = run.monitor.start_scores if run.monitor is not None else None
     ran_out = budget is not None and budget.ran_out
     if kept is not None:  # keep-best: the exported weights and their score
-        scores = dict(
+        scores: dict[str, Any] = dict(
             kept=kept.kind,
             kept_step=kept.step,
             kept_psnr=kept.psnr,
@@ -199,7 +203,7 @@ def _train(
             stopped=step < t.steps,
             elapsed_s=clock.elapsed(),
             out_of_time=ran_out,
-            planned_steps=budget.cut_from if ran_out else None,
+            planned_steps=budget.cut_from if budget is not None and ran_out else None,
             **scores,
         )
     )
@@ -408,10 +412,14 @@ def _monitor(run: Run, step: int) -> Iterator[Event]:
         if keeper is not None and keeper.source == "val":
             keeper.offer(step, validation.psnr, run.parts.eval_restorer)
         yield run.emit(validation)
-    if validate and keeper is not None and keeper.source == "proxy":
-        if (proxy := run.monitor.validate_proxy(run.parts.eval_restorer, step)) is not None:
-            keeper.offer(step, proxy.psnr, run.parts.eval_restorer)
-            yield run.emit(proxy)
+    if (
+        validate
+        and keeper is not None
+        and keeper.source == "proxy"
+        and (proxy := run.monitor.validate_proxy(run.parts.eval_restorer, step)) is not None
+    ):
+        keeper.offer(step, proxy.psnr, run.parts.eval_restorer)
+        yield run.emit(proxy)
     if preview:
         yield run.emit(run.monitor.write_previews(run.parts.eval_restorer, step, run.folder))
 

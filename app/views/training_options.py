@@ -315,10 +315,6 @@ class TrainingOptions(QWidget):
             (self.steps, t.steps),
             (self.batch, t.batch),
             (self.patch, t.patch),
-            (self.lr, t.lr),
-            (self.lambda_weight, t.lambda_weight),
-            (self.lambda_ramp, t.lambda_ramp),
-            (self.ema_decay, t.ema_decay),
             (self.seed, t.seed),
             (self.log_every, t.log_every),
             (self.val_every, t.val_every),
@@ -327,11 +323,18 @@ class TrainingOptions(QWidget):
             (self.warmup, t.warmup_restorer_steps),
             (self.workers, cfg.data.workers),
             (self.pretrain, t.denoiser_pretrain_steps),
-            (self.denoiser_lr, t.denoiser_lr),
-            (self.margin, t.margin),
             (self.real_per_pair, t.real_per_pair),
         ):
             box.setValue(value)
+        for real_box, real_value in (
+            (self.lr, t.lr),
+            (self.lambda_weight, t.lambda_weight),
+            (self.lambda_ramp, t.lambda_ramp),
+            (self.ema_decay, t.ema_decay),
+            (self.denoiser_lr, t.denoiser_lr),
+            (self.margin, t.margin),
+        ):
+            real_box.setValue(real_value)
         self.cs.setChecked(t.channel_shuffle)
         self.rs.setChecked(t.residual_swap)
         self.sizes_touched = True
