@@ -37,7 +37,7 @@ from .imageio import (
     to_float,
 )
 
-_Item = TypeVar("_Item")  # a path or a pair of paths
+_Item = TypeVar("_Item", Path, tuple[Path, Path])  # an image, or an (input, target) pair
 _Loaded = TypeVar("_Loaded")  # what loading it gives
 
 

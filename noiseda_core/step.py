@@ -98,7 +98,7 @@ class TrainStep:
         self.any_rank = any_rank or (lambda flag: flag)
         self.hinges = HingeCounter()
 
-    def autocast(self) -> contextlib.AbstractContextManager[None]:
+    def autocast(self) -> contextlib.AbstractContextManager[object]:
         if self.amp is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp)
