@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
     QApplication.setApplicationName(APP_NAME)
     QApplication.setOrganizationName(ORG_NAME)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    running = QApplication.instance()
+    app = running if isinstance(running, QApplication) else QApplication(sys.argv[:1])
     apply_theme(app)
     follow_system(app)
     app.setWindowIcon(icon("app"))

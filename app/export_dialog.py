@@ -290,12 +290,14 @@ class ExportDialog(QDialog):
     def _message(self, text: str, kind: Banner.Kind) -> None:
         """Show ``text`` in the dialog and grow it so nothing is squeezed."""
         self.banner.show_message(text, kind)
-        self.layout().activate()
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
         wanted = self.sizeHint().height()
         if self.height() < wanted:
             self.resize(self.width(), wanted)
 
-    def done(self, result: int) -> None:  # noqa: D401 - QDialog API
+    def done(self, result: int) -> None:  # QDialog API
         """Closing waits for a running export so no worker outlives the dialog."""
         self._pool.waitForDone(30_000)
         super().done(result)

@@ -117,7 +117,7 @@ def find_runs(roots: list[Path]) -> list[RunSummary]:
             seen.add(key)
             try:
                 out.append(summarize(child))
-            except Exception as exc:  # noqa: BLE001 - one run's damage stays in its own row
+            except Exception as exc:  # one run's damage stays in its own row
                 out.append(damaged_summary(child, exc))
     out.sort(key=lambda r: r.date or datetime.min, reverse=True)
     return out

@@ -16,6 +16,7 @@ calls are the caller's business (compare a token); nothing here blocks the event
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -61,16 +62,15 @@ class Task(QRunnable):
     def run(self) -> None:  # worker thread
         try:
             result = self._fn(*self._args, **self._kwargs)
-        except Exception as exc:  # noqa: BLE001 - a worker must never take the window down
+        except Exception as exc:  # a worker must never take the window down
             if not isinstance(exc, UserError):
                 log.exception("background task failed")
             outcome: tuple = (self.signals.failed, error_message(exc))
         else:
             outcome = (self.signals.done, result)
-        try:
+        # RuntimeError: the application is shutting down and nobody is listening
+        with contextlib.suppress(RuntimeError):
             outcome[0].emit(outcome[1])
-        except RuntimeError:  # the application is shutting down: nobody is listening
-            pass
 
 
 def wait_all(timeout_ms: int = 10_000) -> bool:

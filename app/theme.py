@@ -80,7 +80,7 @@ def theme_choice() -> str:
 
 
 def apply_theme(app: QApplication, dark: bool | None = None) -> None:
-    """Style, palette and style sheet for the given scheme, else the user's choice, else the system's."""
+    """Style, palette and style sheet: the scheme given, else the user's choice, else the OS's."""
     app.setStyle("Fusion")
     if dark is None:
         choice = theme_choice()

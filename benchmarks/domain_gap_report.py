@@ -58,7 +58,8 @@ def summarise(results: Results) -> str:
         noise = [n for s in seeds if (n := _diag_mean(runs[s], "noise_real_restored")) is not None]
         minutes = statistics.mean(runs[s]["seconds"] for s in seeds) / 60
         lines.append(
-            f"| {variant} | {len(seeds)} | {_mean_sd(psnrs)} | {statistics.mean(ssims):.4f} | {delta} | "
+            f"| {variant} | {len(seeds)} | {_mean_sd(psnrs)} | {statistics.mean(ssims):.4f} "
+            f"| {delta} | "
             f"{from_start} | "
             f"{statistics.mean(best):.2f} | {f'{statistics.mean(hinge):.2f}' if hinge else '—'} | "
             f"{f'{statistics.mean(cosines):+.3f}' if cosines else '—'} | "
@@ -238,8 +239,8 @@ def plot_curves(results: Results, path: Path) -> None:
     for index, (variant, (xs, ys)) in enumerate(series.items()):
         colour = colours[index % len(colours)]
         if len(xs) > 1:
-            draw.line([(sx(x), sy(y)) for x, y in zip(xs, ys)], fill=colour, width=2)
-        for x, y in zip(xs, ys):
+            draw.line([(sx(x), sy(y)) for x, y in zip(xs, ys, strict=True)], fill=colour, width=2)
+        for x, y in zip(xs, ys, strict=True):
             draw.ellipse([sx(x) - 2, sy(y) - 2, sx(x) + 2, sy(y) + 2], fill=colour)
         draw.text((pad + 10, pad + 10 + 14 * index), variant, fill=colour)
     image.save(path)

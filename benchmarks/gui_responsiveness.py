@@ -20,7 +20,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--worker", choices=["fake", "real"], default="fake")
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--delay", type=float, default=0.003, help="fake worker: seconds per step")
@@ -37,7 +37,8 @@ def main() -> int:
     from app_helpers import FAKE_WORKER, isolate_settings, tiny_config, tiny_project
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication([])
+    running = QApplication.instance()
+    app = running if isinstance(running, QApplication) else QApplication([])
     tmp = Path(tempfile.mkdtemp(prefix="noiseda-bench-"))
     isolate_settings(tmp)
     from app.main_window import MainWindow

@@ -11,6 +11,7 @@ one ``UserError`` naming the file, and no temporary file is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -128,10 +129,10 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, replace: bool = T
         tmp = _temporary_beside(path)
         write(tmp)
         with open(tmp, "rb+") as handle:
-            try:  # after write(): some writers (safetensors) replace the file they are given
+            # After write(): some writers (safetensors) replace the file they are given.
+            # No fchmod on Windows (AttributeError); a file system without modes (OSError).
+            with contextlib.suppress(AttributeError, OSError):
                 os.fchmod(handle.fileno(), default_file_mode())
-            except (AttributeError, OSError):  # no fchmod (Windows), a file system without modes
-                pass
             os.fsync(handle.fileno())
         if replace:
             os.replace(tmp, path)
@@ -150,7 +151,11 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, replace: bool = T
 
 def atomic_write_bytes(path: Path, data: bytes, *, replace: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (``replace=False``: only as a new file)."""
-    atomic_write(path, lambda tmp: tmp.write_bytes(data), replace=replace)
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    atomic_write(path, write, replace=replace)
 
 
 def remove_stale_temporaries(folder: Path, recursive: bool = True) -> list[Path]:

@@ -2,8 +2,8 @@
 
 The training step timed here is the one ``train.py`` runs (``step.TrainStep`` over
 ``parts.build_parts``: same networks, optimizer, gradient scaler and EMA), fed with
-random tensors so the data pipeline is not what is measured (``probe.ProbeStep``). Times are medians of
-synchronised steps after warm-up; peak memory is PyTorch's allocator peak.
+random tensors so the data pipeline is not what is measured (``probe.ProbeStep``). Times
+are medians of synchronised steps after warm-up; peak memory is PyTorch's allocator peak.
 
     noiseda bench --preset paper --batch 24 --precision bf16 --compile
 
@@ -190,7 +190,8 @@ def timed_rows(averages: Any, on_gpu: bool) -> list[Any]:
     is that of the kernels it launched, so adding both counted them twice. Elsewhere:
     every op but the step's named ranges (self CPU times exclude children already).
     """
-    from torch.autograd import DeviceType
+    # public in torch.autograd, though its stub does not re-export it
+    from torch.autograd import DeviceType  # pyright: ignore[reportPrivateImportUsage]
 
     if on_gpu:
         return [e for e in averages if getattr(e, "device_type", None) == DeviceType.CUDA]
@@ -266,7 +267,7 @@ def restore_variants(
     the one default path), plus ``autocast`` beside it on CUDA and ``compiled`` with
     ``--compile``; ``all``: every one (a CPU dry run of the GPU script); or a list.
     """
-    from .inference import _autocast_dtype
+    from .inference import restoration_autocast_dtype
 
     if requested == "all":
         return list(RESTORE_VARIANTS)
@@ -279,7 +280,7 @@ def restore_variants(
                 f"use auto, all or some of {', '.join(RESTORE_VARIANTS)}"
             )
         return chosen
-    half = _autocast_dtype(precision, torch.float32, device) is not None
+    half = restoration_autocast_dtype(precision, torch.float32, device) is not None
     if device.type != "cuda" or not half:
         return ["default"] + (["compiled"] if compile else [])
     return ["weights", "autocast"] + (["compiled"] if compile else [])
@@ -301,29 +302,34 @@ def time_restore(
     ``mpix_per_s`` times the restoration of an image already on the device (compute);
     ``mpix_per_s_with_transfers`` includes the copy there and back, timed apart too.
     """
-    from .inference import _autocast_dtype, restore_image
+    from .inference import restoration_autocast_dtype, restore_image
     from .nets import build_restorer
 
     model = build_restorer(restorer_name).to(device).eval()  # as ``noiseda restore`` has it
     half = {"weights": True, "compiled": True, "autocast": False}.get(variant)
-    amp = _autocast_dtype(precision, torch.float32, device)
+    amp = restoration_autocast_dtype(precision, torch.float32, device)
     compiled = variant == "compiled"
     if compiled and amp is None:  # no half precision: the compiled fp32 net
         half = None
-    options = {
-        "device": device,
-        "precision": precision,
-        "tile": tile,
-        "half_weights": half,
-        "compile": compiled,
-        "compile_backend": compile_backend,
-    }
+
+    def restore(image: torch.Tensor) -> torch.Tensor:
+        return restore_image(
+            model,
+            image,
+            device=device,
+            precision=precision,
+            tile=tile,
+            half_weights=half,
+            compile=compiled,
+            compile_backend=compile_backend,
+        )
+
     host = torch.rand(3, height, width)
     on_device = host.to(device)
     _peak_reset(device)
-    restore_image(model, on_device, **options)  # warm-up (and compiling)
-    compute = step_times(lambda _: restore_image(model, on_device, **options), repeats, device)
-    whole = step_times(lambda _: restore_image(model, host, **options), repeats, device)
+    restore(on_device)  # warm-up (and compiling)
+    compute = step_times(lambda _: restore(on_device), repeats, device)
+    whole = step_times(lambda _: restore(host), repeats, device)
     transfer = step_times(
         lambda _: on_device.copy_(host.to(device, non_blocking=True)).cpu(), repeats, device
     )

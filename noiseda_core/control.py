@@ -9,6 +9,7 @@ or from code. ``stop_reason`` says which.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -16,6 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
+
+# what ``signal.signal`` returns and takes back: a function, SIG_DFL/SIG_IGN or None
+SignalHandler = Callable[[int, FrameType | None], object] | int | None
 
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
@@ -34,7 +38,7 @@ class RunControl:
         self.parent_gone = False
         self._signals_seen = 0  # stop signals the watcher thread saw arrive
         self._signals_handled = 0  # ... and those Python's handler has run for
-        self._previous_handlers: dict[int, object] = {}
+        self._previous_handlers: dict[int, SignalHandler] = {}
         self._wakeup: tuple[int, int] | None = None  # (previous wakeup fd, our pipe's write end)
 
     def request_stop(self, reason: str = "requested") -> None:
@@ -91,10 +95,8 @@ class RunControl:
         and the model; a second one interrupts at once. ``say`` prints the notice."""
 
         def tell(text: str) -> None:
-            try:
+            with contextlib.suppress(OSError, ValueError):  # no terminal left (SIGHUP): quiet
                 (say or (lambda t: print(t, file=sys.stderr, flush=True)))(text)
-            except (OSError, ValueError):  # no terminal left (SIGHUP): stop quietly
-                pass
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             self._signals_handled += 1
@@ -168,8 +170,6 @@ class RunControl:
                 "is stuck in native code; exiting now (the last checkpoint is kept: "
                 "continue with 'noiseda train --resume RUN_DIR')\n"
             )
-            try:
+            with contextlib.suppress(OSError):
                 os.write(2, note.encode())  # not sys.stderr: the stuck thread may hold its lock
-            except OSError:
-                pass
             os._exit(128 + signum)

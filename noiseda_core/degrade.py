@@ -359,7 +359,10 @@ def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:  # pragma: no cover - OpenCV always encodes uint8 BGR
         raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if decoded is None:  # pragma: no cover - it decodes what it has just encoded
+        raise RuntimeError("JPEG decoding failed")
+    return decoded[..., ::-1].astype(np.float32) / 255.0
 
 
 # --------------------------------------------------------------------------- parsing

@@ -35,7 +35,8 @@ def resolve_device(spec: str) -> torch.device:
         )
     if (
         device.type == "cuda"
-        and device.index is not None
+        # None for a bare "cuda", though torch's stub types ``index`` as int
+        and device.index is not None  # pyright: ignore[reportUnnecessaryComparison]
         and device.index >= torch.cuda.device_count()
     ):
         raise UserError(f"device {spec!r}: only {torch.cuda.device_count()} CUDA device(s) present")
@@ -85,7 +86,10 @@ class DeviceInfo:
 
 def describe_device(device: torch.device) -> DeviceInfo:
     if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
+        index = device.index
+        # None for a bare "cuda", though torch's stub types ``index`` as int
+        if index is None:  # pyright: ignore[reportUnnecessaryComparison]
+            index = torch.cuda.current_device()
         free, total = torch.cuda.mem_get_info(index)
         return DeviceInfo(
             name=torch.cuda.get_device_name(index),

@@ -47,7 +47,9 @@ def _norm(grads: tuple[torch.Tensor | None, ...]) -> float:
     found = [g.detach().float() for g in grads if g is not None]
     if not found:
         return 0.0
-    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(found))))
+    # torch's fused multi-tensor norm has no public name (one kernel for all the tensors)
+    norms = torch._foreach_norm(found)  # pyright: ignore[reportPrivateUsage, reportPrivateImportUsage]
+    return float(torch.linalg.vector_norm(torch.stack(norms)))
 
 
 def term_grad_norms(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -79,16 +80,16 @@ def any_rank(*flags: bool, ctx: DistContext, device: torch.device) -> tuple[bool
     return tuple(bool(v > 0) for v in value.tolist())
 
 
-def gather(own: object, ctx: DistContext) -> list:
+def gather(own: object, ctx: DistContext) -> list[object]:
     """Every rank's ``own`` (sampler or RNG state), so a distributed resume is exact too."""
     if not ctx.enabled:
         return [own]
-    gathered: list = [None] * ctx.world_size
+    gathered: list[object] = [None] * ctx.world_size
     dist.all_gather_object(gathered, own)
     return gathered
 
 
-def for_rank(saved: list | dict, ctx: DistContext) -> dict:
+def for_rank(saved: list[dict[str, Any]] | dict[str, Any], ctx: DistContext) -> dict[str, Any]:
     """This rank's saved state (a run resumed on fewer or more ranks reuses rank 0's)."""
     if isinstance(saved, dict):
         return saved

@@ -35,7 +35,9 @@ class EMA:
         state = module.state_dict()
         names = list(self.shadow)
         live = [state[n].detach().float() for n in names]
-        torch._foreach_lerp_([self.shadow[n] for n in names], live, 1.0 - self.current_decay())
+        shadows = [self.shadow[n] for n in names]
+        # torch's fused multi-tensor lerp has no public name (one kernel for all the tensors)
+        torch._foreach_lerp_(shadows, live, 1.0 - self.current_decay())  # pyright: ignore[reportPrivateUsage, reportPrivateImportUsage]
         self.updates += 1
 
     @torch.no_grad()

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .events import EVENT_TYPES, Event, event_from_dict
 
 __all__ = ["EventLog", "parsed_lines", "read_event_log", "read_events", "step_of"]
 
 
-def parsed_lines(path: Path) -> list[tuple[str, dict]]:
+def parsed_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
     """(line, parsed object) for every line of ``path`` that is whole JSON (torn ones skipped)."""
     try:
         text = path.read_bytes().decode("utf-8", errors="replace")
@@ -38,7 +39,7 @@ def parsed_lines(path: Path) -> list[tuple[str, dict]]:
     return out
 
 
-def step_of(data: dict) -> int:
+def step_of(data: dict[str, Any]) -> int:
     step = data.get("step", 0)
     return step if isinstance(step, int) and not isinstance(step, bool) else 0
 

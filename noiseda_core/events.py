@@ -237,21 +237,21 @@ def _checked(name: str, kind: str, value: Any) -> Any:
     raise ValueError(f"event field {name!r}: {value!r} is not a valid {kind}")
 
 
-def event_from_dict(data: dict[str, Any]) -> Event:
+def event_from_dict(data: object) -> Event:
     """Inverse of ``Event.to_dict`` (unknown keys are ignored, for forward compatibility).
 
     ``ValueError`` for an unknown type or a value of the wrong type or range.
     """
     if not isinstance(data, dict):  # a ValueError like any other bad line, which readers skip
-        raise ValueError(f"an event is a JSON object, not {type(data).__name__}")  # noqa: TRY004
-    data = dict(data)
-    cls = EVENT_TYPES.get(str(data.pop("type", "")))
+        raise ValueError(f"an event is a JSON object, not {type(data).__name__}")
+    values: dict[str, Any] = dict(data)
+    cls = EVENT_TYPES.get(str(values.pop("type", "")))
     if cls is None:
-        raise ValueError(f"unknown event type in {data!r}")
-    if cls is Progress and "lambda" in data:
-        data["lam"] = data.pop("lambda")
+        raise ValueError(f"unknown event type in {values!r}")
+    if cls is Progress and "lambda" in values:
+        values["lam"] = values.pop("lambda")
     kinds = {f.name: str(f.type) for f in fields(cls)}
-    return cls(**{k: _checked(k, kinds[k], v) for k, v in data.items() if k in kinds})
+    return cls(**{k: _checked(k, kinds[k], v) for k, v in values.items() if k in kinds})
 
 
 def event_from_json(line: str) -> Event:

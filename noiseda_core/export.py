@@ -22,6 +22,7 @@ through spandrel; ``load_restorer`` also opens such files without our metadata.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -41,7 +42,9 @@ def _tensors(restorer: Restorer) -> dict[str, torch.Tensor]:
     }
 
 
-def export_metadata(restorer: Restorer, extra: dict[str, str] | None = None) -> dict[str, str]:
+def export_metadata(
+    restorer: Restorer, extra: Mapping[str, object] | None = None
+) -> dict[str, str]:
     """The string metadata written with ``restorer``: the keys above plus ``extra``."""
     metadata = {
         "format": FORMAT,

@@ -47,7 +47,10 @@ class PairedFolder:
 
     @classmethod
     def scan(cls, root: Path) -> PairedFolder:
-        """Match ``root/input`` with ``root/target``; ``UserError`` if either is missing or no pair matches."""
+        """Match ``root/input`` with ``root/target``.
+
+        ``UserError`` if either is missing or no pair matches.
+        """
         root = Path(root)
         if not root.is_dir():
             raise UserError(f"folder not found: {root} (a paired folder holds input/ and target/)")

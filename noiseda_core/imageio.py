@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 import warnings
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import cv2
 import numpy as np
@@ -119,7 +120,8 @@ def _is_16bit_colour(path: Path, img: Image.Image) -> bool:
         # IHDR: bit depth at byte 24, colour type at byte 25 (2 = RGB, 6 = RGBA).
         return len(head) == 26 and head[24] == 16 and head[25] in (2, 6)
     if img.format == "TIFF":
-        bits = img.tag_v2.get(258, (8,)) if hasattr(img, "tag_v2") else (8,)
+        tags = getattr(img, "tag_v2", None)  # TIFF images only: not on Image.Image
+        bits = tags.get(258, (8,)) if tags is not None else (8,)
         bits = bits if isinstance(bits, tuple) else (bits,)
         return len(bits) >= 3 and max(bits) == 16
     return False
@@ -262,15 +264,6 @@ class ImageCache:
 # --------------------------------------------------------------------------- writing
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.resolve() == b.resolve():
-            return True
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 class FileSet:
     """Files known by identity (resolved path, and device and inode when they exist).
 
@@ -278,7 +271,7 @@ class FileSet:
     set, so guarding thousands of inputs stays linear.
     """
 
-    def __init__(self, paths: Collection[Path] = ()) -> None:
+    def __init__(self, paths: Iterable[Path] = ()) -> None:
         self._paths: set[Path] = set()
         self._inodes: set[tuple[int, int]] = set()
         for path in paths:
@@ -420,7 +413,7 @@ def scan_images(folder: Path, recursive: bool = True) -> ScanResult:
     if not folder.is_dir():
         raise UserError(f"not a folder: {folder} (point at the folder that holds the images)")
 
-    def unreadable(exc: OSError) -> None:
+    def unreadable(exc: OSError) -> NoReturn:
         where = exc.filename or folder
         raise UserError(f"cannot read folder {where}: {exc.strerror or exc} (check permissions)")
 

@@ -27,7 +27,8 @@ import contextlib
 import copy
 import math
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -43,7 +44,7 @@ def _model_info(model: nn.Module) -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.float32
 
 
-def _autocast_dtype(
+def restoration_autocast_dtype(
     precision: Precision | str | None, dtype: torch.dtype, device: torch.device
 ) -> torch.dtype | None:
     """Half dtype to autocast with, or None for full precision (``precision`` wins).
@@ -94,13 +95,19 @@ def _window_1d(
     return w
 
 
-def _chunks(items: list, n: int) -> Iterator[list]:
+_Item = TypeVar("_Item")
+
+# a network as restoration calls it: the model, its half-precision copy or a compiled one
+Net = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _chunks(items: list[_Item], n: int) -> Iterator[list[_Item]]:
     for k in range(0, len(items), n):
         yield items[k : k + n]
 
 
 def _run(
-    model: nn.Module,
+    model: Net,
     x: torch.Tensor,
     tile: int | None,
     overlap: int,
@@ -144,14 +151,14 @@ def _run(
 
 
 # model → (its weights' identity and versions, dtype, compile) and the net built from them
-_RUNNERS: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, nn.Module]] = (
+_RUNNERS: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[object, ...], Net]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def _runner(
     model: nn.Module, half: torch.dtype | None, compile: bool, backend: str = "inductor"
-) -> nn.Module:
+) -> Net:
     """``model`` as restoration runs it: a ``half``-dtype channels-last copy of its weights
     (None: the model itself) and/or compiled; rebuilt when the weights change in place."""
     tensors = list(model.parameters()) + list(model.buffers())
@@ -161,8 +168,9 @@ def _runner(
         return cached[1]
     if half is None:  # compiled only: Dynamo's own cache finds the graph again
         return torch.compile(model, backend=backend)
-    net = copy.deepcopy(model).to(dtype=half, memory_format=torch.channels_last).eval()
-    net = torch.compile(net, backend=backend) if compile else net
+    # Module.to takes memory_format too; torch's stub leaves it out
+    copied = copy.deepcopy(model).to(dtype=half, memory_format=torch.channels_last)  # pyright: ignore[reportCallIssue]
+    net: Net = torch.compile(copied.eval(), backend=backend) if compile else copied.eval()
     _RUNNERS[model] = key, net
     return net
 
@@ -200,7 +208,7 @@ def restore_image(
         raise ValueError(f"expected an image (3, H, W), got shape {tuple(img.shape)}")
     model_device, model_dtype = _model_info(model)
     dev = torch.device(device) if device is not None else model_device
-    amp = _autocast_dtype(precision, dtype, dev)
+    amp = restoration_autocast_dtype(precision, dtype, dev)
     full = torch.float32 if amp is not None or dtype in (torch.float16, torch.bfloat16) else dtype
     if model_dtype != full:
         model = copy.deepcopy(model).to(full)

@@ -44,7 +44,8 @@ class Kept:
             if self.start_psnr is None
             else f", {self.psnr - self.start_psnr:+.2f} dB over the start"
         )
-        return f"the weights of step {self.step} ({self.psnr:.2f} dB on the {_source_name(self.source)}{gain})"
+        source = _source_name(self.source)
+        return f"the weights of step {self.step} ({self.psnr:.2f} dB on the {source}{gain})"
 
 
 def _source_name(source: str) -> str:

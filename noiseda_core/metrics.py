@@ -71,7 +71,6 @@ def ssim(
 ) -> float:
     """Structural similarity (mean over valid window positions, channels, batch)."""
     a, b = _prepare(a, b, y_channel)
-    channels = a.shape[1]
     size = min(11, min(a.shape[-2:]))
     size -= 1 - size % 2  # odd
     kernel = _gaussian_1d(size, 1.5).numpy()

@@ -16,6 +16,7 @@ from . import policy
 from .config import Config, Task
 from .data import load_pairs, preview_inputs
 from .events import Preview, Validation
+from .folders import Sample
 from .imageio import write_image
 from .metrics import psnr, ssim
 from .run_folder import RunFolder
@@ -34,7 +35,7 @@ class RunMonitor:
         )
         size = min(PREVIEW_SIZE, max(cfg.train.patch, 64))
         self.previews = preview_inputs(cfg.data, cfg.train.preview_count, size, cfg.train.seed)
-        self.proxy: list = []  # proxy pairs (proxy.py) when the run keeps its best by them
+        self.proxy: list[Sample] = []  # proxy pairs (proxy.py) when the run keeps its best by them
         self.proxy_input: tuple[float, float] | None = None
         self.proxy_start: tuple[float, float] | None = None
         self.input_scores: tuple[float, float] | None = None  # the noisy inputs: PSNR, SSIM
@@ -45,7 +46,9 @@ class RunMonitor:
         return policy.restore(model, image, device=self.device).cpu()
 
     @torch.no_grad()
-    def _scores(self, model: nn.Module | None, samples: list | None = None) -> tuple[float, float]:
+    def _scores(
+        self, model: nn.Module | None, samples: list[Sample] | None = None
+    ) -> tuple[float, float]:
         """Mean PSNR and SSIM of ``model``'s outputs (of the inputs when ``model`` is None)
         over ``samples`` (the validation pairs by default)."""
         scores, ssims = [], []

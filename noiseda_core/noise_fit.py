@@ -24,13 +24,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import cv2
 import numpy as np
 
 from .degrade import FittedNoise, is_unresolved_fit
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 BLOCK = 16
 BINS = 12
@@ -118,7 +123,7 @@ def flat_blocks(image: np.ndarray) -> _Blocks:
     luma = means.mean(axis=1)
     keep = np.zeros(len(grad), dtype=bool)
     edges = np.linspace(0.0, 1.0, BINS + 1)
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in pairwise(edges):
         members = np.flatnonzero(ok & (luma >= lo) & (luma < hi))
         if len(members) == 0:
             continue
@@ -129,15 +134,27 @@ def flat_blocks(image: np.ndarray) -> _Blocks:
     return _Blocks(residual.reshape(-1, BLOCK, BLOCK, 3), means[keep])
 
 
-def _measure(blocks: _Blocks) -> dict[str, object]:
+class _Measured(TypedDict):
+    """What ``_measure`` reads in the flat blocks."""
+
+    a: float
+    b: float
+    lag1: float
+    lag2: float
+    chroma: float
+    levels: list[tuple[float, float]]
+
+
+def _measure(blocks: _Blocks) -> _Measured:
     """Level line, lag-1/2 autocorrelation and colour correlation of flat-block residuals."""
     r, means = blocks.residual, blocks.mean
     dof = BLOCK * BLOCK - 3
     var = (r**2).sum(axis=(1, 2)) / dof  # (N, 3)
     intensity, variance = means.ravel(), var.ravel()
-    centres, medians = [], []
+    centres: list[float] = []
+    medians: list[float] = []
     edges = np.linspace(0.0, 1.0, BINS + 1)
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in pairwise(edges):
         inside = (intensity >= lo) & (intensity < hi)
         if inside.sum() >= 3:
             centres.append(float(np.median(intensity[inside])))
@@ -165,7 +182,7 @@ def _measure(blocks: _Blocks) -> dict[str, object]:
     flat = unit.reshape(-1, 3)
     corr = np.corrcoef(flat.T) if len(flat) > 1 else np.eye(3)
     chroma = float((corr[0, 1] + corr[0, 2] + corr[1, 2]) / 3)
-    levels = [(c, 255.0 * math.sqrt(max(m, 0.0))) for c, m in zip(centres, medians)]
+    levels = [(c, 255.0 * math.sqrt(max(m, 0.0))) for c, m in zip(centres, medians, strict=True)]
     return {
         "a": float(a),
         "b": float(b),
@@ -261,7 +278,7 @@ def field_stats(noise: np.ndarray) -> dict[str, float]:
     for k in (1, 2):
         across, down = (n[:, :-k] * n[:, k:]).mean(), (n[:-k] * n[k:]).mean()
         stats[f"lag{k}"] = float((across + down) / 2 / power)
-    spectrum = sum(np.abs(np.fft.fft2(n[..., c])) ** 2 for c in range(3))
+    spectrum = np.sum([np.abs(np.fft.fft2(n[..., c])) ** 2 for c in range(3)], axis=0)
     fy, fx = np.fft.fftfreq(n.shape[0])[:, None], np.fft.fftfreq(n.shape[1])[None]
     low = (np.abs(fx) < 0.125) & (np.abs(fy) < 0.125)
     stats["low_share"] = float(spectrum[low].sum() / spectrum.sum())
@@ -309,7 +326,7 @@ def fit_folder(folder: Path, *, max_images: int = MAX_IMAGES, seed: int = 0) -> 
         ) from None
 
 
-def resolve_degradation(cfg):  # noqa: ANN001, ANN201 - Config in, Config out (no import cycle)
+def resolve_degradation(cfg: Config) -> Config:
     """``data.degradation = "fit"`` becomes the fitted ``"fit:A,B,BLUR,RHO"`` of ``data.real``."""
     if not (cfg.data.degradation and is_unresolved_fit(cfg.data.degradation)):
         return cfg

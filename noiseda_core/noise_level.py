@@ -4,14 +4,14 @@ Donoho's median-absolute-deviation rule on the finest diagonal sub-band of a ``d
 wavelet transform (what ``skimage.restoration.estimate_sigma`` computes; PyWavelets is
 called directly because importing scikit-image pulls SciPy into the training process,
 and SciPy's BLAS start-up once hung a run under a memory limit) estimates the standard
-deviation of additive white Gaussian noise from the image alone. Camera noise after demosaicking and an ISP is
-correlated over a few pixels, which the finest sub-band of the full image barely sees
-(on the benchmark's ``phone`` crops: 3.4 noisy vs 3.1 clean, while the true noise std is
-19.8). So the estimator runs on the image downscaled 2× (2×2 area mean), where such
-noise is nearly white (same crops: 6.9 noisy vs 3.5 clean); white noise reads half its
-full-resolution σ there. The value is in 8-bit levels, averaged over the colour channels:
-read it as a trend during adaptation, not as an absolute level (a restorer that also
-smooths texture reads below the clean image).
+deviation of additive white Gaussian noise from the image alone. Camera noise after
+demosaicking and an ISP is correlated over a few pixels, which the finest sub-band of
+the full image barely sees (on the benchmark's ``phone`` crops: 3.4 noisy vs 3.1 clean,
+while the true noise std is 19.8). So the estimator runs on the image downscaled 2× (2×2
+area mean), where such noise is nearly white (same crops: 6.9 noisy vs 3.5 clean); white
+noise reads half its full-resolution σ there. The value is in 8-bit levels, averaged
+over the colour channels: read it as a trend during adaptation, not as an absolute level
+(a restorer that also smooths texture reads below the clean image).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def wavelet_sigma(channel: np.ndarray) -> float:
 
     Coefficients that are exactly zero (flat or clipped areas) are left out.
     """
-    import pywt
+    import pywt  # pyright: ignore[reportMissingTypeStubs]
 
     detail = pywt.dwtn(channel, wavelet="db2")["dd"]
     detail = detail[detail != 0]

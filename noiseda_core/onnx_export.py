@@ -9,6 +9,7 @@ then checked with onnxruntime at another size when that is installed.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from pathlib import Path
 
@@ -65,8 +66,8 @@ def export_onnx(restorer: Restorer, out: Path, *, replace: bool = True) -> Path:
     ``replace=False``: ``FileExistsError`` if ``out`` exists by the time it is written.
     """
     try:
-        import onnx  # noqa: F401
-        import onnxscript  # noqa: F401
+        importlib.import_module("onnx")
+        importlib.import_module("onnxscript")
     except ImportError:
         raise UserError(
             "ONNX export needs the onnx packages: pip install 'noiseda-studio[onnx]'"
@@ -96,6 +97,8 @@ def export_onnx(restorer: Restorer, out: Path, *, replace: bool = True) -> Path:
                 dynamic_shapes={"x": {0: batch, 2: height, 3: width}},
                 verbose=False,
             )
+            if program is None:  # pragma: no cover - dynamo=True always returns the program
+                raise RuntimeError("torch.onnx.export returned no program")
             program.save(str(tmp))
 
     try:

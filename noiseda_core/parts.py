@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from torch import nn
 
 from .config import Config, Mode
 from .denoiser_start import load_starting_denoiser
@@ -34,7 +34,7 @@ class Parts:
     objective: JointObjective
     optimizer: torch.optim.Optimizer
     ema: EMA
-    eval_restorer: nn.Module  # holds the EMA weights for validation, previews, export
+    eval_restorer: Restorer  # holds the EMA weights for validation, previews, export
 
 
 def build_parts(cfg: Config, device: torch.device, restorer: Restorer | None = None) -> Parts:
@@ -88,7 +88,7 @@ def channels_last(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def make_adam(groups: list[dict], lr: float, device: torch.device) -> torch.optim.Adam:
+def make_adam(groups: list[dict[str, Any]], lr: float, device: torch.device) -> torch.optim.Adam:
     """Adam with one fused kernel on CUDA, the multi-tensor (foreach) path elsewhere.
 
     Where the fused kernel is refused (an old card, a PyTorch built without it) the

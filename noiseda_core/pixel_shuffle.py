@@ -26,7 +26,7 @@ def pd_restore(
     """``restore`` each of the ``stride²`` sub-images of ``image`` ``(C, H, W)``, reassembled."""
     if stride <= 1:
         return restore(image)
-    c, h, w = image.shape
+    _, h, w = image.shape
     ph, pw = (-h) % stride, (-w) % stride  # pad to a multiple of the stride (reflect)
     padded = F.pad(image[None], (0, pw, 0, ph), mode="reflect")[0] if ph or pw else image
     out = torch.empty_like(padded)

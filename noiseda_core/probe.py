@@ -14,6 +14,7 @@ import torch
 
 from .config import Config, Mode
 from .device import autocast_dtype
+from .diffusion.denoiser import ConditionalDenoiser
 from .objective import Phase, StepTerms
 from .parts import build_parts
 from .step import TrainStep, to_device
@@ -35,7 +36,9 @@ class ProbeStep:
         self.device, self.patch = device, t.patch
         parts = build_parts(cfg, device)
         if checkpoint and parts.objective.noise_da is not None:
-            parts.objective.noise_da.denoiser.checkpoint_full_res = True
+            denoiser = parts.objective.noise_da.denoiser
+            assert isinstance(denoiser, ConditionalDenoiser)  # what build_parts builds
+            denoiser.checkpoint_full_res = True
         self.step = TrainStep(
             parts,
             device,
@@ -59,7 +62,9 @@ class ProbeStep:
         if batch not in self._inputs:
             self._inputs.clear()
             shape = (batch, 3, self.patch, self.patch)
-            tensors = [torch.rand(shape, device=self.device) for _ in range(2)]
+            tensors: list[torch.Tensor | None] = [
+                torch.rand(shape, device=self.device) for _ in range(2)
+            ]
             tensors.append(torch.rand((batch * self.real_per_pair, *shape[1:]), device=self.device))
             tensors.append(torch.rand(shape, device=self.device) if self.unpaired else None)
             self._inputs[batch] = to_device(tensors, self.device)

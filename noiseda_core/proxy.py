@@ -13,12 +13,16 @@ Whether it does was checked on benchmarks that have real ground truth
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .degrade import Degradation, FittedNoise, parse_degradation
 from .folders import PairedFolder, Sample
 from .imageio import ImageReadError, array_to_tensor, read_image_array, scan_images, to_float
+
+if TYPE_CHECKING:
+    from .config import DataConfig
 
 PROXY_IMAGES = 4  # held-out clean photos (at most a fifth of the folder)
 PROXY_CROPS = 4  # crops per photo
@@ -46,7 +50,7 @@ def synthetic_photos(synthetic: str, degradation: str) -> list[Path]:
     return sorted(target for _, target in PairedFolder.scan(Path(synthetic)).pairs)
 
 
-def proxy_setup(data, seed: int) -> tuple[list[Path], list[Path], Degradation]:  # noqa: ANN001
+def proxy_setup(data: DataConfig, seed: int) -> tuple[list[Path], list[Path], Degradation]:
     """(held-out photos, photos the proxy uses, its noise) for a ``DataConfig``: the photos
     the proxy uses are the held-out ones, or the first few when none can be spared."""
     photos = synthetic_photos(data.synthetic, data.degradation)

@@ -64,7 +64,11 @@ def collect_inputs(
             jobs.extend(
                 (p, p.relative_to(item))
                 for p in scan.images
-                if not (below and _inside(Path(os.path.realpath(p)), out_resolved))
+                if not (
+                    below
+                    and out_resolved is not None
+                    and _inside(Path(os.path.realpath(p)), out_resolved)
+                )
             )
         elif item.is_file():
             if item.suffix.lower() in IMAGE_SUFFIXES:
@@ -91,7 +95,7 @@ def output_names(rels: list[Path]) -> list[Path]:
         counts[out.as_posix().lower()] = counts.get(out.as_posix().lower(), 0) + 1
     used: set[str] = set()
     names = []
-    for rel, out in zip(rels, plain):
+    for rel, out in zip(rels, plain, strict=True):
         if counts[out.as_posix().lower()] > 1 and rel.suffix.lower() != ".png":
             out = rel.with_name(rel.name + ".png")
         n = 2
@@ -154,7 +158,7 @@ def restore_paths(
     jobs = collect_inputs(list(inputs), report, out_dir)
     protect = FileSet(p for p, _ in jobs)  # one lookup per output, not one per input
     names = output_names([rel for _, rel in jobs])
-    targets = [(src, out_dir / name) for (src, _), name in zip(jobs, names)]
+    targets = [(src, out_dir / name) for (src, _), name in zip(jobs, names, strict=True)]
     taken = [dst for _, dst in targets if dst.exists()]
     for dst in taken:
         if dst in protect:

@@ -44,7 +44,9 @@ def check_resume_overrides(overrides: list[str]) -> None:
             )
 
 
-def resumed_config(run_dir: Path, state: dict, overrides: list[str] | None = None) -> Config:
+def resumed_config(
+    run_dir: Path, state: dict[str, Any], overrides: list[str] | None = None
+) -> Config:
     """The config to continue ``run_dir`` with: the checkpoint's, with the new step count."""
     run_dir = Path(run_dir)
     try:

@@ -16,10 +16,12 @@ touches no disk), never by spelling the names again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
 from pathlib import Path
+from typing import Protocol
 
 from .atomic import atomic_write_bytes, disk_error, remove_stale_temporaries
 from .config import Config, save_config
@@ -27,6 +29,14 @@ from .errors import UserError
 from .event_log import EventLog, parsed_lines, read_event_log, step_of
 from .events import Event, Finished, Started
 from .run_lock import LOCK_NAME, PID_LOCK_NAME, RunLock, is_locked
+
+
+class EventSink(Protocol):
+    """An extra consumer of a run's events (TensorBoard): see ``RunFolder.add_sink``."""
+
+    def write(self, event: Event) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class RunFolder:
@@ -47,7 +57,7 @@ class RunFolder:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.lock = RunLock(self.root)
-        self.sinks: list = []  # extra event consumers (TensorBoard), see add_sink
+        self.sinks: list[EventSink] = []  # extra event consumers (TensorBoard), see add_sink
         self._tail_checked = False
 
     @property
@@ -165,15 +175,13 @@ class RunFolder:
     def close(self) -> None:
         """Flush the sinks and release the lock (the process exiting does the same)."""
         for sink in self.sinks:
-            try:
+            with contextlib.suppress(Exception):  # a sink never turns a finished run into a failure
                 sink.close()
-            except Exception:  # a sink must never turn a finished run into a failure
-                pass
         self.sinks = []
         self.lock.release()
 
-    def add_sink(self, sink: object) -> None:
-        """``sink.write(event)`` is called after each appended event; ``sink.close()`` at the end."""
+    def add_sink(self, sink: EventSink) -> None:
+        """``sink.write(event)`` runs after each appended event; ``sink.close()`` at the end."""
         self.sinks.append(sink)
 
     def _clear_unfinished_start(self) -> None:
@@ -204,7 +212,7 @@ class RunFolder:
         for sink in list(self.sinks):
             try:
                 sink.write(event)
-            except Exception as exc:  # noqa: BLE001 - an optional sink must not stop training
+            except Exception as exc:  # an optional sink must not stop training
                 import sys
 
                 print(f"warning: {type(sink).__name__} disabled ({exc})", file=sys.stderr)

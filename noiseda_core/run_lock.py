@@ -223,10 +223,7 @@ def _pid_owner(path: Path, text: str) -> str:
 def _remove_if_unchanged(path: Path, text: str) -> None:
     """Remove ``path`` if it still holds ``text`` (never another process's fresh claim)."""
     if _read_path(path) == text:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
+        path.unlink(missing_ok=True)
 
 
 def is_locked(run_dir: Path) -> bool:

@@ -17,8 +17,9 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
-from .config import load_config
+from .config import Config, load_config
 from .control import RunControl
 from .events import Event, Failed, Finished, Progress, Resized, Started, Validation
 from .run_folder import RunFolder, default_run_dir
@@ -99,7 +100,7 @@ class _SafeStream:
     /dev/null, so later writes, and the flush at exit, go nowhere quietly.
     """
 
-    def __init__(self, stream, on_broken: Callable[[], None]) -> None:
+    def __init__(self, stream: TextIO, on_broken: Callable[[], None]) -> None:
         self._stream = stream
         self._on_broken = on_broken
         self.broken = False
@@ -191,13 +192,15 @@ class _Display:
 
     def _bar(self, event: Progress) -> None:
         self._open_bar(event.total_steps, event.step)
-        if event.total_steps and self.bar.total != event.total_steps:  # a budget sized the run
-            self.bar.total = event.total_steps
-        self.bar.update(event.step - self.bar.n)
+        bar = self.bar
+        assert bar is not None  # _open_bar made it
+        if event.total_steps and bar.total != event.total_steps:  # a budget sized the run
+            bar.total = event.total_steps
+        bar.update(event.step - bar.n)
         post = {"res": f"{event.loss_res:.4f}", "img/s": f"{event.images_per_s:.1f}"}
         if event.loss_dif is not None:
             post["dif"] = f"{event.loss_dif:.4f}"
-        self.bar.set_postfix(post, refresh=True)
+        bar.set_postfix(post, refresh=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -221,7 +224,7 @@ def run_training(
         from .resume_config import check_resume_overrides
 
         check_resume_overrides(overrides)
-    cfg = load_config(config, overrides) if resume is None else None
+    cfg = load_config(config, overrides) if resume is None and config is not None else None
     target = resume if resume is not None else (run_dir or default_run_dir(config))
 
     control = RunControl()
@@ -258,7 +261,7 @@ def run_training(
 
 
 def _run(
-    cfg,
+    cfg: Config | None,
     target: Path,
     resume: Path | None,
     control: RunControl,

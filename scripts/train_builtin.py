@@ -36,12 +36,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from noiseda_core.config import load_config  # noqa: E402
-from noiseda_core.demo import skimage_data_dir  # noqa: E402
-from noiseda_core.export import load_restorer  # noqa: E402
-from noiseda_core.imageio import read_image, write_image  # noqa: E402
-from noiseda_core.inference import restore_image  # noqa: E402
-from noiseda_core.metrics import psnr  # noqa: E402
+from noiseda_core.config import load_config
+from noiseda_core.demo import skimage_data_dir
+from noiseda_core.export import load_restorer
+from noiseda_core.imageio import read_image, write_image
+from noiseda_core.inference import restore_image
+from noiseda_core.metrics import psnr
 
 # (file inside skimage/data, terms)
 PHOTOS = [
@@ -86,7 +86,7 @@ def test_scores(model_path: Path) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--arch", default="unet-t")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch", type=int, default=16)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from noiseda_core.events import (  # noqa: E402
+from noiseda_core.events import (
     Checkpoint,
     Diagnostics,
     Failed,

@@ -1,4 +1,5 @@
-"""Install problems explained: no display, the Qt X11 plugin's missing libraries and the apt line; the device query."""
+"""Install problems explained: no display, the Qt X11 plugin's missing libraries and the apt
+line; the device query."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def test_missing_libraries_and_the_line_that_installs_them():
 
 
 def test_the_app_asks_the_core_for_devices(tmp_path):
-    """``noiseda devices --json`` is what the app parses (no copy of the device logic in the app)."""
+    """``noiseda devices --json`` is what the app parses (no copy of the device logic here)."""
     from app.widgets.device_info import parse_devices
 
     root = Path(__file__).resolve().parent.parent

@@ -37,7 +37,7 @@ def action_for(window, keys: str) -> list[QAction]:
 def test_ctrl_s_in_restore_saves_the_result(window, tmp_path, monkeypatch):
     asked: list[str] = []
 
-    def fake_save(parent, caption, start, filt):  # noqa: ANN001
+    def fake_save(parent, caption, start, filt):
         asked.append(caption)
         return str(tmp_path / "out.png"), filt
 
@@ -122,7 +122,7 @@ def test_file_dialogs_remember_the_folder_per_purpose(window, tmp_path, monkeypa
         "Open images": [str(images / "a.png")],
     }
 
-    def fake_open(parent, caption, start, filt):  # noqa: ANN001
+    def fake_open(parent, caption, start, filt):
         starts.append((caption, start))
         return answers[caption], filt
 

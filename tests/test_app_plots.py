@@ -1,5 +1,5 @@
-"""Plots people can read: axis titles, a validation axis that keeps tiny changes flat, reference lines,
-and the Diagnostics charts."""
+"""Plots people can read: axis titles, a validation axis that keeps tiny changes flat,
+reference lines, and the Diagnostics charts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Runs you can come back to: the runs panel, replaying a run, the offer to continue after a kill."""
+"""Runs you can come back to: the runs panel, replaying a run, the offer to resume after a kill."""
 
 from __future__ import annotations
 

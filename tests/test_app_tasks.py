@@ -7,9 +7,9 @@ import threading
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtWidgets import QListWidget, QWidget  # noqa: E402
+from PySide6.QtWidgets import QListWidget, QWidget
 
-from app import tasks  # noqa: E402
+from app import tasks
 
 
 class _View(QWidget):

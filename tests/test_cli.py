@@ -186,7 +186,8 @@ def test_ctrl_c_stops_training_cleanly_with_a_checkpoint(tmp_path: Path) -> None
     root = write_project(tmp_path / "p")
     config = tmp_path / "c.toml"
     config.write_text(
-        f'[data]\nsynthetic = "{root / "clean"}"\ndegradation = "awgn:0-50"\nreal = "{root / "real"}"\n'
+        f'[data]\nsynthetic = "{root / "clean"}"\ndegradation = "awgn:0-50"\n'
+        f'real = "{root / "real"}"\n'
         '[model]\nrestorer = "unet-tiny"\ndiffusion = "tiny"\n'
         '[train]\nsteps = 100000\nbatch = 2\npatch = 32\nlog_every = 1\ndevice = "cpu"\n'
         "preview_every = 100000\nval_every = 100000\n"

@@ -215,7 +215,8 @@ def _config(tmp_path: Path, steps: int = 100000) -> Path:
     root = write_project(tmp_path / "p", size=32)
     config = tmp_path / "c.toml"
     config.write_text(
-        f'[data]\nsynthetic = "{root / "clean"}"\ndegradation = "awgn:0-50"\nreal = "{root / "real"}"\n'
+        f'[data]\nsynthetic = "{root / "clean"}"\ndegradation = "awgn:0-50"\n'
+        f'real = "{root / "real"}"\n'
         '[model]\nrestorer = "unet-tiny"\ndiffusion = "tiny"\n'
         f'[train]\nsteps = {steps}\nbatch = 2\npatch = 32\nlog_every = 1\ndevice = "cpu"\n'
         "preview_every = 100000\nval_every = 100000\ncheckpoint_every = 100000\n"

@@ -104,5 +104,5 @@ def test_checkpointed_denoiser_gives_the_same_loss_and_gradients() -> None:
     loss_plain, grads_plain = run(False)
     loss_ckpt, grads_ckpt = run(True)
     assert loss_ckpt == loss_plain
-    for a, b in zip(grads_plain, grads_ckpt):
+    for a, b in zip(grads_plain, grads_ckpt, strict=True):
         torch.testing.assert_close(a, b)

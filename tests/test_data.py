@@ -113,9 +113,9 @@ def test_deterministic_under_seed_and_rank(folders) -> None:
     b = _take(TrainData(_cfg(folders), patch=P, seed=3).batches(4), 3)
     c = _take(TrainData(_cfg(folders), patch=P, seed=3, rank=1, world_size=2).batches(4), 3)
     d = _take(TrainData(_cfg(folders, cache_mb=0), patch=P, seed=3).batches(4), 3)
-    assert all(_same(x, y) for x, y in zip(a, b))
-    assert all(_same(x, y) for x, y in zip(a, d))  # the cache changes nothing
-    assert not any(_same(x, y) for x, y in zip(a, c))
+    assert all(_same(x, y) for x, y in zip(a, b, strict=True))
+    assert all(_same(x, y) for x, y in zip(a, d, strict=True))  # the cache changes nothing
+    assert not any(_same(x, y) for x, y in zip(a, c, strict=True))
 
 
 def test_resume_draws_identical_next_batches(folders) -> None:
@@ -130,7 +130,7 @@ def test_resume_draws_identical_next_batches(folders) -> None:
     fresh = TrainData(cfg, patch=P, seed=1)
     fresh.load_state_dict(torch.load(path, weights_only=True))
     got = _take(fresh.batches(4), 2)
-    assert all(_same(x, y) for x, y in zip(expected, got))
+    assert all(_same(x, y) for x, y in zip(expected, got, strict=True))
     assert not _same(expected[0], _take(TrainData(cfg, patch=P, seed=1).batches(4), 1)[0])
 
 
@@ -174,7 +174,7 @@ def test_worker_processes_draw_the_same_stream(folders) -> None:
     it = data.batches(2)
     with_workers = _take(it, 3)
     it.close()
-    assert all(_same(x, y) for x, y in zip(plain, with_workers))
+    assert all(_same(x, y) for x, y in zip(plain, with_workers, strict=True))
     assert data.state_dict()["next_batch"] == 3
 
 

@@ -151,7 +151,7 @@ def test_strength_scales_the_noise() -> None:
     clean = _photo()
     mild = [CameraNoise(1, 1).apply(clean, np.random.default_rng(s)) - clean for s in range(3)]
     strong = [CameraNoise(4, 4).apply(clean, np.random.default_rng(s)) - clean for s in range(3)]
-    for a, b in zip(mild, strong):
+    for a, b in zip(mild, strong, strict=True):
         assert b.std() > 1.3 * a.std()
 
 

@@ -35,7 +35,7 @@ def test_demo_layout_config_and_determinism(tmp_path: Path) -> None:
     assert x.shape == y.shape and x.shape[0] >= 200 and x.shape[2] == 3
     diffs = [
         float(np.abs(read_image_array(i).astype(int) - read_image_array(t).astype(int)).mean())
-        for i, t in zip(val_in, scan_images(root / "real_val" / "target").images)
+        for i, t in zip(val_in, scan_images(root / "real_val" / "target").images, strict=True)
     ]
     assert min(diffs) > 0.5  # the held-out inputs are noisy
 

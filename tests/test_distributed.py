@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 from helpers import write_project
@@ -178,7 +179,7 @@ def test_pause_resume_and_stop_reach_both_gloo_ranks(tmp_path: Path) -> None:
         child.stdin.flush()
 
     def went_quiet(quiet: float, limit: float = 60) -> bool:
-        """True once no progress has come for ``quiet`` seconds; False if steps go on to ``limit``."""
+        """True once no progress came for ``quiet`` seconds; False if steps go on to ``limit``."""
         end = time.monotonic() + limit
         while time.monotonic() < end:
             try:
@@ -194,7 +195,7 @@ def test_pause_resume_and_stop_reach_both_gloo_ranks(tmp_path: Path) -> None:
             next_event("progress")
             arrivals.append(time.monotonic())
         # a running loop reports every step: a silence of several steps' time means paused
-        quiet = max(1.0, 5 * max(b - a for a, b in zip(arrivals, arrivals[1:])))
+        quiet = max(1.0, 5 * max(b - a for a, b in pairwise(arrivals)))
         for _ in range(3):  # with two readers, a resume could land on the rank not paused
             send("pause")
             assert went_quiet(quiet), "training went on while paused"

@@ -141,7 +141,7 @@ def test_our_restorer_from_a_run_is_a_starting_point_too(tmp_path: Path) -> None
 
 
 class _Payload:
-    def __reduce__(self):  # noqa: ANN204 - what a malicious file would do
+    def __reduce__(self):  # what a malicious file would do
         return (print, ("pwned",))
 
 

@@ -8,6 +8,7 @@ inserted or cut off. Few examples each, so the whole file runs in seconds.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import tempfile
@@ -50,10 +51,8 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _clean_or_user_error(load: Callable[[], Any]) -> None:
     """The invariant: ``load()`` returns, or raises ``UserError``."""
-    try:
+    with contextlib.suppress(UserError):
         load()
-    except UserError:
-        pass
 
 
 @st.composite

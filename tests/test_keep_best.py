@@ -78,7 +78,7 @@ def test_proxy_pairs_are_fixed_noisy_clean_crops(project: Path) -> None:
     noise = FittedNoise(0.002, 0.0005, 0.5, 0.3)
     first, again = proxy_pairs(photos, noise, 0), proxy_pairs(photos, noise, 0)
     assert len(first) == 8
-    assert all(torch.equal(a.input, b.input) for a, b in zip(first, again))
+    assert all(torch.equal(a.input, b.input) for a, b in zip(first, again, strict=True))
     assert all(not torch.equal(s.input, s.target) for s in first)
 
 

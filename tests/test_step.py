@@ -41,7 +41,7 @@ def test_a_step_updates_networks_and_ema_and_reports_on_logging_steps() -> None:
     assert quiet.terms.dif is not None and quiet.terms.triplet is not None
     loud = step(_inputs(), lam=0.1, phase=Phase.JOINT, generator=None, logging_step=True)
     assert loud.grad_norm is not None and loud.grad_norm > 0
-    assert any(not torch.equal(a, b) for a, b in zip(before, _weights(step)))
+    assert any(not torch.equal(a, b) for a, b in zip(before, _weights(step), strict=True))
     live.append(_restorer_state(step))
     # two EMA updates with the warm-up decays 1/10 and 2/11, from the initial weights
     shadow = step.parts.ema.state_dict()["shadow"]
@@ -59,7 +59,7 @@ def test_a_non_finite_loss_updates_nothing_on_a_logging_step() -> None:
     poisoned = (x_s * float("nan"), y_s, x_r, ref)
     result = step(poisoned, lam=0.1, phase=Phase.JOINT, generator=None, logging_step=True)
     assert result.nonfinite and step.went_nonfinite()
-    assert all(torch.equal(a, b) for a, b in zip(before, _weights(step)))
+    assert all(torch.equal(a, b) for a, b in zip(before, _weights(step), strict=True))
 
 
 def test_bench_and_the_batch_probe_run_the_training_step() -> None:

@@ -152,7 +152,7 @@ class RestoreView(QWidget):
         self.flip_shortcut.activated.connect(self._hold_flip)
         self._holding_space = False
 
-    def _button(self, text: str, tip: str, slot) -> QPushButton:  # noqa: ANN001
+    def _button(self, text: str, tip: str, slot) -> QPushButton:
         button = QPushButton(text)
         button.setToolTip(tip)
         button.clicked.connect(slot)
@@ -169,7 +169,7 @@ class RestoreView(QWidget):
         self.image_list.setVisible(self.image_list.count() > 1)
 
     # ----------------------------------------------------------------- running
-    def _start(self, task: Task, on_done, on_failed) -> None:  # noqa: ANN001
+    def _start(self, task: Task, on_done, on_failed) -> None:
         self._tasks.add(task)
         task.signals.done.connect(lambda r: (self._tasks.discard(task), on_done(r)))
         task.signals.failed.connect(lambda m: (self._tasks.discard(task), on_failed(m)))
@@ -266,7 +266,7 @@ class RestoreView(QWidget):
             return
         self._add_sources([Source(p.name, path=p) for p in images])
 
-    def open_image_data(self, pixels, name: str = "pasted image") -> None:  # noqa: ANN001
+    def open_image_data(self, pixels, name: str = "pasted image") -> None:
         """Show and restore an (H, W, 3) uint8 array or a QImage (pasted or dropped)."""
         if not isinstance(pixels, jobs.np.ndarray):
             pixels = jobs.qimage_to_array(pixels)
@@ -281,7 +281,7 @@ class RestoreView(QWidget):
         if not self._open_mime(QGuiApplication.clipboard().mimeData(), "pasted image"):
             self._fail("The clipboard holds no image. Copy an image or image files, then paste.")
 
-    def _open_mime(self, mime, name: str) -> bool:  # noqa: ANN001
+    def _open_mime(self, mime, name: str) -> bool:
         """Open local files/folders or image data from ``mime``; False if it holds neither."""
         paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()] if mime else []
         if paths:
@@ -360,7 +360,7 @@ class RestoreView(QWidget):
             self._release_flip()
         return False
 
-    def hideEvent(self, event) -> None:  # noqa: N802, ANN001
+    def hideEvent(self, event) -> None:
         self._release_flip()
         super().hideEvent(event)
 
@@ -445,7 +445,7 @@ class RestoreView(QWidget):
     def cancel_batch(self) -> None:
         self.batch.cancel()
 
-    def _batch_ended(self, report, message: str, ok: bool) -> None:  # noqa: ANN001
+    def _batch_ended(self, report, message: str, ok: bool) -> None:
         self._update_actions()
         if ok:
             self.banner.show_message(message, Banner.Kind.SUCCESS)
@@ -467,15 +467,15 @@ class RestoreView(QWidget):
             self.start_batch(self.image_list.file_paths(), out)
 
     # -------------------------------------------------------------- drag/drop
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         mime = event.mimeData()
         ok = mime.hasImage() or any(u.isLocalFile() for u in mime.urls())
         event.acceptProposedAction() if ok else event.ignore()
 
-    def dragMoveEvent(self, event) -> None:  # noqa: N802, ANN001
+    def dragMoveEvent(self, event) -> None:
         self.dragEnterEvent(event)
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         if self._open_mime(event.mimeData(), "dropped image"):
             event.acceptProposedAction()
         else:

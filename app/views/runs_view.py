@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -225,7 +225,7 @@ class RunsView(QWidget):
     def state_of(self, path: Path) -> str:
         for row in range(self.table.topLevelItemCount()):
             item = self.table.topLevelItem(row)
-            if Path(item.data(0, Qt.ItemDataRole.UserRole)) == Path(path):
+            if item is not None and Path(item.data(0, Qt.ItemDataRole.UserRole)) == Path(path):
                 return item.text(1)
         return ""
 
@@ -233,7 +233,8 @@ class RunsView(QWidget):
     def select(self, path: Path) -> None:
         for row in range(self.table.topLevelItemCount()):
             item = self.table.topLevelItem(row)
-            item.setSelected(Path(item.data(0, Qt.ItemDataRole.UserRole)) == Path(path))
+            if item is not None:
+                item.setSelected(Path(item.data(0, Qt.ItemDataRole.UserRole)) == Path(path))
 
     def selected(self) -> Path | None:
         items = self.table.selectedItems()
@@ -242,7 +243,7 @@ class RunsView(QWidget):
     def summary(self, path: Path | None) -> RunSummary | None:
         return next((r for r in self.runs if path is not None and r.path == path), None)
 
-    def _emit(self, signal: Signal) -> None:
+    def _emit(self, signal: SignalInstance) -> None:
         path = self.selected()
         if path is not None:
             signal.emit(path)

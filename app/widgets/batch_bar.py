@@ -86,7 +86,7 @@ class BatchBar(QWidget):
     def wait(self, timeout_ms: int = 10_000) -> None:
         self._pool.waitForDone(timeout_ms)
 
-    def summary(self, report) -> tuple[str, bool]:  # noqa: ANN001
+    def summary(self, report) -> tuple[str, bool]:
         """One message about a finished batch, and whether everything went well."""
         failed = list(report.failed)
         stopped = " (cancelled)" if report.stopped else ""
@@ -103,7 +103,7 @@ class BatchBar(QWidget):
         if not self._stop.is_set():
             self.label.setText(name)
 
-    def _on_done(self, report) -> None:  # noqa: ANN001
+    def _on_done(self, report) -> None:
         self._task = None
         self.hide()
         self.ended.emit(report, *self.summary(report))

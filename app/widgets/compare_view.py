@@ -235,7 +235,7 @@ class CompareView(QWidget):
         self.zoom_label.setText(f"{view.zoom() * 100:.0f}%" if view.has_image() else "")
 
     # ---------------------------------------------------------------- keys
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space:
             if not event.isAutoRepeat():
                 self.set_flipped(True)
@@ -243,7 +243,7 @@ class CompareView(QWidget):
             return
         super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space:
             if not event.isAutoRepeat():
                 self.set_flipped(False)
@@ -251,7 +251,7 @@ class CompareView(QWidget):
             return
         super().keyReleaseEvent(event)
 
-    def focusOutEvent(self, event) -> None:  # noqa: N802, ANN001
+    def focusOutEvent(self, event) -> None:
         # A release we never see (focus moved while Space was held) must not leave it flipped.
         self.set_flipped(False)
         super().focusOutEvent(event)

@@ -150,8 +150,9 @@ class FolderCheck(QWidget):
     def _set_thumbs(self, images: list[QImage]) -> None:
         while self.thumbs.count() > 1:
             item = self.thumbs.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         for i, image in enumerate(images):
             label = QLabel(self)
             label.setObjectName("thumb")

@@ -67,8 +67,10 @@ class ImageList(QListWidget):
         """Append the new ones and select the first of ``sources`` (new or already listed)."""
         known = {s.path.resolve(): i for i, s in enumerate(self._sources) if s.path is not None}
         new = [s for s in sources if s.path is None or s.path.resolve() not in known]
-        if not new:
-            self.setCurrentRow(known[sources[0].path.resolve()])
+        if not new:  # so every one has a path, already listed
+            listed = sources[0].path
+            assert listed is not None
+            self.setCurrentRow(known[listed.resolve()])
             return
         first = len(self._sources)
         self._sources.extend(new)

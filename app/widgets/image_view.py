@@ -179,7 +179,7 @@ class ImageView(QGraphicsView):
         """The image point (scene coordinates) at the middle of the viewport."""
         return self.mapToScene(self.viewport().rect().center())
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt name)
+    def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120.0
         if steps == 0 or not self.has_image():
             event.ignore()
@@ -191,7 +191,7 @@ class ImageView(QGraphicsView):
         self.view_changed.emit()
         event.accept()
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self._fit_mode:
             self.fit_to_window()
@@ -207,14 +207,14 @@ class ImageView(QGraphicsView):
     def _near_divider(self, x: float) -> bool:
         return self._swipe_active() and abs(x - self._divider_x()) <= _GRAB_PX
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self._near_divider(event.position().x()):
             self._dragging_divider = True
             event.accept()
             return
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         x = event.position().x()
         if self._dragging_divider:
             self.set_divider(x / max(1, self.viewport().width()))
@@ -228,28 +228,28 @@ class ImageView(QGraphicsView):
             self.viewport().unsetCursor()
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._dragging_divider:
             self._dragging_divider = False
             event.accept()
             return
         super().mouseReleaseEvent(event)
 
-    def keyPressEvent(self, event) -> None:  # noqa: N802, ANN001
+    def keyPressEvent(self, event) -> None:
         # Space belongs to the compare view (hold to flip); let it bubble up.
         if event.key() == Qt.Key.Key_Space:
             event.ignore()
             return
         super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event) -> None:  # noqa: N802, ANN001
+    def keyReleaseEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Space:
             event.ignore()
             return
         super().keyReleaseEvent(event)
 
     # -------------------------------------------------------------- painting
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         super().drawForeground(painter, rect)
         if self._overlay is not None and (self._overlay_full or self._swipe):
             painter.save()

@@ -40,18 +40,18 @@ class ScaledImage(QLabel):
     def source(self) -> QPixmap:
         return self._source
 
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt name)
+    def hasHeightForWidth(self) -> bool:
         return not self._source.isNull()
 
-    def heightForWidth(self, width: int) -> int:  # noqa: N802
+    def heightForWidth(self, width: int) -> int:
         if self._source.isNull() or self._source.width() == 0:
             return 40
         return max(40, min(int(width * self._source.height() / self._source.width()), 220))
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(320, self.heightForWidth(320))
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._rescale()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Signal, SignalInstance
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from ..run_index import RunSummary
@@ -45,7 +45,7 @@ class ResumeOffer(QFrame):
         )
         self.show()
 
-    def _answer(self, signal: Signal) -> None:
+    def _answer(self, signal: SignalInstance) -> None:
         run = self.run
         self.hide()
         if run is not None:

@@ -14,10 +14,10 @@ from itertools import pairwise
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QPalette  # noqa: E402
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget  # noqa: E402
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 LABEL_GAP_PX = 18  # labelled ticks on a log axis are at least this far apart
 
@@ -48,7 +48,7 @@ class LogFriendlyAxis(pg.AxisItem):
 
 
 class SeriesPlot(QWidget):
-    """``series``: key → (legend name, colour). Data in with ``set_data``; ``redraw_range`` after."""
+    """``series``: key → (legend name, colour). Data in by ``set_data``; ``redraw_range`` after."""
 
     def __init__(
         self,
@@ -68,9 +68,10 @@ class SeriesPlot(QWidget):
         self.header = QLabel(self)
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setWordWrap(True)
-        self.widget = pg.PlotWidget(self, axisItems={"left": LogFriendlyAxis("left")})
+        self.item = pg.PlotItem(axisItems={"left": LogFriendlyAxis("left")})
+        self.view = self.item.getViewBox()  # PlotItem forwards the range calls to it
+        self.widget = pg.PlotWidget(self, plotItem=self.item)
         self.widget.setMinimumHeight(90)
-        self.item = self.widget.getPlotItem()
         self.item.setLabel("left", y_label)
         self.item.setLabel("bottom", "step")
         for name in ("left", "bottom"):  # no "(x0.001)" added to the axis titles
@@ -150,7 +151,7 @@ class SeriesPlot(QWidget):
             float(x) for c in self.curves.values() if (d := c.getData()[0]) is not None for x in d
         ]
         if last_step > 0 or xs:
-            self.item.setXRange(
+            self.view.setXRange(
                 0, max(max(xs, default=0.0) * 1.04, float(last_step), 1.0), padding=0
             )
         if not values:
@@ -160,10 +161,10 @@ class SeriesPlot(QWidget):
             mid = (hi + lo) / 2
             lo, hi = mid - self.min_span / 2, mid + self.min_span / 2
         pad = (hi - lo) * 0.08
-        self.item.setYRange(lo - pad, hi + pad, padding=0)
+        self.view.setYRange(lo - pad, hi + pad, padding=0)
 
     def y_range(self) -> tuple[float, float]:
-        (_, _), (lo, hi) = self.item.viewRange()
+        (_, _), (lo, hi) = self.view.viewRange()
         return float(lo), float(hi)
 
     def restyle(self) -> None:

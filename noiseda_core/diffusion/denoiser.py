@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -249,14 +250,14 @@ class ConditionalDenoiser(nn.Module):
         emb = self.embed(gamma)
         h = self.stem(x)
         hs, full = [h], x.shape[-1]
-        for stage in self.down:
-            h = self._run(stage, h, emb, full)
+        for stage in self.down:  # nn.ModuleList yields plain Modules to the type checker
+            h = self._run(cast(Stage, stage), h, emb, full)
             hs.append(h)
         h = self.middle(h, emb)
         for stage in self.up:
-            h = self._run(stage, torch.cat([h, hs.pop()], dim=1), emb, full)
+            h = self._run(cast(Stage, stage), torch.cat([h, hs.pop()], dim=1), emb, full)
         norm, _, conv = self.head
-        return conv(group_norm_act(h, norm))
+        return conv(group_norm_act(h, cast(nn.GroupNorm, norm)))
 
     def _run(self, stage: Stage, h: torch.Tensor, emb: torch.Tensor, full: int) -> torch.Tensor:
         """One stage; recomputed in the backward pass at full resolution when

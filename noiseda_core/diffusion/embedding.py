@@ -46,4 +46,4 @@ class GammaEmbedding(nn.Module):
 
     def forward(self, gamma: torch.Tensor) -> torch.Tensor:
         feats = sinusoidal_embedding(gamma.float() * self.scale, self.base)
-        return self.mlp(feats.to(self.mlp[0].weight.dtype))
+        return self.mlp(feats.to(next(self.mlp.parameters()).dtype))

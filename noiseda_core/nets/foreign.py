@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -64,9 +65,11 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _canonical(state: dict) -> dict[str, torch.Tensor]:
+def _canonical(state: dict[str, Any]) -> dict[str, torch.Tensor]:
     """Unwrap ``params_ema`` / ``state_dict`` / ``module.`` the way spandrel does."""
-    from spandrel.__helpers.canonicalize import canonicalize_state_dict
+    from spandrel.__helpers.canonicalize import (  # pyright: ignore[reportMissingTypeStubs]
+        canonicalize_state_dict,
+    )
 
     return canonicalize_state_dict(state)
 
@@ -90,9 +93,9 @@ def _call_for(desc: object) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]
     return getattr(desc, "_call_fn", None)  # e.g. a net returning (image, extra)
 
 
-def spandrel_restorer(state: dict, path: Path) -> Restorer:
+def spandrel_restorer(state: dict[str, Any], path: Path) -> Restorer:
     """Wrap the 1× RGB restoration model spandrel finds in ``state`` (UserError otherwise)."""
-    import spandrel
+    import spandrel  # pyright: ignore[reportMissingTypeStubs]
 
     from .spandrel_archs import install_extra_arches
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -59,7 +60,7 @@ def _estimate_transformer(name: str, args: dict[str, Any]) -> float:
     return (4 + 2 * ratio) * (dim * growth) ** 2 * max(blocks, 1)
 
 
-def check_finite_weights(state: dict[str, torch.Tensor], path: object) -> None:
+def check_finite_weights(state: Mapping[str, object], path: object) -> None:
     """Refuse weights holding NaN or infinity: they would restore every image to black."""
     for key, tensor in state.items():
         if (

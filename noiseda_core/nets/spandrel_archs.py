@@ -30,7 +30,7 @@ RESTORMER_HINT = (
 
 def build_dncnn(*, nc: int = 64, nb: int = 17, act_mode: str = "BR") -> nn.Module:
     """Colour DnCNN (3 in/3 out, ``nb`` conv layers of ``nc`` channels, BN+ReLU)."""
-    from spandrel.architectures.DnCNN import DnCNN
+    from spandrel.architectures.DnCNN import DnCNN  # pyright: ignore[reportMissingTypeStubs]
 
     return DnCNN(in_nc=3, out_nc=3, nc=nc, nb=nb, act_mode=act_mode, mode="DnCNN")
 
@@ -43,7 +43,7 @@ def build_nafnet(
     dec_blk_nums: list[int] | None = None,
 ) -> nn.Module:
     """NAFNet; our default is a small variant (the SIDD model uses width 32, 28 middle blocks)."""
-    from spandrel.architectures.NAFNet import NAFNet
+    from spandrel.architectures.NAFNet import NAFNet  # pyright: ignore[reportMissingTypeStubs]
 
     return NAFNet(
         img_channel=3,
@@ -76,7 +76,7 @@ def build_swinir(
     the precomputed attention mask (other sizes work, computing it on the fly);
     keep ``window_size != 7`` so spandrel infers ``img_range=1`` on load.
     """
-    from spandrel.architectures.SwinIR import SwinIR
+    from spandrel.architectures.SwinIR import SwinIR  # pyright: ignore[reportMissingTypeStubs]
 
     depths = list(depths if depths is not None else [4, 4, 4, 4])
     num_heads = list(num_heads if num_heads is not None else [6] * len(depths))
@@ -115,7 +115,7 @@ def build_uformer(
     ``img_size`` is fixed at 256, the value spandrel assumes on load, so that
     window/shift choices match after a round trip through spandrel.
     """
-    from spandrel.architectures.Uformer import Uformer
+    from spandrel.architectures.Uformer import Uformer  # pyright: ignore[reportMissingTypeStubs]
 
     depths = list(depths if depths is not None else [2] * 9)
     num_heads = list(num_heads if num_heads is not None else [1, 2, 4, 8, 16, 16, 8, 4, 2])
@@ -159,7 +159,7 @@ def build_restormer(
     ``layer_norm_type="BiasFree"`` for denoising).
     """
     try:
-        from spandrel_extra_arches.architectures.Restormer import Restormer
+        from spandrel_extra_arches.architectures.Restormer import Restormer  # pyright: ignore[reportMissingImports]
     except ImportError as exc:
         raise UserError(RESTORMER_HINT) from exc
 
@@ -180,7 +180,7 @@ def build_restormer(
 def install_extra_arches() -> None:
     """Register spandrel_extra_arches with spandrel's loader, if installed."""
     try:
-        import spandrel_extra_arches
+        import spandrel_extra_arches  # pyright: ignore[reportMissingImports]
     except ImportError:
         return
     spandrel_extra_arches.install(ignore_duplicates=True)

@@ -79,7 +79,8 @@ class UNet(nn.Module):
         self.out = nn.Conv2d(widths[0], out_channels, 3, padding=1)
         with torch.no_grad():
             self.out.weight.mul_(out_init_scale)
-            self.out.bias.zero_()
+            if self.out.bias is not None:  # a Conv2d has one unless built with bias=False
+                self.out.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips: list[torch.Tensor] = []
