@@ -1,6 +1,6 @@
 """What the runs panel knows about each run folder: state, steps, scores, start date.
 
-``summarize(path)`` is the core's ``run_status.run_state`` (the last start decides; a
+``summarize(path)`` is the core's ``run_status.read_run_status`` (the last start decides; a
 start without an end is an interrupted run; a held lock is a running one) in the
 panel's terms. ``find_runs`` lists the run folders under some roots.
 Plain functions: call them off the GUI thread.
@@ -51,11 +51,13 @@ class RunSummary:
 
 
 def summarize(path: Path) -> RunSummary:
-    """The core's ``run_state`` of ``path`` as the runs panel shows it."""
-    from noiseda_core.run_status import run_state  # here: it imports torch (off the GUI thread)
+    """The core's ``read_run_status`` of ``path`` as the runs panel shows it."""
+    from noiseda_core.run_status import (
+        read_run_status,  # here: it imports torch (off the GUI thread)
+    )
 
     folder = RunFolder(path)
-    state = run_state(folder.root)
+    state = read_run_status(folder.root)
     return RunSummary(
         folder.root,
         state.status.value,

@@ -107,7 +107,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
-    from .devices import device_report, format_report
+    from .device_report import device_report, format_report
 
     report = device_report()
     print(json.dumps(report.to_dict()) if args.json else format_report(report))

@@ -331,7 +331,7 @@ GPU_WORKERS = 4  # DataLoader processes on CUDA: crops and noise drawn ahead of 
 
 @dataclass(frozen=True)
 class Machine:
-    """What the plan needs to know of the device a run trains on (``devices.DeviceReport``
+    """What the plan needs to know of the device a run trains on (``device_report.DeviceReport``
     carries the same fields; tests fake it)."""
 
     kind: str  # cuda | mps | cpu

@@ -1,7 +1,7 @@
 """What a run folder says about its run: state, steps, validation PSNR, dates.
 
 ``events.jsonl`` is the source of truth; the folder's lock tells a live run from a
-dead one. The app's runs panel and scripts call ``run_state(path)`` and
+dead one. The app's runs panel and scripts call ``read_run_status(path)`` and
 ``find_runs(root)``; neither ever writes into a run folder.
 
     running      a process holds the folder's lock (training now, or paused)
@@ -35,7 +35,7 @@ class RunStatus(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class RunState:
+class RunReport:
     """A summary of one run folder, cheap to compute (reads only ``events.jsonl``)."""
 
     path: Path
@@ -76,7 +76,7 @@ def _mtime(path: Path) -> datetime | None:
         return None
 
 
-def run_state(path: Path) -> RunState:
+def read_run_status(path: Path) -> RunReport:
     """Summarise the run folder ``path`` (see the module docstring for the states)."""
     path = Path(path)
     status, message = RunStatus.INTERRUPTED, ""
@@ -123,7 +123,7 @@ def run_state(path: Path) -> RunState:
         message = f"{message}; {note}" if message else note
     model = folder.model_path
     kept = last_end if last_end is not None and model.is_file() else None
-    return RunState(
+    return RunReport(
         path=path,
         status=status,
         step=step,
@@ -147,10 +147,10 @@ def run_state(path: Path) -> RunState:
     )
 
 
-def find_runs(root: Path) -> list[RunState]:
+def find_runs(root: Path) -> list[RunReport]:
     """Every run folder directly under ``root`` (those with a config.toml), newest first."""
     root = Path(root)
     if not root.is_dir():
         return []
-    states = [run_state(p) for p in root.iterdir() if RunFolder(p).config_path.is_file()]
+    states = [read_run_status(p) for p in root.iterdir() if RunFolder(p).config_path.is_file()]
     return sorted(states, key=lambda s: s.updated or datetime.min, reverse=True)

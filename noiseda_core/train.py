@@ -9,9 +9,9 @@ the diffusion loss on the restorer's outputs (CS, RS, triplet), L = L_res + λ·
 one Adam over G and D, an EMA of G. Optional phases before the joint one: a
 synthetic-only warm start of G, then a denoiser-only pre-training.
 
-Where things live: set-up and resume ``run_state.py``; the step itself ``step.py``
+Where things live: set-up and resume ``run_setup.py``; the step itself ``step.py``
 (the one ``bench`` and the batch policy run too); checkpoints and export
-``run_checkpoint.py``; images/s and ETA ``progress.py``; networks ``parts.py``; the
+``run_saving.py``; images/s and ETA ``progress.py``; networks ``parts.py``; the
 starting model ``starting_model.py``; a run sized to ``train.minutes`` ``budget.py``.
 """
 
@@ -38,9 +38,9 @@ from .events import Diagnostics, Event, Failed, Finished, Progress, Started, Val
 from .objective import Phase
 from .progress import StepClock
 from .resume_config import restart_config, resumed_config
-from .run_checkpoint import export_model, save_checkpoint
 from .run_folder import refuse_to_restart_over_results
-from .run_state import Run, setup_run
+from .run_saving import export_model, save_checkpoint
+from .run_setup import Run, setup_run
 from .step import StepResult, to_device
 
 # ----------------------------------------------------------------------------- schedules

@@ -55,7 +55,7 @@ def test_the_gui_starts_with_the_plan_of_noiseda_devices(
     }
     assert gui == {key: plan[key] for key in gui}
     # what the GUI would start is planned exactly as the CLI planned it
-    from noiseda_core.devices import DeviceReport
+    from noiseda_core.device_report import DeviceReport
     from noiseda_core.policy import plan as plan_for
 
     machine = DeviceReport(**{k: v for k, v in json.loads(printed).items() if k != "plan"})

@@ -176,7 +176,7 @@ def test_a_resized_event_sets_the_progress_total(qtbot, tmp_path):
     from app.views.training_view import TrainingView
     from noiseda_core.events import Resized
     from noiseda_core.run_folder import RunFolder
-    from noiseda_core.run_status import run_state
+    from noiseda_core.run_status import read_run_status
     from noiseda_core.train_cli import _describe
 
     job, view = TrainingJob(), TrainingView()
@@ -198,4 +198,4 @@ def test_a_resized_event_sets_the_progress_total(qtbot, tmp_path):
     folder.append_event(Started(step=0, total_steps=0, minutes=8.0))
     folder.append_event(sized)
     folder.close()
-    assert run_state(tmp_path / "run").total_steps == 88
+    assert read_run_status(tmp_path / "run").total_steps == 88

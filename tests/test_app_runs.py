@@ -147,14 +147,14 @@ def test_the_run_the_app_died_in_is_offered_even_when_its_worker_stopped_cleanly
     assert settings.get("runs/active") == ""  # offered once, not at every start
 
 
-def test_the_runs_panel_shows_the_cores_run_state(tmp_path):
+def test_the_runs_panel_shows_the_cores_run_status(tmp_path):
     from app.run_index import summarize
     from noiseda_core.events import Failed
-    from noiseda_core.run_status import run_state
+    from noiseda_core.run_status import read_run_status
 
     run = interrupted_run(tmp_path / "runs", tiny_project(tmp_path / "data"))
     for expected in ("interrupted", "failed"):
-        core, panel = run_state(run), summarize(run)
+        core, panel = read_run_status(run), summarize(run)
         assert (
             panel.state,
             panel.step,

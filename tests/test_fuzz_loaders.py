@@ -33,7 +33,7 @@ from noiseda_core.imageio import add_png_chunk, check_image, image_size, read_im
 from noiseda_core.nets import build_restorer
 from noiseda_core.nets.foreign import read_weights
 from noiseda_core.run_folder import read_events
-from noiseda_core.run_status import run_state
+from noiseda_core.run_status import read_run_status
 
 FUZZ = settings(
     max_examples=20,
@@ -306,7 +306,7 @@ def test_any_events_file_is_read_or_refused_cleanly(lines: list[str]) -> None:
         (run / "config.toml").write_text("")
         (run / "events.jsonl").write_text("\n".join(lines), errors="surrogatepass")
         _clean_or_user_error(lambda: read_events(run))
-        _clean_or_user_error(lambda: run_state(run))
+        _clean_or_user_error(lambda: read_run_status(run))
 
 
 @FUZZ

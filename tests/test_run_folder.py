@@ -1,4 +1,4 @@
-"""The run folder: torn event lines, the lock, restarting a run with no checkpoint, run_state."""
+"""The run folder: torn event lines, the lock, restarting a run with no checkpoint, read_run_status."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from noiseda_core.errors import UserError
 from noiseda_core.events import Checkpoint, Failed, Finished, Progress, Started, Validation
 from noiseda_core.run_folder import RunFolder, read_events
 from noiseda_core.run_lock import is_locked
-from noiseda_core.run_status import RunStatus, find_runs, run_state
+from noiseda_core.run_status import RunStatus, find_runs, read_run_status
 
 
 def _folder_with(tmp_path: Path, *events, torn: str = "") -> RunFolder:
@@ -136,9 +136,9 @@ def test_a_folder_with_a_checkpoint_or_foreign_files_is_never_started_over(tmp_p
     assert (other / "holiday.jpg").exists()
 
 
-def test_run_state_tells_each_state_apart(tmp_path: Path) -> None:
+def test_read_run_status_tells_each_state_apart(tmp_path: Path) -> None:
     def state(name: str, *events, torn: str = ""):
-        return run_state(_folder_with(tmp_path / name, *events, torn=torn).root)
+        return read_run_status(_folder_with(tmp_path / name, *events, torn=torn).root)
 
     start = Started(step=0, total_steps=10)
     done = state(
@@ -169,7 +169,7 @@ def test_run_state_tells_each_state_apart(tmp_path: Path) -> None:
         == RunStatus.INTERRUPTED
     )
     live = RunFolder.existing(tmp_path / "done" / "run")
-    assert run_state(live.root).status == RunStatus.RUNNING
+    assert read_run_status(live.root).status == RunStatus.RUNNING
     live.close()
     assert done.started is not None and done.updated is not None and done.checkpoint_step is None
     assert {s.path.parent.name for s in find_runs(tmp_path / "kill")} == {"kill"}
@@ -194,7 +194,7 @@ def test_a_damaged_event_line_stays_in_its_own_run(tmp_path: Path, bad: str) -> 
     lines.insert(1, bad)  # a line in the middle: not a tear from a kill
     damaged.joinpath("events.jsonl").write_text("\n".join(lines) + "\n")
     _folder_with(tmp_path / "good", Started(step=0, total_steps=10), Finished(step=10))
-    state = run_state(damaged)
+    state = read_run_status(damaged)
     assert (state.status, state.step, state.best_psnr, state.damaged) == (
         RunStatus.INTERRUPTED,
         5,
@@ -237,12 +237,12 @@ def test_without_flock_a_lock_file_keeps_one_trainer_and_a_dead_one_frees_it(
     import socket
 
     folder = RunFolder.create(tmp_path / "run", Config())
-    assert is_locked(folder.root) and run_state(folder.root).status == RunStatus.RUNNING
+    assert is_locked(folder.root) and read_run_status(folder.root).status == RunStatus.RUNNING
     with pytest.raises(UserError, match=rf"in use by another training process \(pid {os.getpid()}"):
         RunFolder.existing(folder.root)
     folder.close()
     assert not is_locked(folder.root) and not (folder.root / ".lock.pid").exists()
-    assert run_state(folder.root).status == RunStatus.INTERRUPTED
+    assert read_run_status(folder.root).status == RunStatus.INTERRUPTED
     # what a kill -9 leaves: the record of a process that is gone
     (folder.root / ".lock.pid").write_text(f"pid {_dead_pid()} on {socket.gethostname()}\n")
     assert not is_locked(folder.root)
@@ -276,7 +276,7 @@ def test_a_run_killed_without_flock_is_not_running_and_resumes(tmp_path: Path) -
     )
     assert "locked" in result.stdout and result.returncode == -9
     assert (folder.root / ".lock.pid").exists()
-    assert not is_locked(folder.root) and run_state(folder.root).status != RunStatus.RUNNING
+    assert not is_locked(folder.root) and read_run_status(folder.root).status != RunStatus.RUNNING
     RunFolder.existing(folder.root).close()
 
 

@@ -22,7 +22,7 @@ from noiseda_core.config import Config
 from noiseda_core.control import RunControl
 from noiseda_core.evaluate import evaluate_folders
 from noiseda_core.events import Finished, Progress, Resized, Started, Validation
-from noiseda_core.run_status import run_state
+from noiseda_core.run_status import read_run_status
 from noiseda_core.step import TrainStep
 from noiseda_core.train import train
 
@@ -125,7 +125,7 @@ def test_a_run_the_deadline_cuts_short_says_so(tmp_path: Path, clock: FakeClock)
     assert finished.planned_steps == totals[-1] == 9 and finished.step == 5  # not "5 / 5"
     cut = [e for e in events if isinstance(e, Resized)][-1]
     assert (cut.step, cut.steps, cut.out_of_time, cut.total_steps) == (5, 5, True, 9)
-    state = run_state(tmp_path / "run")
+    state = read_run_status(tmp_path / "run")
     assert state.total_steps == finished.planned_steps and state.can_resume
 
 
@@ -201,7 +201,7 @@ def test_finished_scores_the_exported_weights_and_the_start_time_survives_a_resu
     assert finished.kept_psnr == pytest.approx(report.summary()["psnr"], abs=0.01)
     validations = [e for e in events if isinstance(e, Validation)]
     assert validations[-1].step == 3 and validations[-1].psnr == finished.kept_psnr
-    state = run_state(run)
+    state = read_run_status(run)
     assert (state.kept, state.kept_step, state.kept_psnr) == ("final", 3, finished.kept_psnr)
 
     began = events[0].wall_time
@@ -209,7 +209,7 @@ def test_finished_scores_the_exported_weights_and_the_start_time_survives_a_resu
     list(train(None, run, resume=True, overrides=["train.steps=4"]))
     later = time.time() + 3 * 86400  # as if resumed days later: config.toml rewritten then
     os.utime(run / "config.toml", (later, later))
-    assert run_state(run).started == datetime.fromtimestamp(began)
+    assert read_run_status(run).started == datetime.fromtimestamp(began)
 
 
 def test_the_cli_says_when_the_run_is_not_sized_yet_and_when_time_ran_out() -> None:
@@ -233,7 +233,7 @@ def test_the_cli_says_when_the_run_is_not_sized_yet_and_when_time_ran_out() -> N
 def test_devices_lists_a_restorer_only_with_its_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from noiseda_core import devices
+    from noiseda_core import device_report
 
     real = importlib.util.find_spec
     for installed in (False, True):
@@ -248,7 +248,7 @@ def test_devices_lists_a_restorer_only_with_its_extra(monkeypatch: pytest.Monkey
                 else real(name, *a)
             ),
         )
-        report = devices.device_report()
+        report = device_report.device_report()
         assert ("restormer" in report.restorers) is installed
-        text = devices.format_report(report)
+        text = device_report.format_report(report)
         assert ("noiseda-studio[restormer]" in text) is not installed

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from PySide6.QtCore import QProcess, QProcessEnvironment, Signal
 from PySide6.QtWidgets import QLabel, QWidget
 
-from noiseda_core.devices import DeviceReport
+from noiseda_core.device_report import DeviceReport
 
 FALLBACK_RESTORERS = [
     "unet-tiny",

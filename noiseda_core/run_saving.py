@@ -24,7 +24,7 @@ from .export import export_restorer
 from .starting_model import architecture_record
 
 if TYPE_CHECKING:
-    from .run_state import Run
+    from .run_setup import Run
 
 
 def hand_edited(run_dir: Path, exc: BaseException) -> UserError:

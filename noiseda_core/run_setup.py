@@ -22,7 +22,7 @@ from .checkpoint import checkpoint_path
 from .config import Config, KeepRule, Mode, save_config
 from .data import TrainData
 from .device import precision_name, resolve_device
-from .devices import machine_of
+from .device_report import machine_of
 from .distributed import DistContext, any_rank, device_for_rank, for_rank
 from .errors import UserError
 from .events import Event, Started
@@ -31,8 +31,8 @@ from .monitor import RunMonitor, saved_start_scores
 from .noise_fit import resolve_degradation
 from .parts import Parts, build_parts
 from .policy import Plan
-from .run_checkpoint import hand_edited, restore_rng
 from .run_folder import RunFolder
+from .run_saving import hand_edited, restore_rng
 from .starting_model import restorer_for, restorer_for_checkpoint
 from .step import TrainStep
 
