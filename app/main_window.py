@@ -6,7 +6,6 @@ It composes the views and routes between them; it owns no training or image math
 from __future__ import annotations
 
 import importlib
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
 from noiseda_core.config import Config, save_config
 from noiseda_core.errors import UserError
 from noiseda_core.events import Finished
-from noiseda_core.run_folder import RunFolder
+from noiseda_core.run_folder import RunFolder, new_run_dir
 
 from . import APP_NAME, settings
 from .before_after import before_after
@@ -174,11 +173,7 @@ class MainWindow(QMainWindow):
     def new_run_dir(self, cfg: Config) -> Path:
         root = self.setup_view.runs_root()
         root.mkdir(parents=True, exist_ok=True)
-        base = f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.train.mode.value}"
-        path, n = root / base, 2
-        while path.exists():
-            path, n = root / f"{base}-{n}", n + 1
-        return path
+        return new_run_dir(root, cfg.train.mode.value)  # the CLI's scheme: <stem>-<date-time>
 
     def start_training(self, cfg: Config, run_dir: Path | None = None) -> Path | None:
         """Write the config into a new run folder (its record: the worker starts the run from

@@ -327,10 +327,20 @@ def default_runs_root(home: Path | None = None) -> Path:
     return (home or Path.home()) / "NoiseDA" / "runs"
 
 
+def new_run_dir(root: Path, stem: str) -> Path:
+    """A run folder name not yet taken in ``root``: ``<stem>-<date-time>``, then ``-2``,
+    ``-3``… (the one naming scheme of the CLI and the app; nothing is created)."""
+    base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = root / base, 2
+    while path.exists():
+        path, n = root / f"{base}-{n}", n + 1
+    return path
+
+
 def default_run_dir(config_path: Path | None) -> Path:
-    """``<default_runs_root()>/<config name>-<date-time>``."""
-    stem = config_path.stem if config_path else "run"
-    return default_runs_root() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """``<default_runs_root()>/<config name>-<date-time>`` (``noiseda train`` without
+    ``--run-dir``)."""
+    return new_run_dir(default_runs_root(), config_path.stem if config_path else "run")
 
 
 def checkpoint_path(root: Path) -> Path:

@@ -52,6 +52,7 @@ def test_start_leaves_nothing_beside_the_run_folder(qtbot, tmp_path, project):
     with qtbot.waitSignal(window.training_done, timeout=30000):
         run_dir = window.start_training(cfg)
     assert list((tmp_path / "runs").iterdir()) == [run_dir]
+    assert run_dir.name.startswith(f"{cfg.train.mode.value}-")  # the CLI's <stem>-<date-time>
     config = RunFolder(run_dir).config_path
     assert load_config(config) == cfg
     assert window.job.log[0].split()[-5] == str(config)  # `... train CONFIG --run-dir DIR ...`

@@ -367,3 +367,13 @@ def test_starting_in_a_folder_holding_only_its_config_replaces_the_config_in_pla
     RunFolder.create(named.root, cfg).close()
     assert named.config_path not in removed
     assert load_config(named.config_path) == cfg
+
+
+def test_the_cli_and_the_app_name_new_runs_alike(tmp_path: Path) -> None:
+    from noiseda_core.run_folder import new_run_dir
+
+    first = new_run_dir(tmp_path, "noise-da")
+    assert first.parent == tmp_path and first.name.startswith("noise-da-2")
+    first.mkdir()
+    second = new_run_dir(tmp_path, "noise-da")  # taken: another name (a suffix within the same second)
+    assert second != first and not second.exists()
