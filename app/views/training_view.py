@@ -23,7 +23,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from noiseda_core.events import Finished
+from noiseda_core.events import (
+    Diagnostics,
+    Finished,
+    Preview,
+    Progress,
+    Resized,
+    Started,
+    Validation,
+)
 from noiseda_core.run_folder import RunFolder
 
 from ..jobs import Failure, JobState, TrainingJob
@@ -66,7 +74,7 @@ class TrainingView(QWidget):
         self.stopped = False  # the last run ended on Stop (it can continue from its checkpoint)
         self.finished_event: Finished | None = None  # how the last run here ended
         self.replayed: RunSummary | None = None  # a past run shown from its events.jsonl
-        self._latest: object | None = None
+        self._latest: Progress | None = None
         self._ips: float | None = None  # images/s of the last progress shown
         self._elapsed = 0.0  # the worker's elapsed seconds at ``_event_clock``
         self._eta: float | None = None
@@ -220,23 +228,22 @@ class TrainingView(QWidget):
         self.begin(run.path, fresh=True)
         events = RunFolder(run.path).timeline()
         for event in events:
-            kind = type(event).__name__
-            if kind == "Progress":
+            if isinstance(event, Progress):
                 self.plot.add_progress(event)
                 self._latest = event
-            elif kind == "Validation":
+            elif isinstance(event, Validation):
                 self.plot.add_validation(event)
                 self.scores.add_validation(event)
-            elif kind == "Diagnostics":
+            elif isinstance(event, Diagnostics):
                 self.plot.add_diagnostics(event)
-            elif kind == "Preview":
+            elif isinstance(event, Preview):
                 self.previews.add_preview(event)
-            elif kind == "Resized":
-                self.total_steps = int(getattr(event, "total_steps", 0))
-            elif kind == "Started":
-                self.total_steps = int(getattr(event, "total_steps", 0))
+            elif isinstance(event, Resized):
+                self.total_steps = event.total_steps
+            elif isinstance(event, Started):
+                self.total_steps = event.total_steps
                 self.finished_event = None  # a resume: that end is history
-            elif kind == "Finished":
+            elif isinstance(event, Finished):
                 self.finished_event = event
         self._show_latest()
         self.plot.flush()
@@ -252,34 +259,34 @@ class TrainingView(QWidget):
         self._update_buttons()
         return len(events)
 
-    def on_started(self, event: object) -> None:
-        self.total_steps = int(getattr(event, "total_steps", 0))
-        minutes = getattr(event, "minutes", None)
+    def on_started(self, event: Started) -> None:
+        self.total_steps = event.total_steps
+        minutes = event.minutes
         if self.total_steps == 0 and minutes:
             self.progress.setRange(0, 0)  # busy until the first steps are timed
         else:
             self.progress.setRange(0, max(1, self.total_steps))
-            self.progress.setValue(int(getattr(event, "step", 0)))
+            self.progress.setValue(event.step)
         self.progress.setTextVisible(self.total_steps > 0)
-        resumed = " (resumed)" if getattr(event, "resumed", False) else ""
-        self._run_title = f"Training on {getattr(event, 'device', '?')}{resumed}"
+        resumed = " (resumed)" if event.resumed else ""
+        self._run_title = f"Training on {event.device or '?'}{resumed}"
         self.title.setText(self._run_title)
         self.stats.setText(
             f"timing the first steps to fit {float(minutes):g} min"
             if minutes and not self.total_steps
-            else f"mode {getattr(event, 'mode', '')}, {getattr(event, 'precision', '')}"
+            else f"mode {event.mode}, {event.precision}"
         )
         self._ips, self._eta, self._elapsed = None, None, 0.0
         self._event_clock = time.monotonic()
 
-    def on_resized(self, event: object) -> None:
+    def on_resized(self, event: Resized) -> None:
         """A time budget set the run's length (or its deadline ended it): the bar's total."""
-        self.total_steps = int(getattr(event, "total_steps", 0))
+        self.total_steps = event.total_steps
         self.progress.setRange(0, max(1, self.total_steps))
-        self.progress.setValue(int(getattr(event, "step", 0)))
+        self.progress.setValue(event.step)
         self.progress.setTextVisible(self.total_steps > 0)
 
-    def on_progress(self, event: object) -> None:
+    def on_progress(self, event: Progress) -> None:
         """Curves take every point; the bar and the numbers update at most every 100 ms."""
         self.plot.add_progress(event)
         self._latest = event
@@ -290,15 +297,15 @@ class TrainingView(QWidget):
         event, self._latest = self._latest, None
         if event is None:
             return
-        total = int(getattr(event, "total_steps", 0)) or self.total_steps
-        step = int(getattr(event, "step", 0))
+        total = event.total_steps or self.total_steps
+        step = event.step
         if total:
             self.progress.setRange(0, total)
         self.progress.setValue(step)
         self.progress.setTextVisible(total > 0)  # a budget still timing its first steps: busy
-        self._ips = float(getattr(event, "images_per_s", 0.0))
-        self._elapsed = float(getattr(event, "elapsed_s", 0.0))
-        self._eta = float(getattr(event, "eta_s", 0.0))
+        self._ips = event.images_per_s
+        self._elapsed = event.elapsed_s
+        self._eta = event.eta_s
         self._event_clock = time.monotonic()
         self._render_stats()
 
@@ -318,25 +325,24 @@ class TrainingView(QWidget):
             text += "   paused"
         self.stats.setText(text)
 
-    def on_finished(self, event: object) -> None:
+    def on_finished(self, event: Finished) -> None:
         self._ui_timer.stop()
         self._show_latest()
         self.plot.flush()
         self.previews.flush()
-        self.stopped = bool(getattr(event, "stopped", False))
+        self.stopped = event.stopped
         self.scores.add_finished(event)
         self.finished_event = event
-        step = int(getattr(event, "step", 0))
-        planned = getattr(event, "planned_steps", None)
-        if getattr(event, "out_of_time", False) and planned:
-            self.progress.setRange(0, max(int(planned), step))
+        step, planned = event.step, event.planned_steps
+        if event.out_of_time and planned:
+            self.progress.setRange(0, max(planned, step))
         elif self.progress.maximum() == 0:  # still busy: ended before the budget sized it
             self.progress.setRange(0, max(1, step))
         self.progress.setTextVisible(True)
         self.progress.setValue(min(step, self.progress.maximum()))
         if self.stopped:
             self.title.setText(f"Stopped at step {step:,}; a checkpoint was kept.")
-        elif getattr(event, "out_of_time", False):
+        elif event.out_of_time:
             self.title.setText(f"Finished at step {step:,}." + self._cut_short_note())
         else:
             self.title.setText(f"Finished {step:,} steps.")
@@ -347,10 +353,10 @@ class TrainingView(QWidget):
     def _cut_short_note(self) -> str:
         """Why a run ended before its planned steps (the deadline of its minutes), else ""."""
         event = self.finished_event
-        if event is None or not getattr(event, "out_of_time", False):
+        if event is None or not event.out_of_time:
             return ""
-        planned = getattr(event, "planned_steps", None)
-        steps = f"the {int(planned):,} planned steps" if planned else "its planned steps"
+        planned = event.planned_steps
+        steps = f"the {planned:,} planned steps" if planned else "its planned steps"
         return (
             f" The time ran out before {steps}: the machine slowed down. "
             "Train longer continues the run."
