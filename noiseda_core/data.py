@@ -73,7 +73,8 @@ class Batch:
 
 @dataclass
 class PreviewInputs:
-    """Fixed crops shown in previews: ``synthetic`` (input, target) and ``real``, each ``(3, S, S)``."""
+    """Fixed crops shown in previews: ``synthetic`` (input, target) and ``real``, each
+    ``(3, S, S)``."""
 
     synthetic: tuple[torch.Tensor, torch.Tensor]
     real: list[torch.Tensor]

@@ -16,6 +16,7 @@ memory is chosen; elsewhere the configured batch and fixed tiles are used.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -98,7 +99,7 @@ def step_peaks(
     probe = ProbeStep(cfg, device)
     try:
         probe(min(batches))
-        return [(b, m.peak_bytes(device, lambda b=b: probe(b)) - before) for b in batches]
+        return [(b, m.peak_bytes(device, functools.partial(probe, b)) - before) for b in batches]
     finally:
         del probe
         m.release(device)

@@ -9,8 +9,9 @@ sync and checked (over all ranks) only on logging steps, before anything is upda
 backward through the gradient scaler (active for fp16 only); on logging steps the
 gradient norm and the diagnostics of the diffusion loss (``diagnostics.py``: the
 fraction of steps with an active triplet hinge, counted on the device, and the
-gradient norms reaching the restorer from each term, when asked); Adam; the EMA of the restorer. A compiled model that fails is dropped
-for the eager one at its first call, once, with a line on stderr.
+gradient norms reaching the restorer from each term, when asked); Adam; the EMA of the
+restorer. A compiled model that fails is dropped for the eager one at its first call,
+once, with a line on stderr.
 
 Compiling: the objective is compiled whole (``fullgraph=True``) at the first call; the
 noise levels, ε and the shuffle masks are drawn outside it (``StepNoise``) and λ enters

@@ -165,9 +165,12 @@ def _train(
                 yield event
             if hook is not None and step % schedule.val_every == 0:
                 hook.budget.monitored(time.perf_counter() - monitor_began)
-            if step % schedule.checkpoint_every == 0 and step < schedule.steps:
-                if (event := save_checkpoint(run, step, schedule)) is not None:
-                    yield run.emit(event)
+            if (
+                step % schedule.checkpoint_every == 0
+                and step < schedule.steps
+                and (event := save_checkpoint(run, step, schedule)) is not None
+            ):
+                yield run.emit(event)
             if logging_step:  # monitoring and checkpoints do not count against images/s
                 clock.restart_window()
     except torch.OutOfMemoryError:
@@ -412,10 +415,14 @@ def _monitor(run: Run, step: int, schedule: Schedule) -> Iterator[Event]:
         if keeper is not None and keeper.source == "val":
             keeper.offer(step, validation.psnr, run.parts.eval_restorer)
         yield run.emit(validation)
-    if validate and keeper is not None and keeper.source == "proxy":
-        if (proxy := run.monitor.validate_proxy(run.parts.eval_restorer, step)) is not None:
-            keeper.offer(step, proxy.psnr, run.parts.eval_restorer)
-            yield run.emit(proxy)
+    if (
+        validate
+        and keeper is not None
+        and keeper.source == "proxy"
+        and (proxy := run.monitor.validate_proxy(run.parts.eval_restorer, step)) is not None
+    ):
+        keeper.offer(step, proxy.psnr, run.parts.eval_restorer)
+        yield run.emit(proxy)
     if preview:
         yield run.emit(run.monitor.write_previews(run.parts.eval_restorer, step, run.folder))
 
