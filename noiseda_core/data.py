@@ -19,9 +19,10 @@ generator seeded per batch (``Batch.noise_seed``, drawn from the batch's own str
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -41,6 +42,9 @@ from .imageio import (
     scan_images,
     to_float,
 )
+
+Item = TypeVar("Item")  # a path or a (noisy, clean) pair of paths
+Loaded = TypeVar("Loaded")
 
 
 @dataclass
@@ -155,7 +159,13 @@ class _Sampler:
             self.bad[path] = reason
             self.new_bad.append(reason)
 
-    def _pick(self, rng: np.random.Generator, items: list, stream: str, load) -> tuple:
+    def _pick(
+        self,
+        rng: np.random.Generator,
+        items: Sequence[Item],
+        stream: str,
+        load: Callable[[Item], Loaded],
+    ) -> Loaded:
         """Draw items until one loads; bad ones are remembered and redrawn deterministically."""
         while True:
             item = items[int(rng.integers(len(items)))]
@@ -390,7 +400,7 @@ class TrainData:
         return good
 
     @staticmethod
-    def _require(items: list, folder: str) -> None:
+    def _require(items: Sequence[object], folder: str) -> None:
         if not items:
             raise UserError(f"no usable images in {folder} (PNG, JPEG, TIFF, BMP or WebP)")
 
@@ -466,7 +476,7 @@ class TrainData:
 # --------------------------------------------------------------------------- evaluation
 
 
-def _first_readable(items: list, load):
+def _first_readable(items: Sequence[Item], load: Callable[[Item], Loaded]) -> Loaded | None:
     for item in items:
         try:
             return load(item)

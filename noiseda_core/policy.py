@@ -20,7 +20,7 @@ import functools
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -364,7 +364,7 @@ class Plan:
     minutes: float  # > 0: a time budget sizes the run after its first steps
     notes: tuple[str, ...] = ()  # why a size was chosen (train.auto_batch)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Flat JSON for ``noiseda devices --json`` and the app (the config's sections nested)."""
         return {
             "device": self.device,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -89,7 +90,7 @@ class Run:
         )
 
 
-def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) -> Run:
+def setup_run(cfg: Config, run_dir: Path, state: dict[str, Any] | None, ctx: DistContext) -> Run:
     """Build (or rebuild from ``state``) everything a run trains, on this rank's device."""
     device = device_for_rank(ctx, resolve_device(cfg.train.device))
     if device.type == "cuda":

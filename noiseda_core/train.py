@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -103,7 +104,7 @@ def train(
 
 
 def _train(
-    cfg: Config, run_dir: Path, state: dict | None, control: RunControl, ctx: DistContext
+    cfg: Config, run_dir: Path, state: dict[str, Any] | None, control: RunControl, ctx: DistContext
 ) -> Iterator[Event]:
     """Set-up (the plan, once), then per step: pause/stop, one step, the hooks (a time
     budget), progress, monitoring, checkpoint. The config is only read here: the run's
