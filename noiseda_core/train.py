@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
@@ -101,6 +101,16 @@ def train(
         yield from _train(cfg, Path(run_dir), state, control, ctx)
     finally:
         shutdown(ctx)
+
+
+class KeptScores(TypedDict):
+    """The ``Finished`` fields that say which weights were exported and their score."""
+
+    kept: str
+    kept_step: int | None
+    kept_psnr: float | None
+    start_psnr: float | None
+    kept_source: str
 
 
 def _train(
@@ -195,7 +205,7 @@ def _train(
     start = run.monitor.start_scores if run.monitor is not None else None
     ran_out = hook is not None and hook.budget.ran_out
     if kept is not None:  # keep-best: the exported weights and their score
-        scores = dict(
+        scores = KeptScores(
             kept=kept.kind,
             kept_step=kept.step,
             kept_psnr=kept.psnr,
@@ -203,7 +213,7 @@ def _train(
             kept_source=kept.source,
         )
     else:
-        scores = dict(
+        scores = KeptScores(
             kept="final",
             kept_step=step,
             kept_psnr=kept_psnr,
