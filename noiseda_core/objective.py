@@ -126,8 +126,12 @@ class JointObjective(nn.Module):
         return total if self.pull is None else total + self.pull(self.restorer)
 
 
+# the public batch-norm layers (the lazy ones subclass these)
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
 def _has_batch_statistics(module: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    return any(isinstance(m, BATCH_NORMS) for m in module.modules())
 
 
 def unwrap(module: nn.Module) -> nn.Module:

@@ -287,7 +287,9 @@ def restore(
     dev = torch.device(device) if device is not None else _model_device(model)
     key = (str(dev), str(precision), tile_batch)
     if tile is None:
-        tile, tile_batch = _plan(model, tuple(img.shape[-2:]), dev, precision, tile_batch, m)
+        tile, tile_batch = _plan(
+            model, (int(img.shape[-2]), int(img.shape[-1])), dev, precision, tile_batch, m
+        )
     mult = _mult(model)
     floor = max(mult, -(-min_tile // mult) * mult)
     while True:
