@@ -43,7 +43,7 @@ from .imageio import (
     to_float,
 )
 
-Item = TypeVar("Item")  # a path or a (noisy, clean) pair of paths
+Item = TypeVar("Item", Path, tuple[Path, Path])  # a photo or a (noisy, clean) pair
 Loaded = TypeVar("Loaded")
 
 
@@ -245,7 +245,7 @@ class _Sampler:
         )
 
 
-class _BatchStream(torch.utils.data.IterableDataset):
+class _BatchStream(torch.utils.data.IterableDataset[Batch]):
     """Worker ``w`` of ``n`` draws batches ``start + w``, ``start + w + n``, ... (in order)."""
 
     def __init__(self, sampler: _Sampler, batch: int, start: int, device_side: bool) -> None:
@@ -261,6 +261,8 @@ class _BatchStream(torch.utils.data.IterableDataset):
 
 def _init_worker(worker_id: int) -> None:
     info = torch.utils.data.get_worker_info()
+    # runs in a DataLoader worker over a _BatchStream only
+    assert info is not None and isinstance(info.dataset, _BatchStream)
     sampler = info.dataset.sampler
     torch.manual_seed(hash((sampler.seed, sampler.rank, worker_id)) & 0x7FFFFFFF)
     torch.set_num_threads(1)
@@ -501,13 +503,13 @@ def preview_inputs(cfg: DataConfig, count: int, size: int, seed: int) -> Preview
         pair = (noisy, clean)
     else:
 
-        def load(p: tuple[Path, Path]) -> tuple[np.ndarray, np.ndarray]:
+        def load_pair(p: tuple[Path, Path]) -> tuple[np.ndarray, np.ndarray]:
             x, y = read_image_array(p[0]), read_image_array(p[1])
             if x.shape != y.shape:
                 raise ImageReadError(f"pair {p[0]} / {p[1]} differs in size")
             return to_float(center_crop(x, size)), to_float(center_crop(y, size))
 
-        pair = _first_readable(PairedFolder.scan(Path(cfg.synthetic)).pairs, load)
+        pair = _first_readable(PairedFolder.scan(Path(cfg.synthetic)).pairs, load_pair)
         if pair is None:
             raise UserError(f"no readable pair in {cfg.synthetic}")
     real: list[torch.Tensor] = []

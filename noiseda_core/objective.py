@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .diffusion.loss import NoiseDALoss, StepNoise, charbonnier
+from .nets.base import Restorer
 from .pixel_shuffle import from_sub_images, to_sub_images
 from .pull_to_start import PullToStart
 
@@ -53,7 +54,7 @@ class JointObjective(nn.Module):
 
     def __init__(
         self,
-        restorer: nn.Module,
+        restorer: Restorer,
         noise_da: NoiseDALoss | None,
         real_pd: int = 0,
         pull: PullToStart | None = None,
