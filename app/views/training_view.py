@@ -236,7 +236,7 @@ class TrainingView(QWidget):
             elif kind == "Started":
                 self.total_steps = int(getattr(event, "total_steps", 0))
                 self.finished_event = None  # a resume: that end is history
-            elif kind == "Finished":
+            elif isinstance(event, Finished):
                 self.finished_event = event
         self._show_latest()
         self.plot.flush()
@@ -325,7 +325,7 @@ class TrainingView(QWidget):
         self.previews.flush()
         self.stopped = bool(getattr(event, "stopped", False))
         self.scores.add_finished(event)
-        self.finished_event = event
+        self.finished_event = event if isinstance(event, Finished) else None
         step = int(getattr(event, "step", 0))
         planned = getattr(event, "planned_steps", None)
         if getattr(event, "out_of_time", False) and planned:
