@@ -152,7 +152,7 @@ class Menus:
     def set_theme(self, key: str) -> None:
         settings.put("view/theme", key)
         app = QApplication.instance()
-        if app is not None:
+        if isinstance(app, QApplication):
             apply_theme(app)
         if key in self.theme_actions:
             self.theme_actions[key].setChecked(True)

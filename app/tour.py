@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
@@ -24,6 +25,10 @@ from noiseda_core.run_folder import RunFolder
 from . import settings
 from .jobs import Failure
 from .tasks import wait_all
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+    from .views.training_options import TrainingOptions
 
 TINY = {  # widget name on TrainingOptions → value (the restorer is the built-in's, unet-t)
     "denoiser": "tiny",
@@ -66,7 +71,7 @@ def snap(widget: QWidget, path: Path) -> None:
     print(f"tour: saved {path}", flush=True)
 
 
-def apply_tiny(options: object) -> None:
+def apply_tiny(options: TrainingOptions) -> None:
     from .views.training_options import write_widget
 
     for name, value in TINY.items():
@@ -74,7 +79,7 @@ def apply_tiny(options: object) -> None:
     options.sizes_touched = True
 
 
-def tour_steps(window: object, out: Path, work: Path, quick: bool = True) -> None:
+def tour_steps(window: MainWindow, out: Path, work: Path, quick: bool = True) -> None:
     """The tour itself, linear; raises ``TourError`` on the first thing that goes wrong."""
     setup, training = window.setup_view, window.training_view
     window.tabs.setCurrentWidget(setup)

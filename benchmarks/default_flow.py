@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -60,7 +61,7 @@ def demo_defaults() -> Config:
 
 def run_flow(
     overrides: list[str], run_dir: str, score_split: str, root: str, threads: int
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """One run of the default flow, then its exported model scored (a parallel job)."""
     import shutil
 

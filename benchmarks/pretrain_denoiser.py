@@ -99,8 +99,8 @@ def main() -> int:
     meta = collect("benchmarks/pretrain_denoiser.py", sys.argv[1:], config=vars(args))
     note = (
         f"{meta['command']}; commit {meta['commit']} (dirty {meta['dirty']}), torch "
-        f"{meta['versions'].get('torch')}, {meta['date']}; {args.steps} denoiser-only steps, restorer frozen at "
-        f"builtin:unet-t, the demo's photos (noiseda demo-data, seed 0), "
+        f"{meta['versions'].get('torch')}, {meta['date']}; {args.steps} denoiser-only steps, "
+        f"restorer frozen at builtin:unet-t, the demo's photos (noiseda demo-data, seed 0), "
         f"synthetic noise {cfg.data.degradation}, batch {cfg.train.batch} of "
         f"{cfg.train.patch}², lr {cfg.train.lr:g}"
     )

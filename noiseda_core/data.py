@@ -19,9 +19,10 @@ generator seeded per batch (``Batch.noise_seed``, drawn from the batch's own str
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -41,6 +42,9 @@ from .imageio import (
     scan_images,
     to_float,
 )
+
+Item = TypeVar("Item", Path, tuple[Path, Path])  # a photo or a (noisy, clean) pair
+Loaded = TypeVar("Loaded")
 
 
 @dataclass
@@ -73,7 +77,8 @@ class Batch:
 
 @dataclass
 class PreviewInputs:
-    """Fixed crops shown in previews: ``synthetic`` (input, target) and ``real``, each ``(3, S, S)``."""
+    """Fixed crops shown in previews: ``synthetic`` (input, target) and ``real``, each
+    ``(3, S, S)``."""
 
     synthetic: tuple[torch.Tensor, torch.Tensor]
     real: list[torch.Tensor]
@@ -154,7 +159,13 @@ class _Sampler:
             self.bad[path] = reason
             self.new_bad.append(reason)
 
-    def _pick(self, rng: np.random.Generator, items: list, stream: str, load) -> tuple:
+    def _pick(
+        self,
+        rng: np.random.Generator,
+        items: Sequence[Item],
+        stream: str,
+        load: Callable[[Item], Loaded],
+    ) -> Loaded:
         """Draw items until one loads; bad ones are remembered and redrawn deterministically."""
         while True:
             item = items[int(rng.integers(len(items)))]
@@ -234,7 +245,7 @@ class _Sampler:
         )
 
 
-class _BatchStream(torch.utils.data.IterableDataset):
+class _BatchStream(torch.utils.data.IterableDataset[Batch]):
     """Worker ``w`` of ``n`` draws batches ``start + w``, ``start + w + n``, ... (in order)."""
 
     def __init__(self, sampler: _Sampler, batch: int, start: int, device_side: bool) -> None:
@@ -250,6 +261,8 @@ class _BatchStream(torch.utils.data.IterableDataset):
 
 def _init_worker(worker_id: int) -> None:
     info = torch.utils.data.get_worker_info()
+    # runs in a DataLoader worker over a _BatchStream only
+    assert info is not None and isinstance(info.dataset, _BatchStream)
     sampler = info.dataset.sampler
     torch.manual_seed(hash((sampler.seed, sampler.rank, worker_id)) & 0x7FFFFFFF)
     torch.set_num_threads(1)
@@ -389,7 +402,7 @@ class TrainData:
         return good
 
     @staticmethod
-    def _require(items: list, folder: str) -> None:
+    def _require(items: Sequence[object], folder: str) -> None:
         if not items:
             raise UserError(f"no usable images in {folder} (PNG, JPEG, TIFF, BMP or WebP)")
 
@@ -465,7 +478,7 @@ class TrainData:
 # --------------------------------------------------------------------------- evaluation
 
 
-def _first_readable(items: list, load):
+def _first_readable(items: Sequence[Item], load: Callable[[Item], Loaded]) -> Loaded | None:
     for item in items:
         try:
             return load(item)
@@ -490,13 +503,13 @@ def preview_inputs(cfg: DataConfig, count: int, size: int, seed: int) -> Preview
         pair = (noisy, clean)
     else:
 
-        def load(p: tuple[Path, Path]) -> tuple[np.ndarray, np.ndarray]:
+        def load_pair(p: tuple[Path, Path]) -> tuple[np.ndarray, np.ndarray]:
             x, y = read_image_array(p[0]), read_image_array(p[1])
             if x.shape != y.shape:
                 raise ImageReadError(f"pair {p[0]} / {p[1]} differs in size")
             return to_float(center_crop(x, size)), to_float(center_crop(y, size))
 
-        pair = _first_readable(PairedFolder.scan(Path(cfg.synthetic)).pairs, load)
+        pair = _first_readable(PairedFolder.scan(Path(cfg.synthetic)).pairs, load_pair)
         if pair is None:
             raise UserError(f"no readable pair in {cfg.synthetic}")
     real: list[torch.Tensor] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -30,10 +30,11 @@ class DeviceReport:
     denoisers: list[str] = field(default_factory=list)
     bf16: bool = False  # the GPU computes in bf16
     cpus: int = 1  # CPU cores for data workers
-    plan: dict = field(default_factory=dict)  # policy.first_run_plan: what a first run starts with
+    # policy.first_run_plan: what a first run starts with
+    plan: dict[str, Any] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)  # restorer → how to install its extra
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def machine(self) -> Machine:
@@ -65,7 +66,7 @@ def machine_of(device: torch.device) -> Machine:
     return _describe(device).machine()
 
 
-def _describe(device: torch.device, **extra) -> DeviceReport:
+def _describe(device: torch.device, **extra: Any) -> DeviceReport:
     import torch
 
     from .device import has_bf16

@@ -74,8 +74,9 @@ def gradient_cosine(a: torch.Tensor, b: torch.Tensor, params: list[nn.Parameter]
     g_b = torch.autograd.grad(b, params, retain_graph=True, allow_unused=True)
     dot = norm_a = norm_b = 0.0
     for x, y in zip(g_a, g_b, strict=True):
-        x = None if x is None else x.detach().double()
-        y = None if y is None else y.detach().double()
+        # allow_unused gives None for an unused parameter; torch's stubs say Tensor
+        x = None if x is None else x.detach().double()  # pyright: ignore[reportUnnecessaryComparison]
+        y = None if y is None else y.detach().double()  # pyright: ignore[reportUnnecessaryComparison]
         if x is not None:
             norm_a += float(x.square().sum())
         if y is not None:

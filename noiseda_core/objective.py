@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .diffusion.loss import NoiseDALoss, StepNoise, charbonnier
+from .nets.base import Restorer
 from .pixel_shuffle import from_sub_images, to_sub_images
 from .pull_to_start import PullToStart
 
@@ -53,7 +54,7 @@ class JointObjective(nn.Module):
 
     def __init__(
         self,
-        restorer: nn.Module,
+        restorer: Restorer,
         noise_da: NoiseDALoss | None,
         real_pd: int = 0,
         pull: PullToStart | None = None,
@@ -126,8 +127,12 @@ class JointObjective(nn.Module):
         return total if self.pull is None else total + self.pull(self.restorer)
 
 
+# the public batch-norm layers (the lazy ones subclass these)
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
 def _has_batch_statistics(module: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    return any(isinstance(m, BATCH_NORMS) for m in module.modules())
 
 
 def unwrap(module: nn.Module) -> nn.Module:

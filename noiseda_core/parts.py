@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from .config import Config, Mode
 from .denoiser_start import load_starting_denoiser

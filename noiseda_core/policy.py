@@ -16,10 +16,11 @@ memory is chosen; elsewhere the configured batch and fixed tiles are used.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -98,7 +99,7 @@ def step_peaks(
     probe = ProbeStep(cfg, device)
     try:
         probe(min(batches))
-        return [(b, m.peak_bytes(device, lambda b=b: probe(b)) - before) for b in batches]
+        return [(b, m.peak_bytes(device, functools.partial(probe, b)) - before) for b in batches]
     finally:
         del probe
         m.release(device)
@@ -286,7 +287,9 @@ def restore(
     dev = torch.device(device) if device is not None else _model_device(model)
     key = (str(dev), str(precision), tile_batch)
     if tile is None:
-        tile, tile_batch = _plan(model, tuple(img.shape[-2:]), dev, precision, tile_batch, m)
+        tile, tile_batch = _plan(
+            model, (int(img.shape[-2]), int(img.shape[-1])), dev, precision, tile_batch, m
+        )
     mult = _mult(model)
     floor = max(mult, -(-min_tile // mult) * mult)
     while True:
@@ -363,7 +366,7 @@ class Plan:
     minutes: float  # > 0: a time budget sizes the run after its first steps
     notes: tuple[str, ...] = ()  # why a size was chosen (train.auto_batch)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Flat JSON for ``noiseda devices --json`` and the app (the config's sections nested)."""
         return {
             "device": self.device,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,6 +22,7 @@ from . import policy
 from .checkpoint import checkpoint_path
 from .config import Config, KeepRule, Mode, save_config
 from .data import TrainData
+from .degrade import Degradation
 from .device import precision_name, resolve_device
 from .device_report import machine_of
 from .distributed import DistContext, any_rank, device_for_rank, for_rank
@@ -88,7 +90,7 @@ class Run:
         )
 
 
-def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) -> Run:
+def setup_run(cfg: Config, run_dir: Path, state: dict[str, Any] | None, ctx: DistContext) -> Run:
     """Build (or rebuild from ``state``) everything a run trains, on this rank's device."""
     device = device_for_rank(ctx, resolve_device(cfg.train.device))
     if device.type == "cuda":
@@ -114,7 +116,8 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     cfg, t = plan.config, plan.config.train  # from here on the config is only read
     source = keep_source(cfg)
     held: list[Path] = []
-    proxy = None
+    proxy_photos: list[Path] = []
+    proxy_noise: Degradation | None = None
     if source == "proxy":
         from .proxy import proxy_setup
 
@@ -168,7 +171,7 @@ def setup_run(cfg: Config, run_dir: Path, state: dict | None, ctx: DistContext) 
     keeper = None
     if monitor is not None and source:
         keeper = KeepBest(source)
-        if source == "proxy":
+        if source == "proxy" and proxy_noise is not None:
             from .proxy import proxy_pairs
 
             monitor.proxy = proxy_pairs(proxy_photos, proxy_noise, t.seed)

@@ -9,8 +9,9 @@ sync and checked (over all ranks) only on logging steps, before anything is upda
 backward through the gradient scaler (active for fp16 only); on logging steps the
 gradient norm and the diagnostics of the diffusion loss (``diagnostics.py``: the
 fraction of steps with an active triplet hinge, counted on the device, and the
-gradient norms reaching the restorer from each term, when asked); Adam; the EMA of the restorer. A compiled model that fails is dropped
-for the eager one at its first call, once, with a line on stderr.
+gradient norms reaching the restorer from each term, when asked); Adam; the EMA of the
+restorer. A compiled model that fails is dropped for the eager one at its first call,
+once, with a line on stderr.
 
 Compiling: the objective is compiled whole (``fullgraph=True``) at the first call; the
 noise levels, ε and the shuffle masks are drawn outside it (``StepNoise``) and λ enters
@@ -24,6 +25,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -62,7 +64,7 @@ def grad_norm(parameters: Sequence[nn.Parameter]) -> float:
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
         return 0.0
-    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
+    return float(torch.nn.utils.get_total_norm(grads))
 
 
 class TrainStep:
@@ -86,7 +88,7 @@ class TrainStep:
             torch.backends.cudnn.benchmark = True
         self.compile_mode, self.compile_backend = compile_mode, compile_backend
         # compiled lazily, at the first call (the batch decides the mode; a failure shows there)
-        self.model: nn.Module = self.eager
+        self.model: Callable[..., Any] = self.eager
         self.compile_pending = compile
         self.compile_error: str | None = None
         self.scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
@@ -95,7 +97,7 @@ class TrainStep:
         self.any_rank = any_rank or (lambda flag: flag)
         self.hinges = HingeCounter()
 
-    def autocast(self) -> contextlib.AbstractContextManager:
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.amp is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp)
@@ -137,7 +139,8 @@ class TrainStep:
         """
         x_s, y_s, x_r, ref = inputs
         if self.compile_pending:
-            self._compile(x_s.shape[0])
+            assert y_s is not None  # every batch has clean targets (x_s waits for later noise)
+            self._compile(y_s.shape[0])
         noise = self.draw_noise(inputs, phase, generator)
         lam_t = torch.full((), float(lam), device=self.device)
         if self.compile_mode == "reduce-overhead" and self.model is not self.eager:
@@ -183,7 +186,11 @@ class TrainStep:
         with record_function("step.forward"):  # named ranges for ``noiseda bench --profile``
             terms = self.forward(inputs, lam, phase, generator)
             self.finite &= torch.isfinite(terms.total.detach())
-        if terms.mse_neg is not None and phase != Phase.WARMUP_RESTORER:
+        if (
+            terms.mse_neg is not None
+            and terms.triplet is not None
+            and phase != Phase.WARMUP_RESTORER
+        ):
             self.hinges.add(terms.triplet)  # on the device: no sync
         if logging_step and self.went_nonfinite():
             return StepResult(terms, nonfinite=True)

@@ -9,8 +9,14 @@ gradient norm (``train/…``), validation PSNR/SSIM (``val/…``) and the previe
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 from .events import Checkpoint, Event, Failed, Finished, Preview, Progress, Started, Validation
 
@@ -31,11 +37,7 @@ def tensorboard_available() -> bool:
     """True when the extra is installed and not switched off."""
     if os.environ.get("NOISEDA_TENSORBOARD", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("tensorboard") is not None
 
 
 class TensorBoardSink:
@@ -83,7 +85,7 @@ class TensorBoardSink:
         elif isinstance(event, (Checkpoint, Finished, Failed)):
             writer.flush()
 
-    def _read(self, rel: str):
+    def _read(self, rel: str) -> npt.NDArray[np.uint8] | None:
         """A preview file as an (H, W, 3) uint8 array, or None if it cannot be read."""
         import numpy as np
         from PIL import Image

@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypedDict
 
 import torch
 
@@ -102,8 +103,18 @@ def train(
         shutdown(ctx)
 
 
+class KeptScores(TypedDict):
+    """The ``Finished`` fields that say which weights were exported and their score."""
+
+    kept: str
+    kept_step: int | None
+    kept_psnr: float | None
+    start_psnr: float | None
+    kept_source: str
+
+
 def _train(
-    cfg: Config, run_dir: Path, state: dict | None, control: RunControl, ctx: DistContext
+    cfg: Config, run_dir: Path, state: dict[str, Any] | None, control: RunControl, ctx: DistContext
 ) -> Iterator[Event]:
     """Set-up (the plan, once), then per step: pause/stop, one step, the hooks (a time
     budget), progress, monitoring, checkpoint. The config is only read here: the run's
@@ -165,9 +176,12 @@ def _train(
                 yield event
             if hook is not None and step % schedule.val_every == 0:
                 hook.budget.monitored(time.perf_counter() - monitor_began)
-            if step % schedule.checkpoint_every == 0 and step < schedule.steps:
-                if (event := save_checkpoint(run, step, schedule)) is not None:
-                    yield run.emit(event)
+            if (
+                step % schedule.checkpoint_every == 0
+                and step < schedule.steps
+                and (event := save_checkpoint(run, step, schedule)) is not None
+            ):
+                yield run.emit(event)
             if logging_step:  # monitoring and checkpoints do not count against images/s
                 clock.restart_window()
     except torch.OutOfMemoryError:
@@ -191,7 +205,7 @@ def _train(
     start = run.monitor.start_scores if run.monitor is not None else None
     ran_out = hook is not None and hook.budget.ran_out
     if kept is not None:  # keep-best: the exported weights and their score
-        scores = dict(
+        scores = KeptScores(
             kept=kept.kind,
             kept_step=kept.step,
             kept_psnr=kept.psnr,
@@ -199,7 +213,7 @@ def _train(
             kept_source=kept.source,
         )
     else:
-        scores = dict(
+        scores = KeptScores(
             kept="final",
             kept_step=step,
             kept_psnr=kept_psnr,
@@ -412,10 +426,14 @@ def _monitor(run: Run, step: int, schedule: Schedule) -> Iterator[Event]:
         if keeper is not None and keeper.source == "val":
             keeper.offer(step, validation.psnr, run.parts.eval_restorer)
         yield run.emit(validation)
-    if validate and keeper is not None and keeper.source == "proxy":
-        if (proxy := run.monitor.validate_proxy(run.parts.eval_restorer, step)) is not None:
-            keeper.offer(step, proxy.psnr, run.parts.eval_restorer)
-            yield run.emit(proxy)
+    if (
+        validate
+        and keeper is not None
+        and keeper.source == "proxy"
+        and (proxy := run.monitor.validate_proxy(run.parts.eval_restorer, step)) is not None
+    ):
+        keeper.offer(step, proxy.psnr, run.parts.eval_restorer)
+        yield run.emit(proxy)
     if preview:
         yield run.emit(run.monitor.write_previews(run.parts.eval_restorer, step, run.folder))
 

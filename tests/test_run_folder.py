@@ -1,4 +1,5 @@
-"""The run folder: torn event lines, the lock, restarting a run with no checkpoint, read_run_status."""
+"""The run folder: torn event lines, the lock, restarting a run with no checkpoint,
+read_run_status."""
 
 from __future__ import annotations
 
@@ -375,5 +376,6 @@ def test_the_cli_and_the_app_name_new_runs_alike(tmp_path: Path) -> None:
     first = new_run_dir(tmp_path, "noise-da")
     assert first.parent == tmp_path and first.name.startswith("noise-da-2")
     first.mkdir()
-    second = new_run_dir(tmp_path, "noise-da")  # taken: another name (a suffix within the same second)
+    # taken: another name (a suffix within the same second)
+    second = new_run_dir(tmp_path, "noise-da")
     assert second != first and not second.exists()

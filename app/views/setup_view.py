@@ -422,7 +422,7 @@ class SetupView(QWidget):
         if sys.version_info >= (3, 11):
             import tomllib
         else:  # pragma: no cover
-            import tomli as tomllib
+            import tomli as tomllib  # pyright: ignore[reportMissingImports]  (installed on 3.10 only)
         try:
             self.set_config(config_from_dict(tomllib.loads(str(text))))
         except (UserError, tomllib.TOMLDecodeError):

@@ -155,7 +155,7 @@ class DeviceInfoLabel(QLabel):
         text, good = describe(info)
         self.setText(text if good else f"⚠ {text}")
         self.setToolTip(describe_plan(info))
-        self.setStyleSheet(f"color: {status_colour(True if good else False)}")
+        self.setStyleSheet(f"color: {status_colour(bool(good))}")
         self.ready.emit(info)
 
     def _error(self, exc: BaseException, tb: str) -> None:
