@@ -44,7 +44,8 @@ def estimate_step_s(cfg: Config, cores: int | None = None) -> float:
 
 
 def cpu_advice(cfg: Config, cores: int | None = None, device_type: str | None = None) -> str | None:
-    """A warning for a GPU-sized ``cfg`` about to train on a CPU, or None."""
+    """A warning for a GPU-sized ``cfg`` about to train on a CPU, or None; what it advises
+    are the plan's CPU sizes (``policy.first_run_config``), where they are lighter."""
     if device_type is None:
         from .device import resolve_device
         from .errors import UserError
@@ -61,8 +62,13 @@ def cpu_advice(cfg: Config, cores: int | None = None, device_type: str | None = 
         return None
     from dataclasses import replace
 
-    smaller = {"paper": "small", "small": "tiny"}.get(cfg.model.diffusion, cfg.model.diffusion)
-    patch, batch = min(cfg.train.patch, 64 if cfg.train.patch > 64 else 32), min(cfg.train.batch, 4)
+    from .policy import Machine, first_run_config
+
+    cpu = first_run_config(Machine("cpu"))  # the plan's CPU sizes, where they are lighter
+    order = ("tiny", "small", "paper")
+    denoisers = [cfg.model.diffusion, cpu.model.diffusion]
+    smaller = min(denoisers, key=lambda d: order.index(d) if d in order else len(order))
+    patch, batch = min(cfg.train.patch, cpu.train.patch), min(cfg.train.batch, cpu.train.batch)
     lighter = replace(
         cfg,
         model=replace(cfg.model, diffusion=smaller),
