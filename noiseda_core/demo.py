@@ -32,6 +32,7 @@ from PIL import Image
 
 from .atomic import atomic_write_bytes
 from .degrade import phone_noise
+from .demo_config import DEMO_CONFIG
 from .errors import UserError
 from .imageio import to_float, write_image
 
@@ -56,19 +57,6 @@ _REAL_VAL = [
     ("retina.jpg", 0.45, 1, 2),
     ("grass.png", 1.0, 1, 2),
 ]
-
-DEMO_MINUTES = 8.0  # ends within 10 minutes on 2 CPU cores, start-up and export included
-# The default flow (issue 18, chosen on the camera-like benchmark's tuning split,
-# benchmarks/DOMAIN_GAP.md): synthetic noise fitted to the real photos, batch 8 of 64² at
-# lr 5e-4, the release's λ w 0.2, and the best weights kept (the start's included).
-DEMO_CONFIG = {
-    "data": {"synthetic": "synthetic/target", "degradation": "fit", "real": "real",
-             "val": "real_val", "cache_mb": 256},
-    "model": {"restorer": "unet-t", "diffusion": "tiny", "init_restorer": "builtin:unet-t"},
-    "train": {"mode": "noise-da", "minutes": DEMO_MINUTES, "steps": 2000, "batch": 8,
-              "patch": 64, "lr": 5e-4, "lambda_weight": 0.2, "keep_best": "auto",
-              "val_every": 200, "preview_every": 100, "checkpoint_every": 500, "log_every": 10},
-}  # fmt: skip
 
 
 def skimage_data_dir() -> Path:

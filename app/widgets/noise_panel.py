@@ -23,16 +23,13 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import Signal  # noqa: E402
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget  # noqa: E402
 
+from noiseda_core.demo_config import FLOW_LAMBDA, FLOW_LR  # noqa: E402
 from noiseda_core.errors import UserError  # noqa: E402
 
 from ..tasks import run_in_thread  # noqa: E402
 
 SIMULATED_SIDE = 192  # px of the fitted noise drawn to measure its statistics (a few ms)
 REAL, FITTED = "#2563eb", "#f97316"
-# The default flow (noiseda_core.demo.DEMO_CONFIG, chosen on the tuning split of
-# benchmarks/DOMAIN_GAP.md section 1; docs/deviations.md): fitted noise, the release's λ,
-# lr 5e-4, the best weights kept.
-FLOW_LAMBDA, FLOW_LR = 0.2, 5e-4
 KEEP_WORDS = {  # keep_best → what the run exports
     "auto": "the best weights by the validation pairs",
     "val": "the best weights by the validation pairs",
@@ -88,15 +85,18 @@ def describe_choice(train: dict[str, Any], has_val: bool) -> str:
         why.append("baseline mode trains on the synthetic pairs only.")
     elif math.isclose(weight, FLOW_LAMBDA):
         why.append(
-            "λ 0.2, the paper's, gained about 2.3 dB over the start on real phone photos; "
+            f"λ {FLOW_LAMBDA:g}, the paper's, gained about 2.3 dB over the start on real phone "
+            "photos; "
             "a larger λ helped only strong, blotchy noise and cost up to 2 dB on mild noise."
         )
     else:
         why.append(f"λ {weight:g} is yours (the default flow's: {FLOW_LAMBDA:g}).")
     if math.isclose(lr, FLOW_LR):
-        why.append("5e-4 adapts within minutes (the paper's 1e-4 was too slow).")
+        why.append(
+            f"{short_number(FLOW_LR)} adapts within minutes (the paper's 1e-4 was too slow)."
+        )
     else:
-        why.append(f"lr {rate} is the form's (the default flow's: 5e-4).")
+        why.append(f"lr {rate} is the form's (the default flow's: {short_number(FLOW_LR)}).")
     if keep != "off":
         why.append(
             "The best weights, the start's included: never worse than the start on those pairs."
