@@ -66,3 +66,30 @@ def tiny_config(root: Path, *extra: str) -> Config:
             *extra,
         ],
     )
+
+
+def fake_run(run: Path) -> Path:
+    """A run folder with a valid unet-tiny resume state (no training needed)."""
+    from noiseda_core.checkpoint import save_resume_state
+    from noiseda_core.config import config_to_dict, save_config
+    from noiseda_core.ema import EMA
+    from noiseda_core.nets import build_restorer
+
+    cfg = config_to_dict(Config())
+    cfg["model"]["restorer"] = "unet-tiny"
+    restorer = build_restorer("unet-tiny")
+    save_config(Config(), run / "config.toml")
+    save_resume_state(
+        run,
+        {
+            "step": 3,
+            "config": cfg,
+            "objective": {},
+            "optimizer": {},
+            "ema": EMA(restorer).state_dict(),
+            "restorer": restorer.state_dict(),
+            "data": {},
+            "rng": {},
+        },
+    )
+    return run

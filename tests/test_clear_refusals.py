@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import smooth_image, write_project
+from helpers import fake_run, smooth_image, write_project
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
-from test_cli_reliability import _fake_run
 
 from noiseda_core import bench
 from noiseda_core.cli import main
@@ -100,7 +99,7 @@ def test_a_seed_out_of_range_is_refused_before_training(seed: str) -> None:
 
 
 def test_export_under_a_regular_file_is_refused(tmp_path: Path, capsys) -> None:
-    run = _fake_run(tmp_path / "run")
+    run = fake_run(tmp_path / "run")
     (tmp_path / "plain").write_text("a file")
     _refused(
         capsys,
@@ -117,7 +116,7 @@ def test_export_under_a_regular_file_is_refused(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (Linux, as in CI)")
 def test_export_into_proc_is_refused(tmp_path: Path, capsys) -> None:
-    run = _fake_run(tmp_path / "run")
+    run = fake_run(tmp_path / "run")
     _refused(
         capsys,
         ["export", str(run), "--out", "/proc/noiseda-model.safetensors"],

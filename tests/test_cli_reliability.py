@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import smooth_image, write_project
+from helpers import fake_run, smooth_image, write_project
 from PIL import Image
 
 from noiseda_core.cli import main
@@ -298,32 +298,6 @@ def test_the_worker_finishes_cleanly_when_the_app_dies(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- export
 
 
-def _fake_run(run: Path) -> Path:
-    """A run folder with a valid unet-tiny resume state (no training needed)."""
-    from noiseda_core.checkpoint import save_resume_state
-    from noiseda_core.config import config_to_dict, save_config
-    from noiseda_core.ema import EMA
-
-    cfg = config_to_dict(Config())
-    cfg["model"]["restorer"] = "unet-tiny"
-    restorer = build_restorer("unet-tiny")
-    save_config(Config(), run / "config.toml")
-    save_resume_state(
-        run,
-        {
-            "step": 3,
-            "config": cfg,
-            "objective": {},
-            "optimizer": {},
-            "ema": EMA(restorer).state_dict(),
-            "restorer": restorer.state_dict(),
-            "data": {},
-            "rng": {},
-        },
-    )
-    return run
-
-
 class _FakeOnnxProgram:
     """Stands in for ``torch.onnx.export``'s result: ``save`` writes a small file."""
 
@@ -344,7 +318,7 @@ def test_export_never_replaces_a_file_silently(
         # the file handling is the point here; the graph is checked against onnxruntime
         # in test_onnx.py, and tracing it costs about 10 s of CPU per export
         monkeypatch.setattr("torch.onnx.export", _FakeOnnxProgram.export)
-    run = _fake_run(tmp_path / "run")
+    run = fake_run(tmp_path / "run")
     photo = _image(tmp_path / "photo.png")
     before = photo.read_bytes()
     assert main(["export", str(run), "--out", str(photo), "--format", fmt]) == 2

@@ -7,44 +7,17 @@ import json
 from pathlib import Path
 
 import numpy as np
-from helpers import smooth_image
+from helpers import fake_run, smooth_image
 from PIL import Image
 
 from noiseda_core.cli import main
-from noiseda_core.config import Config, config_to_dict, save_config
 from noiseda_core.export import read_metadata
-from noiseda_core.nets import build_restorer
 
 
 def _image(path: Path, seed: int = 0, size: int = 16) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(smooth_image(np.random.default_rng(seed), size)).save(path)
     return path
-
-
-def fake_run(run: Path) -> Path:
-    """A run folder with a valid unet-tiny resume state (no training needed)."""
-    from noiseda_core.checkpoint import save_resume_state
-    from noiseda_core.ema import EMA
-
-    cfg = config_to_dict(Config())
-    cfg["model"]["restorer"] = "unet-tiny"
-    restorer = build_restorer("unet-tiny")
-    save_config(Config(), run / "config.toml")
-    save_resume_state(
-        run,
-        {
-            "step": 3,
-            "config": cfg,
-            "objective": {},
-            "optimizer": {},
-            "ema": EMA(restorer).state_dict(),
-            "restorer": restorer.state_dict(),
-            "data": {},
-            "rng": {},
-        },
-    )
-    return run
 
 
 def test_export_to_a_onnx_name_writes_onnx(tmp_path: Path, monkeypatch) -> None:
