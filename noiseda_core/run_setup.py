@@ -118,7 +118,7 @@ def setup_run(cfg: Config, run_dir: Path, state: dict[str, Any] | None, ctx: Dis
     held: list[Path] = []
     proxy_photos: list[Path] = []
     proxy_noise: Degradation | None = None
-    if source == "proxy":
+    if source == "proxy" and Path(cfg.data.synthetic).is_dir():  # else TrainData says why
         from .proxy import proxy_setup
 
         try:

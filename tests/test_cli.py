@@ -222,3 +222,19 @@ def test_ctrl_c_stops_training_cleanly_with_a_checkpoint(tmp_path: Path) -> None
     assert (tmp_path / "run" / "model.safetensors").is_file()
     resumed = _cli("train", "--resume", str(tmp_path / "run"), "--set", "train.lr=1")
     assert resumed.returncode == 2 and "can only change train.steps" in resumed.stderr
+
+
+def test_a_missing_synthetic_folder_is_the_one_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The folder is what is wrong; no note about proxy pairs before it, no run folder."""
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[data]\nsynthetic = "{tmp_path / "nope"}"\nreal = "{tmp_path}"\n'
+        '[model]\ndiffusion = "tiny"\nrestorer = "unet-tiny"\n'
+        '[train]\nbatch = 2\npatch = 32\nsteps = 2\ndevice = "cpu"\n'
+    )
+    assert main(["train", str(config), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "proxy" not in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
