@@ -143,6 +143,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--split", default="test", choices=sorted(SPLITS))
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads a run (default: cores / jobs)"
+    )
     parser.add_argument("--no-baseline", default="", help="datasets without the baseline-mode rows")
     parser.add_argument("--set", action="append", default=[], help="extra overrides for all runs")
     parser.add_argument("--out", default=str(REPO / "runs" / "default_flow"))
@@ -216,7 +219,7 @@ def main() -> int:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    threads = max(1, (os.cpu_count() or 1) // max(args.jobs, 1))
+    threads = args.threads or max(1, (os.cpu_count() or 1) // max(args.jobs, 1))
     with ProcessPoolExecutor(
         max(args.jobs, 1), mp_context=multiprocessing.get_context("spawn")
     ) as pool:
