@@ -30,6 +30,7 @@ from noiseda_core.events import (
     Progress,
     Resized,
     Started,
+    StrengthChosen,
     Validation,
     event_from_json,
 )
@@ -107,6 +108,7 @@ class TrainingJob(QObject):
     diagnostics = Signal(object)  # Diagnostics
     preview = Signal(object)  # Preview
     checkpoint = Signal(object)  # Checkpoint
+    strength = Signal(object)  # StrengthChosen: a λ trial chose the run's strength
     finished = Signal(object)  # Finished
     failed = Signal(object)  # Failure
     log_line = Signal(str)
@@ -278,6 +280,8 @@ class TrainingJob(QObject):
         elif isinstance(event, Checkpoint):
             self.last_checkpoint = event.path
             self.checkpoint.emit(event)
+        elif isinstance(event, StrengthChosen):
+            self.strength.emit(event)
         elif isinstance(event, Finished):
             self._finished_event = event
         elif isinstance(event, Failed):

@@ -64,6 +64,15 @@ class KeepRule(str, enum.Enum):
     OFF = "off"  # the last weights (the release's behaviour)
 
 
+class LambdaChoice(str, enum.Enum):
+    """How a run sets λ w (``strength_trial.py``)."""
+
+    FIXED = "fixed"  # train.lambda_weight, as written
+    # each of train.lambda_candidates for train.lambda_trial_steps from the same start,
+    # scored on the keep-best pairs (validation, else proxy); the run goes on with the best
+    TRIAL = "trial"
+
+
 class Precision(str, enum.Enum):
     """Arithmetic of the training step (master weights always stay fp32)."""
 
@@ -148,6 +157,11 @@ class TrainConfig:
     # costs 1.4 dB on the demo (benchmarks/DOMAIN_GAP.md, docs/deviations.md).
     lambda_weight: float = 0.2
     lambda_ramp: float = 0.25  # ramp length: a fraction of steps if ≤ 1, else steps; then λ holds
+    # λ w per dataset, without ground truth (issue 18): "trial" runs each candidate briefly
+    # from the start and keeps the one that scores best on the keep-best pairs
+    lambda_choice: LambdaChoice = LambdaChoice.FIXED
+    lambda_candidates: str = "0.2,2"  # comma-separated λ w; the first wins a tie
+    lambda_trial_steps: int = 30  # steps each candidate trains before it is scored
     margin: float = 0.1  # triplet margin m
     ema_decay: float = 0.9999
     eval_weights: EvalWeights = EvalWeights.EMA  # what validation and previews score
@@ -179,6 +193,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check_train(self)
+
+    def candidate_weights(self) -> tuple[float, ...]:
+        """``lambda_candidates`` as numbers (checked on construction)."""
+        return parse_candidates(self.lambda_candidates)
 
     def ramp_steps(self, steps: int | None = None) -> int:
         """λ ramp length in optimizer steps (≥ 1) of a run of ``steps`` (default: ``steps``)."""
@@ -349,6 +367,31 @@ def _check_more_train_ranges(t: TrainConfig) -> None:
         )
     if t.val_max_side < 16:
         raise UserError(f"config key train.val_max_side: must be at least 16, got {t.val_max_side}")
+    if not 1 <= t.lambda_trial_steps <= MAX_STEPS:
+        raise UserError(
+            f"config key train.lambda_trial_steps: must be 1 to {MAX_STEPS:,}, got "
+            f"{t.lambda_trial_steps}"
+        )
+    parse_candidates(t.lambda_candidates)
+
+
+MAX_CANDIDATES = 6
+
+
+def parse_candidates(text: str) -> tuple[float, ...]:
+    """``"0.2,2"`` → (0.2, 2.0): 2 to ``MAX_CANDIDATES`` different λ w, each 0 or more."""
+    where = "config key train.lambda_candidates"
+    try:
+        values = tuple(float(part) for part in str(text).split(",") if part.strip())
+    except ValueError:
+        raise UserError(f"{where}: {text!r} is not a comma-separated list of numbers") from None
+    if not all(math.isfinite(v) and v >= 0 for v in values):
+        raise UserError(f"{where}: every λ w must be a finite number, 0 or more, got {text!r}")
+    if not 2 <= len(set(values)) == len(values) <= MAX_CANDIDATES:
+        raise UserError(
+            f"{where}: give 2 to {MAX_CANDIDATES} different values (e.g. 0.2,2), got {text!r}"
+        )
+    return values
 
 
 # --------------------------------------------------------------------------- building
@@ -476,6 +519,8 @@ __all__ = [
     "InitScheme",
     "EvalWeights",
     "Precision",
+    "LambdaChoice",
+    "parse_candidates",
     "Task",
     "TASK_LR",
     "load_config",

@@ -158,6 +158,21 @@ class Checkpoint(Event):
 
 
 @dataclass(frozen=True)
+class StrengthChosen(Event):
+    """A run chose λ w by trial (``strength_trial.py``): each candidate trained
+    ``trial_steps`` from the same start and was scored on the keep-best pairs; the run
+    goes on from ``step`` with the best one's weights."""
+
+    type_name: ClassVar[str] = "strength"
+    lambda_weight: float = 0.0  # the chosen λ w
+    candidates: list[float] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # PSNR (dB) of each; NaN: it diverged
+    start_psnr: float | None = None  # the starting model on the same pairs
+    source: str = ""  # "val" or "proxy"
+    trial_steps: int = 0
+
+
+@dataclass(frozen=True)
 class Finished(Event):
     """The run ended normally or was stopped; ``model`` is the exported restorer if any.
 
@@ -200,6 +215,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         Diagnostics,
         Preview,
         Checkpoint,
+        StrengthChosen,
         Finished,
         Failed,
     )
@@ -234,6 +250,10 @@ def _checked(name: str, kind: str, value: Any) -> Any:
             return value
     elif base == "list[str]" and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
+    elif base == "list[float]" and isinstance(value, list):
+        numbers = [v for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(numbers) == len(value):
+            return [float(v) for v in numbers]
     raise ValueError(f"event field {name!r}: {value!r} is not a valid {kind}")
 
 

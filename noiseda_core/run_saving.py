@@ -81,6 +81,7 @@ def save_checkpoint(run: Run, step: int, schedule: Schedule) -> Checkpoint | Non
             "rng": rng_states,
             "scaler": scaler.state_dict() if scaler.is_enabled() else {},
             "keep_best": run.keeper.state_dict() if run.keeper is not None else {},
+            "strength": run.strength.to_dict(),  # λ w (a λ trial's choice survives a resume)
         },
     )
     return Checkpoint(step=step, path=str(path))

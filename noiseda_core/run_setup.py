@@ -11,7 +11,7 @@ Everything the loop in ``train.py`` needs is on ``Run``; nothing here trains.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from .run_folder import RunFolder
 from .run_saving import hand_edited, restore_rng
 from .starting_model import restorer_for, restorer_for_checkpoint
 from .step import TrainStep
+from .strength_trial import Strength
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -58,10 +59,21 @@ class Run:
     start: int  # the first step this process runs
     resumed: bool
     keeper: KeepBest | None = None  # rank 0: the best weights so far (None: export the last)
+    # the λ w the loop trains with: the config's, or the one a λ trial chose (a checkpoint
+    # keeps it; ``strength_trial.py``)
+    strength: Strength = field(default_factory=lambda: Strength(0.0))
 
     @property
     def cfg(self) -> Config:
         return self.plan.config
+
+    def load_eval_weights(self) -> None:
+        """The evaluation copy gets the EMA (default) or the raw weights
+        (``train.eval_weights``): what validation, previews and the λ trial score."""
+        if self.cfg.train.eval_weights == "raw":
+            self.parts.eval_restorer.load_state_dict(self.parts.objective.restorer.state_dict())
+        else:
+            self.parts.ema.copy_to(self.parts.eval_restorer)
 
     def emit(self, event: Event) -> Event:
         if self.folder is not None:
@@ -199,6 +211,12 @@ def setup_run(cfg: Config, run_dir: Path, state: dict[str, Any] | None, ctx: Dis
     )
     if state is not None and state.get("scaler"):
         step.scaler.load_state_dict(state["scaler"])
+    strength = Strength(t.lambda_weight)
+    if state is not None:
+        try:
+            strength = Strength.from_dict(state.get("strength"), strength)
+        except ValueError as exc:
+            raise hand_edited(run_dir, exc) from None
     return Run(
         plan,
         Path(run_dir),
@@ -213,6 +231,7 @@ def setup_run(cfg: Config, run_dir: Path, state: dict[str, Any] | None, ctx: Dis
         start,
         state is not None,
         keeper,
+        strength,
     )
 
 

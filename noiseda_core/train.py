@@ -43,6 +43,7 @@ from .run_folder import refuse_to_restart_over_results
 from .run_saving import export_model, save_checkpoint
 from .run_setup import Run, setup_run
 from .step import StepResult, to_device
+from .strength_trial import StrengthTrial, skip_reason
 
 # ----------------------------------------------------------------------------- schedules
 
@@ -57,14 +58,18 @@ def phase_at(step: int, cfg: Config) -> Phase:
     return Phase.JOINT
 
 
-def lambda_for(step: int, cfg: Config, steps: int | None = None) -> float:
+def lambda_for(
+    step: int, cfg: Config, steps: int | None = None, weight: float | None = None
+) -> float:
     """λ of the sigmoid ramp, counted from the start of the joint phase; ``steps``: the
-    run's length when a time budget set it (the ramp is a fraction of it)."""
+    run's length when a time budget set it (the ramp is a fraction of it); ``weight``:
+    λ w when not the config's (a λ trial's candidate or choice)."""
     if phase_at(step, cfg) != Phase.JOINT:
         return 0.0
     t = cfg.train
     joint_start = t.warmup_restorer_steps + t.denoiser_pretrain_steps
-    return lambda_at(step - joint_start, t.ramp_steps(steps), t.lambda_weight)
+    w = t.lambda_weight if weight is None else weight
+    return lambda_at(step - joint_start, t.ramp_steps(steps), w)
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -126,6 +131,7 @@ def _train(
     hook = _budget_hook(run, entered)
     yield run.emit(_started(run, hook))
     yield from _starting_point(run, hook)
+    trial = StrengthTrial.begin(run)  # λ w chosen by a short trial (``strength_trial.py``)
     on_gpu = run.device.type == "cuda"  # pinned uint8 batches, the noise added on the GPU
     batches = run.data.batches(t.batch, pin_memory=on_gpu, device_side=on_gpu)
     clock = StepClock(run.start, schedule.steps, t.batch * ctx.world_size)
@@ -136,7 +142,11 @@ def _train(
         while step < schedule.steps:
             if _stop_after_pauses(control, run, clock, hook):
                 break
-            phase, lam = phase_at(step, cfg), lambda_for(step, cfg, schedule.steps)
+            in_trial = trial is not None and trial.active(step)
+            strength = trial.strength_at(step) if trial is not None and in_trial else run.strength
+            own = step - strength.offset  # the candidate's own steps: its λ ramp
+            phase = phase_at(own, cfg)
+            lam = lambda_for(own, cfg, schedule.steps, strength.weight)
             logging_step = is_logging_step(step + 1, schedule)
             batch = run.data.to_device(next(batches), run.device)
             inputs = to_device(astuple_batch(batch), run.device)
@@ -147,11 +157,14 @@ def _train(
                 generator=run.generator,
                 logging_step=logging_step,
             )
-            if result.nonfinite:
+            if result.nonfinite and not in_trial:  # a diverged candidate only loses the trial
                 yield run.emit(_nan_failure(step + 1, run_dir))
                 return
             step += 1
             clock.tick()
+            if trial is not None and in_trial:
+                for event in trial.after_step(run, step):
+                    yield run.emit(event)
             if hook is not None:
                 resized = hook.after_step(step, schedule, time.perf_counter())
                 if resized is not None:
@@ -167,6 +180,10 @@ def _train(
                         total_steps=hook.shown_total(schedule.steps),
                     )
                 yield run.emit(event)
+            if in_trial:  # no validation, preview or checkpoint inside the trial
+                if logging_step:
+                    clock.restart_window()
+                continue
             monitor_began = time.perf_counter()
             if logging_step and (diag := _diagnostics(run, step, result, schedule)) is not None:
                 yield run.emit(diag)
@@ -189,10 +206,14 @@ def _train(
         yield run.emit(Failed(step=step, message=message, traceback=traceback.format_exc()))
         raise UserError(message) from None
 
+    stopped_in_trial = trial is not None and trial.active(step)
+    if stopped_in_trial:  # nothing chosen yet: the start's state, and no checkpoint
+        assert trial is not None
+        trial.abandon(run)
     if run.step.went_nonfinite():  # a stop must not save NaN weights
         yield run.emit(_nan_failure(step, run_dir))
         return
-    if (event := save_checkpoint(run, step, schedule)) is not None:
+    if not stopped_in_trial and (event := save_checkpoint(run, step, schedule)) is not None:
         yield run.emit(event)
     kept_psnr = None
     kept = run.keeper.kept if run.keeper is not None else None
@@ -250,6 +271,8 @@ def _started(run: Run, hook: BudgetHook | None) -> Started:
     """The Started event, with its start time; a run still to be sized to its minutes
     has no length yet (``total_steps`` 0)."""
     event = replace(run.started(), wall_time=time.time())
+    if (reason := skip_reason(run)) is not None:
+        event = replace(event, notes=[*event.notes, reason])
     if hook is None:
         return event
     return replace(event, total_steps=0, minutes=run.cfg.train.minutes)
@@ -377,14 +400,6 @@ def _progress(
     )
 
 
-def _load_eval_weights(run: Run) -> None:
-    """The evaluation copy gets the EMA (default) or the raw weights (``train.eval_weights``)."""
-    if run.cfg.train.eval_weights == "raw":
-        run.parts.eval_restorer.load_state_dict(run.parts.objective.restorer.state_dict())
-    else:
-        run.parts.ema.copy_to(run.parts.eval_restorer)
-
-
 def _diagnostics(run: Run, step: int, result: StepResult, schedule: Schedule) -> Diagnostics | None:
     """The Diagnostics event of a logging step (rank 0): the step's figures, the noise
     MSE with restored and with residual-swapped conditions and, on validation/preview
@@ -395,7 +410,7 @@ def _diagnostics(run: Run, step: int, result: StepResult, schedule: Schedule) ->
         return None
     noise_in = noise_out = None
     if _monitoring_step(step, schedule):
-        _load_eval_weights(run)
+        run.load_eval_weights()
         noise_in, noise_out = run.monitor.real_noise(run.parts.eval_restorer)
     if not noise_da and noise_out is None:
         return None
@@ -420,7 +435,7 @@ def _monitor(run: Run, step: int, schedule: Schedule) -> Iterator[Event]:
     validate, preview = step % s.val_every == 0 or last, step % s.preview_every == 0 or last
     if run.monitor is None or run.folder is None or not (validate or preview):
         return
-    _load_eval_weights(run)
+    run.load_eval_weights()
     keeper = run.keeper
     if validate and (validation := run.monitor.validate(run.parts.eval_restorer, step)):
         if keeper is not None and keeper.source == "val":

@@ -21,8 +21,18 @@ from typing import TextIO
 
 from .config import Config, load_config
 from .control import RunControl
-from .events import Event, Failed, Finished, Progress, Resized, Started, Validation
+from .events import (
+    Event,
+    Failed,
+    Finished,
+    Progress,
+    Resized,
+    Started,
+    StrengthChosen,
+    Validation,
+)
 from .run_folder import RunFolder, default_run_dir
+from .strength_trial import describe as describe_strength
 
 
 def _describe(event: Event) -> str | None:
@@ -64,6 +74,8 @@ def _describe(event: Event) -> str | None:
                 f"{event.ssim:.4f} (noisy input {event.psnr_input:.2f} dB)"
             )
         return f"step {event.step} validation: PSNR {event.psnr:.2f} dB SSIM {event.ssim:.4f}"
+    if isinstance(event, StrengthChosen):
+        return f"step {event.step}: {describe_strength(event)}"
     if isinstance(event, Finished):
         return _describe_end(event)
     if isinstance(event, Failed):

@@ -100,6 +100,12 @@ def test_the_panel_says_the_chosen_strength_why_and_where_to_change_it(qtbot, vi
     assert "by the validation pairs" in panel.choice.text()
     opts.keep_best.setCurrentIndex(opts.keep_best.findData("off"))
     assert "keeps the last weights" in panel.choice.text()
+    opts.lambda_choice.setCurrentIndex(opts.lambda_choice.findData("trial"))
+    opts.lambda_candidates.setCurrentIndex(opts.lambda_candidates.findData("0.2,0.5,2"))
+    text = panel.choice.text()
+    assert "<b>λ 0.2 or 0.5 or 2</b>, chosen by a short trial" in text
+    assert "scores best on the validation pairs" in text
+    opts.lambda_choice.setCurrentIndex(opts.lambda_choice.findData("fixed"))
     opts.mode.setCurrentIndex(opts.mode.findData("baseline"))
     assert "no adaptation (baseline mode)" in panel.choice.text()
     assert not opts.advanced.isVisibleTo(view)

@@ -25,3 +25,29 @@ def test_the_score_line_says_when_the_starting_model_is_still_better() -> None:
     assert "adapted: after the first validation" in score_text(
         Validation(step=0, psnr=24.58, psnr_input=22.67, count=66, psnr_start=24.58)
     )
+
+
+def test_the_score_line_shows_the_strength_a_trial_chose_under_the_score(qtbot) -> None:
+    from app.widgets.score_line import ScoreLine
+    from noiseda_core.events import StrengthChosen
+
+    line = ScoreLine()
+    qtbot.addWidget(line)
+    line.add_validation(Validation(step=60, psnr=28.4, count=16, psnr_start=27.9, source="proxy"))
+    line.add_strength(
+        StrengthChosen(
+            step=60,
+            lambda_weight=0.2,
+            candidates=[0.2, 2.0],
+            scores=[28.4, 27.1],
+            start_psnr=27.9,
+            source="proxy",
+            trial_steps=30,
+        )
+    )
+    text = line.text()
+    assert "28.40 dB" in text.split("<br>")[0]  # the score line stays first
+    assert "Strength: λ 0.2</b>" in text and "30 steps each on the proxy pairs" in text
+    assert "λ 2: 27.10 dB" in text and "the start: 27.90 dB" in text
+    line.clear()
+    assert not line.isVisible() and line.text() == ""

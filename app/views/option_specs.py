@@ -24,6 +24,7 @@ from noiseda_core.config import (
     MIN_PATCH,
     SECTIONS,
     KeepRule,
+    LambdaChoice,
     Mode,
     Task,
 )
@@ -187,6 +188,37 @@ OPTIONS: tuple[Option, ...] = (
         hi=10.0,
         step=0.05,
         decimals=3,
+        noise_da=True,
+    ),
+    Option(
+        "train.lambda_choice",
+        "lambda_choice",
+        "λ chosen by",
+        tip=(
+            "Trial: the run first trains a few steps with each candidate λ, each from the "
+            "same start, and goes on with the one that scores best on the validation "
+            "pairs, else on the proxy pairs (no ground truth needed). Fixed: the λ weight "
+            "above, as set."
+        ),
+        choices=(
+            (LambdaChoice.TRIAL.value, "a short trial (the best candidate)"),
+            (LambdaChoice.FIXED.value, "the λ weight, as set"),
+        ),
+        noise_da=True,
+    ),
+    Option(
+        "train.lambda_candidates",
+        "lambda_candidates",
+        "λ candidates",
+        tip=(
+            "The λ weights a trial compares; on a tie the first one goes on. 0.2 is the "
+            "paper's; 2 did best on real phone photos with white-noise training pairs."
+        ),
+        choices=(
+            ("0.2,2", "0.2 or 2"),
+            ("0.2,0.5,2", "0.2, 0.5 or 2"),
+            ("0.05,0.2,1", "0.05, 0.2 or 1"),
+        ),
         noise_da=True,
     ),
     Option(

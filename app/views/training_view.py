@@ -30,6 +30,7 @@ from noiseda_core.events import (
     Progress,
     Resized,
     Started,
+    StrengthChosen,
     Validation,
 )
 from noiseda_core.run_folder import RunFolder
@@ -195,6 +196,7 @@ class TrainingView(QWidget):
         job.resized.connect(self.on_resized)
         job.validation.connect(lambda event: self.plot.add_validation(event))
         job.validation.connect(self.scores.add_validation)
+        job.strength.connect(self.scores.add_strength)
         job.diagnostics.connect(lambda event: self.plot.add_diagnostics(event))
         job.preview.connect(self.previews.add_preview)
         job.finished.connect(self.on_finished)
@@ -236,6 +238,8 @@ class TrainingView(QWidget):
                 self.scores.add_validation(event)
             elif isinstance(event, Diagnostics):
                 self.plot.add_diagnostics(event)
+            elif isinstance(event, StrengthChosen):
+                self.scores.add_strength(event)
             elif isinstance(event, Preview):
                 self.previews.add_preview(event)
             elif isinstance(event, Resized):

@@ -79,10 +79,23 @@ def describe_choice(train: dict[str, Any], has_val: bool) -> str:
     rate = short_number(lr)
     weight = float(train.get("lambda_weight", FLOW_LAMBDA))
     baseline = train.get("mode") == "baseline"
+    trial = str(train.get("lambda_choice", "fixed")) == "trial"
     strength = "no adaptation (baseline mode)" if baseline else f"<b>λ {weight:g}</b>"
     why = []
     if baseline:
         why.append("baseline mode trains on the synthetic pairs only.")
+    elif trial:
+        candidates = " or ".join(
+            f"{float(c):g}" for c in str(train.get("lambda_candidates", "")).split(",") if c
+        )
+        steps = int(train.get("lambda_trial_steps", 30))
+        pairs = "validation pairs" if has_val else "proxy pairs"
+        strength = f"<b>λ {candidates}</b>, chosen by a short trial"
+        why.append(
+            f"no single λ suits every camera, so the run trains {steps} steps with each, from "
+            f"the same start, and goes on with the one that scores best on the {pairs} "
+            "(the Training page shows the scores)."
+        )
     elif math.isclose(weight, FLOW_LAMBDA):
         why.append(
             f"λ {FLOW_LAMBDA:g}, the paper's, gained about 2.3 dB over the start on real phone "

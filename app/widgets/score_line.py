@@ -8,8 +8,11 @@ adapted number is the latest validation, the starting one the step-0 score.
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtWidgets import QLabel, QWidget
 
+from noiseda_core.events import StrengthChosen
 from noiseda_core.train_cli import LOSS_NOTICE_DB
 
 
@@ -72,33 +75,59 @@ def kept_text(event: object) -> str:
     return ""
 
 
+def strength_text(event: StrengthChosen) -> str:
+    """The λ trial's choice and its evidence, one line of rich text."""
+    pairs = "validation pairs" if event.source == "val" else "proxy pairs"
+    tried = " · ".join(
+        f"λ {w:g}: {'diverged' if math.isnan(s) else f'{s:.2f} dB'}"
+        for w, s in zip(event.candidates, event.scores, strict=False)
+    )
+    start = "" if event.start_psnr is None else f" (the start: {event.start_psnr:.2f} dB)"
+    return (
+        f"<b>Strength: λ {event.lambda_weight:g}</b>, the best of a trial of "
+        f"{event.trial_steps} steps each on the {pairs}: {tried}{start}."
+    )
+
+
 class ScoreLine(QLabel):
-    """Hidden until the first validation; then input / starting model / adapted PSNR."""
+    """Hidden until the first validation; then input / starting model / adapted PSNR, the
+    λ a trial chose (``StrengthChosen``) and, at the end, the weights kept."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("scoreLine")
+        self.setWordWrap(True)
         self.setToolTip(
             "Measured on the real images that have a clean target (the validation "
-            "folder): the noisy photos, the model the run started from, and the "
-            "model being adapted (its averaged weights)."
+            "folder), else on proxy pairs: the noisy photos, the model the run started "
+            "from, and the model being adapted (its averaged weights)."
         )
         self.setVisible(False)
         self.last: object | None = None
+        self.strength = ""  # the λ trial's line
+        self.kept = ""  # the Finished event's line
 
     def add_validation(self, event: object) -> None:
         self.last = event
-        self.setText(score_text(event))
-        self.setVisible(True)
+        self._render()
+
+    def add_strength(self, event: StrengthChosen) -> None:
+        """A λ trial chose the strength: say which, and the scores it chose by."""
+        self.strength = strength_text(event)
+        self._render()
 
     def add_finished(self, event: object) -> None:
         """Add which weights were kept (keep-best) under the last score."""
-        kept = kept_text(event)
-        if kept:
-            self.setText((score_text(self.last) + "<br>" if self.last is not None else "") + kept)
-            self.setVisible(True)
+        self.kept = kept_text(event)
+        self._render()
+
+    def _render(self) -> None:
+        lines = [score_text(self.last)] if self.last is not None else []
+        lines += [line for line in (self.strength, self.kept) if line]
+        self.setText("<br>".join(lines))
+        self.setVisible(bool(lines))
 
     def clear(self) -> None:
-        self.last = None
+        self.last, self.strength, self.kept = None, "", ""
         self.setText("")
         self.setVisible(False)

@@ -1,0 +1,229 @@
+"""λ w chosen per dataset by a short trial, without ground truth (issue 18, item 2).
+
+With ``train.lambda_choice = "trial"`` the first ``n × K`` steps of a fresh run try each
+of the ``n`` values of ``train.lambda_candidates`` for ``K = train.lambda_trial_steps``
+steps, every one from the same state (weights, optimizer, EMA, the diffusion noise's
+generator). Each is scored the way the keep-best rule scores the run: on the validation
+pairs, else on the proxy pairs (held-out clean photos with the noise fitted to the user's
+real photos, ``proxy.py``). The run goes on with the best candidate's weights and λ w;
+the first candidate wins a tie (``MIN_GAIN_DB``), so list the safe value first.
+
+The step counter counts every step taken, so progress, the time budget and the curves
+stay monotonic; the chosen candidate's own step is ``step − Strength.offset``.
+
+    trial = StrengthTrial.begin(run)   # None: λ w as configured (``skip_reason`` says why)
+    strength = trial.strength_at(step) if trial and trial.active(step) else run.strength
+    events = trial.after_step(run, step)   # scores a candidate at the end of its steps
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from .config import LambdaChoice, Mode
+from .events import Event, StrengthChosen, Validation
+from .keep_best import MIN_GAIN_DB
+
+if TYPE_CHECKING:
+    from .run_setup import Run
+
+
+@dataclass(frozen=True)
+class Strength:
+    """The λ w a run trains with, and how many of its steps were not this candidate's own
+    (the other candidates' trial steps): its λ ramp counts from ``step − offset``."""
+
+    weight: float
+    offset: int = 0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"weight": self.weight, "offset": self.offset}
+
+    @classmethod
+    def from_dict(cls, state: object, default: Strength) -> Strength:
+        """From a checkpoint's ``strength`` entry; ``default`` when it has none (a run of
+        an older version, or one with a fixed λ)."""
+        if not isinstance(state, dict):
+            return default
+        weight, offset = state.get("weight"), state.get("offset")  # pyright: ignore[reportUnknownMemberType]
+        if not isinstance(weight, (int, float)) or not isinstance(offset, int):
+            raise ValueError(f"damaged strength entry {state!r}")
+        return cls(float(weight), offset)
+
+
+def skip_reason(run: Run) -> str | None:
+    """Why a run set to ``trial`` trains with its configured λ w instead (None: it tries)."""
+    t = run.cfg.train
+    if t.lambda_choice != LambdaChoice.TRIAL or run.resumed:
+        return None
+    fixed = f"train.lambda_weight {t.lambda_weight:g} is used"
+    if t.mode == Mode.BASELINE:
+        return None  # nothing to choose: baseline mode has no diffusion term
+    if run.ctx.enabled:
+        return f"the λ trial runs in one process only; {fixed}"
+    if run.keeper is None:
+        return f"no validation or proxy pairs to score a λ trial on; {fixed}"
+    if t.warmup_restorer_steps or t.denoiser_pretrain_steps:
+        return f"the λ trial needs a run without warm-up phases; {fixed}"
+    n, k = len(t.candidate_weights()), t.lambda_trial_steps
+    if t.minutes <= 0 and 2 * n * k > t.steps:
+        return (
+            f"{n} λ candidates × {k} trial steps would take more than half of the run's "
+            f"{t.steps} steps; {fixed}"
+        )
+    return None
+
+
+def wants_trial(run: Run) -> bool:
+    t = run.cfg.train
+    return (
+        t.lambda_choice == LambdaChoice.TRIAL
+        and not run.resumed
+        and t.mode != Mode.BASELINE
+        and skip_reason(run) is None
+    )
+
+
+@dataclass
+class _Best:
+    index: int
+    psnr: float
+    validation: Validation
+    state: dict[str, Any] | None  # None: the last candidate's state is the live one
+
+
+class StrengthTrial:
+    """Runs the candidates one after the other over the run's first steps (a hook of the
+    loop: ``strength_at`` before a step, ``after_step`` after it)."""
+
+    def __init__(self, run: Run) -> None:
+        t = run.cfg.train
+        self.candidates = t.candidate_weights()
+        self.steps = t.lambda_trial_steps
+        self.end = run.start + len(self.candidates) * self.steps
+        self.start = run.start
+        self.source = run.keeper.source if run.keeper is not None else ""
+        self.scores: list[float] = []
+        self.best: _Best | None = None
+        self.initial = _snapshot(run)
+
+    @classmethod
+    def begin(cls, run: Run) -> StrengthTrial | None:
+        return cls(run) if wants_trial(run) else None
+
+    def active(self, step: int) -> bool:
+        """Whether ``step`` (steps done so far) is still inside the trial."""
+        return step < self.end
+
+    def strength_at(self, step: int) -> Strength:
+        """The candidate that trains the step after ``step`` steps."""
+        index = (step - self.start) // self.steps
+        return Strength(self.candidates[index], self.start + index * self.steps)
+
+    def after_step(self, run: Run, step: int) -> list[Event]:
+        """At the end of a candidate's steps: score it, then set up the next candidate (the
+        starting state again) or, after the last, go on with the best one's state."""
+        if (step - self.start) % self.steps or step > self.end:
+            return []
+        index = (step - self.start) // self.steps - 1
+        validation = self._score(run, step)
+        psnr = validation.psnr if validation is not None else math.nan
+        self.scores.append(psnr)
+        last = step == self.end
+        if validation is not None and (self.best is None or psnr >= self.best.psnr + MIN_GAIN_DB):
+            self.best = _Best(index, psnr, validation, None if last else _snapshot(run))
+        if not last:
+            _restore(run, self.initial)
+            return []
+        return self._finish(run)
+
+    def abandon(self, run: Run) -> None:
+        """A stop during the trial: back to the starting state (nothing was chosen)."""
+        _restore(run, self.initial)
+
+    def _score(self, run: Run, step: int) -> Validation | None:
+        """The candidate's EMA weights on the keep-best pairs; None when it diverged."""
+        if run.monitor is None or run.step.went_nonfinite():
+            return None
+        run.load_eval_weights()
+        if self.source == "val":
+            return run.monitor.validate(run.parts.eval_restorer, step)
+        return run.monitor.validate_proxy(run.parts.eval_restorer, step)
+
+    def _finish(self, run: Run) -> list[Event]:
+        best = self.best
+        if best is None:  # every candidate diverged: the run goes on from the start
+            _restore(run, self.initial)
+            run.strength = Strength(self.candidates[0], self.end - self.start)
+            chosen, events = self.candidates[0], []
+        else:
+            if best.state is not None:
+                _restore(run, best.state)
+            chosen = self.candidates[best.index]
+            run.strength = Strength(chosen, self.start + (len(self.candidates) - 1) * self.steps)
+            run.load_eval_weights()
+            winner = replace(best.validation, step=self.end)
+            if run.keeper is not None:
+                run.keeper.offer(self.end, best.psnr, run.parts.eval_restorer)
+            events = [winner]
+        start = run.keeper.start_psnr if run.keeper is not None else None
+        chosen_event = StrengthChosen(
+            step=self.end,
+            lambda_weight=chosen,
+            candidates=list(self.candidates),
+            scores=list(self.scores),
+            start_psnr=start,
+            source=self.source,
+            trial_steps=self.steps,
+        )
+        self.initial = {}
+        self.best = None
+        return [chosen_event, *events]
+
+
+def _snapshot(run: Run) -> dict[str, Any]:
+    """Copies of everything a candidate's steps change."""
+    parts = run.parts
+    return copy.deepcopy(
+        {
+            "objective": parts.objective.state_dict(),
+            "optimizer": parts.optimizer.state_dict(),
+            "ema": parts.ema.state_dict(),
+            "scaler": run.step.scaler.state_dict(),
+            "rng": run.generator.get_state(),
+        }
+    )
+
+
+def _restore(run: Run, snapshot: dict[str, Any]) -> None:
+    """Load ``snapshot`` (copied again: the optimizer and the EMA adopt the tensors they
+    are given, and the snapshot may be needed once more)."""
+    state = copy.deepcopy(snapshot)
+    parts = run.parts
+    parts.objective.load_state_dict(state["objective"])
+    parts.optimizer.load_state_dict(state["optimizer"])
+    parts.ema.load_state_dict(state["ema"])
+    if state["scaler"]:
+        run.step.scaler.load_state_dict(state["scaler"])
+    run.generator.set_state(state["rng"])
+    run.step.finite.fill_(True)
+
+
+def describe(event: StrengthChosen) -> str:
+    """One line for people: what was chosen and on what evidence."""
+    pairs = "validation pairs" if event.source == "val" else "proxy pairs"
+    tried = ", ".join(
+        f"λ {w:g}: {'diverged' if math.isnan(s) else f'{s:.2f} dB'}"
+        for w, s in zip(event.candidates, event.scores, strict=False)
+    )
+    start = "" if event.start_psnr is None else f"; the start: {event.start_psnr:.2f} dB"
+    return (
+        f"λ {event.lambda_weight:g} chosen after {event.trial_steps} steps of each on the "
+        f"{pairs} ({tried}{start})"
+    )
+
+
+__all__ = ["Strength", "StrengthTrial", "describe", "skip_reason", "wants_trial"]
