@@ -350,7 +350,9 @@ class MainWindow(QMainWindow):
         plan = before_after(run_dir) if run_dir else None
         if plan is None:
             return False
-        self.restore_view.compare_before_after(plan.adapted, plan.start, plan.image)
+        self.restore_view.compare_before_after(
+            plan.adapted, plan.start, plan.image, after=plan.after_caption
+        )
         self.tabs.setCurrentWidget(self.restore_view)
         return True
 

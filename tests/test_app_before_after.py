@@ -73,6 +73,32 @@ def test_a_finished_warm_run_opens_the_before_after_compare(qtbot, tmp_path: Pat
     assert view.current_source().name == "000.png"
 
 
+def test_a_run_that_kept_its_start_says_both_sides_are_the_same_weights(
+    qtbot, tmp_path: Path
+) -> None:
+    from app.before_after import AFTER_KEPT_START, before_after
+    from noiseda_core.run_folder import RunFolder
+
+    isolate_settings(tmp_path)
+    run = _finished_run(tmp_path, str(tmp_path / "start.safetensors"))
+    assert before_after(run).after_caption == "after adaptation"  # no end logged yet
+    folder = RunFolder(run)
+    folder.append_event(Finished(step=6, kept="start", kept_step=0, kept_psnr=27.5))
+    folder.close()
+    plan = before_after(run)
+    assert plan.kept_start and plan.after_caption == AFTER_KEPT_START
+    from app.main_window import MainWindow
+
+    window = MainWindow(confirm_close=False)
+    qtbot.addWidget(window)
+    assert window.open_before_after(run)
+    view = window.restore_view
+    qtbot.waitUntil(
+        lambda: view.compare.labels() == ("B: before adaptation", f"A: {AFTER_KEPT_START}"),
+        timeout=60000,
+    )
+
+
 @pytest.mark.parametrize("start", [23.1, None])
 def test_the_score_line_shows_the_three_numbers(qtbot, start: float | None) -> None:
     from app.widgets.score_line import ScoreLine

@@ -207,12 +207,15 @@ class RestoreView(QWidget):
         """Load model B; the compare view then shows model A against model B."""
         self.slot_b.open(Path(path))
 
-    def compare_before_after(self, adapted: Path, start: Path, image: Path | None) -> None:
+    def compare_before_after(
+        self, adapted: Path, start: Path, image: Path | None, *, after: str = ""
+    ) -> None:
         """A run's adapted model (A) against the model it started from (B), side by side
-        as "before adaptation" ↔ "after adaptation", on ``image``."""
+        as "before adaptation" ↔ ``after`` ("after adaptation", or that it is the start
+        unchanged), on ``image``."""
         from app.before_after import AFTER, BEFORE
 
-        self.slot_a.open(Path(adapted), caption=AFTER)
+        self.slot_a.open(Path(adapted), caption=after or AFTER)
         self.slot_b.open(Path(start), caption=BEFORE)
         self.set_pairing(Pairing.B_A)
         if image is not None:
