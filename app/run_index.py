@@ -37,6 +37,7 @@ class RunSummary:
     start_psnr: float | None = None  # the starting model's
     latest_psnr: float | None = None  # the last validation's (a run not exported yet)
     kept_source: str = ""  # "val" or "proxy": what kept_psnr was measured on
+    chosen_lambda: float | None = None  # the λ w a λ trial chose
 
     @property
     def name(self) -> str:
@@ -75,6 +76,7 @@ def summarize(path: Path) -> RunSummary:
         start_psnr=state.start_psnr,
         latest_psnr=state.latest_psnr,
         kept_source=state.kept_source,
+        chosen_lambda=state.chosen_lambda,
     )
 
 

@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .events import Checkpoint, Failed, Finished, Progress, Resized, Started, Validation
+from .events import (
+    Checkpoint,
+    Failed,
+    Finished,
+    Progress,
+    Resized,
+    Started,
+    StrengthChosen,
+    Validation,
+)
 from .run_folder import RunFolder
 from .run_lock import is_locked
 
@@ -56,6 +65,7 @@ class RunReport:
     start_psnr: float | None = None  # the starting model's (warm starts only)
     latest_psnr: float | None = None  # the last validation's
     kept_source: str = ""  # "val" or "proxy": what kept_psnr was measured on
+    chosen_lambda: float | None = None  # the λ w a λ trial chose (None: no trial)
 
     @property
     def name(self) -> str:
@@ -87,6 +97,7 @@ def read_run_status(path: Path) -> RunReport:
     began: float | None = None
     last_end: Finished | None = None
     start_psnr = latest = None
+    chosen: float | None = None
     folder = RunFolder(path)
     log = folder.read_event_log()
     for event in log.events:
@@ -102,6 +113,8 @@ def read_run_status(path: Path) -> RunReport:
             status, message = RunStatus.FAILED, event.message
         elif isinstance(event, Checkpoint):
             checkpoint_step = event.step
+        elif isinstance(event, StrengthChosen):
+            chosen = event.lambda_weight
         elif isinstance(event, (Progress, Resized)) and event.total_steps:
             total = event.total_steps
         elif isinstance(event, Validation) and event.source != "proxy":  # the user's pairs only
@@ -144,6 +157,7 @@ def read_run_status(path: Path) -> RunReport:
         if kept is not None and kept.start_psnr is not None
         else start_psnr,
         latest_psnr=latest,
+        chosen_lambda=chosen,
     )
 
 

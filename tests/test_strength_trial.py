@@ -145,6 +145,12 @@ def test_a_resume_keeps_the_chosen_strength(project: Path, tmp_path: Path) -> No
     for step in (9, 10):
         expected = lambda_for(step - 1 - offset, cfg, 10, chosen.lambda_weight)
         assert lams[step] == pytest.approx(expected)
+    from app.run_index import summarize
+    from app.views.runs_view import score_text
+
+    row = summarize(tmp_path / "run")  # the Runs page names the choice
+    assert row.chosen_lambda == chosen.lambda_weight
+    assert f"λ {chosen.lambda_weight:g}, chosen by trial" in score_text(row)
 
 
 def test_a_run_that_cannot_score_a_trial_says_why_and_keeps_its_lambda(

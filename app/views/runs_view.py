@@ -45,7 +45,9 @@ def score_text(run: RunSummary) -> str:
         at = f", step {run.kept_step:,}" if which and run.kept_step is not None else ""
         text = f"kept weights{f' ({which}{at})' if which else ''}: {run.kept_psnr:.2f} dB"
         text += " on proxy pairs" if getattr(run, "kept_source", "") == "proxy" else ""
-        return text + (f" (start {run.start_psnr:.2f} dB)" if run.start_psnr is not None else "")
+        text += f" (start {run.start_psnr:.2f} dB)" if run.start_psnr is not None else ""
+        chosen = getattr(run, "chosen_lambda", None)
+        return text + (f" · λ {chosen:g}, chosen by trial" if chosen is not None else "")
     if run.latest_psnr is not None:
         return (
             f"last validation: {run.latest_psnr:.2f} dB (no model yet)"
