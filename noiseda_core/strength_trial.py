@@ -140,6 +140,26 @@ class StrengthTrial:
             return []
         return self._finish(run)
 
+    def resized(self, run: Run, step: int, steps: int) -> StrengthChosen | None:
+        """A time budget sized the run to ``steps``: when the trial would take more than
+        half of it and the first candidate is still training, the trial ends here and the
+        run goes on with that candidate (the event says why); None otherwise."""
+        if not self.active(step) or 2 * (self.end - self.start) <= steps - self.start:
+            return None
+        if step - self.start >= self.steps:  # past the first candidate: let the trial finish
+            return None
+        self.end = step  # no longer active
+        run.strength = Strength(self.candidates[0], 0)
+        self.initial = {}
+        return StrengthChosen(
+            step=step,
+            lambda_weight=self.candidates[0],
+            candidates=list(self.candidates),
+            scores=[],
+            source=self.source,
+            trial_steps=0,
+        )
+
     def abandon(self, run: Run) -> None:
         """A stop during the trial: back to the starting state (nothing was chosen)."""
         _restore(run, self.initial)
@@ -214,6 +234,11 @@ def _restore(run: Run, snapshot: dict[str, Any]) -> None:
 
 def describe(event: StrengthChosen) -> str:
     """One line for people: what was chosen and on what evidence."""
+    if not event.scores:
+        return (
+            f"λ {event.lambda_weight:g}, the first candidate, untried: the time budget "
+            "leaves too few steps for a λ trial"
+        )
     pairs = "validation pairs" if event.source == "val" else "proxy pairs"
     tried = ", ".join(
         f"λ {w:g}: {'diverged' if math.isnan(s) else f'{s:.2f} dB'}"

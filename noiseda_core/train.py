@@ -171,6 +171,8 @@ def _train(
                     schedule = schedule_of(resized)
                     clock.total = schedule.steps
                     yield run.emit(resized)
+                    if trial is not None and (untried := trial.resized(run, step, schedule.steps)):
+                        yield run.emit(untried)
             if logging_step:
                 event = _progress(run, step, result, lam, phase, clock, schedule)
                 if hook is not None:

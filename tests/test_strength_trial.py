@@ -206,3 +206,32 @@ def test_the_event_round_trips_with_a_diverged_candidate() -> None:
     assert isinstance(again, StrengthChosen)
     assert again.candidates == [0.2, 2.0] and again.scores[0] == 31.5
     assert math.isnan(again.scores[1]) and "diverged" in describe(again)
+
+
+def test_a_budget_too_short_for_the_trial_ends_it_in_the_first_candidate(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget's sizing is the measurement (replaced: it says 10 steps); ending the
+    trial and going on with the first candidate is the decision under test."""
+    from noiseda_core.budget import Schedule, TimeBudget
+
+    def sized(self: TimeBudget, schedule: Schedule, step: int, now: float) -> Schedule:
+        self.plan = object()  # type: ignore[assignment]
+        return Schedule(10, 5, 10, 10, 1)
+
+    monkeypatch.setattr(TimeBudget, "sized", sized)
+    monkeypatch.setattr("noiseda_core.budget.MIN_MEASURE_S", 0.0)  # sized after 6 steps
+    cfg = tiny_config(
+        project, *TRIAL, "train.minutes=5", "train.steps=100", "train.lambda_trial_steps=8"
+    )
+    events = list(train(cfg, tmp_path / "run"))
+    untried = [e for e in events if isinstance(e, StrengthChosen)]
+    assert len(untried) == 1 and untried[0].scores == [] and untried[0].lambda_weight == 0.2
+    assert "untried" in describe(untried[0])
+    lams = {e.step: e.lam for e in events if isinstance(e, Progress)}
+    assert max(lams) == 10
+    for step in range(untried[0].step + 1, 11):  # the first candidate goes on, its own ramp
+        assert lams[step] == pytest.approx(lambda_for(step - 1, cfg, 10, 0.2))
+    from app.widgets.score_line import strength_text
+
+    assert "too few steps" in strength_text(untried[0])

@@ -13,6 +13,7 @@ import math
 from PySide6.QtWidgets import QLabel, QWidget
 
 from noiseda_core.events import StrengthChosen
+from noiseda_core.strength_trial import describe
 from noiseda_core.train_cli import LOSS_NOTICE_DB
 
 
@@ -77,6 +78,8 @@ def kept_text(event: object) -> str:
 
 def strength_text(event: StrengthChosen) -> str:
     """The λ trial's choice and its evidence, one line of rich text."""
+    if not event.scores:  # the time budget left no room for a trial
+        return f"<b>Strength: λ {event.lambda_weight:g}</b> ({describe(event).split(', ', 1)[1]})."
     pairs = "validation pairs" if event.source == "val" else "proxy pairs"
     tried = " · ".join(
         f"λ {w:g}: {'diverged' if math.isnan(s) else f'{s:.2f} dB'}"
