@@ -64,13 +64,14 @@ def table(variants: list[dict[str, Any]]) -> str:
                     f"| {dataset} | {label} | {value:.2f} | {value - start:+.2f} | | | | | |"
                 )
         reference: dict[str, float] = {}
-        for number, variant in enumerate(variants):
+        for variant in variants:
             runs = variant["runs"].get(dataset, {}).get("noise-da", {})
             if not runs:
                 continue
             seeds = sorted(runs, key=int)
             psnrs = [runs[s]["score"]["psnr"] for s in seeds]
-            if number == 0:
+            first = not reference  # the dataset's first variant is the reference
+            if first:
                 reference = dict(zip(seeds, psnrs, strict=True))
             mean = statistics.mean(psnrs)
             sd = f" ± {statistics.stdev(psnrs):.2f}" if len(psnrs) > 1 else ""
@@ -84,7 +85,7 @@ def table(variants: list[dict[str, Any]]) -> str:
             chosen = ", ".join(f"{x:g}" for x in lams if x is not None)
             lines.append(
                 f"| {dataset} | {variant['name']} ({len(seeds)} seeds) | {mean:.2f}{sd} | "
-                f"{mean - start:+.2f} ({per_seed}) | {versus if number else '—'} | {ssim:.3f} | "
+                f"{mean - start:+.2f} ({per_seed}) | {'—' if first else versus} | {ssim:.3f} | "
                 f"{steps} | {kept} | {chosen} |"
             )
     return "\n".join(lines)
