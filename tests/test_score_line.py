@@ -47,7 +47,7 @@ def test_the_score_line_shows_the_strength_a_trial_chose_under_the_score(qtbot) 
     )
     text = line.text()
     assert "28.40 dB" in text.split("<br>")[0]  # the score line stays first
-    assert "Strength: λ 0.2</b>" in text and "30 steps each on the proxy pairs" in text
+    assert "Strength</b>: λ 0.2 chosen after 30 steps of each on the proxy pairs" in text
     assert "λ 2: 27.10 dB" in text and "the start: 27.90 dB" in text
     line.clear()
     assert not line.isVisible() and line.text() == ""

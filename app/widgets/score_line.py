@@ -8,8 +8,6 @@ adapted number is the latest validation, the starting one the step-0 score.
 
 from __future__ import annotations
 
-import math
-
 from PySide6.QtWidgets import QLabel, QWidget
 
 from noiseda_core.events import StrengthChosen
@@ -77,19 +75,8 @@ def kept_text(event: object) -> str:
 
 
 def strength_text(event: StrengthChosen) -> str:
-    """The λ trial's choice and its evidence, one line of rich text."""
-    if not event.scores:  # the time budget left no room for a trial
-        return f"<b>Strength: λ {event.lambda_weight:g}</b> ({describe(event).split(', ', 1)[1]})."
-    pairs = "validation pairs" if event.source == "val" else "proxy pairs"
-    tried = " · ".join(
-        f"λ {w:g}: {'diverged' if math.isnan(s) else f'{s:.2f} dB'}"
-        for w, s in zip(event.candidates, event.scores, strict=False)
-    )
-    start = "" if event.start_psnr is None else f" (the start: {event.start_psnr:.2f} dB)"
-    return (
-        f"<b>Strength: λ {event.lambda_weight:g}</b>, the best of a trial of "
-        f"{event.trial_steps} steps each on the {pairs}: {tried}{start}."
-    )
+    """The λ trial's choice and its evidence (the core's line), as rich text."""
+    return f"<b>Strength</b>: {describe(event)}."
 
 
 class ScoreLine(QLabel):
