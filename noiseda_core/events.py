@@ -7,6 +7,7 @@ tests iterate them: one JSON object per line with ``"type"`` and ``"step"``.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -170,6 +171,24 @@ class StrengthChosen(Event):
     start_psnr: float | None = None  # the starting model on the same pairs
     source: str = ""  # "val" or "proxy"
     trial_steps: int = 0
+
+    def describe(self) -> str:
+        """One line for people: what was chosen and on what evidence."""
+        if not self.scores:
+            return (
+                f"λ {self.lambda_weight:g}, the first candidate, untried: the time budget "
+                "leaves too few steps for a λ trial"
+            )
+        pairs = "validation pairs" if self.source == "val" else "proxy pairs"
+        tried = ", ".join(
+            f"λ {w:g}: {'diverged' if math.isnan(s) else f'{s:.2f} dB'}"
+            for w, s in zip(self.candidates, self.scores, strict=False)
+        )
+        start = "" if self.start_psnr is None else f"; the start: {self.start_psnr:.2f} dB"
+        return (
+            f"λ {self.lambda_weight:g} chosen after {self.trial_steps} steps of each on the "
+            f"{pairs} ({tried}{start})"
+        )
 
 
 @dataclass(frozen=True)

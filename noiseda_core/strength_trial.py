@@ -233,22 +233,8 @@ def _restore(run: Run, snapshot: dict[str, Any]) -> None:
 
 
 def describe(event: StrengthChosen) -> str:
-    """One line for people: what was chosen and on what evidence."""
-    if not event.scores:
-        return (
-            f"λ {event.lambda_weight:g}, the first candidate, untried: the time budget "
-            "leaves too few steps for a λ trial"
-        )
-    pairs = "validation pairs" if event.source == "val" else "proxy pairs"
-    tried = ", ".join(
-        f"λ {w:g}: {'diverged' if math.isnan(s) else f'{s:.2f} dB'}"
-        for w, s in zip(event.candidates, event.scores, strict=False)
-    )
-    start = "" if event.start_psnr is None else f"; the start: {event.start_psnr:.2f} dB"
-    return (
-        f"λ {event.lambda_weight:g} chosen after {event.trial_steps} steps of each on the "
-        f"{pairs} ({tried}{start})"
-    )
+    """One line for people: what was chosen and on what evidence (``StrengthChosen``)."""
+    return event.describe()
 
 
 __all__ = ["Strength", "StrengthTrial", "describe", "skip_reason", "wants_trial"]

@@ -32,7 +32,6 @@ from .events import (
     Validation,
 )
 from .run_folder import RunFolder, default_run_dir
-from .strength_trial import describe as describe_strength
 
 
 def _describe(event: Event) -> str | None:
@@ -75,7 +74,7 @@ def _describe(event: Event) -> str | None:
             )
         return f"step {event.step} validation: PSNR {event.psnr:.2f} dB SSIM {event.ssim:.4f}"
     if isinstance(event, StrengthChosen):
-        return f"step {event.step}: {describe_strength(event)}"
+        return f"step {event.step}: {event.describe()}"
     if isinstance(event, Finished):
         return _describe_end(event)
     if isinstance(event, Failed):

@@ -18,6 +18,7 @@ SPECIAL = {  # keys whose value must name something real
     ("model", "diffusion"): ["tiny"],
     ("model", "init_denoiser"): ["builtin:tiny"],
     ("train", "device"): ["cpu"],
+    ("train", "lambda_candidates"): ["0.05,0.2,1"],
 }
 
 

@@ -4,6 +4,7 @@ always be continued or restarted, honest resumes, torn logs, the lock, hand-edit
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,7 @@ def test_resume_refuses_edited_settings_but_takes_more_steps(project: Path, tmp_
     config.write_text("this is [not toml")
     with pytest.raises(UserError, match="cannot be used"):
         list(train(None, tmp_path / "run", resume=True))
-    config.write_text(original.replace("steps = 3", "steps = 5"))
+    config.write_text(re.sub(r"^steps = 3$", "steps = 5", original, flags=re.M))
     events = list(train(None, tmp_path / "run", resume=True))
     assert events[0].step == 3 and events[-1].step == 5 and isinstance(events[-1], Finished)
     events = list(train(None, tmp_path / "run", resume=True, overrides=["train.steps=6"]))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QWidget
 
 from noiseda_core.events import StrengthChosen
-from noiseda_core.strength_trial import describe
 from noiseda_core.train_cli import LOSS_NOTICE_DB
 
 
@@ -76,7 +75,7 @@ def kept_text(event: object) -> str:
 
 def strength_text(event: StrengthChosen) -> str:
     """The λ trial's choice and its evidence (the core's line), as rich text."""
-    return f"<b>Strength</b>: {describe(event)}."
+    return f"<b>Strength</b>: {event.describe()}."
 
 
 class ScoreLine(QLabel):
