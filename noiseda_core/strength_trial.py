@@ -78,13 +78,10 @@ def skip_reason(run: Run) -> str | None:
 
 
 def wants_trial(run: Run) -> bool:
+    """A fresh noise-da run set to ``trial`` that nothing keeps from trying."""
     t = run.cfg.train
-    return (
-        t.lambda_choice == LambdaChoice.TRIAL
-        and not run.resumed
-        and t.mode != Mode.BASELINE
-        and skip_reason(run) is None
-    )
+    tried = t.lambda_choice == LambdaChoice.TRIAL and not run.resumed and t.mode != Mode.BASELINE
+    return tried and skip_reason(run) is None
 
 
 @dataclass
@@ -149,7 +146,7 @@ class StrengthTrial:
         if step - self.start >= self.steps:  # past the first candidate: let the trial finish
             return None
         self.end = step  # no longer active
-        run.strength = Strength(self.candidates[0], 0)
+        run.strength = Strength(self.candidates[0], self.start)
         self.initial = {}
         return StrengthChosen(
             step=step,
@@ -177,7 +174,7 @@ class StrengthTrial:
         best = self.best
         if best is None:  # every candidate diverged: the run goes on from the start
             _restore(run, self.initial)
-            run.strength = Strength(self.candidates[0], self.end - self.start)
+            run.strength = Strength(self.candidates[0], self.end)  # its own step 0 is ``end``
             chosen, events = self.candidates[0], []
         else:
             if best.state is not None:
@@ -232,9 +229,4 @@ def _restore(run: Run, snapshot: dict[str, Any]) -> None:
     run.step.finite.fill_(True)
 
 
-def describe(event: StrengthChosen) -> str:
-    """One line for people: what was chosen and on what evidence (``StrengthChosen``)."""
-    return event.describe()
-
-
-__all__ = ["Strength", "StrengthTrial", "describe", "skip_reason", "wants_trial"]
+__all__ = ["Strength", "StrengthTrial", "skip_reason", "wants_trial"]

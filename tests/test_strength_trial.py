@@ -28,7 +28,7 @@ from noiseda_core.events import (
 from noiseda_core.monitor import RunMonitor
 from noiseda_core.run_setup import setup_run
 from noiseda_core.step import TrainStep
-from noiseda_core.strength_trial import StrengthTrial, describe
+from noiseda_core.strength_trial import StrengthTrial
 from noiseda_core.train import lambda_for, train
 
 TRIAL = (
@@ -117,7 +117,7 @@ def test_each_candidate_starts_from_the_same_state_and_the_best_goes_on(
     )
     weight = (0.2, 5.0)[winner]
     assert event.lambda_weight == weight
-    assert "λ" in describe(event) and f"{max(scores):.2f} dB" in describe(event)
+    assert "λ" in event.describe() and f"{max(scores):.2f} dB" in event.describe()
     lams = {e.step: e.lam for e in events if isinstance(e, Progress)}
     assert lams[1] == pytest.approx(lambda_for(0, cfg, 8, 0.2))
     assert lams[3] == pytest.approx(lambda_for(0, cfg, 8, 5.0))  # candidate 2's own ramp
@@ -205,7 +205,7 @@ def test_the_event_round_trips_with_a_diverged_candidate() -> None:
     again = event_from_json(event.to_json())
     assert isinstance(again, StrengthChosen)
     assert again.candidates == [0.2, 2.0] and again.scores[0] == 31.5
-    assert math.isnan(again.scores[1]) and "diverged" in describe(again)
+    assert math.isnan(again.scores[1]) and "diverged" in again.describe()
 
 
 def test_a_budget_too_short_for_the_trial_ends_it_in_the_first_candidate(
@@ -227,7 +227,7 @@ def test_a_budget_too_short_for_the_trial_ends_it_in_the_first_candidate(
     events = list(train(cfg, tmp_path / "run"))
     untried = [e for e in events if isinstance(e, StrengthChosen)]
     assert len(untried) == 1 and untried[0].scores == [] and untried[0].lambda_weight == 0.2
-    assert "untried" in describe(untried[0])
+    assert "untried" in untried[0].describe()
     lams = {e.step: e.lam for e in events if isinstance(e, Progress)}
     assert max(lams) == 10
     for step in range(untried[0].step + 1, 11):  # the first candidate goes on, its own ramp
