@@ -512,12 +512,19 @@ def preview_inputs(cfg: DataConfig, count: int, size: int, seed: int) -> Preview
         pair = _first_readable(PairedFolder.scan(Path(cfg.synthetic)).pairs, load_pair)
         if pair is None:
             raise UserError(f"no readable pair in {cfg.synthetic}")
+    real = real_crops(cfg.real, count, size)
+    return PreviewInputs(synthetic=(array_to_tensor(pair[0]), array_to_tensor(pair[1])), real=real)
+
+
+def real_crops(folder: str, count: int, size: int) -> list[torch.Tensor]:
+    """Centre crops ``(3, ≤size, ≤size)`` of up to ``count`` photos spread evenly over the
+    real folder (an unreadable one is replaced by the next readable one)."""
     real: list[torch.Tensor] = []
-    if cfg.real and count > 0:
-        images = scan_images(Path(cfg.real)).images
+    if folder and count > 0:
+        images = scan_images(Path(folder)).images
         picks = sorted({round(i) for i in np.linspace(0, len(images) - 1, count)}) if images else []
         used: set[Path] = set()
-        for i in picks:  # evenly spread; an unreadable pick is replaced by the next readable one
+        for i in picks:
 
             def load(p: Path) -> np.ndarray:
                 if p in used:
@@ -528,7 +535,15 @@ def preview_inputs(cfg: DataConfig, count: int, size: int, seed: int) -> Preview
             arr = _first_readable(images[i:] + images[:i], load)
             if arr is not None:
                 real.append(array_to_tensor(arr))
-    return PreviewInputs(synthetic=(array_to_tensor(pair[0]), array_to_tensor(pair[1])), real=real)
+    return real
 
 
-__all__ = ["Batch", "PreviewInputs", "Sample", "TrainData", "load_pairs", "preview_inputs"]
+__all__ = [
+    "Batch",
+    "PreviewInputs",
+    "Sample",
+    "TrainData",
+    "load_pairs",
+    "preview_inputs",
+    "real_crops",
+]

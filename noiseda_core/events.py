@@ -113,6 +113,9 @@ class Validation(Event):
     ssim_start: float | None = None
     ssim_input: float | None = None  # the degraded input's SSIM, for reference
     source: str = "val"  # "val": the user's validation pairs; "proxy": proxy pairs (proxy.py)
+    # proxy scores only: detail in what the restorer removes from the real photos
+    # (residual_structure.py); with the start's, it decides whether keep-best may keep them
+    real_structure: float | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,10 @@ class StrengthChosen(Event):
     start_psnr: float | None = None  # the starting model on the same pairs
     source: str = ""  # "val" or "proxy"
     trial_steps: int = 0
+    # each candidate's detail check of the real photos (proxy trials; NaN: not measured)
+    # and whether it wiped detail the start kept (such a candidate is not chosen)
+    structures: list[float] = field(default_factory=list)
+    wiped: list[str] = field(default_factory=list)  # the candidates (as "0.2") that did
 
     def describe(self) -> str:
         """One line for people: what was chosen and on what evidence."""
@@ -182,9 +189,19 @@ class StrengthChosen(Event):
         pairs = "validation pairs" if self.source == "val" else "proxy pairs"
         tried = ", ".join(
             f"λ {w:g}: {'diverged' if math.isnan(s) else f'{s:.2f} dB'}"
+            + (", wiped detail off the real photos" if f"{w:g}" in self.wiped else "")
             for w, s in zip(self.candidates, self.scores, strict=False)
         )
         start = "" if self.start_psnr is None else f"; the start: {self.start_psnr:.2f} dB"
+        failed = [
+            math.isnan(s) or f"{w:g}" in self.wiped
+            for w, s in zip(self.candidates, self.scores, strict=False)
+        ]
+        if all(failed):
+            return (
+                f"λ {self.lambda_weight:g}, the first candidate, from the start again: no "
+                f"candidate passed after {self.trial_steps} steps of each ({tried}{start})"
+            )
         return (
             f"λ {self.lambda_weight:g} chosen after {self.trial_steps} steps of each on the "
             f"{pairs} ({tried}{start})"
@@ -212,6 +229,22 @@ class Finished(Event):
     kept_psnr: float | None = None  # their score on the validation (or proxy) pairs
     start_psnr: float | None = None  # the starting model's score on the same pairs
     kept_source: str = ""  # "val" or "proxy": what kept_psnr and start_psnr were measured on
+    kept_refused: int = 0  # better-scoring proxy validations refused by the detail check
+
+    def refusal_note(self) -> str:
+        """What the detail check refused ("" when nothing)."""
+        return refusal_note(self.kept_refused)
+
+
+def refusal_note(refused: int) -> str:
+    """The sentence that says how many better-scoring weights the detail check refused."""
+    if refused <= 0:
+        return ""
+    what = "1 validation" if refused == 1 else f"{refused} validations"
+    return (
+        f"{what} scored higher on the proxy pairs, but those weights wiped detail off the "
+        "real photos (the detail check), so they were not kept"
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from torch import nn
 
 from . import policy
 from .config import Config, Task
-from .data import load_pairs, preview_inputs
+from .data import load_pairs, preview_inputs, real_crops
 from .events import Preview, Validation
 from .folders import Sample
 from .imageio import write_image
@@ -22,6 +22,7 @@ from .metrics import psnr, ssim
 from .run_folder import RunFolder
 
 PREVIEW_SIZE = 128
+CHECK_COUNT, CHECK_SIZE = 6, 192  # real crops of the detail check (residual_structure.py)
 
 
 class RunMonitor:
@@ -41,6 +42,8 @@ class RunMonitor:
         self.input_scores: tuple[float, float] | None = None  # the noisy inputs: PSNR, SSIM
         self.start_scores: tuple[float, float] | None = None  # the starting model's
         self._noise_input: float | None = None
+        self._real_folder = cfg.data.real
+        self._real_check: list[torch.Tensor] | None = None  # loaded on first use
 
     def _restore(self, model: nn.Module, image: torch.Tensor) -> torch.Tensor:
         return policy.restore(model, image, device=self.device).cpu()
@@ -130,7 +133,21 @@ class RunMonitor:
             psnr_start=start[0] if start else None,
             ssim_start=start[1] if start else None,
             source="proxy",
+            real_structure=self.real_structure(model),
         )
+
+    @torch.no_grad()
+    def real_structure(self, model: nn.Module) -> float | None:
+        """How much image detail ``model`` removes from fixed crops of the real photos
+        (``residual_structure.mean_structure``); None without real photos."""
+        from .residual_structure import mean_structure
+
+        if self._real_check is None:
+            self._real_check = real_crops(self._real_folder, CHECK_COUNT, CHECK_SIZE)
+        if not self._real_check:
+            return None
+        restored = [self._restore(model, x).clamp(0, 1) for x in self._real_check]
+        return mean_structure(self._real_check, restored)
 
     @torch.no_grad()
     def real_noise(self, model: nn.Module) -> tuple[float | None, float | None]:

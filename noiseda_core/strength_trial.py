@@ -5,8 +5,11 @@ of the ``n`` values of ``train.lambda_candidates`` for ``K = train.lambda_trial_
 steps, every one from the same state (weights, optimizer, EMA, the diffusion noise's
 generator). Each is scored the way the keep-best rule scores the run: on the validation
 pairs, else on the proxy pairs (held-out clean photos with the noise fitted to the user's
-real photos, ``proxy.py``). The run goes on with the best candidate's weights and λ w;
-the first candidate wins a tie (``MIN_GAIN_DB``), so list the safe value first.
+real photos, ``proxy.py``), where a candidate that wipes detail off the real photos (the
+detail check, ``residual_structure.py``) cannot win. The run goes on with the best
+candidate's weights and λ w; the first candidate wins a tie (``MIN_GAIN_DB``), so list
+the safe value first. When every candidate fails, the run goes on from the start with
+the first.
 
 The step counter counts every step taken, so progress, the time budget and the curves
 stay monotonic; the chosen candidate's own step is ``step − Strength.offset``.
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from .config import LambdaChoice, Mode
 from .events import Event, StrengthChosen, Validation
 from .keep_best import MIN_GAIN_DB
+from .residual_structure import wipes_detail
 
 if TYPE_CHECKING:
     from .run_setup import Run
@@ -104,6 +108,8 @@ class StrengthTrial:
         self.start = run.start
         self.source = run.keeper.source if run.keeper is not None else ""
         self.scores: list[float] = []
+        self.structures: list[float] = []
+        self.wiped: list[str] = []
         self.best: _Best | None = None
         self.initial = _snapshot(run)
 
@@ -129,8 +135,18 @@ class StrengthTrial:
         validation = self._score(run, step)
         psnr = validation.psnr if validation is not None else math.nan
         self.scores.append(psnr)
+        structure = validation.real_structure if validation is not None else None
+        self.structures.append(math.nan if structure is None else structure)
+        start = run.keeper.start_structure if run.keeper is not None else None
+        wiped = structure is not None and wipes_detail(structure, start)
+        if wiped:
+            self.wiped.append(f"{self.candidates[index]:g}")
         last = step == self.end
-        if validation is not None and (self.best is None or psnr >= self.best.psnr + MIN_GAIN_DB):
+        if (
+            validation is not None
+            and not wiped
+            and (self.best is None or psnr >= self.best.psnr + MIN_GAIN_DB)
+        ):
             self.best = _Best(index, psnr, validation, None if last else _snapshot(run))
         if not last:
             _restore(run, self.initial)
@@ -172,7 +188,7 @@ class StrengthTrial:
 
     def _finish(self, run: Run) -> list[Event]:
         best = self.best
-        if best is None:  # every candidate diverged: the run goes on from the start
+        if best is None:  # every candidate diverged or wiped detail: on from the start
             _restore(run, self.initial)
             run.strength = Strength(self.candidates[0], self.end)  # its own step 0 is ``end``
             chosen, events = self.candidates[0], []
@@ -195,6 +211,8 @@ class StrengthTrial:
             start_psnr=start,
             source=self.source,
             trial_steps=self.steps,
+            structures=list(self.structures),
+            wiped=list(self.wiped),
         )
         self.initial = {}
         self.best = None

@@ -116,6 +116,7 @@ class KeptScores(TypedDict):
     kept_psnr: float | None
     start_psnr: float | None
     kept_source: str
+    kept_refused: int
 
 
 def _train(
@@ -234,6 +235,7 @@ def _train(
             kept_psnr=kept.psnr,
             start_psnr=kept.start_psnr,
             kept_source=kept.source,
+            kept_refused=kept.refused,
         )
     else:
         scores = KeptScores(
@@ -242,6 +244,7 @@ def _train(
             kept_psnr=kept_psnr,
             start_psnr=start[0] if start is not None else None,
             kept_source="val" if kept_psnr is not None else "",
+            kept_refused=0,
         )
     yield run.emit(
         Finished(
@@ -317,7 +320,7 @@ def _starting_point(run: Run, hook: BudgetHook | None) -> Iterator[Event]:
     if warm and run.keeper is not None and run.keeper.source == "proxy":
         began = time.perf_counter()
         if (proxy := run.monitor.validate_proxy(run.parts.eval_restorer, 0)) is not None:
-            run.keeper.offer(0, proxy.psnr, run.parts.eval_restorer)
+            run.keeper.offer(0, proxy.psnr, run.parts.eval_restorer, proxy.real_structure)
             yield run.emit(proxy)
         val_s += time.perf_counter() - began
     began = time.perf_counter()
@@ -449,7 +452,7 @@ def _monitor(run: Run, step: int, schedule: Schedule) -> Iterator[Event]:
         and keeper.source == "proxy"
         and (proxy := run.monitor.validate_proxy(run.parts.eval_restorer, step)) is not None
     ):
-        keeper.offer(step, proxy.psnr, run.parts.eval_restorer)
+        keeper.offer(step, proxy.psnr, run.parts.eval_restorer, proxy.real_structure)
         yield run.emit(proxy)
     if preview:
         yield run.emit(run.monitor.write_previews(run.parts.eval_restorer, step, run.folder))

@@ -72,7 +72,11 @@ def _describe(event: Event) -> str | None:
                 f"starting model on the validation pairs: PSNR {event.psnr:.2f} dB SSIM "
                 f"{event.ssim:.4f} (noisy input {event.psnr_input:.2f} dB)"
             )
-        return f"step {event.step} validation: PSNR {event.psnr:.2f} dB SSIM {event.ssim:.4f}"
+        where = "proxy" if event.source == "proxy" else "validation"
+        line = f"step {event.step} {where}: PSNR {event.psnr:.2f} dB SSIM {event.ssim:.4f}"
+        if event.real_structure is not None:
+            line += f"; detail in the real photos' residual {event.real_structure:+.2f}"
+        return line
     if isinstance(event, StrengthChosen):
         return f"step {event.step}: {event.describe()}"
     if isinstance(event, Finished):
@@ -86,7 +90,19 @@ def _describe_end(event: Finished) -> str:
     """How the run ended, what it kept, and how to go on when the deadline cut it short."""
     word = "stopped" if event.stopped else "finished"
     line = f"{word} at step {event.step} after {event.elapsed_s:.0f}s; model: {event.model}"
-    if event.kept_psnr is not None:
+    if event.kept in ("best", "start"):
+        from .keep_best import Kept  # imports torch: only once a run has ended
+
+        kept = Kept(
+            event.kept,
+            event.kept_step,
+            event.kept_psnr,
+            event.start_psnr,
+            event.kept_source,
+            event.kept_refused,
+        )
+        line += f"\nkept: {kept.describe()}"
+    elif event.kept_psnr is not None:
         line += f" (validation PSNR {event.kept_psnr:.2f} dB)"
     if event.out_of_time:
         planned = f" of the {event.planned_steps} planned" if event.planned_steps else ""

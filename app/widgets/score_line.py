@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QWidget
 
-from noiseda_core.events import StrengthChosen
+from noiseda_core.events import Finished, StrengthChosen
 from noiseda_core.train_cli import LOSS_NOTICE_DB
 
 
@@ -56,6 +56,12 @@ def score_text(event: object) -> str:
 
 def kept_text(event: object) -> str:
     """What a Finished event says about the exported weights ("" when it says nothing)."""
+    text = _kept_weights(event)
+    note = event.refusal_note() if isinstance(event, Finished) else ""
+    return f"{text} {note[0].upper()}{note[1:]}." if text and note else text
+
+
+def _kept_weights(event: object) -> str:
     kind = getattr(event, "kept", "final")
     psnr, start = getattr(event, "kept_psnr", None), getattr(event, "start_psnr", None)
     where = "proxy pairs" if getattr(event, "kept_source", "") == "proxy" else "validation pairs"
