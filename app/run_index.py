@@ -38,6 +38,7 @@ class RunSummary:
     latest_psnr: float | None = None  # the last validation's (a run not exported yet)
     kept_source: str = ""  # "val" or "proxy": what kept_psnr was measured on
     chosen_lambda: float | None = None  # the λ w a λ trial chose
+    kept_refused: int = 0  # better proxy scores the detail check refused
 
     @property
     def name(self) -> str:
@@ -77,6 +78,7 @@ def summarize(path: Path) -> RunSummary:
         latest_psnr=state.latest_psnr,
         kept_source=state.kept_source,
         chosen_lambda=state.chosen_lambda,
+        kept_refused=state.kept_refused,
     )
 
 

@@ -66,6 +66,7 @@ class RunReport:
     latest_psnr: float | None = None  # the last validation's
     kept_source: str = ""  # "val" or "proxy": what kept_psnr was measured on
     chosen_lambda: float | None = None  # the λ w a λ trial chose (None: no trial)
+    kept_refused: int = 0  # better proxy scores the detail check refused
 
     @property
     def name(self) -> str:
@@ -153,6 +154,7 @@ def read_run_status(path: Path) -> RunReport:
         kept_step=kept.kept_step if kept is not None else None,
         kept_psnr=kept.kept_psnr if kept is not None else None,
         kept_source=kept.kept_source if kept is not None else "",
+        kept_refused=kept.kept_refused if kept is not None else 0,
         start_psnr=kept.start_psnr
         if kept is not None and kept.start_psnr is not None
         else start_psnr,

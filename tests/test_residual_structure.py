@@ -183,6 +183,12 @@ def test_a_run_whose_better_scores_wipe_detail_exports_its_start(
     start = load_file(str(resolve_init_restorer("builtin:unet-t")))
     exported = load_file(str(tmp_path / "run" / "model.safetensors"))
     assert all(torch.equal(start[k], exported[k]) for k in start)
+    from app.run_index import summarize  # the Runs page and the score line say why
+    from app.views.runs_view import score_text
+    from app.widgets.score_line import kept_text
+
+    assert "2 better scores wiped detail, not kept" in score_text(summarize(tmp_path / "run"))
+    assert "2 validations scored higher" in kept_text(finished)
 
 
 def test_a_trial_candidate_that_wipes_detail_is_not_chosen(

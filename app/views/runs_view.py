@@ -47,7 +47,9 @@ def score_text(run: RunSummary) -> str:
         text += " on proxy pairs" if getattr(run, "kept_source", "") == "proxy" else ""
         text += f" (start {run.start_psnr:.2f} dB)" if run.start_psnr is not None else ""
         chosen = getattr(run, "chosen_lambda", None)
-        return text + (f" · λ {chosen:g}, chosen by trial" if chosen is not None else "")
+        text += f" · λ {chosen:g}, chosen by trial" if chosen is not None else ""
+        refused = getattr(run, "kept_refused", 0)
+        return text + (f" · {refused} better scores wiped detail, not kept" if refused else "")
     if run.latest_psnr is not None:
         return (
             f"last validation: {run.latest_psnr:.2f} dB (no model yet)"
