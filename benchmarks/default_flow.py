@@ -76,7 +76,14 @@ def run_flow(
     began, proxy, final = time.perf_counter(), [], None
     for event in train(cfg, Path(run_dir)):
         if isinstance(event, Validation):
-            proxy.append({"step": event.step, "psnr": event.psnr, "source": event.source})
+            proxy.append(
+                {
+                    "step": event.step,
+                    "psnr": event.psnr,
+                    "source": event.source,
+                    "structure": event.real_structure,  # the detail check (None: not measured)
+                }
+            )
         elif isinstance(event, Finished):
             final = event
     assert final is not None, f"{run_dir} did not finish"
@@ -86,6 +93,7 @@ def run_flow(
         "steps": final.step,
         "kept": final.kept,
         "kept_step": final.kept_step,
+        "kept_refused": final.kept_refused,
         "kept_proxy": final.kept_psnr,
         "start_proxy": final.start_psnr,
         "proxy_curve": proxy,
