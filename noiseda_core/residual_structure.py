@@ -21,8 +21,10 @@ camera-like benchmark the runs that lost 0.5–1.1 dB below their start scored +
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where it is used: the app's start reads the rule only
+    import torch
 
 WINDOW = 7
 MIN_SIDE = 32  # smaller images say too little
@@ -31,6 +33,8 @@ MAX_RISE = 0.3  # a rise over the start's score beyond this marks weights that w
 
 def _local_mean(x: torch.Tensor) -> torch.Tensor:
     """Box average of ``(H, W)`` over ``WINDOW``² (valid part only)."""
+    import torch.nn.functional as F
+
     return F.avg_pool2d(x[None, None], WINDOW, stride=1)[0, 0]
 
 

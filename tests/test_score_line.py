@@ -51,3 +51,33 @@ def test_the_score_line_shows_the_strength_a_trial_chose_under_the_score(qtbot) 
     assert "λ 2: 27.10 dB" in text and "the start: 27.90 dB" in text
     line.clear()
     assert not line.isVisible() and line.text() == ""
+
+
+def test_the_detail_check_line_follows_proxy_scores_and_warns_before_refusing(qtbot) -> None:
+    from app.widgets.score_line import ScoreLine
+    from noiseda_core.events import Finished
+
+    line = ScoreLine()
+    qtbot.addWidget(line)
+    proxy = dict(count=16, psnr_start=27.9, source="proxy")
+    line.add_validation(Validation(step=0, psnr=27.9, real_structure=-0.04, **proxy))
+    assert "Detail check</b> on your real photos: the start -0.04" in line.text()
+    line.add_validation(Validation(step=200, psnr=28.3, real_structure=0.05, **proxy))
+    assert "+0.05 (the start -0.04): detail kept" in line.text()
+    line.add_validation(Validation(step=400, psnr=28.9, real_structure=0.6, **proxy))
+    assert "wipe detail off your photos; they will not be kept" in line.text()
+    line.add_finished(
+        Finished(
+            step=400,
+            kept="best",
+            kept_step=200,
+            kept_psnr=28.3,
+            kept_refused=1,
+            kept_source="proxy",
+            start_psnr=27.9,
+        )
+    )
+    assert "Kept: the weights of step 200" in line.text()
+    assert "1 validation scored higher on the proxy pairs" in line.text()
+    line.add_validation(Validation(step=200, psnr=30.0, count=8))  # validation pairs: no check
+    assert "Detail check" not in line.text()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QWidget
 
 from noiseda_core.events import Finished, StrengthChosen
+from noiseda_core.residual_structure import wipes_detail
 from noiseda_core.train_cli import LOSS_NOTICE_DB
 
 
@@ -79,6 +80,24 @@ def _kept_weights(event: object) -> str:
     return ""
 
 
+def detail_text(event: object, start: float | None) -> str:
+    """The detail check of a proxy validation (rich text; "" when it was not measured):
+    how much image detail the adapted model removes from the real photos, beside the
+    start's, and whether keep-best may keep these weights."""
+    value = getattr(event, "real_structure", None)
+    if value is None or getattr(event, "source", "val") != "proxy":
+        return ""
+    if start is None or int(getattr(event, "step", 0)) == 0:
+        return f"<b>Detail check</b> on your real photos: the start {float(value):+.2f}"
+    line = f"<b>Detail check</b> on your real photos: {float(value):+.2f} (the start {start:+.2f})"
+    if wipes_detail(float(value), start):
+        return (
+            f"{line}: <span style='color:#dc2626'>these weights wipe detail off your "
+            "photos; they will not be kept</span>"
+        )
+    return f"{line}: detail kept"
+
+
 def strength_text(event: StrengthChosen) -> str:
     """The λ trial's choice and its evidence (the core's line), as rich text."""
     return f"<b>Strength</b>: {event.describe()}."
@@ -101,9 +120,12 @@ class ScoreLine(QLabel):
         self.last: object | None = None
         self.strength = ""  # the λ trial's line
         self.kept = ""  # the Finished event's line
+        self.start_structure: float | None = None  # the start's detail check (proxy runs)
 
     def add_validation(self, event: object) -> None:
         self.last = event
+        if int(getattr(event, "step", 0)) == 0 and getattr(event, "source", "") == "proxy":
+            self.start_structure = getattr(event, "real_structure", None)
         self._render()
 
     def add_strength(self, event: StrengthChosen) -> None:
@@ -118,11 +140,13 @@ class ScoreLine(QLabel):
 
     def _render(self) -> None:
         lines = [score_text(self.last)] if self.last is not None else []
-        lines += [line for line in (self.strength, self.kept) if line]
+        detail = detail_text(self.last, self.start_structure) if self.last is not None else ""
+        lines += [line for line in (detail, self.strength, self.kept) if line]
         self.setText("<br>".join(lines))
         self.setVisible(bool(lines))
 
     def clear(self) -> None:
         self.last, self.strength, self.kept = None, "", ""
+        self.start_structure = None
         self.setText("")
         self.setVisible(False)
