@@ -178,9 +178,22 @@ class StrengthChosen(Event):
     # and whether it wiped detail the start kept (such a candidate is not chosen)
     structures: list[float] = field(default_factory=list)
     wiped: list[str] = field(default_factory=list)  # the candidates (as "0.2") that did
+    # a step down after the trial: the λ w the run had, and the start's detail check
+    lowered_from: float | None = None
+    start_structure: float | None = None
 
     def describe(self) -> str:
         """One line for people: what was chosen and on what evidence."""
+        if self.lowered_from is not None:
+            found = f"detail check {self.structures[0]:+.2f}" if self.structures else "detail check"
+            start = (
+                "" if self.start_structure is None else f", the start {self.start_structure:+.2f}"
+            )
+            return (
+                f"λ {self.lambda_weight:g} from here: the weights of λ {self.lowered_from:g} "
+                f"wiped detail off the real photos ({found}{start}); the run goes back to "
+                f"λ {self.lambda_weight:g}'s state at the end of its trial"
+            )
         if not self.scores:
             return (
                 f"λ {self.lambda_weight:g}, the first candidate, untried: the time budget "

@@ -11,6 +11,12 @@ candidate's weights and λ w; the first candidate wins a tie (``MIN_GAIN_DB``), 
 the safe value first. When every candidate fails, the run goes on from the start with
 the first.
 
+A short trial can pick a λ w that only shows its harm later. So the run keeps the end
+state of each candidate with a smaller λ w, and when a later proxy validation finds that
+the weights wipe detail off the real photos, it steps down: back to the largest smaller
+candidate's state, going on with its λ w (``after_validation``; once per candidate, and
+not after a resume, which does not carry these states).
+
 The step counter counts every step taken, so progress, the time budget and the curves
 stay monotonic; the chosen candidate's own step is ``step − Strength.offset``.
 
@@ -96,6 +102,14 @@ class _Best:
     state: dict[str, Any] | None  # None: the last candidate's state is the live one
 
 
+@dataclass
+class _Fallback:
+    """A smaller candidate's end state, to step down to."""
+
+    weight: float
+    state: dict[str, Any]
+
+
 class StrengthTrial:
     """Runs the candidates one after the other over the run's first steps (a hook of the
     loop: ``strength_at`` before a step, ``after_step`` after it)."""
@@ -112,6 +126,8 @@ class StrengthTrial:
         self.wiped: list[str] = []
         self.best: _Best | None = None
         self.initial = _snapshot(run)
+        self.ends: dict[int, dict[str, Any]] = {}  # each candidate's end state, until chosen
+        self.fallbacks: list[_Fallback] = []  # smaller candidates, largest first
 
     @classmethod
     def begin(cls, run: Run) -> StrengthTrial | None:
@@ -149,6 +165,7 @@ class StrengthTrial:
         ):
             self.best = _Best(index, psnr, validation, None if last else _snapshot(run))
         if not last:
+            self.ends[index] = _snapshot(run)
             _restore(run, self.initial)
             return []
         return self._finish(run)
@@ -193,9 +210,17 @@ class StrengthTrial:
             run.strength = Strength(self.candidates[0], self.end)  # its own step 0 is ``end``
             chosen, events = self.candidates[0], []
         else:
+            last = len(self.candidates) - 1
+            if best.index != last and not math.isnan(self.scores[last]):
+                self.ends[last] = _snapshot(run)  # the live state is the last candidate's
             if best.state is not None:
                 _restore(run, best.state)
             chosen = self.candidates[best.index]
+            self.fallbacks = [
+                _Fallback(self.candidates[i], state)
+                for i, state in sorted(self.ends.items(), key=lambda e: -self.candidates[e[0]])
+                if self.candidates[i] < chosen and not math.isnan(self.scores[i])
+            ]
             run.strength = Strength(chosen, self.start + (len(self.candidates) - 1) * self.steps)
             run.load_eval_weights()
             winner = replace(best.validation, step=self.end)
@@ -214,9 +239,34 @@ class StrengthTrial:
             structures=list(self.structures),
             wiped=list(self.wiped),
         )
-        self.initial = {}
+        self.initial, self.ends = {}, {}
         self.best = None
         return [chosen_event, *events]
+
+    def after_validation(self, run: Run, step: int, validation: Validation) -> list[Event]:
+        """After the trial: when ``validation`` (a proxy score) finds the weights wiping
+        detail off the real photos, step down to the largest smaller candidate's end state
+        and go on with its λ w; the event says so. [] otherwise."""
+        start = run.keeper.start_structure if run.keeper is not None else None
+        structure = validation.real_structure
+        if not self.fallbacks or structure is None or not wipes_detail(structure, start):
+            return []
+        fallback = self.fallbacks.pop(0)
+        previous = run.strength.weight
+        _restore(run, fallback.state)
+        run.strength = Strength(fallback.weight, step - self.steps)  # its own step: ``steps``
+        return [
+            StrengthChosen(
+                step=step,
+                lambda_weight=fallback.weight,
+                candidates=list(self.candidates),
+                source=self.source,
+                trial_steps=self.steps,
+                lowered_from=previous,
+                structures=[structure],
+                start_structure=start,
+            )
+        ]
 
 
 def _snapshot(run: Run) -> dict[str, Any]:

@@ -194,6 +194,9 @@ def _train(
                 if isinstance(event, Validation):
                     last_validation = event
                 yield event
+                if trial is not None and isinstance(event, Validation) and event.source == "proxy":
+                    for lowered in trial.after_validation(run, step, event):  # a step down
+                        yield run.emit(lowered)
             if hook is not None and step % schedule.val_every == 0:
                 hook.budget.monitored(time.perf_counter() - monitor_began)
             if (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,8 +18,9 @@ from hypothesis import strategies as st
 from safetensors.torch import load_file
 from torch import nn
 
+import noiseda_core.train as train_module
 from noiseda_core.builtin import resolve_init_restorer
-from noiseda_core.events import Finished, StrengthChosen, Validation, event_from_json
+from noiseda_core.events import Finished, Progress, StrengthChosen, Validation, event_from_json
 from noiseda_core.keep_best import KeepBest
 from noiseda_core.monitor import RunMonitor
 from noiseda_core.residual_structure import (
@@ -27,6 +29,9 @@ from noiseda_core.residual_structure import (
     residual_structure,
     wipes_detail,
 )
+from noiseda_core.run_setup import setup_run
+from noiseda_core.step import TrainStep
+from noiseda_core.strength_trial import StrengthTrial
 from noiseda_core.train import train
 
 
@@ -210,3 +215,65 @@ def test_a_trial_candidate_that_wipes_detail_is_not_chosen(
     assert len(chosen) == 1 and chosen[0].lambda_weight == 0.2
     assert chosen[0].wiped == ["5"] and chosen[0].structures == [0.0, 0.55]
     assert "λ 5: 31.50 dB, wiped detail" in chosen[0].describe()
+
+
+def test_a_trial_choice_that_later_wipes_detail_steps_down_to_the_smaller_candidate(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """λ 5 wins the trial with its detail kept, then wipes detail at step 8: the run goes
+    back to λ 0.2's state at the end of its trial steps and trains on with λ 0.2."""
+    runs: list[Any] = []
+    monkeypatch.setattr(
+        train_module, "setup_run", lambda *a: runs.append(setup_run(*a)) or runs[-1]
+    )
+    _replace_proxy_measurements(
+        monkeypatch, [(30.0, -0.05), (30.5, 0.0), (31.5, 0.05), (31.8, 0.6), (31.0, 0.02)]
+    )
+    ends: dict[int, dict[str, torch.Tensor]] = {}
+    after_step_down: list[dict[str, torch.Tensor]] = []
+    original_after_step = StrengthTrial.after_step
+
+    def after_step(self: StrengthTrial, run: Any, step: int) -> Any:
+        if step == 2:  # the end of λ 0.2's trial steps
+            ends[step] = _weights(run.parts.objective)
+        return original_after_step(self, run, step)
+
+    monkeypatch.setattr(StrengthTrial, "after_step", after_step)
+    original_call = TrainStep.__call__
+    calls = [0]
+
+    def call(self: TrainStep, *args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 9:  # the first step after the step down at step 8
+            after_step_down.append(_weights(runs[0].parts.objective))
+        return original_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrainStep, "__call__", call)
+    cfg = tiny_config(
+        project,
+        *RUN,
+        "train.steps=12",
+        "train.lambda_choice=trial",
+        "train.lambda_candidates=0.2,5",
+        "train.lambda_trial_steps=2",
+    )
+    events = list(train(cfg, tmp_path / "run"))
+    chosen = [e for e in events if isinstance(e, StrengthChosen)]
+    assert [(e.step, e.lambda_weight, e.lowered_from) for e in chosen] == [
+        (4, 5.0, None),
+        (8, 0.2, 5.0),
+    ]
+    assert "the weights of λ 5 wiped detail off the real photos" in chosen[1].describe()
+    assert all(torch.equal(ends[2][k], after_step_down[0][k]) for k in ends[2])
+    lams = [e.lam for e in events if isinstance(e, Progress) and e.step > 8]
+    assert lams and max(lams) <= 0.2  # λ 0.2 from its own step 2 on
+    from app.run_index import summarize
+
+    assert summarize(tmp_path / "run").chosen_lambda == 0.2
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert (finished.kept_step, finished.kept_refused) == (4, 1)  # step 8 was refused
+
+
+def _weights(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
