@@ -25,15 +25,21 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 
 
-def chosen_lambda(run_dir: Path) -> float | None:
-    """The λ a trial chose in ``run_dir`` (None: no trial)."""
+def chosen_lambda(run_dir: Path) -> str | None:
+    """The λ a trial chose in ``run_dir`` and, after a step down, the λ it went on with
+    ("2 → 0.2 at 306"); None: no trial."""
     path = run_dir / "events.jsonl"
     if not path.is_file():
         return None
-    for line in path.read_text().splitlines():
-        if '"type": "strength"' in line:
-            return float(json.loads(line)["lambda_weight"])
-    return None
+    chosen = [
+        json.loads(line) for line in path.read_text().splitlines() if '"type": "strength"' in line
+    ]
+    if not chosen:
+        return None
+    text = f"{chosen[0]['lambda_weight']:g}"
+    for event in chosen[1:]:
+        text += f" → {event['lambda_weight']:g} at {event['step']}"
+    return text
 
 
 def load(name: str, folder: Path) -> dict[str, Any]:
@@ -80,9 +86,13 @@ def table(variants: list[dict[str, Any]]) -> str:
             versus = ", ".join(f"{p - reference[s]:+.2f}" for s, p in paired)
             ssim = statistics.mean(runs[s]["score"]["ssim"] for s in seeds)
             steps = ", ".join(str(runs[s]["steps"]) for s in seeds)
-            kept = ", ".join(f"{runs[s]['kept']}@{runs[s]['kept_step']}" for s in seeds)
+            kept = ", ".join(
+                f"{runs[s]['kept']}@{runs[s]['kept_step']}"
+                + (f" ({n} refused)" if (n := runs[s].get("kept_refused")) else "")
+                for s in seeds
+            )
             lams = [runs[s].get("chosen_lambda") for s in seeds]
-            chosen = ", ".join(f"{x:g}" for x in lams if x is not None)
+            chosen = "; ".join(str(x) for x in lams if x is not None)
             lines.append(
                 f"| {dataset} | {variant['name']} ({len(seeds)} seeds) | {mean:.2f}{sd} | "
                 f"{mean - start:+.2f} ({per_seed}) | {'—' if first else versus} | {ssim:.3f} | "
