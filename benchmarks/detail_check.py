@@ -47,6 +47,33 @@ def _models(run: Path) -> list[tuple[str, Any]]:
     return [("kept", kept), (f"last (step {state['step']})", last)]
 
 
+def _blurred(model: Any, sigma: float) -> Any:
+    """A control that wipes detail on purpose: ``model``'s output blurred by ``sigma`` px."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    radius = int(3 * sigma) + 1
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernel = torch.exp(-(t**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+
+    class Blurred(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = model
+            self.pad_multiple = getattr(model, "pad_multiple", 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.inner(x)
+            c = y.shape[1]
+            y = F.pad(y, (radius,) * 4, mode="reflect")
+            y = F.conv2d(y, kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+            return F.conv2d(y, kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+    return Blurred()
+
+
 def main() -> int:
     import torch
 
@@ -94,6 +121,9 @@ def main() -> int:
         )
 
     score("start", "built-in unet-t", load_restorer(cfg.model.init_restorer))
+    for sigma in (0.7, 1.5):  # controls: the start, then detail wiped on purpose
+        blurred = _blurred(load_restorer(cfg.model.init_restorer), sigma)
+        score(f"control: start + {sigma:g} px blur", "built-in unet-t", blurred)
     for run in runs:
         name = f"{run.parent.parent.name}/{run.name}"
         for which, model in _models(run):
