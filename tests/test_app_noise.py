@@ -92,12 +92,14 @@ def test_the_panel_says_the_chosen_strength_why_and_where_to_change_it(qtbot, vi
     assert panel.choice.isVisibleTo(view)
     assert "λ 0.2" in text and "learning rate <b>5e-4</b>" in text and "Why:" in text
     assert "proxy pairs (no validation pairs chosen)" in text
+    assert "wipe detail off them are never kept (the detail check" in text
     opts.lambda_weight.setValue(1.5)
     opts.lr.setValue(1e-4)
     text = panel.choice.text()
     assert "λ 1.5 is yours" in text and "lr 1e-4 is the form's" in text
     view.pickers["val"].set_path("/somewhere/val")
     assert "by the validation pairs" in panel.choice.text()
+    assert "detail check" not in panel.choice.text()  # real pairs: their PSNR decides
     opts.keep_best.setCurrentIndex(opts.keep_best.findData("off"))
     assert "keeps the last weights" in panel.choice.text()
     opts.lambda_choice.setCurrentIndex(opts.lambda_choice.findData("trial"))

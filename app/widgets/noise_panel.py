@@ -114,6 +114,11 @@ def describe_choice(train: dict[str, Any], has_val: bool) -> str:
         why.append(
             "The best weights, the start's included: never worse than the start on those pairs."
         )
+        if keep == "proxy" or (keep == "auto" and not has_val):
+            why.append(
+                "Proxy pairs cannot see your real photos, so weights that wipe detail off "
+                "them are never kept (the detail check, on the Training page)."
+            )
     return (
         f"<b>The run:</b> adaptation strength {strength} · learning rate <b>{rate}</b> · "
         f'keeps {kept} · <a href="advanced">change them</a> (Advanced)<br>'
