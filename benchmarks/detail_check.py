@@ -81,7 +81,7 @@ def main() -> int:
     from noiseda_core.export import load_restorer
     from noiseda_core.monitor import RunMonitor
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="The detail check against the truth.")
     parser.add_argument("--dataset", required=True, help="phone or polyu (for the row labels)")
     parser.add_argument("--split", default="tune", choices=sorted(SPLITS))
     parser.add_argument("--runs", required=True, help="a glob of finished run folders")

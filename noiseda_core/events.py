@@ -210,6 +210,12 @@ class StrengthChosen(Event):
             math.isnan(s) or f"{w:g}" in self.wiped
             for w, s in zip(self.candidates, self.scores, strict=False)
         ]
+        if all(failed) and self.scores and not math.isnan(self.scores[0]):
+            return (
+                f"λ {self.lambda_weight:g}, the first candidate: no candidate kept the real "
+                f"photos' detail after {self.trial_steps} steps of each ({tried}{start}), so "
+                "the first goes on"
+            )
         if all(failed):
             return (
                 f"λ {self.lambda_weight:g}, the first candidate, from the start again: no "

@@ -8,8 +8,9 @@ pairs, else on the proxy pairs (held-out clean photos with the noise fitted to t
 real photos, ``proxy.py``), where a candidate that wipes detail off the real photos (the
 detail check, ``residual_structure.py``) cannot win. The run goes on with the best
 candidate's weights and λ w; the first candidate wins a tie (``MIN_GAIN_DB``), so list
-the safe value first. When every candidate fails, the run goes on from the start with
-the first.
+the safe value first. When every candidate wipes detail (the first steps after the
+start often do, whatever λ w), the first goes on from where its trial steps ended; when
+every one diverged, the run goes on from the start with the first.
 
 A short trial can pick a λ w that only shows its harm later. So the run keeps the end
 state of each candidate with a smaller λ w, and when a later proxy validation finds that
@@ -205,7 +206,13 @@ class StrengthTrial:
 
     def _finish(self, run: Run) -> list[Event]:
         best = self.best
-        if best is None:  # every candidate diverged or wiped detail: on from the start
+        if best is None and 0 in self.ends and not math.isnan(self.scores[0]):
+            # every candidate wiped detail (early steps often do): the first, the safe one,
+            # goes on from its own end state
+            _restore(run, self.ends[0])
+            chosen, events = self.candidates[0], []
+            run.strength = Strength(chosen, self.start + (len(self.candidates) - 1) * self.steps)
+        elif best is None:  # every candidate diverged: the run goes on from the start
             _restore(run, self.initial)
             run.strength = Strength(self.candidates[0], self.end)  # its own step 0 is ``end``
             chosen, events = self.candidates[0], []

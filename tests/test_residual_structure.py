@@ -142,6 +142,9 @@ def test_the_events_carry_the_check_and_say_it() -> None:
         trial_steps=30,
     )
     assert "from the start again" in none_passed.describe()
+    all_wiped = replace(none_passed, scores=[28.0, 28.6], wiped=["0.2", "2"])
+    assert "no candidate kept the real photos' detail" in all_wiped.describe()
+    assert "the first goes on" in all_wiped.describe()
 
 
 # ---------------------------------------------------------------- in a run (no validation pairs)
@@ -277,3 +280,44 @@ def test_a_trial_choice_that_later_wipes_detail_steps_down_to_the_smaller_candid
 
 def _weights(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_when_every_candidate_wipes_detail_the_first_goes_on_from_its_own_end_state(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[Any] = []
+    monkeypatch.setattr(
+        train_module, "setup_run", lambda *a: runs.append(setup_run(*a)) or runs[-1]
+    )
+    _replace_proxy_measurements(monkeypatch, [(30.0, -0.05), (30.5, 0.5), (31.5, 0.6), (31.0, 0.0)])
+    ends: dict[int, dict[str, torch.Tensor]] = {}
+    original_after_step = StrengthTrial.after_step
+
+    def after_step(self: StrengthTrial, run: Any, step: int) -> Any:
+        if step == 2:
+            ends[step] = _weights(run.parts.objective)
+        return original_after_step(self, run, step)
+
+    monkeypatch.setattr(StrengthTrial, "after_step", after_step)
+    goes_on: list[dict[str, torch.Tensor]] = []
+    original_call = TrainStep.__call__
+    calls = [0]
+
+    def call(self: TrainStep, *args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 5:  # the first step after the trial
+            goes_on.append(_weights(runs[0].parts.objective))
+        return original_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrainStep, "__call__", call)
+    cfg = tiny_config(
+        project,
+        *RUN,
+        "train.lambda_choice=trial",
+        "train.lambda_candidates=0.2,5",
+        "train.lambda_trial_steps=2",
+    )
+    events = list(train(cfg, tmp_path / "run"))
+    chosen = [e for e in events if isinstance(e, StrengthChosen)]
+    assert [(e.lambda_weight, e.wiped) for e in chosen] == [(0.2, ["0.2", "5"])]
+    assert all(torch.equal(ends[2][k], goes_on[0][k]) for k in ends[2])
