@@ -321,3 +321,20 @@ def test_when_every_candidate_wipes_detail_the_first_goes_on_from_its_own_end_st
     chosen = [e for e in events if isinstance(e, StrengthChosen)]
     assert [(e.lambda_weight, e.wiped) for e in chosen] == [(0.2, ["0.2", "5"])]
     assert all(torch.equal(ends[2][k], goes_on[0][k]) for k in ends[2])
+
+
+def test_reopening_a_run_shows_the_detail_check_and_what_was_kept(
+    qtbot: Any, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.run_index import summarize
+    from app.views.training_view import TrainingView
+
+    _replace_proxy_measurements(monkeypatch, [(30.0, -0.05), (31.0, 0.5), (32.0, 0.6)])
+    list(train(tiny_config(project, *RUN), tmp_path / "run"))
+    view = TrainingView()
+    qtbot.addWidget(view)
+    view.show_run(summarize(tmp_path / "run"))
+    text = view.scores.text()
+    assert "Detail check</b> on your real photos: +0.60 (the start -0.05)" in text
+    assert "Kept: the starting model, unchanged" in text
+    assert "2 validations scored higher on the proxy pairs" in text

@@ -249,6 +249,8 @@ class TrainingView(QWidget):
                 self.finished_event = None  # a resume: that end is history
             elif isinstance(event, Finished):
                 self.finished_event = event
+        if self.finished_event is not None:  # which weights were kept, as when it ended
+            self.scores.add_finished(self.finished_event)
         self._show_latest()
         self.plot.flush()
         self.previews.flush()
