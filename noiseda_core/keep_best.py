@@ -52,9 +52,10 @@ class Kept:
     def _which(self) -> str:
         assert self.psnr is not None
         if self.kind == "start":
+            passing = " that kept the detail" if self.refused else ""
             return (
-                f"the starting model unchanged: no step beat its {self.psnr:.2f} dB on the "
-                f"{_source_name(self.source)}"
+                f"the starting model unchanged: no step{passing} beat its {self.psnr:.2f} dB "
+                f"on the {_source_name(self.source)}"
             )
         gain = (
             ""

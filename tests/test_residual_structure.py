@@ -336,5 +336,5 @@ def test_reopening_a_run_shows_the_detail_check_and_what_was_kept(
     view.show_run(summarize(tmp_path / "run"))
     text = view.scores.text()
     assert "Detail check</b> on your real photos: +0.60 (the start -0.05)" in text
-    assert "Kept: the starting model, unchanged" in text
+    assert "Kept: the starting model, unchanged</b>: no step that kept the detail beat" in text
     assert "2 validations scored higher on the proxy pairs" in text

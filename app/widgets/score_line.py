@@ -62,13 +62,19 @@ def kept_text(event: object) -> str:
     return f"{text} {note[0].upper()}{note[1:]}." if text and note else text
 
 
+def _passing(event: object) -> str:
+    """ " that kept the detail" when the detail check refused some steps."""
+    return " that kept the detail" if getattr(event, "kept_refused", 0) else ""
+
+
 def _kept_weights(event: object) -> str:
     kind = getattr(event, "kept", "final")
     psnr, start = getattr(event, "kept_psnr", None), getattr(event, "start_psnr", None)
     where = "proxy pairs" if getattr(event, "kept_source", "") == "proxy" else "validation pairs"
     if kind == "start" and psnr is not None:
         return (
-            f"<b>Kept: the starting model, unchanged</b>: no step beat its {psnr:.2f} dB on "
+            f"<b>Kept: the starting model, unchanged</b>: no step{_passing(event)} beat its "
+            f"{psnr:.2f} dB on "
             f"the {where}, so the exported model is the one you started from."
         )
     if kind == "best" and psnr is not None:
