@@ -197,7 +197,8 @@ OPTIONS: tuple[Option, ...] = (
         tip=(
             "Trial: the run first trains a few steps with each candidate λ, each from the "
             "same start, and goes on with the one that scores best on the validation "
-            "pairs, else on the proxy pairs (no ground truth needed). Fixed: the λ weight "
+            "pairs, else on the proxy pairs (no ground truth needed; there a candidate that "
+            "wipes detail off your real photos cannot win). Fixed: the λ weight "
             "above, as set (the default: on our camera-like benchmark a 30-step trial "
             "scored on proxy pairs chose wrongly on 2 of 3 seeds)."
         ),
