@@ -326,7 +326,7 @@ def _run(
     display.close()  # the bar goes before the summary lines
     if isinstance(last, Finished) and validation is not None and not display.quiet:
         print(
-            summary(validation, in_app=in_app),
+            summary(validation, in_app=in_app, kept=last.kept),
             file=sys.stderr if display.jsonl else sys.stdout,
             flush=True,
         )
@@ -336,9 +336,10 @@ def _run(
 LOSS_NOTICE_DB = 0.05  # below this loss the summary says so
 
 
-def summary(v: Validation, in_app: bool = False) -> str:
+def summary(v: Validation, in_app: bool = False, kept: str = "") -> str:
     """The three numbers a run ends with: noisy input, starting model, adapted model.
-    ``in_app``: the app shows it (its advice names the app's button, not a flag)."""
+    ``in_app``: the app shows it (its advice names the app's button, not a flag);
+    ``kept``: the Finished event's ``kept`` ("start": the export is the starting model)."""
 
     def pair(psnr: float | None, ssim: float | None) -> str:
         if psnr is None:
@@ -348,13 +349,20 @@ def summary(v: Validation, in_app: bool = False) -> str:
     start = (
         pair(v.psnr_start, v.ssim_start) if v.psnr_start is not None else "— (trained from scratch)"
     )
+    pairs = (
+        f"{v.count} proxy pair(s) (held-out clean photos with your photos' noise)"
+        if v.source == "proxy"
+        else f"{v.count} real validation pair(s)"
+    )
     lines = [
-        f"On the {v.count} real validation pair(s) (step {v.step}):",
+        f"On the {pairs} (step {v.step}):",
         f"  noisy input     {pair(v.psnr_input, v.ssim_input)}",
         f"  starting model  {start}",
         f"  adapted model   {pair(v.psnr, v.ssim)}",
     ]
-    if v.psnr_start is not None:
+    if kept == "start":
+        lines.append("  exported: the starting model, unchanged (see kept: above)")
+    elif v.psnr_start is not None:
         gain = v.psnr - v.psnr_start
         lines.append(f"  adaptation: {gain:+.2f} dB over the starting model")
         if gain < -LOSS_NOTICE_DB:  # short CPU runs do this (benchmarks/DOMAIN_GAP.md)

@@ -216,3 +216,14 @@ def test_a_warm_run_exports_and_resumes_after_its_starting_file_moved(
     assert load_restorer(out).arch == load_restorer(run / "model.safetensors").arch
     events = list(train(None, run, resume=True))
     assert events[0].step == 2 and isinstance(events[-1], Finished) and events[-1].step == 3
+
+
+def test_the_summary_names_proxy_pairs_and_a_kept_start() -> None:
+    """A run scored on proxy pairs that exported its start must not claim a gain."""
+    proxy = Validation(
+        step=40, psnr=30.63, psnr_input=29.46, count=16, psnr_start=29.97, source="proxy"
+    )
+    text = summary(proxy, kept="start")
+    assert "16 proxy pair(s)" in text and "real validation" not in text
+    assert "exported: the starting model, unchanged" in text and "+0.66" not in text
+    assert "+0.66 dB over the starting model" in summary(proxy, kept="best")
