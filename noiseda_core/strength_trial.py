@@ -97,10 +97,12 @@ def wants_trial(run: Run) -> bool:
 
 @dataclass
 class _Best:
+    """The best candidate so far (its end state is ``StrengthTrial.ends[index]``, or the
+    live one when it was the last)."""
+
     index: int
     psnr: float
     validation: Validation
-    state: dict[str, Any] | None  # None: the last candidate's state is the live one
 
 
 @dataclass
@@ -164,7 +166,7 @@ class StrengthTrial:
             and not wiped
             and (self.best is None or psnr >= self.best.psnr + MIN_GAIN_DB)
         ):
-            self.best = _Best(index, psnr, validation, None if last else _snapshot(run))
+            self.best = _Best(index, psnr, validation)
         if not last:
             self.ends[index] = _snapshot(run)
             _restore(run, self.initial)
@@ -220,8 +222,8 @@ class StrengthTrial:
             last = len(self.candidates) - 1
             if best.index != last and not math.isnan(self.scores[last]):
                 self.ends[last] = _snapshot(run)  # the live state is the last candidate's
-            if best.state is not None:
-                _restore(run, best.state)
+            if best.index in self.ends:  # not the last candidate: back to its end state
+                _restore(run, self.ends[best.index])
             chosen = self.candidates[best.index]
             self.fallbacks = [
                 _Fallback(self.candidates[i], state)

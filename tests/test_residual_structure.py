@@ -159,6 +159,13 @@ RUN = (
 )
 
 
+TRIAL = (
+    "train.lambda_choice=trial",
+    "train.lambda_candidates=0.2,5",
+    "train.lambda_trial_steps=2",
+)
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_project(tmp_path_factory.mktemp("detail"), n_syn=10, n_real=3, size=96)
@@ -206,18 +213,50 @@ def test_a_trial_candidate_that_wipes_detail_is_not_chosen(
     _replace_proxy_measurements(
         monkeypatch, [(30.0, -0.05), (30.5, 0.0), (31.5, 0.55), (30.8, 0.02)]
     )
-    cfg = tiny_config(
-        project,
-        *RUN,
-        "train.lambda_choice=trial",
-        "train.lambda_candidates=0.2,5",
-        "train.lambda_trial_steps=2",
-    )
-    events = list(train(cfg, tmp_path / "run"))
+    events = list(train(tiny_config(project, *RUN, *TRIAL), tmp_path / "run"))
     chosen = [e for e in events if isinstance(e, StrengthChosen)]
     assert len(chosen) == 1 and chosen[0].lambda_weight == 0.2
     assert chosen[0].wiped == ["5"] and chosen[0].structures == [0.0, 0.55]
     assert "λ 5: 31.50 dB, wiped detail" in chosen[0].describe()
+
+
+def _trial_weights(
+    monkeypatch: pytest.MonkeyPatch, at_call: int
+) -> tuple[dict[str, torch.Tensor], list[dict[str, torch.Tensor]]]:
+    """Captures the restorer's weights at the end of λ 0.2's trial steps (step 2) and just
+    before training step ``at_call`` (counted from 1); filled while the run trains."""
+    runs: list[Any] = []
+    monkeypatch.setattr(
+        train_module, "setup_run", lambda *a: runs.append(setup_run(*a)) or runs[-1]
+    )
+    first_end: dict[str, torch.Tensor] = {}
+    before_call: list[dict[str, torch.Tensor]] = []
+    original_after_step, original_call = StrengthTrial.after_step, TrainStep.__call__
+
+    def after_step(self: StrengthTrial, run: Any, step: int) -> Any:
+        if step == 2:
+            first_end.update(_weights(run.parts.objective))
+        return original_after_step(self, run, step)
+
+    calls = [0]
+
+    def call(self: TrainStep, *args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == at_call:
+            before_call.append(_weights(runs[0].parts.objective))
+        return original_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(StrengthTrial, "after_step", after_step)
+    monkeypatch.setattr(TrainStep, "__call__", call)
+    return first_end, before_call
+
+
+def _weights(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return bool(a) and a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_a_trial_choice_that_later_wipes_detail_steps_down_to_the_smaller_candidate(
@@ -225,41 +264,11 @@ def test_a_trial_choice_that_later_wipes_detail_steps_down_to_the_smaller_candid
 ) -> None:
     """λ 5 wins the trial with its detail kept, then wipes detail at step 8: the run goes
     back to λ 0.2's state at the end of its trial steps and trains on with λ 0.2."""
-    runs: list[Any] = []
-    monkeypatch.setattr(
-        train_module, "setup_run", lambda *a: runs.append(setup_run(*a)) or runs[-1]
-    )
     _replace_proxy_measurements(
         monkeypatch, [(30.0, -0.05), (30.5, 0.0), (31.5, 0.05), (31.8, 0.6), (31.0, 0.02)]
     )
-    ends: dict[int, dict[str, torch.Tensor]] = {}
-    after_step_down: list[dict[str, torch.Tensor]] = []
-    original_after_step = StrengthTrial.after_step
-
-    def after_step(self: StrengthTrial, run: Any, step: int) -> Any:
-        if step == 2:  # the end of λ 0.2's trial steps
-            ends[step] = _weights(run.parts.objective)
-        return original_after_step(self, run, step)
-
-    monkeypatch.setattr(StrengthTrial, "after_step", after_step)
-    original_call = TrainStep.__call__
-    calls = [0]
-
-    def call(self: TrainStep, *args: Any, **kwargs: Any) -> Any:
-        calls[0] += 1
-        if calls[0] == 9:  # the first step after the step down at step 8
-            after_step_down.append(_weights(runs[0].parts.objective))
-        return original_call(self, *args, **kwargs)
-
-    monkeypatch.setattr(TrainStep, "__call__", call)
-    cfg = tiny_config(
-        project,
-        *RUN,
-        "train.steps=12",
-        "train.lambda_choice=trial",
-        "train.lambda_candidates=0.2,5",
-        "train.lambda_trial_steps=2",
-    )
+    first_end, after_step_down = _trial_weights(monkeypatch, at_call=9)  # after step 8
+    cfg = tiny_config(project, *RUN, "train.steps=12", *TRIAL)
     events = list(train(cfg, tmp_path / "run"))
     chosen = [e for e in events if isinstance(e, StrengthChosen)]
     assert [(e.step, e.lambda_weight, e.lowered_from) for e in chosen] == [
@@ -267,7 +276,7 @@ def test_a_trial_choice_that_later_wipes_detail_steps_down_to_the_smaller_candid
         (8, 0.2, 5.0),
     ]
     assert "the weights of λ 5 wiped detail off the real photos" in chosen[1].describe()
-    assert all(torch.equal(ends[2][k], after_step_down[0][k]) for k in ends[2])
+    assert _same(first_end, after_step_down[0])
     lams = [e.lam for e in events if isinstance(e, Progress) and e.step > 8]
     assert lams and max(lams) <= 0.2  # λ 0.2 from its own step 2 on
     from app.run_index import summarize
@@ -278,49 +287,15 @@ def test_a_trial_choice_that_later_wipes_detail_steps_down_to_the_smaller_candid
     assert (finished.kept_step, finished.kept_refused) == (4, 1)  # step 8 was refused
 
 
-def _weights(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
 def test_when_every_candidate_wipes_detail_the_first_goes_on_from_its_own_end_state(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runs: list[Any] = []
-    monkeypatch.setattr(
-        train_module, "setup_run", lambda *a: runs.append(setup_run(*a)) or runs[-1]
-    )
     _replace_proxy_measurements(monkeypatch, [(30.0, -0.05), (30.5, 0.5), (31.5, 0.6), (31.0, 0.0)])
-    ends: dict[int, dict[str, torch.Tensor]] = {}
-    original_after_step = StrengthTrial.after_step
-
-    def after_step(self: StrengthTrial, run: Any, step: int) -> Any:
-        if step == 2:
-            ends[step] = _weights(run.parts.objective)
-        return original_after_step(self, run, step)
-
-    monkeypatch.setattr(StrengthTrial, "after_step", after_step)
-    goes_on: list[dict[str, torch.Tensor]] = []
-    original_call = TrainStep.__call__
-    calls = [0]
-
-    def call(self: TrainStep, *args: Any, **kwargs: Any) -> Any:
-        calls[0] += 1
-        if calls[0] == 5:  # the first step after the trial
-            goes_on.append(_weights(runs[0].parts.objective))
-        return original_call(self, *args, **kwargs)
-
-    monkeypatch.setattr(TrainStep, "__call__", call)
-    cfg = tiny_config(
-        project,
-        *RUN,
-        "train.lambda_choice=trial",
-        "train.lambda_candidates=0.2,5",
-        "train.lambda_trial_steps=2",
-    )
-    events = list(train(cfg, tmp_path / "run"))
+    first_end, goes_on = _trial_weights(monkeypatch, at_call=5)  # after the trial
+    events = list(train(tiny_config(project, *RUN, *TRIAL), tmp_path / "run"))
     chosen = [e for e in events if isinstance(e, StrengthChosen)]
     assert [(e.lambda_weight, e.wiped) for e in chosen] == [(0.2, ["0.2", "5"])]
-    assert all(torch.equal(ends[2][k], goes_on[0][k]) for k in ends[2])
+    assert _same(first_end, goes_on[0])
 
 
 def test_reopening_a_run_shows_the_detail_check_and_what_was_kept(
