@@ -3,7 +3,11 @@
 The loop times its first steps, then fixes the run's length so that the steps, the
 validations, previews, checkpoints and the final export all end within the budget;
 ``val_every`` / ``preview_every`` / ``checkpoint_every`` follow the new length, and the
-λ ramp (a fraction of the steps) with them. If the machine slows down afterwards, the
+λ ramp (a fraction of the steps) with them. The first steps are few and often slowed by
+whatever else starts with the run (another run's set-up, the noise fit), so once the run
+has trained a while longer (``REFINE_AFTER_S``, ``REFINE_AFTER_SHARE``) the budget looks
+at the rate again, monitoring left out, and resizes the run once more: a run sized on a
+slow start no longer ends minutes early. If the machine slows down afterwards, the
 run ends early at the deadline (as finished, with its final validation and export, and
 ``cut_from`` set to the steps it had planned). Paused time does not count (``paused_for``).
 The config is never changed: the length lives in a ``Schedule``, and the budget acts on
@@ -29,6 +33,9 @@ PREVIEWS = 10
 CHECKPOINTS = 2  # besides the final one
 CHECKPOINT_S = 1.0  # assumed cost of one checkpoint write
 EXPORT_S = 1.0  # assumed cost of the export at the end
+# the second look at the rate: this long after sizing, and at least this share of the budget
+REFINE_AFTER_S = 30.0
+REFINE_AFTER_SHARE = 0.15
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,10 @@ class TimeBudget:
         self.last_step_s = 0.0  # how long it took (the machine may have slowed down)
         self.ran_out = False  # the deadline ended the run before its planned steps
         self.cut_from: int | None = None  # the steps planned then (None: not sized yet)
+        self.refined = False  # the second look at the rate has been taken
+        self._sized_at = 0.0  # when the run was sized, and at which step
+        self._sized_step = 0
+        self._monitor_s = 0.0  # seconds since then spent validating, previewing, checking
 
     def paused_for(self, seconds: float) -> None:
         """The run was paused ``seconds``: none of it counts against the budget."""
@@ -130,6 +141,7 @@ class TimeBudget:
         self._last += seconds
         if self._t0 is not None:
             self._t0 += seconds
+        self._sized_at += seconds
 
     @property
     def planned(self) -> bool:
@@ -160,6 +172,35 @@ class TimeBudget:
             preview_s=self.preview_s,
             log_every=schedule.log_every,
         )
+        self._sized_at, self._sized_step, self._monitor_s = now, step, 0.0
+        p = self.plan
+        return Schedule(p.steps, p.val_every, p.preview_every, p.checkpoint_every, p.log_every)
+
+    def refine_due(self, step: int, now: float) -> bool:
+        """True once: the run has trained long enough since sizing for a better rate."""
+        if self.plan is None or self.refined or self.ran_out:
+            return False
+        waited = now - self._sized_at
+        return (
+            waited >= max(REFINE_AFTER_S, REFINE_AFTER_SHARE * self.budget_s)
+            and step - self._sized_step >= MIN_MEASURE_STEPS
+        )
+
+    def refine(self, schedule: Schedule, step: int, now: float) -> Schedule:
+        """The steps and intervals that fit the rest of the budget at the rate measured
+        since sizing (validations and previews left out)."""
+        assert self.plan is not None
+        self.refined = True
+        trained_s = max(now - self._sized_at - self._monitor_s, 1e-6)
+        self.plan = plan_run(
+            budget_s=self.budget_s,
+            elapsed_s=now - self.began,
+            done=step,
+            step_s=trained_s / max(step - self._sized_step, 1),
+            val_s=self.val_s,
+            preview_s=self.preview_s,
+            log_every=schedule.log_every,
+        )
         p = self.plan
         return Schedule(p.steps, p.val_every, p.preview_every, p.checkpoint_every, p.log_every)
 
@@ -174,9 +215,13 @@ class TimeBudget:
         self.cut_from = schedule.steps if self.plan is not None else None
         return replace(schedule, steps=step)
 
-    def monitored(self, seconds: float) -> None:
-        """A validation (with previews) took ``seconds``: the end will need as long."""
-        self.val_s = max(self.val_s, seconds)
+    def monitored(self, seconds: float, validation: bool = True) -> None:
+        """Monitoring (a validation with previews, else previews or diagnostics alone)
+        took ``seconds``: the end will need as long as the slowest validation, and none
+        of it is training time."""
+        if validation:
+            self.val_s = max(self.val_s, seconds)
+        self._monitor_s += seconds
 
     def eta_s(self, now: float, rate_eta_s: float | None = None) -> float:
         """Seconds left: the budget's rest before a plan, then the measured rate's (capped)."""
@@ -189,9 +234,10 @@ class TimeBudget:
 class BudgetHook:
     """The time budget as a hook of the loop (called after every step).
 
-    Once the first steps are timed it sizes the run; later it ends the run at the
-    deadline. Either way it answers a ``Resized`` event with the new ``Schedule``;
-    the loop reads its length from that and never changes the config.
+    Once the first steps are timed it sizes the run, and once more when it has trained a
+    while longer (a better rate); later it ends the run at the deadline. Each time it
+    answers a ``Resized`` event with the new ``Schedule``; the loop reads its length from
+    that and never changes the config.
     """
 
     def __init__(self, budget: TimeBudget, start: int) -> None:
@@ -204,6 +250,10 @@ class BudgetHook:
             new = budget.sized(schedule, step, now)
         elif step < schedule.steps and budget.out_of_time(now):
             new = budget.cut(schedule, step)
+        elif step < schedule.steps and budget.refine_due(step, now):
+            new = budget.refine(schedule, step, now)
+            if new.steps == schedule.steps:
+                return None
         else:
             return None
         return Resized(

@@ -44,6 +44,7 @@ class Started(Event):
     denoiser_params: int = 0
     resumed: bool = False
     init_restorer: str = ""  # what the restorer started from ("" = from scratch)
+    init_denoiser: str = ""  # what the denoiser started from, in words ("" = no denoiser)
     skipped_files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. every image smaller than the patch
     wall_time: float | None = None  # when this start happened (Unix seconds)
@@ -77,7 +78,8 @@ class Progress(Event):
 
 @dataclass(frozen=True)
 class Resized(Event):
-    """A time budget set the run's length (once, after timing the first steps), or its
+    """A time budget set the run's length (after timing the first steps, and once more
+    when it has trained a while longer and knows its rate better), or its
     deadline ended it at ``step`` (``out_of_time``; ``planned_steps``: the length it had
     been sized to, None when the deadline came even before the sizing).
 

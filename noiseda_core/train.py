@@ -197,8 +197,9 @@ def _train(
                 if trial is not None and isinstance(event, Validation) and event.source == "proxy":
                     for lowered in trial.after_validation(run, step, event):  # a step down
                         yield run.emit(lowered)
-            if hook is not None and step % schedule.val_every == 0:
-                hook.budget.monitored(time.perf_counter() - monitor_began)
+            if hook is not None:  # validations, previews, diagnostics: not training time
+                validated = step % schedule.val_every == 0
+                hook.budget.monitored(time.perf_counter() - monitor_began, validated)
             if (
                 step % schedule.checkpoint_every == 0
                 and step < schedule.steps

@@ -74,13 +74,15 @@ def budgeted_run(
     pause_at: int | None = None,
     slow_from: int | None = None,
     stop_at: int | None = None,
+    minutes: float = 0.15,
+    fast_from: int | None = None,
 ) -> list:
     """A run of 9 (fake) seconds: sized after step 3 at 1 s a step, it plans 9 steps; a
     10-minute pause or a slowdown to 5 s a step after step 4 on request."""
     project = write_project(tmp_path / "p", n_syn=2, n_real=1, n_val=1, size=32)
     cfg = tiny_config(
         project,
-        "train.minutes=0.15",
+        f"train.minutes={minutes}",
         "train.steps=2000",
         "train.log_every=1",
         "train.preview_count=1",
@@ -99,6 +101,8 @@ def budgeted_run(
             control.pause()
         if isinstance(event, Progress) and event.step == slow_from:
             clock.step_s = 5.0
+        if isinstance(event, Progress) and event.step == fast_from:
+            clock.step_s = 1.0
         if isinstance(event, Progress) and event.step == stop_at:
             control.request_stop()
     return events
@@ -127,6 +131,49 @@ def test_a_run_the_deadline_cuts_short_says_so(tmp_path: Path, clock: FakeClock)
     assert (cut.step, cut.steps, cut.out_of_time, cut.total_steps) == (5, 5, True, 9)
     state = read_run_status(tmp_path / "run")
     assert state.total_steps == finished.planned_steps and state.can_resume
+
+
+def test_a_run_sized_on_a_slow_start_resizes_once_and_uses_its_budget(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first steps take 3 s (another run starting beside it), the rest 1 s: sized on
+    the slow steps the run would end after 10 steps with 14 s of its 30 unused; the second
+    look at the rate makes it 24 steps, ending within the budget."""
+    monkeypatch.setattr(budget_module, "REFINE_AFTER_S", 2.0)
+    monkeypatch.setattr(budget_module, "REFINE_AFTER_SHARE", 0.0)
+    clock.step_s = 3.0
+    events = budgeted_run(tmp_path, clock, minutes=0.5, fast_from=3)
+    resized = [(e.step, e.steps) for e in events if isinstance(e, Resized)]
+    assert resized == [(3, 10), (5, 24)]
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.step == 24 and not finished.out_of_time
+    assert finished.elapsed_s <= 30.0
+    totals = {e.total_steps for e in events if isinstance(e, Progress)}
+    assert totals == {0, 10, 24}
+
+
+def test_time_budget_leaves_monitoring_out_of_the_refined_rate() -> None:
+    budget = TimeBudget(minutes=10.0, began=0.0)
+    for done, now in enumerate((3.0, 6.0, 8.0, 10.0, 12.0, 14.0), start=1):
+        budget.step_done(done, now)
+    schedule = budget.sized(Schedule.of(Config().train), 6, 14.0)
+    assert budget.plan is not None and budget.plan.step_s == pytest.approx(2.0)
+    now = 14.0
+    for done in range(7, 200):  # 1 s a step, and a 20 s validation every 50 steps
+        now += 1.0
+        budget.step_done(done, now)
+        if done % 50 == 0:
+            now += 20.0
+            budget.monitored(20.0)
+        if budget.refine_due(done, now):
+            refined = budget.refine(schedule, done, now)
+            break
+    else:
+        raise AssertionError("never refined")
+    assert budget.plan.step_s == pytest.approx(1.0)  # the validations are not training time
+    assert done - 6 >= budget_module.REFINE_AFTER_S  # not before it had trained a while
+    assert refined.steps > schedule.steps and refined.val_every == round(refined.steps / 5)
+    assert not budget.refine_due(done + 50, now + 100)  # once
 
 
 def test_a_budget_resizes_the_run_without_changing_its_config(

@@ -220,6 +220,7 @@ def test_a_budget_too_short_for_the_trial_ends_it_in_the_first_candidate(
         return Schedule(10, 5, 10, 10, 1)
 
     monkeypatch.setattr(TimeBudget, "sized", sized)
+    monkeypatch.setattr(TimeBudget, "refine_due", lambda *_: False)  # a measurement too
     monkeypatch.setattr("noiseda_core.budget.MIN_MEASURE_S", 0.0)  # sized after 6 steps
     cfg = tiny_config(
         project, *TRIAL, "train.minutes=5", "train.steps=100", "train.lambda_trial_steps=8"
