@@ -1,25 +1,32 @@
 """The conditional denoiser's starting weights: a shipped one or a safetensors file.
 
     load_starting_denoiser(denoiser, "builtin:tiny", size="tiny")  # model.init_denoiser
+    load_starting_denoiser(denoiser, "builtin:auto", size="small")  # shipped if one fits
     save_denoiser(path, denoiser, size="tiny", gamma_scale=1.0, note="how it was made")
 
 A denoiser that already knows the noise schedule lets the diffusion loss say something
 useful from the first steps of a run instead of after its own warm-up
 (``train.denoiser_pretrain_steps`` is the per-run alternative). The shipped ones live in
 ``resources/denoisers/NAME.safetensors`` (made by ``benchmarks/pretrain_denoiser.py``).
+``builtin:auto`` (the default flow's) takes the shipped one of ``model.diffusion``'s size
+when there is one (``tiny``, the CPU plan's) and otherwise leaves the denoiser as
+``model.init_scheme`` made it, so a GPU plan's larger denoiser is never refused for it.
 Files are read with safetensors only: nothing is ever unpickled.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from .errors import UserError
 
+if TYPE_CHECKING:  # torch is imported by whoever builds a denoiser (the app's start stays light)
+    import torch
+    from torch import nn
+
 PREFIX = "builtin:"
+AUTO = "builtin:auto"  # the shipped denoiser of the run's size, when one is shipped
 FORMAT = "noiseda-denoiser"
 
 
@@ -30,9 +37,32 @@ def builtin_denoisers_dir() -> Path:
     return Path(resources.__file__).resolve().parent / "denoisers"
 
 
-def resolve_denoiser(spec: str) -> Path:
-    """``builtin:NAME`` → its shipped file; anything else is a path. UserError if missing."""
+def shipped_denoiser(size: str) -> Path | None:
+    """The shipped denoiser of ``size`` (``model.diffusion``), or None when none ships."""
+    path = builtin_denoisers_dir() / f"{size}.safetensors"
+    return path if path.is_file() else None
+
+
+def starting_denoiser_name(spec: str, size: str) -> str:
+    """What ``spec`` starts a ``size`` denoiser from, in words (for logs and the app)."""
     text = spec.strip()
+    if text == AUTO:
+        if shipped_denoiser(size) is None:
+            return f"a fresh initialisation (no '{size}' denoiser is shipped)"
+        text = PREFIX + size
+    if not text:
+        return "a fresh initialisation"
+    if text.startswith(PREFIX):
+        return f"the shipped '{text[len(PREFIX) :]}' denoiser ({text})"
+    return f"the denoiser file {text}"
+
+
+def resolve_denoiser(spec: str, size: str = "") -> Path | None:
+    """``builtin:NAME`` → its shipped file; ``builtin:auto`` → the shipped one of ``size``
+    or None; anything else is a path. UserError if missing."""
+    text = spec.strip()
+    if text == AUTO:
+        return shipped_denoiser(size)
     if text.startswith(PREFIX):
         name = text[len(PREFIX) :]
         available = sorted(p.stem for p in builtin_denoisers_dir().glob("*.safetensors"))
@@ -77,8 +107,11 @@ def load_starting_denoiser(
     denoiser: nn.Module, spec: str, size: str, gamma_scale: float = 1.0
 ) -> None:
     """Put the weights of ``spec`` into ``denoiser`` (built as model.diffusion = ``size``
-    with model.gamma_scale = ``gamma_scale``); UserError naming the file if it does not fit."""
-    path = resolve_denoiser(spec)
+    with model.gamma_scale = ``gamma_scale``); UserError naming the file if it does not fit.
+    ``builtin:auto`` with no shipped denoiser of ``size`` leaves ``denoiser`` as it is."""
+    path = resolve_denoiser(spec, size)
+    if path is None:
+        return
     tensors, meta = read_denoiser_file(path)
     if meta.get("diffusion") != size:
         raise UserError(
@@ -113,4 +146,12 @@ def save_denoiser(
     atomic_write_bytes(Path(path), save(tensors, metadata=meta))
 
 
-__all__ = ["load_starting_denoiser", "read_denoiser_file", "resolve_denoiser", "save_denoiser"]
+__all__ = [
+    "AUTO",
+    "load_starting_denoiser",
+    "read_denoiser_file",
+    "resolve_denoiser",
+    "save_denoiser",
+    "shipped_denoiser",
+    "starting_denoiser_name",
+]

@@ -23,6 +23,7 @@ from .checkpoint import checkpoint_path
 from .config import Config, KeepRule, Mode, save_config
 from .data import TrainData
 from .degrade import Degradation
+from .denoiser_start import starting_denoiser_name
 from .device import precision_name, resolve_device
 from .device_report import machine_of
 from .distributed import DistContext, any_rank, device_for_rank, for_rank
@@ -97,6 +98,11 @@ class Run:
             denoiser_params=sum(p.numel() for p in noise_da.parameters()) if noise_da else 0,
             resumed=self.resumed,
             init_restorer=self.cfg.model.init_restorer,
+            init_denoiser=(
+                starting_denoiser_name(self.cfg.model.init_denoiser, self.cfg.model.diffusion)
+                if noise_da is not None
+                else ""
+            ),
             skipped_files=list(self.data.skipped),
             notes=list(self.data.notes),
         )

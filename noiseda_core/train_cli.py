@@ -44,6 +44,8 @@ def _describe(event: Event) -> str | None:
             f"restorer {event.restorer_params / 1e6:.2f} M params, "
             f"denoiser {event.denoiser_params / 1e6:.2f} M; run folder {event.run_dir}"
         )
+        if event.init_denoiser:
+            line += f"\nthe denoiser starts from {event.init_denoiser}"
         if event.skipped_files:
             line += "\nskipped files:\n  " + "\n  ".join(event.skipped_files)
         for note in event.notes:

@@ -268,7 +268,9 @@ def test_the_shipped_denoiser_is_small_and_starts_the_tiny_denoiser() -> None:
     from noiseda_core.denoiser_start import resolve_denoiser
 
     path = resolve_denoiser("builtin:tiny")
-    assert path.stat().st_size < 4_000_000  # a few MB at most, like the shipped restorers
+    assert (
+        path is not None and path.stat().st_size < 4_000_000
+    )  # a few MB at most, like the shipped restorers
     fresh = build_parts(CFG, CPU).objective.noise_da.denoiser
     cfg = apply_overrides(CFG, ["model.init_denoiser=builtin:tiny"])
     shipped = build_parts(cfg, CPU).objective.noise_da.denoiser
@@ -284,3 +286,23 @@ def test_pretraining_trains_only_the_denoiser_for_the_whole_run() -> None:
     cfg = apply_overrides(Config(), pretrain_overrides(40, 0, "tiny"))
     assert {phase_at(step, cfg) for step in range(cfg.train.steps)} == {Phase.PRETRAIN_DENOISER}
     assert cfg.train.keep_best.value == "off" and cfg.data.val == ""
+
+
+def test_builtin_auto_starts_from_the_shipped_denoiser_of_the_runs_size_only() -> None:
+    from noiseda_core.denoiser_start import starting_denoiser_name
+
+    shipped = apply_overrides(CFG, ["model.init_denoiser=builtin:tiny"])
+    auto = apply_overrides(CFG, ["model.init_denoiser=builtin:auto"])
+    a = build_parts(shipped, CPU).objective.noise_da.denoiser.state_dict()
+    b = build_parts(auto, CPU).objective.noise_da.denoiser.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # tiny: the shipped one
+    assert "the shipped 'tiny' denoiser" in starting_denoiser_name("builtin:auto", "tiny")
+    # no 'small' one ships: initialised as model.init_scheme says, not refused
+    small = apply_overrides(CFG, ["model.diffusion=small"])
+    torch.manual_seed(0)
+    fresh = build_parts(small, CPU).objective.noise_da.denoiser.state_dict()
+    small_auto = apply_overrides(small, ["model.init_denoiser=builtin:auto"])
+    torch.manual_seed(0)
+    made = build_parts(small_auto, CPU).objective.noise_da.denoiser.state_dict()
+    assert all(torch.equal(fresh[k], made[k]) for k in fresh)
+    assert "no 'small' denoiser is shipped" in starting_denoiser_name("builtin:auto", "small")

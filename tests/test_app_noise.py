@@ -115,6 +115,24 @@ def test_the_panel_says_the_chosen_strength_why_and_where_to_change_it(qtbot, vi
     assert opts.advanced.isVisibleTo(view) and opts.toggle.isChecked()
 
 
+def test_the_panel_says_what_the_diffusion_model_starts_from(qtbot, view):
+    from noiseda_core.config import apply_overrides, config_from_dict
+    from noiseda_core.demo_config import DEMO_CONFIG
+    from noiseda_core.noise_fit import fit_images
+
+    demo = config_from_dict({k: dict(v) for k, v in DEMO_CONFIG.items()})
+    view.set_config(apply_overrides(demo, ["data.synthetic=", "data.real=", "data.val="]))
+    view.noise_panel.show_fit(fit_images(_noisy_scene(FittedNoise(0.003, 0.0004, 0.3, 0.3))))
+    text = view.noise_panel.choice.text()
+    assert "starts from the shipped 'tiny' denoiser (builtin:tiny)" in text
+    opts = view.options
+    opts.denoiser.setCurrentIndex(opts.denoiser.findData("small"))  # a GPU-sized one
+    assert "no 'small' denoiser is shipped" in view.noise_panel.choice.text()
+    assert view.current_config().model.init_denoiser == "builtin:auto"  # kept for Start
+    opts.mode.setCurrentIndex(opts.mode.findData("baseline"))
+    assert "diffusion model" not in view.noise_panel.choice.text()  # baseline has none
+
+
 def test_the_fitted_degradation_is_a_choice_that_round_trips(qtbot, view, tmp_path):
     view.source.setCurrentIndex(view.source.findData("clean"))
     view.degradation.setCurrentIndex(view.degradation.findData("fit"))

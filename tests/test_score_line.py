@@ -65,7 +65,7 @@ def test_the_detail_check_line_follows_proxy_scores_and_warns_before_refusing(qt
     line.add_validation(Validation(step=200, psnr=28.3, real_structure=0.05, **proxy))
     assert "+0.05 (the start -0.04): detail kept" in line.text()
     line.add_validation(Validation(step=400, psnr=28.9, real_structure=0.6, **proxy))
-    assert "wipe detail off your photos; they will not be kept" in line.text()
+    assert "wipe detail off your photos, so they are not kept" in line.text()
     line.add_finished(
         Finished(
             step=400,

@@ -34,6 +34,7 @@ from noiseda_core.config import (
     load_config,
     save_config,
 )
+from noiseda_core.denoiser_start import starting_denoiser_name
 from noiseda_core.errors import UserError
 
 from .. import settings
@@ -217,8 +218,15 @@ class SetupView(QWidget):
 
     def _show_choice(self, *_: object) -> None:
         """The noise panel says which strength, learning rate and weights the run uses."""
-        train = self.options.tables()["train"]
-        self.noise_panel.show_choice(train, has_val=bool(self.pickers["val"].path()))
+        tables = self.options.tables()
+        model = tables.get("model", {})
+        base = self._base.model if self._base is not None else None
+        spec = str(model.get("init_denoiser", base.init_denoiser if base else ""))
+        size = str(model.get("diffusion", base.diffusion if base else ""))
+        denoiser = starting_denoiser_name(spec, size) if size else ""
+        self.noise_panel.show_choice(
+            tables["train"], has_val=bool(self.pickers["val"].path()), denoiser=denoiser
+        )
 
     def _open_choice_options(self) -> None:
         """*Change them*: open Advanced at the λ weight."""
@@ -343,6 +351,7 @@ class SetupView(QWidget):
         for key in FOLDERS:
             self.pickers[key].set_path(getattr(d, key))
         self._base, self._at_load = cfg, self.form_values()
+        self._show_choice()  # keys without a widget (the denoiser's start) come with the base
 
     def problems(self) -> list[str]:
         """What stops a start, one clear sentence each (empty when ready)."""

@@ -68,9 +68,10 @@ def short_number(value: float) -> str:
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
-def describe_choice(train: dict[str, Any], has_val: bool) -> str:
+def describe_choice(train: dict[str, Any], has_val: bool, denoiser: str = "") -> str:
     """Rich text: the run's strength, learning rate and kept weights, why, and a link to
-    change them (``href="advanced"``)."""
+    change them (``href="advanced"``). ``denoiser``: what the diffusion model starts from,
+    in words (``denoiser_start.starting_denoiser_name``)."""
     keep = str(train.get("keep_best", "auto"))
     kept = KEEP_WORDS.get(keep, keep)
     if keep == "auto" and not has_val:
@@ -110,6 +111,13 @@ def describe_choice(train: dict[str, Any], has_val: bool) -> str:
         )
     else:
         why.append(f"lr {rate} is the form's (the default flow's: {short_number(FLOW_LR)}).")
+    if denoiser and not baseline:
+        shipped = "shipped" in denoiser
+        why.append(
+            f"The diffusion model (used only while training) starts from {denoiser}"
+            + (": it already knows the noise schedule, so the first steps count." * shipped)
+            + ("." * (not shipped))
+        )
     if keep != "off":
         why.append(
             "The best weights, the start's included: never worse than the start on those pairs."
@@ -151,7 +159,7 @@ class NoisePanel(QWidget):
         self.fit: Any | None = None
         self.simulated: dict[str, float] = {}
         self._token = 0
-        self._choice: tuple[dict[str, Any], bool] | None = None
+        self._choice: tuple[dict[str, Any], bool, str] | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 2, 0, 2)
         self.text = QLabel()
@@ -257,9 +265,9 @@ class NoisePanel(QWidget):
         self.setVisible(True)
         self._show_choice()
 
-    def show_choice(self, train: dict[str, Any], has_val: bool) -> None:
+    def show_choice(self, train: dict[str, Any], has_val: bool, denoiser: str = "") -> None:
         """The form's ``[train]`` values: what the run will use (shown once a fit is)."""
-        self._choice = (dict(train), has_val)
+        self._choice = (dict(train), has_val, denoiser)
         self._show_choice()
 
     def _show_choice(self) -> None:

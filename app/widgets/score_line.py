@@ -99,7 +99,7 @@ def detail_text(event: object, start: float | None) -> str:
     if wipes_detail(float(value), start):
         return (
             f"{line}: <span style='color:#dc2626'>these weights wipe detail off your "
-            "photos; they will not be kept</span>"
+            "photos, so they are not kept</span>"
         )
     return f"{line}: detail kept"
 
