@@ -92,3 +92,23 @@ def test_the_proxy_score_is_the_users_diagnostic(qtbot):
     xs, ys = plot.diag_plots["proxy"].curves["proxy_psnr"].getData()
     assert list(xs) == [5, 10] and list(ys) == [28.0, 28.5]  # the user's pairs are not in it
     assert plot.diag_hint.isHidden()
+
+
+def test_a_run_with_validation_pairs_charts_their_scores_only(qtbot):
+    """With real pairs and proxy pairs both scored (``keep_best = proxy`` beside a
+    validation folder), the validation chart shows one source: the real pairs'."""
+    plot = make_plot(qtbot)
+    plot.add_validation(Validation(step=0, psnr=35.9, ssim=0.9, psnr_input=40.4, source="proxy"))
+    plot.add_validation(Validation(step=0, psnr=37.9, ssim=0.9, psnr_input=37.2, psnr_start=37.9))
+    plot.add_validation(Validation(step=50, psnr=40.2, ssim=0.9, psnr_input=40.4, source="proxy"))
+    plot.add_validation(Validation(step=50, psnr=37.3, ssim=0.9, psnr_input=37.2))
+    plot.flush()
+    xs, ys = plot.psnr_plot.curves["psnr"].getData()
+    assert list(xs) == [0, 50] and list(ys) == [37.9, 37.3]
+    xs, ys = plot.diag_plots["proxy"].curves["proxy_psnr"].getData()
+    assert list(ys) == [35.9, 40.2]  # the proxy stays a diagnostic
+    proxy_only = make_plot(qtbot)
+    proxy_only.add_validation(Validation(step=0, psnr=35.9, ssim=0.9, source="proxy"))
+    proxy_only.add_validation(Validation(step=50, psnr=40.2, ssim=0.9, source="proxy"))
+    proxy_only.flush()
+    assert list(proxy_only.psnr_plot.curves["psnr"].getData()[1]) == [35.9, 40.2]

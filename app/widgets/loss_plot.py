@@ -93,6 +93,7 @@ class LossPlot(QWidget):
         self.lam: list[float] = []
         self.val_steps: list[int] = []
         self.psnr: list[float] = []
+        self.has_val_pairs = False  # a run scored on real pairs charts those scores only
         self.diag_steps: dict[str, list[int]] = {f: [] for p in DIAGNOSTICS.values() for f in p[2]}
         self.diag: dict[str, list[float]] = {f: [] for f in self.diag_steps}
         self._dirty = False
@@ -194,9 +195,16 @@ class LossPlot(QWidget):
         """A ``Validation`` event: the PSNR point and the reference lines; a proxy score
         (``source == "proxy"``) is a point of the proxy diagnostic as well."""
         psnr = float(getattr(event, "psnr", float("nan")))
-        if getattr(event, "source", "val") == "proxy" and math.isfinite(psnr):
+        proxy = getattr(event, "source", "val") == "proxy"
+        if proxy and math.isfinite(psnr):
             self.diag_steps["proxy_psnr"].append(int(getattr(event, "step", 0)))
             self.diag["proxy_psnr"].append(psnr)
+        if proxy and self.has_val_pairs:
+            return  # real validation pairs drive the chart: a proxy score stays a diagnostic
+        if not proxy and not self.has_val_pairs:  # the first real score: proxy points go
+            self.has_val_pairs = True
+            self.val_steps.clear()
+            self.psnr.clear()
         if math.isfinite(psnr):
             self.val_steps.append(int(getattr(event, "step", 0)))
             self.psnr.append(psnr)
@@ -225,6 +233,7 @@ class LossPlot(QWidget):
                 values.clear()
         for values in (self.lam_steps, self.lam, self.val_steps, self.psnr):
             values.clear()
+        self.has_val_pairs = False
         for plot in (self.psnr_plot, *self.diag_plots.values()):
             plot.clear()
         self._mark_dirty()
