@@ -163,18 +163,8 @@ class TimeBudget:
     def sized(self, schedule: Schedule, step: int, now: float) -> Schedule:
         """The steps and intervals that fit the rest of the budget."""
         assert self._t0 is not None and self._n > 0
-        self.plan = plan_run(
-            budget_s=self.budget_s,
-            elapsed_s=now - self.began,
-            done=step,
-            step_s=(now - self._t0) / self._n,
-            val_s=self.val_s,
-            preview_s=self.preview_s,
-            log_every=schedule.log_every,
-        )
         self._sized_at, self._sized_step, self._monitor_s = now, step, 0.0
-        p = self.plan
-        return Schedule(p.steps, p.val_every, p.preview_every, p.checkpoint_every, p.log_every)
+        return self._replan(schedule, step, now, (now - self._t0) / self._n)
 
     def refine_due(self, step: int, now: float) -> bool:
         """True once: the run has trained long enough since sizing for a better rate."""
@@ -192,11 +182,15 @@ class TimeBudget:
         assert self.plan is not None
         self.refined = True
         trained_s = max(now - self._sized_at - self._monitor_s, 1e-6)
+        return self._replan(schedule, step, now, trained_s / max(step - self._sized_step, 1))
+
+    def _replan(self, schedule: Schedule, step: int, now: float, step_s: float) -> Schedule:
+        """The plan for the rest of the budget at ``step_s`` a step, as a ``Schedule``."""
         self.plan = plan_run(
             budget_s=self.budget_s,
             elapsed_s=now - self.began,
             done=step,
-            step_s=trained_s / max(step - self._sized_step, 1),
+            step_s=step_s,
             val_s=self.val_s,
             preview_s=self.preview_s,
             log_every=schedule.log_every,
