@@ -57,6 +57,12 @@ def starting_denoiser_name(spec: str, size: str) -> str:
     return f"the denoiser file {text}"
 
 
+def starts_pretrained(spec: str, size: str) -> bool:
+    """Whether ``spec`` gives a ``size`` denoiser trained weights (not a fresh init)."""
+    text = spec.strip()
+    return bool(text) and (text != AUTO or shipped_denoiser(size) is not None)
+
+
 def resolve_denoiser(spec: str, size: str = "") -> Path | None:
     """``builtin:NAME`` → its shipped file; ``builtin:auto`` → the shipped one of ``size``
     or None; anything else is a path. UserError if missing."""
@@ -154,4 +160,5 @@ __all__ = [
     "save_denoiser",
     "shipped_denoiser",
     "starting_denoiser_name",
+    "starts_pretrained",
 ]

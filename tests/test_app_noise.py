@@ -124,10 +124,11 @@ def test_the_panel_says_what_the_diffusion_model_starts_from(qtbot, view):
     view.set_config(apply_overrides(demo, ["data.synthetic=", "data.real=", "data.val="]))
     view.noise_panel.show_fit(fit_images(_noisy_scene(FittedNoise(0.003, 0.0004, 0.3, 0.3))))
     text = view.noise_panel.choice.text()
-    assert "starts from the shipped 'tiny' denoiser (builtin:tiny)" in text
+    assert "starts from the shipped 'tiny' denoiser (builtin:tiny): it already knows" in text
     opts = view.options
     opts.denoiser.setCurrentIndex(opts.denoiser.findData("small"))  # a GPU-sized one
-    assert "no 'small' denoiser is shipped" in view.noise_panel.choice.text()
+    text = view.noise_panel.choice.text()
+    assert "no 'small' denoiser is shipped)." in text and "already knows" not in text
     assert view.current_config().model.init_denoiser == "builtin:auto"  # kept for Start
     opts.mode.setCurrentIndex(opts.mode.findData("baseline"))
     assert "diffusion model" not in view.noise_panel.choice.text()  # baseline has none

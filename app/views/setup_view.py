@@ -34,7 +34,7 @@ from noiseda_core.config import (
     load_config,
     save_config,
 )
-from noiseda_core.denoiser_start import starting_denoiser_name
+from noiseda_core.denoiser_start import starting_denoiser_name, starts_pretrained
 from noiseda_core.errors import UserError
 
 from .. import settings
@@ -223,9 +223,11 @@ class SetupView(QWidget):
         base = self._base.model if self._base is not None else None
         spec = str(model.get("init_denoiser", base.init_denoiser if base else ""))
         size = str(model.get("diffusion", base.diffusion if base else ""))
-        denoiser = starting_denoiser_name(spec, size) if size else ""
         self.noise_panel.show_choice(
-            tables["train"], has_val=bool(self.pickers["val"].path()), denoiser=denoiser
+            tables["train"],
+            has_val=bool(self.pickers["val"].path()),
+            denoiser=starting_denoiser_name(spec, size) if size else "",
+            pretrained=starts_pretrained(spec, size),
         )
 
     def _open_choice_options(self) -> None:

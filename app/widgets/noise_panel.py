@@ -68,10 +68,12 @@ def short_number(value: float) -> str:
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
-def describe_choice(train: dict[str, Any], has_val: bool, denoiser: str = "") -> str:
+def describe_choice(
+    train: dict[str, Any], has_val: bool, denoiser: str = "", pretrained: bool = False
+) -> str:
     """Rich text: the run's strength, learning rate and kept weights, why, and a link to
     change them (``href="advanced"``). ``denoiser``: what the diffusion model starts from,
-    in words (``denoiser_start.starting_denoiser_name``)."""
+    in words (``denoiser_start.starting_denoiser_name``); ``pretrained``: trained weights."""
     keep = str(train.get("keep_best", "auto"))
     kept = KEEP_WORDS.get(keep, keep)
     if keep == "auto" and not has_val:
@@ -112,11 +114,10 @@ def describe_choice(train: dict[str, Any], has_val: bool, denoiser: str = "") ->
     else:
         why.append(f"lr {rate} is the form's (the default flow's: {short_number(FLOW_LR)}).")
     if denoiser and not baseline:
-        shipped = "shipped" in denoiser
+        knows = ": it already knows the noise schedule, so the first steps count"
         why.append(
             f"The diffusion model (used only while training) starts from {denoiser}"
-            + (": it already knows the noise schedule, so the first steps count." * shipped)
-            + ("." * (not shipped))
+            f"{knows if pretrained else ''}."
         )
     if keep != "off":
         why.append(
@@ -159,7 +160,7 @@ class NoisePanel(QWidget):
         self.fit: Any | None = None
         self.simulated: dict[str, float] = {}
         self._token = 0
-        self._choice: tuple[dict[str, Any], bool, str] | None = None
+        self._choice: tuple[dict[str, Any], bool, str, bool] | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 2, 0, 2)
         self.text = QLabel()
@@ -265,9 +266,11 @@ class NoisePanel(QWidget):
         self.setVisible(True)
         self._show_choice()
 
-    def show_choice(self, train: dict[str, Any], has_val: bool, denoiser: str = "") -> None:
+    def show_choice(
+        self, train: dict[str, Any], has_val: bool, denoiser: str = "", pretrained: bool = False
+    ) -> None:
         """The form's ``[train]`` values: what the run will use (shown once a fit is)."""
-        self._choice = (dict(train), has_val, denoiser)
+        self._choice = (dict(train), has_val, denoiser, pretrained)
         self._show_choice()
 
     def _show_choice(self) -> None:
